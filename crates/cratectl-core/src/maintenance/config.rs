@@ -136,7 +136,14 @@ pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .collect();
     scored.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
     scored.dedup_by(|a, b| a.2 == b.2);
-    scored.into_iter().take(3).map(|(_, _, c)| c.to_string()).collect()
+    // Only the best tier: "Europe/Berln" should suggest Berlin, not every "Europe/…" name.
+    let best = scored.first().map_or(0, |s| s.0);
+    scored
+        .into_iter()
+        .take_while(|s| s.0 == best)
+        .take(3)
+        .map(|(_, _, c)| c.to_string())
+        .collect()
 }
 
 #[cfg(test)]
@@ -150,6 +157,8 @@ mod tests {
         assert_eq!(closest("time_zone", keys), vec!["timezone"]);
         assert_eq!(closest("Window", keys), vec!["windows"]);
         assert!(closest("colour", keys).is_empty());
+        let zones = ["Europe/Berlin", "Europe/Dublin", "Europe/Tirane"];
+        assert_eq!(closest("Europe/Berln", zones), vec!["Europe/Berlin"]);
     }
 
     #[test]

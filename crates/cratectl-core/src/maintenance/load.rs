@@ -504,7 +504,9 @@ pub fn parse_instant(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
     if let Ok(t) = trimmed.parse::<Timestamp>() {
         return Ok(t);
     }
-    if trimmed.parse::<Date>().is_ok() {
+    // jiff's `Date` parser also accepts a date-time (ignoring the time), so look for the
+    // separator between date and time instead.
+    if trimmed.parse::<Date>().is_ok() && !trimmed.contains(['T', 't', ' ']) {
         return Err(format!("invalid date-time \"{text}\": a date needs a time of day (the end is exclusive); {expected}"));
     }
     match trimmed.parse::<DateTime>() {
