@@ -50,7 +50,10 @@ fn rule1_issue_example_weekday_evenings_in_utc() {
     assert!(inside.in_window && !inside.should_wait);
     let window = inside.window.unwrap();
     assert_eq!(window.description, "Evening maintenance");
-    assert_eq!((window.start, window.end), (ts("2024-01-01T18:00:00Z"), Some(ts("2024-01-01T22:00:00Z"))));
+    assert_eq!(
+        (window.start, window.end),
+        (ts("2024-01-01T18:00:00Z"), Some(ts("2024-01-01T22:00:00Z")))
+    );
 
     let before = check(&cfg, "c", "2024-01-01T17:00:00Z");
     assert!(!before.in_window && before.should_wait);
@@ -84,7 +87,10 @@ fn rule1_the_end_is_exclusive_and_24_00_is_the_end_of_the_day() {
     let cfg = config(WEEKDAY_EVENINGS);
     assert!(is_open(&cfg, "c", "2024-01-01T21:59:59.999Z"));
     assert!(!is_open(&cfg, "c", "2024-01-01T22:00:00Z"));
-    assert!(is_open(&cfg, "c", "2024-01-01T18:00:00Z"), "the start is inclusive");
+    assert!(
+        is_open(&cfg, "c", "2024-01-01T18:00:00Z"),
+        "the start is inclusive"
+    );
 
     let cfg = config(
         r#"
@@ -96,7 +102,10 @@ weekdays = "mon"
     );
     assert!(is_open(&cfg, "c", "2024-01-01T23:59:59Z"));
     assert!(!is_open(&cfg, "c", "2024-01-02T00:00:00Z"));
-    assert_eq!(check(&cfg, "c", "2024-01-01T23:00:00Z").window.unwrap().end, Some(ts("2024-01-02T00:00:00Z")));
+    assert_eq!(
+        check(&cfg, "c", "2024-01-01T23:00:00Z").window.unwrap().end,
+        Some(ts("2024-01-02T00:00:00Z"))
+    );
 }
 
 // Rule 2: a range with end <= start crosses midnight and belongs to the day it starts on.
@@ -113,11 +122,20 @@ weekdays = ["fri"]
     );
     // 2024-01-05 is a Friday.
     assert!(is_open(&cfg, "c", "2024-01-05T23:30:00Z"));
-    assert!(is_open(&cfg, "c", "2024-01-06T00:30:00Z"), "Saturday 00:30 belongs to Friday's window");
-    assert!(!is_open(&cfg, "c", "2024-01-05T00:30:00Z"), "Friday 00:30 belongs to Thursday, which has none");
+    assert!(
+        is_open(&cfg, "c", "2024-01-06T00:30:00Z"),
+        "Saturday 00:30 belongs to Friday's window"
+    );
+    assert!(
+        !is_open(&cfg, "c", "2024-01-05T00:30:00Z"),
+        "Friday 00:30 belongs to Thursday, which has none"
+    );
     assert!(!is_open(&cfg, "c", "2024-01-06T01:00:00Z"));
     let w = check(&cfg, "c", "2024-01-06T00:30:00Z").window.unwrap();
-    assert_eq!((w.start, w.end), (ts("2024-01-05T23:00:00Z"), Some(ts("2024-01-06T01:00:00Z"))));
+    assert_eq!(
+        (w.start, w.end),
+        (ts("2024-01-05T23:00:00Z"), Some(ts("2024-01-06T01:00:00Z")))
+    );
 }
 
 #[test]
@@ -130,8 +148,14 @@ time = "23:00-01:00"
 ordinal_days = "last fri"
 "#,
     );
-    assert!(is_open(&cfg, "c", "2024-01-26T23:30:00Z"), "last Friday of January 2024");
-    assert!(is_open(&cfg, "c", "2024-01-27T00:30:00Z"), "after midnight, still the last Friday's window");
+    assert!(
+        is_open(&cfg, "c", "2024-01-26T23:30:00Z"),
+        "last Friday of January 2024"
+    );
+    assert!(
+        is_open(&cfg, "c", "2024-01-27T00:30:00Z"),
+        "after midnight, still the last Friday's window"
+    );
     assert!(!is_open(&cfg, "c", "2024-01-05T23:30:00Z"), "first Friday");
     // The last Friday of May 2024 is the 31st: its window runs into June 1st.
     assert!(is_open(&cfg, "c", "2024-06-01T00:30:00Z"));
@@ -139,7 +163,8 @@ ordinal_days = "last fri"
 
 #[test]
 fn rule2_start_equal_to_end_is_rejected() {
-    let errors = MaintenanceConfig::parse("t.toml", "[c]\n[[c.windows]]\ntime = \"10:00-10:00\"\n").unwrap_err();
+    let errors =
+        MaintenanceConfig::parse("t.toml", "[c]\n[[c.windows]]\ntime = \"10:00-10:00\"\n").unwrap_err();
     assert!(errors.to_string().contains("ambiguous"), "{errors}");
 }
 
@@ -157,9 +182,15 @@ ordinal_days = ["2nd tue", "2nd wed"]
 "#,
     );
     assert!(is_open(&cfg, "c", "2024-01-09T16:00:00Z"), "2nd Tuesday");
-    assert!(!is_open(&cfg, "c", "2024-01-10T16:00:00Z"), "2nd Wednesday, but Wednesday is not in weekdays");
+    assert!(
+        !is_open(&cfg, "c", "2024-01-10T16:00:00Z"),
+        "2nd Wednesday, but Wednesday is not in weekdays"
+    );
     assert!(!is_open(&cfg, "c", "2024-01-16T16:00:00Z"), "3rd Tuesday");
-    assert!(!is_open(&cfg, "c", "2024-01-11T16:00:00Z"), "Thursday, but not a listed ordinal");
+    assert!(
+        !is_open(&cfg, "c", "2024-01-11T16:00:00Z"),
+        "Thursday, but not a listed ordinal"
+    );
 }
 
 #[test]
@@ -175,7 +206,10 @@ ordinal_days = ["2nd tue", "4th thu"]
 "#,
     );
     for day in 1..=31 {
-        assert!(is_open(&cfg, "c", &format!("2024-01-{day:02}T01:30:00Z")), "day {day}");
+        assert!(
+            is_open(&cfg, "c", &format!("2024-01-{day:02}T01:30:00Z")),
+            "day {day}"
+        );
     }
     assert!(is_open(&cfg, "c", "2024-01-09T16:00:00Z"));
     assert!(is_open(&cfg, "c", "2024-01-25T16:00:00Z"));
@@ -193,9 +227,15 @@ ordinal_days = ["5th thu"]
 "#,
     );
     // February 2023 has four Thursdays; the next 5th Thursday is 2023-03-30.
-    assert_eq!(next_start(&cfg, "c", "2023-02-01T00:00:00Z"), Some(ts("2023-03-30T10:00:00Z")));
+    assert_eq!(
+        next_start(&cfg, "c", "2023-02-01T00:00:00Z"),
+        Some(ts("2023-03-30T10:00:00Z"))
+    );
     // February 2024 has five (the 29th).
-    assert_eq!(next_start(&cfg, "c", "2024-02-01T00:00:00Z"), Some(ts("2024-02-29T10:00:00Z")));
+    assert_eq!(
+        next_start(&cfg, "c", "2024-02-01T00:00:00Z"),
+        Some(ts("2024-02-29T10:00:00Z"))
+    );
 }
 
 // Rule 4: DST — a start in a gap begins after the gap, a repeated time means the first one, an
@@ -221,11 +261,18 @@ fn rule4_fall_back_means_the_first_occurrence() {
     // 2024-10-27: 03:00 CEST falls back to 02:00 CET. 02:30 happens at 00:30Z and 01:30Z.
     let (start, end) = window_on(&cfg, "2024-10-26T23:00:00Z");
     assert_eq!(start, ts("2024-10-27T00:30:00Z"));
-    assert_eq!(end, ts("2024-10-27T03:00:00Z"), "04:00 CET: the occurrence is 2.5 h long");
+    assert_eq!(
+        end,
+        ts("2024-10-27T03:00:00Z"),
+        "04:00 CET: the occurrence is 2.5 h long"
+    );
     // A window that ends in the repeated hour ends at its first occurrence too.
     let cfg = config("[c]\ntimezone = \"Europe/Berlin\"\n[[c.windows]]\ntime = \"01:00-02:30\"\n");
     let (start, end) = window_on(&cfg, "2024-10-26T22:00:00Z");
-    assert_eq!((start, end), (ts("2024-10-26T23:00:00Z"), ts("2024-10-27T00:30:00Z")));
+    assert_eq!(
+        (start, end),
+        (ts("2024-10-26T23:00:00Z"), ts("2024-10-27T00:30:00Z"))
+    );
 }
 
 #[test]
@@ -233,7 +280,10 @@ fn rule4_thirty_minute_dst_on_lord_howe() {
     let cfg = config("[c]\ntimezone = \"Australia/Lord_Howe\"\n[[c.windows]]\ntime = \"02:00-03:00\"\n");
     // 2024-10-06: 02:00 (+10:30) jumps to 02:30 (+11) at 15:30Z on the 5th.
     let (start, end) = window_on(&cfg, "2024-10-05T14:00:00Z");
-    assert_eq!((start, end), (ts("2024-10-05T15:30:00Z"), ts("2024-10-05T16:00:00Z")));
+    assert_eq!(
+        (start, end),
+        (ts("2024-10-05T15:30:00Z"), ts("2024-10-05T16:00:00Z"))
+    );
     // 2024-04-07: 02:00 (+11) falls back to 01:30 (+10:30) at 15:00Z on the 6th; 01:30-02:00
     // happens twice, 02:00 once.
     let cfg = config("[c]\ntimezone = \"Australia/Lord_Howe\"\n[[c.windows]]\ntime = \"01:30-02:30\"\n");
@@ -247,7 +297,10 @@ fn rule4_southern_hemisphere_midnight_transitions_in_santiago() {
     // Chile springs forward at 24:00 -> 01:00 (2024-09-08, 04:00Z): midnight does not exist.
     let cfg = config("[c]\ntimezone = \"America/Santiago\"\n[[c.windows]]\ntime = \"00:00-02:00\"\n");
     let (start, end) = window_on(&cfg, "2024-09-08T02:00:00Z");
-    assert_eq!((start, end), (ts("2024-09-08T04:00:00Z"), ts("2024-09-08T05:00:00Z")));
+    assert_eq!(
+        (start, end),
+        (ts("2024-09-08T04:00:00Z"), ts("2024-09-08T05:00:00Z"))
+    );
     // It falls back at 24:00 -> 23:00 (2024-04-07, 03:00Z): 23:00-24:00 on the 6th happens twice.
     let cfg = config(
         "[c]\ntimezone = \"America/Santiago\"\n[[c.windows]]\ntime = \"23:30-00:30\"\nweekdays = \"sat\"\n",
@@ -293,7 +346,10 @@ fn rule5_no_window_is_open_during_a_blackout() {
     assert_eq!(blackout.end, ts("2024-12-26T19:00:00Z"));
     // On the 26th the window opens when the blackout ends (20:00 CET = 19:00Z), not at 18:00.
     let next = inside.next_window.unwrap();
-    assert_eq!((next.start, next.end), (ts("2024-12-26T19:00:00Z"), Some(ts("2024-12-26T21:00:00Z"))));
+    assert_eq!(
+        (next.start, next.end),
+        (ts("2024-12-26T19:00:00Z"), Some(ts("2024-12-26T21:00:00Z")))
+    );
     assert!(is_open(&cfg, "c", "2024-12-26T19:30:00Z"));
 }
 
@@ -329,7 +385,10 @@ end = "2024-06-02T00:00:00Z"
     );
     let open = check(&cfg, "c", "2024-05-01T00:00:00Z");
     assert!(open.in_window && !open.should_wait);
-    assert_eq!(open.window, None, "an unrestricted cluster has no window to report");
+    assert_eq!(
+        open.window, None,
+        "an unrestricted cluster has no window to report"
+    );
     assert_eq!(open.open_until, Some(ts("2024-06-01T00:00:00Z")));
     let blocked = check(&cfg, "c", "2024-06-01T12:00:00Z");
     assert!(!blocked.in_window && blocked.should_wait);
@@ -352,11 +411,20 @@ time = "20:00-22:00"
 time = "10:00-12:00"
 "#,
     );
-    assert_eq!(next_start(&cfg, "c", "2024-01-01T08:00:00Z"), Some(ts("2024-01-01T10:00:00Z")));
+    assert_eq!(
+        next_start(&cfg, "c", "2024-01-01T08:00:00Z"),
+        Some(ts("2024-01-01T10:00:00Z"))
+    );
     // A window in progress is not "next": from 10:30 the next start is 20:00.
-    assert_eq!(next_start(&cfg, "c", "2024-01-01T10:30:00Z"), Some(ts("2024-01-01T20:00:00Z")));
+    assert_eq!(
+        next_start(&cfg, "c", "2024-01-01T10:30:00Z"),
+        Some(ts("2024-01-01T20:00:00Z"))
+    );
     // Strictly after: at exactly 20:00 the next start is tomorrow's 10:00.
-    assert_eq!(next_start(&cfg, "c", "2024-01-01T20:00:00Z"), Some(ts("2024-01-02T10:00:00Z")));
+    assert_eq!(
+        next_start(&cfg, "c", "2024-01-01T20:00:00Z"),
+        Some(ts("2024-01-02T10:00:00Z"))
+    );
 }
 
 #[test]
@@ -372,7 +440,10 @@ end = "2025-01-30T00:00:00Z"
 "#,
     );
     // 395 days of blackout: the next window is still found.
-    assert_eq!(next_start(&cfg, "c", "2024-01-01T00:00:00Z"), Some(ts("2025-01-30T10:00:00Z")));
+    assert_eq!(
+        next_start(&cfg, "c", "2024-01-01T00:00:00Z"),
+        Some(ts("2025-01-30T10:00:00Z"))
+    );
 
     let cfg = config(
         r#"
@@ -387,7 +458,11 @@ end = "2026-01-01T00:00:00Z"
     let d = check(&cfg, "c", "2024-01-01T00:00:00Z");
     assert_eq!(d.next_window, None);
     assert!(d.should_wait);
-    assert!(d.reason.contains("no window opens in the next 400 days"), "{}", d.reason);
+    assert!(
+        d.reason.contains("no window opens in the next 400 days"),
+        "{}",
+        d.reason
+    );
 }
 
 // Rule 7: fail closed.
@@ -429,7 +504,10 @@ time = "10:00-11:00"
 fn rule7_a_cluster_without_windows_must_say_unrestricted() {
     let errors = MaintenanceConfig::parse("t.toml", "[c]\ntimezone = \"UTC\"\n").unwrap_err();
     let text = errors.to_string();
-    assert!(text.contains("t.toml:1:") && text.contains("cluster 'c'") && text.contains("unrestricted = true"), "{text}");
+    assert!(
+        text.contains("t.toml:1:") && text.contains("cluster 'c'") && text.contains("unrestricted = true"),
+        "{text}"
+    );
     let errors = MaintenanceConfig::parse("t.toml", "[defaults]\nmin_window_duration = 10\n").unwrap_err();
     assert!(errors.to_string().contains("[defaults]"), "{errors}");
     let cfg = config("[c]\nunrestricted = true\n");
@@ -451,7 +529,11 @@ time = "18:00-22:00"
     );
     let late = check(&cfg, "c", "2024-01-01T21:45:00Z");
     assert!(late.in_window && late.should_wait);
-    assert!(late.reason.contains("15 min left, less than the 30 min required"), "{}", late.reason);
+    assert!(
+        late.reason.contains("15 min left, less than the 30 min required"),
+        "{}",
+        late.reason
+    );
     assert_eq!(late.next_window.unwrap().start, ts("2024-01-02T18:00:00Z"));
     // Exactly the minimum left is enough.
     assert!(!check(&cfg, "c", "2024-01-01T21:30:00Z").should_wait);
@@ -461,12 +543,19 @@ time = "18:00-22:00"
 fn rule8_the_caller_can_need_more_than_the_minimum() {
     let cfg = config("[c]\nmin_window_duration = 30\n[[c.windows]]\ntime = \"18:00-22:00\"\n");
     let at = ts("2024-01-01T21:00:00Z");
-    assert!(!decide(&cfg, "c", at, Duration::from_secs(60 * 60)).unwrap().should_wait);
+    assert!(
+        !decide(&cfg, "c", at, Duration::from_secs(60 * 60))
+            .unwrap()
+            .should_wait
+    );
     let d = decide(&cfg, "c", at, Duration::from_secs(90 * 60)).unwrap();
     assert!(d.should_wait);
     assert_eq!(d.required, Duration::from_secs(90 * 60));
     // A smaller need does not lower the configured minimum.
-    assert_eq!(decide(&cfg, "c", at, Duration::from_secs(60)).unwrap().required, Duration::from_secs(30 * 60));
+    assert_eq!(
+        decide(&cfg, "c", at, Duration::from_secs(60)).unwrap().required,
+        Duration::from_secs(30 * 60)
+    );
 }
 
 #[test]
@@ -518,9 +607,19 @@ fn the_old_tools_fixture_under_the_new_rules() {
     let cfg = config(OLD_FIXTURE);
     assert!(is_open(&cfg, "test-cluster", "2024-01-06T03:00:00Z"));
     assert!(!is_open(&cfg, "test-cluster", "2024-01-06T05:00:00Z"));
-    assert_eq!(next_start(&cfg, "test-cluster", "2024-01-03T23:00:00Z"), Some(ts("2024-01-06T02:00:00Z")));
-    assert_eq!(next_start(&cfg, "ordinal-cluster", "2024-01-01T12:00:00Z"), Some(ts("2024-01-09T15:00:00Z")));
+    assert_eq!(
+        next_start(&cfg, "test-cluster", "2024-01-03T23:00:00Z"),
+        Some(ts("2024-01-06T02:00:00Z"))
+    );
+    assert_eq!(
+        next_start(&cfg, "ordinal-cluster", "2024-01-01T12:00:00Z"),
+        Some(ts("2024-01-09T15:00:00Z"))
+    );
     let wait = check(&cfg, "test-cluster", "2024-01-04T19:00:00Z");
-    assert!(wait.should_wait && wait.reason.contains("outside all maintenance windows"), "{}", wait.reason);
+    assert!(
+        wait.should_wait && wait.reason.contains("outside all maintenance windows"),
+        "{}",
+        wait.reason
+    );
     assert!(wait.reason.contains("Evening maintenance") || wait.reason.contains("Weekend maintenance"));
 }

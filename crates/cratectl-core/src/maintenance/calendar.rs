@@ -107,9 +107,18 @@ pub fn occurrence_on(tz: &TimeZone, position: usize, window: &Window, date: Date
         return None;
     }
     let start = resolve_local(tz, at(date, window.range.start))?;
-    let end_date = if window.range.ends_next_day() { date.tomorrow().ok()? } else { date };
+    let end_date = if window.range.ends_next_day() {
+        date.tomorrow().ok()?
+    } else {
+        date
+    };
     let end = resolve_local(tz, at(end_date, window.range.end_wall_clock()))?;
-    (start < end).then_some(Occurrence { window: position, date, start, end })
+    (start < end).then_some(Occurrence {
+        window: position,
+        date,
+        start,
+        end,
+    })
 }
 
 /// Appends the occurrences of all `windows` that start on `date` to `out`, in start order (ties
@@ -151,7 +160,11 @@ mod tests {
         let berlin = tz("Europe/Berlin");
         for (h, m) in [(2, 0), (2, 30), (2, 59)] {
             let local = date(2024, 3, 31).at(h, m, 0, 0);
-            assert_eq!(resolve_local(&berlin, local), Some(ts("2024-03-31T01:00:00Z")), "{h}:{m}");
+            assert_eq!(
+                resolve_local(&berlin, local),
+                Some(ts("2024-03-31T01:00:00Z")),
+                "{h}:{m}"
+            );
         }
         // Lord Howe springs forward by 30 minutes: 2024-10-06 02:00 +10:30 -> 02:30 +11 (15:30Z).
         let lord_howe = tz("Australia/Lord_Howe");
@@ -192,12 +205,21 @@ mod tests {
         let w = window("02:00-04:00");
         // Spring forward: starts after the gap (03:00 CEST), ends 04:00 CEST: one hour long.
         let o = occurrence_on(&berlin, 0, &w, date(2024, 3, 31)).unwrap();
-        assert_eq!((o.start, o.end), (ts("2024-03-31T01:00:00Z"), ts("2024-03-31T02:00:00Z")));
+        assert_eq!(
+            (o.start, o.end),
+            (ts("2024-03-31T01:00:00Z"), ts("2024-03-31T02:00:00Z"))
+        );
         // Fall back: starts at the first 02:00 (CEST), ends 04:00 CET: three hours long.
         let o = occurrence_on(&berlin, 0, &w, date(2024, 10, 27)).unwrap();
-        assert_eq!((o.start, o.end), (ts("2024-10-27T00:00:00Z"), ts("2024-10-27T03:00:00Z")));
+        assert_eq!(
+            (o.start, o.end),
+            (ts("2024-10-27T00:00:00Z"), ts("2024-10-27T03:00:00Z"))
+        );
         // A window entirely inside the skipped hour does not occur that day.
-        assert_eq!(occurrence_on(&berlin, 0, &window("02:10-02:50"), date(2024, 3, 31)), None);
+        assert_eq!(
+            occurrence_on(&berlin, 0, &window("02:10-02:50"), date(2024, 3, 31)),
+            None
+        );
         assert!(occurrence_on(&berlin, 0, &window("02:10-02:50"), date(2024, 3, 30)).is_some());
     }
 
@@ -205,7 +227,10 @@ mod tests {
     fn midnight_crossing_and_end_of_day() {
         let utc = TimeZone::UTC;
         let o = occurrence_on(&utc, 0, &window("23:00-01:00"), date(2024, 1, 5)).unwrap();
-        assert_eq!((o.start, o.end), (ts("2024-01-05T23:00:00Z"), ts("2024-01-06T01:00:00Z")));
+        assert_eq!(
+            (o.start, o.end),
+            (ts("2024-01-05T23:00:00Z"), ts("2024-01-06T01:00:00Z"))
+        );
         let o = occurrence_on(&utc, 0, &window("18:00-24:00"), date(2024, 1, 5)).unwrap();
         assert_eq!(o.end, ts("2024-01-06T00:00:00Z"));
         assert!(!o.contains(ts("2024-01-06T00:00:00Z")), "the end is exclusive");
@@ -214,7 +239,11 @@ mod tests {
 
     #[test]
     fn occurrences_of_a_day_come_in_start_order() {
-        let windows = vec![window("20:00-22:00"), window("10:00-12:00"), window("10:00-11:00")];
+        let windows = vec![
+            window("20:00-22:00"),
+            window("10:00-12:00"),
+            window("10:00-11:00"),
+        ];
         let mut out = Vec::new();
         occurrences_on(&TimeZone::UTC, &windows, date(2024, 1, 1), &mut out);
         let order: Vec<usize> = out.iter().map(|o| o.window).collect();

@@ -115,7 +115,11 @@ fn hint(suggestions: &[String], known: &[String]) -> String {
 }
 
 fn quoted_list(names: &[String]) -> String {
-    names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The candidates closest to `wanted` (at most three, best first), for "did you mean" hints.
@@ -171,6 +175,9 @@ mod tests {
             key: Some("time".into()),
             message: "bad".into(),
         };
-        assert_eq!(error.to_string(), "m.toml:3:8: cluster 'prod', window 2, key 'time': bad");
+        assert_eq!(
+            error.to_string(),
+            "m.toml:3:8: cluster 'prod', window 2, key 'time': bad"
+        );
     }
 }

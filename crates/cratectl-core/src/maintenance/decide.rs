@@ -107,7 +107,12 @@ pub fn decide_for(
     let (should_wait, reason) = match (&opening, &blackout) {
         (_, Some(b)) => (
             true,
-            format!("blackout '{}' is in force until {}; {}", b.reason, b.end, next_text()),
+            format!(
+                "blackout '{}' is in force until {}; {}",
+                b.reason,
+                b.end,
+                next_text()
+            ),
         ),
         (None, None) => (true, format!("outside all maintenance windows; {}", next_text())),
         (Some(open), None) => {

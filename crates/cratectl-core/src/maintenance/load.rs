@@ -91,8 +91,16 @@ pub(super) fn load(source: &str, text: &str) -> Result<MaintenanceConfig, Config
             ),
         );
     }
+    // Report in reading order, whatever order the checks ran in.
+    loader.errors.sort_by_key(|e| (e.line, e.column));
+    loader.warnings.sort_by_key(|e| (e.line, e.column));
     if loader.errors.is_empty() {
-        Ok(MaintenanceConfig { source: source.to_string(), clusters, defaults, warnings: loader.warnings })
+        Ok(MaintenanceConfig {
+            source: source.to_string(),
+            clusters,
+            defaults,
+            warnings: loader.warnings,
+        })
     } else {
         Err(ConfigErrors(loader.errors))
     }
@@ -107,7 +115,12 @@ struct Loader<'a> {
 
 impl<'a> Loader<'a> {
     fn new(source: &'a str, text: &'a str) -> Self {
-        Loader { source, text, errors: Vec::new(), warnings: Vec::new() }
+        Loader {
+            source,
+            text,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
 
     fn located(&self, span: Range<usize>, context: &str, key: Option<&str>, message: String) -> ConfigError {
@@ -159,7 +172,11 @@ impl<'a> Loader<'a> {
     }
 
     fn type_error(&mut self, value: &Value<'_>, context: &str, key: &str, expected: &str) {
-        let message = format!("expected {expected}, found {} {}", value.get_ref().type_str(), shown(value));
+        let message = format!(
+            "expected {expected}, found {} {}",
+            value.get_ref().type_str(),
+            shown(value)
+        );
         self.error(value.span(), context, Some(key), message);
     }
 
@@ -173,7 +190,14 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn integer(&mut self, value: &Value<'_>, context: &str, key: &str, unit: &str, range: (i64, i64)) -> Option<i64> {
+    fn integer(
+        &mut self,
+        value: &Value<'_>,
+        context: &str,
+        key: &str,
+        unit: &str,
+        range: (i64, i64),
+    ) -> Option<i64> {
         let expected = format!("a whole number of {unit} from {} to {}", range.0, range.1);
         let DeValue::Integer(integer) = value.get_ref() else {
             self.type_error(value, context, key, &expected);
@@ -191,9 +215,17 @@ impl<'a> Loader<'a> {
 
     /// A list given either as an array of strings or as one comma-separated string; each item is
     /// returned trimmed, with the span to point at when it is wrong.
-    fn string_list(&mut self, value: &Value<'_>, context: &str, key: &str) -> Option<Vec<(String, Range<usize>)>> {
+    fn string_list(
+        &mut self,
+        value: &Value<'_>,
+        context: &str,
+        key: &str,
+    ) -> Option<Vec<(String, Range<usize>)>> {
         let items: Vec<(String, Range<usize>)> = match value.get_ref() {
-            DeValue::String(s) => s.split(',').map(|item| (item.trim().to_string(), value.span())).collect(),
+            DeValue::String(s) => s
+                .split(',')
+                .map(|item| (item.trim().to_string(), value.span()))
+                .collect(),
             DeValue::Array(array) => {
                 let mut items = Vec::new();
                 for item in array.iter() {
@@ -208,7 +240,12 @@ impl<'a> Loader<'a> {
                 items
             }
             _ => {
-                self.type_error(value, context, key, "a list of strings or one comma-separated string");
+                self.type_error(
+                    value,
+                    context,
+                    key,
+                    "a list of strings or one comma-separated string",
+                );
                 return None;
             }
         };
@@ -225,23 +262,43 @@ impl<'a> Loader<'a> {
         Some(items)
     }
 
-    fn schedule(&mut self, context: &str, name: &str, table: &DeTable<'_>, span: Range<usize>) -> Option<Schedule> {
+    fn schedule(
+        &mut self,
+        context: &str,
+        name: &str,
+        table: &DeTable<'_>,
+        span: Range<usize>,
+    ) -> Option<Schedule> {
         let errors_before = self.errors.len();
         self.unknown_keys(table, SCHEDULE_KEYS, context, "a cluster table");
 
         let mut timezone = Some((TimeZone::UTC, "UTC".to_string()));
         if let Some(value) = table.get("timezone") {
-            timezone = self.string(value, context, "timezone").and_then(|tz| self.timezone(value, tz, context));
+            timezone = self
+                .string(value, context, "timezone")
+                .and_then(|tz| self.timezone(value, tz, context));
         }
         let mut min_window_duration = DEFAULT_MIN_WINDOW;
         if let Some(value) = table.get("min_window_duration")
-            && let Some(minutes) = self.integer(value, context, "min_window_duration", "minutes", (0, MAX_MIN_WINDOW_MINUTES))
+            && let Some(minutes) = self.integer(
+                value,
+                context,
+                "min_window_duration",
+                "minutes",
+                (0, MAX_MIN_WINDOW_MINUTES),
+            )
         {
             min_window_duration = Duration::from_secs(minutes.unsigned_abs() * 60);
         }
         let dc_util_timeout = table.get("dc_util_timeout").and_then(|value| {
-            self.integer(value, context, "dc_util_timeout", "seconds", (1, MAX_DC_UTIL_TIMEOUT_SECS))
-                .map(|secs| Duration::from_secs(secs.unsigned_abs()))
+            self.integer(
+                value,
+                context,
+                "dc_util_timeout",
+                "seconds",
+                (1, MAX_DC_UTIL_TIMEOUT_SECS),
+            )
+            .map(|secs| Duration::from_secs(secs.unsigned_abs()))
         });
         let min_availability = table.get("min_availability").and_then(|value| {
             let text = self.string(value, context, "min_availability")?;
@@ -267,18 +324,27 @@ impl<'a> Loader<'a> {
         let mut blackouts = Vec::new();
         // With an invalid zone (already reported), blackouts are still checked, read as UTC.
         let blackout_tz = timezone.as_ref().map_or(TimeZone::UTC, |(tz, _)| tz.clone());
-        for (index, blackout_table, blackout_span) in self.array_of_tables(table, "blackouts", name, context) {
+        for (index, blackout_table, blackout_span) in self.array_of_tables(table, "blackouts", name, context)
+        {
             let blackout_context = format!("{context}, blackout {index}");
-            if let Some(blackout) =
-                self.blackout(&blackout_context, index, blackout_table, blackout_span, &blackout_tz)
-            {
+            if let Some(blackout) = self.blackout(
+                &blackout_context,
+                index,
+                blackout_table,
+                blackout_span,
+                &blackout_tz,
+            ) {
                 blackouts.push(blackout);
             }
         }
         blackouts.sort_by_key(|b| (b.start, b.end));
 
         if windows.is_empty() && !unrestricted && !table.contains_key("windows") {
-            let header = if name == DEFAULTS_TABLE { name.to_string() } else { format!("\"{name}\"") };
+            let header = if name == DEFAULTS_TABLE {
+                name.to_string()
+            } else {
+                format!("\"{name}\"")
+            };
             let message = format!(
                 "no maintenance windows: add [[{header}.windows]] entries, or set unrestricted = true \
                  to allow maintenance at any time (a cluster without windows is never treated as unrestricted)"
@@ -352,13 +418,21 @@ impl<'a> Loader<'a> {
         let Some(value) = table.get(key) else {
             return Vec::new();
         };
-        let header = if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        let header = if name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             format!("[[{name}.{key}]]")
         } else {
             format!("[[\"{name}\".{key}]]")
         };
         let DeValue::Array(array) = value.get_ref() else {
-            self.type_error(value, context, key, &format!("an array of tables, written {header}"));
+            self.type_error(
+                value,
+                context,
+                key,
+                &format!("an array of tables, written {header}"),
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -375,7 +449,13 @@ impl<'a> Loader<'a> {
         out
     }
 
-    fn window(&mut self, context: &str, index: usize, table: &DeTable<'_>, span: Range<usize>) -> Option<Window> {
+    fn window(
+        &mut self,
+        context: &str,
+        index: usize,
+        table: &DeTable<'_>,
+        span: Range<usize>,
+    ) -> Option<Window> {
         let errors_before = self.errors.len();
         self.unknown_keys(table, WINDOW_KEYS, context, "a window");
         let range = match table.get("time") {
@@ -431,15 +511,28 @@ impl<'a> Loader<'a> {
             let message = format!(
                 "the window can never open: no ordinal day ({}) falls on one of its weekdays ({}); \
                  both rules must hold when both are given",
-                rules.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-                days.days().map(super::spec::weekday_short).collect::<Vec<_>>().join(", ")
+                rules
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                days.days()
+                    .map(super::spec::weekday_short)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             self.error(value.span(), context, Some("ordinal_days"), message);
         }
         if self.errors.len() > errors_before {
             return None;
         }
-        Some(Window { index, description, range: range?, weekdays, ordinal_days })
+        Some(Window {
+            index,
+            description,
+            range: range?,
+            weekdays,
+            ordinal_days,
+        })
     }
 
     fn blackout(
@@ -485,7 +578,12 @@ impl<'a> Loader<'a> {
         if self.errors.len() > errors_before {
             return None;
         }
-        Some(Blackout { index, start: start?.0, end: end?.0, reason })
+        Some(Blackout {
+            index,
+            start: start?.0,
+            end: end?.0,
+            reason,
+        })
     }
 }
 
@@ -507,7 +605,9 @@ pub fn parse_instant(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
     // jiff's `Date` parser also accepts a date-time (ignoring the time), so look for the
     // separator between date and time instead.
     if trimmed.parse::<Date>().is_ok() && !trimmed.contains(['T', 't', ' ']) {
-        return Err(format!("invalid date-time \"{text}\": a date needs a time of day (the end is exclusive); {expected}"));
+        return Err(format!(
+            "invalid date-time \"{text}\": a date needs a time of day (the end is exclusive); {expected}"
+        ));
     }
     match trimmed.parse::<DateTime>() {
         Ok(local) => resolve_local(tz, local)

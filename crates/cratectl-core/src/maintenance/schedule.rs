@@ -119,7 +119,13 @@ impl Schedule {
 
     /// The occurrences of all windows that start on local dates `from..=until`, in start order.
     pub fn occurrences_between(&self, from: Date, until: Date) -> Occurrences<'_> {
-        Occurrences { schedule: self, next_date: Some(from), until, buffer: Vec::new(), pos: 0 }
+        Occurrences {
+            schedule: self,
+            next_date: Some(from),
+            until,
+            buffer: Vec::new(),
+            pos: 0,
+        }
     }
 
     /// The openings `occurrence` yields after blackouts are cut out, in start order.
@@ -131,7 +137,11 @@ impl Schedule {
                 Some(b) if b < occurrence.end => b,
                 _ => occurrence.end,
             };
-            out.push(Opening { start: cur, end: Some(end), occurrence: Some(occurrence) });
+            out.push(Opening {
+                start: cur,
+                end: Some(end),
+                occurrence: Some(occurrence),
+            });
             cur = self.after_blackouts(end);
         }
         out
@@ -164,7 +174,11 @@ impl Schedule {
                 .filter(|end| *end <= t)
                 .max()
                 .unwrap_or(Timestamp::MIN);
-            return Some(Opening { start, end: self.next_blackout_start(t), occurrence: None });
+            return Some(Opening {
+                start,
+                end: self.next_blackout_start(t),
+                occurrence: None,
+            });
         }
         let last_date = self.local_date(t).tomorrow().unwrap_or(Date::MAX);
         self.occurrences_between(self.first_relevant_date(t), last_date)
@@ -189,7 +203,11 @@ impl Schedule {
                 .map(|b| b.end)
                 .filter(|end| *end > t && self.blackout_at(*end).is_none())
                 .min()?;
-            return Some(Opening { start, end: self.next_blackout_start(start), occurrence: None });
+            return Some(Opening {
+                start,
+                end: self.next_blackout_start(start),
+                occurrence: None,
+            });
         }
         let horizon = self.horizon(t);
         let mut best: Option<Opening> = None;
@@ -315,7 +333,12 @@ impl Iterator for Occurrences<'_> {
             self.next_date = date.tomorrow().ok();
             self.buffer.clear();
             self.pos = 0;
-            occurrences_on(&self.schedule.timezone, &self.schedule.windows, date, &mut self.buffer);
+            occurrences_on(
+                &self.schedule.timezone,
+                &self.schedule.windows,
+                date,
+                &mut self.buffer,
+            );
         }
         let occurrence = self.buffer[self.pos];
         self.pos += 1;

@@ -48,19 +48,22 @@ impl TimeOfDay {
         const EXPECTED: &str = "expected HH:MM with hours 00-23 and minutes 00-59 (24:00 allowed as an end)";
         let bad = || format!("invalid time \"{text}\": {EXPECTED}");
         let (hours, minutes) = text.split_once(':').ok_or_else(bad)?;
-        let digits = |s: &str, lens: &[usize]| {
-            lens.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-        };
+        let digits =
+            |s: &str, lens: &[usize]| lens.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(hours, &[1, 2]) || !digits(minutes, &[2]) {
             return Err(bad());
         }
         let hour: u8 = hours.parse().map_err(|_| bad())?;
         let minute: u8 = minutes.parse().map_err(|_| bad())?;
         if hour > 24 {
-            return Err(format!("invalid time \"{text}\": hour {hour} is out of range ({EXPECTED})"));
+            return Err(format!(
+                "invalid time \"{text}\": hour {hour} is out of range ({EXPECTED})"
+            ));
         }
         if minute > 59 {
-            return Err(format!("invalid time \"{text}\": minute {minute} is out of range ({EXPECTED})"));
+            return Err(format!(
+                "invalid time \"{text}\": minute {minute} is out of range ({EXPECTED})"
+            ));
         }
         TimeOfDay::new(hour, minute)
             .ok_or_else(|| format!("invalid time \"{text}\": only 24:00 may use hour 24 ({EXPECTED})"))
@@ -333,7 +336,9 @@ mod tests {
 
     #[test]
     fn bad_times_are_rejected_with_the_value() {
-        for bad in ["25:00", "10:60", "18:00:00", "aa", "1", "", "24:01", "-1:00", "1:5", "+1:00", "１:00"] {
+        for bad in [
+            "25:00", "10:60", "18:00:00", "aa", "1", "", "24:01", "-1:00", "1:5", "+1:00", "１:00",
+        ] {
             let err = TimeOfDay::parse(bad).unwrap_err();
             assert!(err.contains(&format!("\"{bad}\"")), "{bad}: {err}");
         }
@@ -344,7 +349,10 @@ mod tests {
     #[test]
     fn ranges() {
         let r = TimeRange::parse(" 18:00 - 22:00 ").unwrap();
-        assert_eq!((r.start.to_string(), r.end.to_string()), ("18:00".into(), "22:00".into()));
+        assert_eq!(
+            (r.start.to_string(), r.end.to_string()),
+            ("18:00".into(), "22:00".into())
+        );
         assert!(!r.ends_next_day());
         assert!(TimeRange::parse("23:00-01:00").unwrap().ends_next_day());
         assert!(TimeRange::parse("18:00-24:00").unwrap().ends_next_day());
@@ -352,10 +360,18 @@ mod tests {
         assert_eq!(TimeRange::parse("00:00-24:00").unwrap().nominal_minutes(), 1440);
         assert_eq!(TimeRange::parse("23:00-01:00").unwrap().nominal_minutes(), 120);
         assert_eq!(TimeRange::parse("18:00-22:30").unwrap().nominal_minutes(), 270);
-        assert!(TimeRange::parse("18:00").unwrap_err().contains("expected \"HH:MM-HH:MM\""));
+        assert!(
+            TimeRange::parse("18:00")
+                .unwrap_err()
+                .contains("expected \"HH:MM-HH:MM\"")
+        );
         assert!(TimeRange::parse("").is_err());
         assert!(TimeRange::parse("10:00-10:00").unwrap_err().contains("ambiguous"));
-        assert!(TimeRange::parse("24:00-01:00").unwrap_err().contains("cannot start at 24:00"));
+        assert!(
+            TimeRange::parse("24:00-01:00")
+                .unwrap_err()
+                .contains("cannot start at 24:00")
+        );
         assert!(TimeRange::parse("10:00-25:00").unwrap_err().contains("\"25:00\""));
     }
 
@@ -367,7 +383,10 @@ mod tests {
         let mut set = WeekdaySet::default();
         set.insert(Weekday::Friday);
         set.insert(Weekday::Monday);
-        assert_eq!(set.days().collect::<Vec<_>>(), vec![Weekday::Monday, Weekday::Friday]);
+        assert_eq!(
+            set.days().collect::<Vec<_>>(),
+            vec![Weekday::Monday, Weekday::Friday]
+        );
     }
 
     #[test]
@@ -386,16 +405,31 @@ mod tests {
         let fifth_thu = OrdinalDay::parse("fifth thu").unwrap();
         assert!(fifth_thu.matches(date(2024, 2, 29)));
         assert!((1..=28).all(|d| !fifth_thu.matches(date(2023, 2, d))));
-        assert!(OrdinalDay::parse("6th mon").unwrap_err().contains("unknown ordinal \"6th\""));
-        assert!(OrdinalDay::parse("2nd funday").unwrap_err().contains("\"funday\""));
+        assert!(
+            OrdinalDay::parse("6th mon")
+                .unwrap_err()
+                .contains("unknown ordinal \"6th\"")
+        );
+        assert!(
+            OrdinalDay::parse("2nd funday")
+                .unwrap_err()
+                .contains("\"funday\"")
+        );
         assert!(OrdinalDay::parse("invalid").is_err());
         assert!(OrdinalDay::parse("2nd tue wed").is_err());
     }
 
     #[test]
     fn min_availability() {
-        assert_eq!(MinAvailability::parse("primaries").unwrap(), MinAvailability::Primaries);
+        assert_eq!(
+            MinAvailability::parse("primaries").unwrap(),
+            MinAvailability::Primaries
+        );
         assert_eq!(MinAvailability::parse("FULL").unwrap().as_str(), "FULL");
-        assert!(MinAvailability::parse("some").unwrap_err().contains("NONE, PRIMARIES or FULL"));
+        assert!(
+            MinAvailability::parse("some")
+                .unwrap_err()
+                .contains("NONE, PRIMARIES or FULL")
+        );
     }
 }
