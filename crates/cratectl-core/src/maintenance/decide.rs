@@ -84,14 +84,15 @@ pub fn decide_for(
         start: opening.start,
         end: opening.end,
     };
-    let opening = schedule.opening_at(at);
-    let next = schedule.next_opening(at);
+    let near = schedule.near(at);
+    let opening = near.opening();
+    let next = near.next_opening();
     let blackout = schedule.blackout_at(at).map(|b| BlackoutRef {
         reason: b.label(),
         start: b.start,
         end: schedule.after_blackouts(b.end).max(b.end),
     });
-    let open_until = schedule.open_until(at).flatten();
+    let open_until = opening.and_then(|o| near.open_until(o));
     let next_text = || match &next {
         Some(n) => format!(
             "next window '{}' opens at {} ({})",

@@ -337,7 +337,6 @@ impl<'a> Loader<'a> {
                 blackouts.push(blackout);
             }
         }
-        blackouts.sort_by_key(|b| (b.start, b.end));
 
         if windows.is_empty() && !unrestricted && !table.contains_key("windows") {
             let header = if name == DEFAULTS_TABLE {
@@ -376,7 +375,7 @@ impl<'a> Loader<'a> {
             return None;
         }
         let (timezone, timezone_name) = timezone?;
-        Some(Schedule {
+        Some(Schedule::new(
             timezone,
             timezone_name,
             min_window_duration,
@@ -385,7 +384,7 @@ impl<'a> Loader<'a> {
             unrestricted,
             windows,
             blackouts,
-        })
+        ))
     }
 
     fn timezone(&mut self, value: &Value<'_>, name: &str, context: &str) -> Option<(TimeZone, String)> {

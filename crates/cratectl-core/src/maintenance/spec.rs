@@ -261,6 +261,16 @@ impl OrdinalDay {
         Ok(OrdinalDay { ordinal, weekday })
     }
 
+    /// True for the day `facts` describe; the same answer as [`OrdinalDay::matches`], without
+    /// recomputing the calendar facts for every rule.
+    pub fn matches_day(self, facts: &DayFacts) -> bool {
+        facts.weekday == self.weekday
+            && match self.ordinal {
+                Ordinal::Nth(n) => facts.nth == n,
+                Ordinal::Last => facts.is_last,
+            }
+    }
+
     /// True when `date` is this ordinal weekday of its own month. `5th` does not exist in a month
     /// with only four of that weekday.
     pub fn matches(self, date: Date) -> bool {
@@ -277,6 +287,85 @@ impl OrdinalDay {
 impl fmt::Display for OrdinalDay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.ordinal.short(), weekday_short(self.weekday))
+    }
+}
+
+/// What window rules need to know about a calendar day, computed once per day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayFacts {
+    pub date: Date,
+    pub weekday: Weekday,
+    /// Which occurrence of its weekday in the month (1 to 5).
+    pub nth: u8,
+    /// The last occurrence of its weekday in the month.
+    pub is_last: bool,
+}
+
+impl DayFacts {
+    /// The bits of [`DayMask`] this day sets: its (weekday, n-th) and, in the last week of the
+    /// month, its (weekday, last).
+    pub fn mask(&self) -> DayMask {
+        let mut mask = DayMask::bit(self.weekday, Ordinal::Nth(self.nth));
+        if self.is_last {
+            mask.0 |= DayMask::bit(self.weekday, Ordinal::Last).0;
+        }
+        mask
+    }
+
+    pub fn of(date: Date) -> DayFacts {
+        // day() is 1..=31, so nth is 1..=5 and fits a u8.
+        let nth = ((date.day() - 1) / 7 + 1) as u8;
+        DayFacts {
+            date,
+            weekday: date.weekday(),
+            nth,
+            is_last: date.day() + 7 > date.days_in_month(),
+        }
+    }
+}
+
+/// A set of days described by (weekday, which one in the month): 7 weekdays times 1st..5th and
+/// last, one bit each. A window's rules compile to one mask; a day sets one or two bits
+/// ([`DayFacts::mask`]); the window occurs that day when the two intersect.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayMask(pub u64);
+
+impl DayMask {
+    const KINDS: u32 = 6;
+
+    /// The bit for one (weekday, ordinal) pair.
+    pub fn bit(weekday: Weekday, ordinal: Ordinal) -> DayMask {
+        let kind = match ordinal {
+            Ordinal::Nth(n) => u32::from(n.clamp(1, 5)) - 1,
+            Ordinal::Last => 5,
+        };
+        DayMask(1 << (weekday.to_monday_zero_offset() as u32 * Self::KINDS + kind))
+    }
+
+    /// Every day of the given weekdays.
+    pub fn weekdays(days: WeekdaySet) -> DayMask {
+        let all_kinds = (1u64 << Self::KINDS) - 1;
+        DayMask(days.days().fold(0, |mask, day| {
+            mask | (all_kinds << (day.to_monday_zero_offset() as u32 * Self::KINDS))
+        }))
+    }
+
+    /// The days matching `weekdays` (if given) and any of `ordinal_days` (if given).
+    pub fn of_rules(weekdays: Option<WeekdaySet>, ordinal_days: Option<&[OrdinalDay]>) -> DayMask {
+        let by_weekday = DayMask::weekdays(weekdays.unwrap_or(WeekdaySet(0x7f)));
+        match ordinal_days {
+            None => by_weekday,
+            Some(rules) => DayMask(
+                rules
+                    .iter()
+                    .fold(0, |mask, rule| mask | DayMask::bit(rule.weekday, rule.ordinal).0)
+                    & by_weekday.0,
+            ),
+        }
+    }
+
+    pub fn intersects(self, other: DayMask) -> bool {
+        self.0 & other.0 != 0
     }
 }
 
