@@ -111,7 +111,7 @@ fn schedule<'c>(config: &'c MaintenanceConfig, cluster: &str) -> &'c Schedule {
 
 fn benches(c: &mut Criterion) {
     let config = MaintenanceConfig::parse("bench.toml", &config_text()).unwrap();
-    assert_eq!(schedule(&config, "prod").windows.len(), 50);
+    assert_eq!(schedule(&config, "prod").windows().len(), 50);
     let needed = Duration::from_secs(30 * 60);
 
     // Saturday 2024-06-15 23:30 CEST: inside several overlapping night windows.

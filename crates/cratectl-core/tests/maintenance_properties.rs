@@ -993,8 +993,8 @@ fn check_loader(r: &Rendered, config: &MaintenanceConfig) -> Result<(), TestCase
     prop_assert_eq!(schedule.min_window_duration, r.min_window);
     prop_assert_eq!(schedule.dc_util_timeout, r.dc_util_timeout);
     prop_assert_eq!(schedule.min_availability, r.min_availability);
-    prop_assert_eq!(schedule.windows.len(), r.windows.len());
-    for (i, (window, model)) in schedule.windows.iter().zip(&r.windows).enumerate() {
+    prop_assert_eq!(schedule.windows().len(), r.windows.len());
+    for (i, (window, model)) in schedule.windows().iter().zip(&r.windows).enumerate() {
         prop_assert_eq!(window.index, i + 1);
         prop_assert_eq!(window.range.start.minutes(), model.start);
         prop_assert_eq!(window.range.end.minutes(), model.end);
@@ -1014,7 +1014,7 @@ fn check_loader(r: &Rendered, config: &MaintenanceConfig) -> Result<(), TestCase
         prop_assert_eq!(&window.description, &r.descriptions[i]);
     }
     let blackouts: Vec<(Timestamp, Timestamp)> =
-        schedule.blackouts.iter().map(|b| (b.start, b.end)).collect();
+        schedule.blackouts().iter().map(|b| (b.start, b.end)).collect();
     prop_assert_eq!(&blackouts, &r.blackouts);
 
     // Lookups: the generated name finds the generated schedule; an unknown name finds
@@ -1284,7 +1284,7 @@ fn check_occurrences(
     }
     for o in &got {
         prop_assert!(o.start < o.end);
-        prop_assert!(schedule.windows[o.window].occurs_on(o.date));
+        prop_assert!(schedule.windows()[o.window].occurs_on(o.date));
         let openings: Vec<_> = schedule
             .openings_of(*o)
             .iter()

@@ -83,9 +83,10 @@ pub struct Schedule {
     pub min_availability: Option<MinAvailability>,
     /// Always open (outside blackouts); windows, if any, are ignored.
     pub unrestricted: bool,
-    pub windows: Vec<Window>,
-    /// Sorted by start.
-    pub blackouts: Vec<Blackout>,
+    /// Read with [`Schedule::windows`]; private so `compiled` cannot go stale.
+    windows: Vec<Window>,
+    /// Sorted by start. Read with [`Schedule::blackouts`].
+    blackouts: Vec<Blackout>,
     /// `windows` compiled for generating occurrences (see [`compile`]); set by [`Schedule::new`].
     compiled: Vec<CompiledWindow>,
 }
@@ -116,6 +117,16 @@ impl Schedule {
             blackouts,
             compiled,
         }
+    }
+
+    /// The windows, in file order.
+    pub fn windows(&self) -> &[Window] {
+        &self.windows
+    }
+
+    /// The blackouts, sorted by start.
+    pub fn blackouts(&self) -> &[Blackout] {
+        &self.blackouts
     }
 
     /// The local calendar date of `t` in this schedule's zone.

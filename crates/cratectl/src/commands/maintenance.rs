@@ -254,7 +254,7 @@ fn list_windows(args: ListWindowsArgs) -> CliResult {
         .into_iter()
         .filter(|(_, s)| !s.unrestricted)
         .flat_map(|(name, s)| {
-            s.windows.iter().map(move |w| ListedWindow {
+            s.windows().iter().map(move |w| ListedWindow {
                 cluster: name.to_string(),
                 index: w.index,
                 description: w.description.clone(),
@@ -286,7 +286,7 @@ fn list_windows(args: ListWindowsArgs) -> CliResult {
                 "unrestricted",
             ]);
         }
-        for w in s.windows.iter().filter(|_| !s.unrestricted) {
+        for w in s.windows().iter().filter(|_| !s.unrestricted) {
             let mut days = Vec::new();
             if let Some(set) = w.weekdays {
                 days.push(set.days().map(weekday_short).collect::<Vec<_>>().join(","));
@@ -314,7 +314,7 @@ fn list_windows(args: ListWindowsArgs) -> CliResult {
                 w.description.clone().unwrap_or_default(),
             ]);
         }
-        for b in &s.blackouts {
+        for b in s.blackouts() {
             blackouts.add_row([
                 name.to_string(),
                 b.index.to_string(),
@@ -389,7 +389,7 @@ fn next(args: NextArgs) -> CliResult {
             })
             .collect(),
         blackouts: schedule
-            .blackouts
+            .blackouts()
             .iter()
             .filter(|b| b.end > at)
             .map(|b| BlackoutView {
@@ -559,8 +559,8 @@ fn validate(args: ValidateArgs) -> CliResult {
                     cluster: name.to_string(),
                     timezone: s.timezone_name.clone(),
                     unrestricted: s.unrestricted,
-                    windows: s.windows.len(),
-                    blackouts: s.blackouts.len(),
+                    windows: s.windows().len(),
+                    blackouts: s.blackouts().len(),
                     min_window_duration_minutes: s.min_window_duration.as_secs() / 60,
                 })
                 .collect()
