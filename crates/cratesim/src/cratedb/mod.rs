@@ -1,0 +1,1 @@
+//! The CrateDB cluster model (being written).

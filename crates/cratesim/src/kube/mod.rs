@@ -1,0 +1,1 @@
+//! The Kubernetes API machinery (being written).

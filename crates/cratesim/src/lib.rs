@@ -1,0 +1,14 @@
+//! cratesim: a faithful simulation of a Kubernetes API server running CrateDB clusters.
+//!
+//! No real Kubernetes or CrateDB can run where cratectl is tested, yet everything it does must
+//! be tested end to end. cratesim is the cluster those tests run against, faithful enough that
+//! clients nobody here wrote (kubectl, the Python Kubernetes client, CrateDB's `crash`) accept
+//! it. It depends on no other crate of the workspace.
+//!
+//! * [`kube`] — the API machinery: object store with resourceVersions and an event log,
+//!   discovery, CRUD, watches, Tables and Status errors, served over HTTP.
+//! * [`cratedb`] — the CrateDB cluster model: nodes, tables and shards, health, allocation,
+//!   settings, decommission, snapshots, and the `/_sql` statement catalogue.
+
+pub mod cratedb;
+pub mod kube;
