@@ -9,6 +9,12 @@
 //!   discovery, CRUD, watches, Tables and Status errors, served over HTTP.
 //! * [`cratedb`] — the CrateDB cluster model: nodes, tables and shards, health, allocation,
 //!   settings, decommission, snapshots, and the `/_sql` statement catalogue.
+//! * [`operator`] — the CrateDB operator stand-in that materialises `CrateDB` resources.
+//! * [`serve`] — serving over sockets, and the kubeconfig for clients.
+//! * [`clock`] — simulated time.
 
+pub mod clock;
 pub mod cratedb;
 pub mod kube;
+pub mod operator;
+pub mod serve;

@@ -1,1 +1,45 @@
-//! The Kubernetes API machinery (being written).
+//! The Kubernetes API machinery of the simulator.
+//!
+//! * [`registry`] — the resource kinds served, with their discovery metadata;
+//! * [`store`] — objects as JSON, the global resourceVersion, the event log and watch fan-out;
+//! * [`discovery`], [`table`], [`status`] — what kubectl and client libraries need besides CRUD;
+//! * [`query`], [`selectors`] — request parameters as real clients send them;
+//! * [`api`] — the HTTP router tying them together.
+
+pub mod api;
+pub mod discovery;
+pub mod query;
+pub mod registry;
+pub mod selectors;
+pub mod status;
+pub mod store;
+pub mod table;
+
+use std::sync::{Mutex, MutexGuard};
+
+use crate::clock::Clock;
+use store::Store;
+
+/// The shared state behind the API: the store and the clock.
+pub struct ApiServer {
+    store: Mutex<Store>,
+    pub clock: Clock,
+}
+
+impl ApiServer {
+    pub fn new(clock: Clock) -> ApiServer {
+        ApiServer {
+            store: Mutex::new(Store::new()),
+            clock,
+        }
+    }
+
+    /// The store, locked. Handlers hold it only for the duration of one operation.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave the store half-written (every write is a
+        // single insert), so a poisoned lock is still safe to use.
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,643 @@
+//! The HTTP surface of the simulated API server: path parsing, verbs, list/get/create/replace/
+//! patch/delete and watch, with the conventions real clients depend on (resourceVersion on every
+//! list, one JSON watch event per line, Tables on request, Status errors).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::ApiServer;
+use super::discovery;
+use super::query::Query;
+use super::registry::{self, Resource};
+use super::selectors::{FieldSelector, LabelSelector};
+use super::status::ApiError;
+use super::store::{Event, EventType, as_map, metadata_mut};
+use super::table::{table, wants_table};
+
+/// The router serving the Kubernetes API of `server`.
+pub fn router(server: Arc<ApiServer>) -> Router {
+    Router::new().fallback(handle).with_state(server)
+}
+
+/// What a request path names.
+#[derive(Debug, PartialEq)]
+enum Route {
+    Version,
+    /// `/api` (core) or `/apis` (named groups).
+    Root {
+        core: bool,
+    },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
+    Collection {
+        resource: &'static Resource,
+        namespace: Option<String>,
+    },
+    Object {
+        resource: &'static Resource,
+        namespace: String,
+        name: String,
+    },
+    Subresource {
+        resource: &'static Resource,
+        namespace: String,
+        name: String,
+        sub: String,
+    },
+}
+
+fn parse_route(path: &str) -> Result<Route, ApiError> {
+    let segments: Vec<&str> = path
+        .trim_end_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (group, version, rest) = match segments.as_slice() {
+        ["version"] => return Ok(Route::Version),
+        ["api"] => return Ok(Route::Root { core: true }),
+        ["apis"] => return Ok(Route::Root { core: false }),
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return Err(ApiError::no_route(path)),
+    };
+    let find = |plural: &str| registry::find(group, version, plural).ok_or_else(|| ApiError::no_route(path));
+    Ok(match rest {
+        [] => Route::GroupVersion {
+            group: group.into(),
+            version: version.into(),
+        },
+        ["namespaces", namespace, plural, tail @ ..] if find(plural).is_ok_and(|r| r.namespaced) => {
+            let resource = find(plural)?;
+            let namespace = namespace.to_string();
+            match tail {
+                [] => Route::Collection {
+                    resource,
+                    namespace: Some(namespace),
+                },
+                [name] => Route::Object {
+                    resource,
+                    namespace,
+                    name: name.to_string(),
+                },
+                [name, sub, ..] => Route::Subresource {
+                    resource,
+                    namespace,
+                    name: name.to_string(),
+                    sub: sub.to_string(),
+                },
+            }
+        }
+        [plural] => Route::Collection {
+            resource: find(plural)?,
+            namespace: None,
+        },
+        [plural, name] if find(plural).is_ok_and(|r| !r.namespaced) => Route::Object {
+            resource: find(plural)?,
+            namespace: String::new(),
+            name: name.to_string(),
+        },
+        [plural, name, sub, ..] if find(plural).is_ok_and(|r| !r.namespaced) => Route::Subresource {
+            resource: find(plural)?,
+            namespace: String::new(),
+            name: name.to_string(),
+            sub: sub.to_string(),
+        },
+        _ => return Err(ApiError::no_route(path)),
+    })
+}
+
+fn json_response(status: u16, content_type: &str, body: &Value) -> Response {
+    let code = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
+    (
+        code,
+        [("content-type", content_type.to_string())],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn ok(body: &Value) -> Response {
+    json_response(200, "application/json", body)
+}
+
+async fn handle(
+    State(server): State<Arc<ApiServer>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let accept = header("accept");
+    let content_type = header("content-type");
+    let query = Query::parse(uri.query());
+    let result = match parse_route(uri.path()) {
+        Err(e) => Err(e),
+        Ok(route) => dispatch(&server, &method, route, &query, &accept, &content_type, &body).await,
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn dispatch(
+    server: &Arc<ApiServer>,
+    method: &Method,
+    route: Route,
+    query: &Query,
+    accept: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    match (method, route) {
+        (&Method::GET, Route::Version) => Ok(ok(&discovery::version())),
+        (&Method::GET, Route::Root { core }) => Ok(match discovery::negotiate_aggregated(accept) {
+            Some(v) => json_response(
+                200,
+                &discovery::aggregated_content_type(v),
+                &discovery::aggregated(core, v),
+            ),
+            None if core => ok(&discovery::core_versions()),
+            None => ok(&discovery::group_list()),
+        }),
+        (&Method::GET, Route::GroupVersion { group, version }) => discovery::resource_list(&group, &version)
+            .map(|list| ok(&list))
+            .ok_or_else(|| ApiError::no_route(&format!("/apis/{group}/{version}"))),
+        (&Method::GET, Route::Collection { resource, namespace }) if query.flag("watch") => {
+            watch(server.clone(), resource, namespace, query, wants_table(accept))
+        }
+        (&Method::GET, Route::Collection { resource, namespace }) => {
+            list(server, resource, namespace.as_deref(), query, accept)
+        }
+        (
+            &Method::GET,
+            Route::Object {
+                resource,
+                namespace,
+                name,
+            },
+        ) => {
+            let store = server.store();
+            let object = store
+                .get(resource.store_key(), &namespace, &name)
+                .ok_or_else(|| ApiError::not_found(&resource.qualified_plural(), &name))?;
+            if wants_table(accept) {
+                return Ok(ok(&table(resource, &[object], store.rv(), server.clock.now())));
+            }
+            Ok(ok(object))
+        }
+        (&Method::POST, Route::Collection { resource, namespace }) => {
+            let object = parse_body(body, content_type)?;
+            let namespace = collection_namespace(resource, namespace, &object)?;
+            let now = server.clock.rfc3339();
+            let created = server.store().create(
+                resource.store_key(),
+                &resource.qualified_plural(),
+                &namespace,
+                with_type(resource, object),
+                &now,
+            )?;
+            Ok(json_response(201, "application/json", &created))
+        }
+        (
+            &Method::PUT,
+            Route::Object {
+                resource,
+                namespace,
+                name,
+            },
+        ) => {
+            let object = parse_body(body, content_type)?;
+            let replaced = server.store().replace(
+                resource.store_key(),
+                &resource.qualified_plural(),
+                &namespace,
+                &name,
+                with_type(resource, object),
+            )?;
+            Ok(ok(&replaced))
+        }
+        (
+            &Method::PATCH,
+            Route::Object {
+                resource,
+                namespace,
+                name,
+            },
+        ) => {
+            let patch = parse_patch(body, content_type)?;
+            let mut store = server.store();
+            let current = store
+                .get(resource.store_key(), &namespace, &name)
+                .cloned()
+                .ok_or_else(|| ApiError::not_found(&resource.qualified_plural(), &name))?;
+            let mut patched = current;
+            merge_patch(&mut patched, &patch);
+            // A patch applies to the current object; drop a resourceVersion it may carry.
+            if patch.pointer("/metadata/resourceVersion").is_none() {
+                metadata_mut(&mut patched).remove("resourceVersion");
+            }
+            Ok(ok(&store.replace(
+                resource.store_key(),
+                &resource.qualified_plural(),
+                &namespace,
+                &name,
+                patched,
+            )?))
+        }
+        (
+            &Method::DELETE,
+            Route::Object {
+                resource,
+                namespace,
+                name,
+            },
+        ) => {
+            let options = delete_options(body, query)?;
+            let mut store = server.store();
+            let qualified = resource.qualified_plural();
+            let current = store
+                .get(resource.store_key(), &namespace, &name)
+                .ok_or_else(|| ApiError::not_found(&qualified, &name))?;
+            if let Some(uid) = options.pointer("/preconditions/uid").and_then(Value::as_str)
+                && current.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid)
+            {
+                return Err(ApiError::precondition_failed(
+                    &qualified,
+                    &name,
+                    &format!(
+                        "UID in precondition: {uid}, UID in object meta: {}",
+                        current
+                            .pointer("/metadata/uid")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                    ),
+                ));
+            }
+            if let Some(rv) = options
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                && current
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    != Some(rv)
+            {
+                return Err(ApiError::precondition_failed(
+                    &qualified,
+                    &name,
+                    &format!("ResourceVersion in precondition: {rv}"),
+                ));
+            }
+            Ok(ok(&store.remove(
+                resource.store_key(),
+                &qualified,
+                &namespace,
+                &name,
+            )?))
+        }
+        (_, Route::Subresource { resource, sub, .. }) => Err(ApiError::method_not_allowed(format!(
+            "cratesim: the {sub} subresource of {} is not simulated yet",
+            resource.plural
+        ))),
+        (method, route) => Err(ApiError::method_not_allowed(format!(
+            "cratesim: {method} is not supported on {route:?}"
+        ))),
+    }
+}
+
+/// The namespace an object is created in: the path's, which the body must not contradict.
+fn collection_namespace(
+    resource: &Resource,
+    namespace: Option<String>,
+    object: &Value,
+) -> Result<String, ApiError> {
+    if !resource.namespaced {
+        return Ok(String::new());
+    }
+    let in_body = object.pointer("/metadata/namespace").and_then(Value::as_str);
+    match (namespace, in_body) {
+        (Some(path), Some(body)) if path != body => Err(ApiError::bad_request(format!(
+            "the namespace of the provided object does not match the namespace sent on the request ({body} vs {path})"
+        ))),
+        (Some(path), _) => Ok(path),
+        (None, _) => Err(ApiError::method_not_allowed(format!(
+            "create {} needs a namespace in the path",
+            resource.plural
+        ))),
+    }
+}
+
+/// Sets `apiVersion` and `kind` as the server does.
+fn with_type(resource: &Resource, mut object: Value) -> Value {
+    let map = as_map(&mut object);
+    map.insert("apiVersion".into(), json!(resource.group_version()));
+    map.insert("kind".into(), json!(resource.kind));
+    object
+}
+
+fn parse_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    if !content_type.is_empty() && !content_type.starts_with("application/json") {
+        return Err(ApiError::unsupported_media_type(content_type));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body of the request could not be decoded as JSON: {e}"
+        ))
+    })
+}
+
+fn parse_patch(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    match media {
+        // Strategic merge is a merge patch for the fields cratesim's clients patch (metadata,
+        // scalar spec fields); list merge keys are not modelled yet.
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid patch: {e}")))
+        }
+        _ => Err(ApiError::unsupported_media_type(content_type)),
+    }
+}
+
+/// RFC 7386 JSON merge patch.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    let map = as_map(target);
+    for (key, value) in patch {
+        if value.is_null() {
+            map.remove(key);
+        } else {
+            merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+/// DeleteOptions from the body (kubectl, kube-rs) or the query (the Python client).
+fn delete_options(body: &[u8], query: &Query) -> Result<Value, ApiError> {
+    let mut options = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+    };
+    if let Some(grace) = query.number("gracePeriodSeconds") {
+        options["gracePeriodSeconds"] = json!(grace);
+    }
+    Ok(options)
+}
+
+fn list(
+    server: &ApiServer,
+    resource: &'static Resource,
+    namespace: Option<&str>,
+    query: &Query,
+    accept: &str,
+) -> Result<Response, ApiError> {
+    let labels = LabelSelector::parse(query.get("labelSelector"))?;
+    let fields = FieldSelector::parse(query.get("fieldSelector"))?;
+    let store = server.store();
+    let items: Vec<&Value> = store
+        .list(resource.store_key(), namespace)
+        .into_iter()
+        .filter(|o| labels.matches(o) && fields.matches(o))
+        .collect();
+    if wants_table(accept) {
+        return Ok(ok(&table(resource, &items, store.rv(), server.clock.now())));
+    }
+    let list_version = resource.group_version();
+    Ok(ok(&json!({
+        "kind": format!("{}List", resource.kind),
+        "apiVersion": list_version,
+        "metadata": {"resourceVersion": store.rv().to_string()},
+        "items": items,
+    })))
+}
+
+/// The longest a watch stays open without `timeoutSeconds`, in simulated seconds.
+const DEFAULT_WATCH_SECONDS: i64 = 1800;
+
+fn watch(
+    server: Arc<ApiServer>,
+    resource: &'static Resource,
+    namespace: Option<String>,
+    query: &Query,
+    as_table: bool,
+) -> Result<Response, ApiError> {
+    let labels = LabelSelector::parse(query.get("labelSelector"))?;
+    let fields = FieldSelector::parse(query.get("fieldSelector"))?;
+    let matches = move |o: &Value| labels.matches(o) && fields.matches(o);
+    let bookmarks = query.flag("allowWatchBookmarks");
+    let send_initial = query.flag("sendInitialEvents");
+    let timeout = Duration::from_secs(
+        query
+            .number("timeoutSeconds")
+            .unwrap_or(DEFAULT_WATCH_SECONDS)
+            .clamp(1, 86_400)
+            .unsigned_abs(),
+    );
+    let requested: Option<u64> = match query.get("resourceVersion") {
+        None | Some("0") => None,
+        Some(rv) => Some(
+            rv.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+        ),
+    };
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(256);
+    // Subscribe and read the starting point under one lock, so no event falls between them.
+    let (mut live, initial, start_rv, expired) = {
+        let store = server.store();
+        let live = store.subscribe();
+        let in_scope = |r: &str, ns: &str| {
+            r == resource.store_key() && namespace.as_deref().is_none_or(|want| want == ns)
+        };
+        let mut expired = None;
+        let initial: Vec<Event> = match requested {
+            Some(rv) if !send_initial && rv < store.floor() => {
+                expired = Some(ApiError::expired(rv, store.floor()));
+                Vec::new()
+            }
+            Some(rv) if !send_initial => store
+                .events_since(rv)
+                .into_iter()
+                .filter(|e| in_scope(e.resource, &e.namespace))
+                .collect(),
+            _ => store
+                .list(resource.store_key(), namespace.as_deref())
+                .into_iter()
+                .map(|o| Event {
+                    rv: store.rv(),
+                    kind: EventType::Added,
+                    resource: resource.store_key(),
+                    namespace: o
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .into(),
+                    name: o
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .into(),
+                    object: o.clone(),
+                })
+                .collect(),
+        };
+        (live, initial, store.rv(), expired)
+    };
+
+    let clock = server.clock.clone();
+    let rv_now = start_rv;
+    tokio::spawn(async move {
+        let line = |value: Value| Ok::<Bytes, std::io::Error>(Bytes::from(format!("{value}\n")));
+        let render = |object: &Value| {
+            if as_table {
+                table(resource, &[object], rv_now, clock.now())
+            } else {
+                object.clone()
+            }
+        };
+        if let Some(error) = expired {
+            let _ = tx
+                .send(line(json!({"type": "ERROR", "object": error.status()})))
+                .await;
+            return;
+        }
+        // Names currently matching the selectors, to turn "stopped matching" into DELETED.
+        let mut visible: HashSet<(String, String)> = HashSet::new();
+        let send = |event: &Event, visible: &mut HashSet<(String, String)>| -> Option<Value> {
+            let key = (event.namespace.clone(), event.name.clone());
+            let now_matches = event.kind != EventType::Deleted && matches(&event.object);
+            let was_visible = visible.contains(&key);
+            let kind = match (was_visible, now_matches, event.kind) {
+                (_, _, EventType::Deleted) if was_visible || matches(&event.object) => Some("DELETED"),
+                (false, true, _) => Some("ADDED"),
+                (true, true, _) => Some("MODIFIED"),
+                (true, false, _) => Some("DELETED"),
+                _ => None,
+            }?;
+            if kind == "DELETED" {
+                visible.remove(&key);
+            } else {
+                visible.insert(key);
+            }
+            Some(json!({"type": kind, "object": render(&event.object)}))
+        };
+        for event in &initial {
+            if let Some(v) = send(event, &mut visible)
+                && tx.send(line(v)).await.is_err()
+            {
+                return;
+            }
+        }
+        if send_initial && bookmarks {
+            let bookmark = json!({"type": "BOOKMARK", "object": {
+                "kind": resource.kind, "apiVersion": resource.group_version(),
+                "metadata": {"resourceVersion": start_rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}
+            }});
+            if tx.send(line(bookmark)).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(clock.real(timeout));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                received = live.recv() => match received {
+                    Ok(event) if event.rv > start_rv
+                        && event.resource == resource.store_key()
+                        && namespace.as_deref().is_none_or(|ns| ns == event.namespace) => {
+                        if let Some(v) = send(&event, &mut visible)
+                            && tx.send(line(v)).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => {
+                        let gone = ApiError::expired(start_rv, start_rv);
+                        let _ = tx.send(line(json!({"type": "ERROR", "object": gone.status()}))).await;
+                        return;
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    Ok(([("content-type", "application/json")], Body::from_stream(stream)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(parse_route("/version").unwrap(), Route::Version);
+        assert_eq!(parse_route("/api").unwrap(), Route::Root { core: true });
+        let pods = registry::find("", "v1", "pods").unwrap();
+        assert_eq!(
+            parse_route("/api/v1/pods").unwrap(),
+            Route::Collection {
+                resource: pods,
+                namespace: None
+            }
+        );
+        assert_eq!(
+            parse_route("/api/v1/namespaces/ns/pods/p/eviction").unwrap(),
+            Route::Subresource {
+                resource: pods,
+                namespace: "ns".into(),
+                name: "p".into(),
+                sub: "eviction".into()
+            }
+        );
+        let namespaces = registry::find("", "v1", "namespaces").unwrap();
+        assert_eq!(
+            parse_route("/api/v1/namespaces/ns").unwrap(),
+            Route::Object {
+                resource: namespaces,
+                namespace: String::new(),
+                name: "ns".into()
+            }
+        );
+        let sts = registry::find("apps", "v1", "statefulsets").unwrap();
+        assert_eq!(
+            parse_route("/apis/apps/v1/namespaces/ns/statefulsets/s").unwrap(),
+            Route::Object {
+                resource: sts,
+                namespace: "ns".into(),
+                name: "s".into()
+            }
+        );
+        assert!(parse_route("/apis/apps/v1/widgets").is_err());
+        assert!(parse_route("/nope").is_err());
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7386() {
+        let mut target = json!({"a": 1, "b": {"c": 2, "d": 3}});
+        merge_patch(&mut target, &json!({"a": null, "b": {"c": 5}, "e": [1]}));
+        assert_eq!(target, json!({"b": {"c": 5, "d": 3}, "e": [1]}));
+    }
+}

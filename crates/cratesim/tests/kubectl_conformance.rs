@@ -1,0 +1,188 @@
+//! Conformance with a client nobody here wrote: the oldest and newest kubectl this machine kind
+//! ships (the Google Cloud SDK's `kubectl.1.27` … `kubectl.1.33`) against `cratesim serve`'s
+//! HTTP API, over a real socket.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cratesim::clock::Clock;
+use cratesim::operator::ClusterShape;
+use cratesim::serve::{Running, kubeconfig, start, write_kubeconfig};
+
+const VERSIONS: [&str; 2] = ["1.27", "1.33"];
+
+fn kubectl_path(version: &str) -> PathBuf {
+    let dir =
+        std::env::var("CRATESIM_KUBECTL_DIR").unwrap_or_else(|_| "/usr/lib/google-cloud-sdk/bin".into());
+    let path = Path::new(&dir).join(format!("kubectl.{version}"));
+    assert!(
+        path.exists(),
+        "{} not found: these conformance tests need the Google Cloud SDK's versioned kubectl binaries \
+         (set CRATESIM_KUBECTL_DIR to their folder)",
+        path.display()
+    );
+    path
+}
+
+struct Sim {
+    _runtime: tokio::runtime::Runtime,
+    running: Running,
+    dir: PathBuf,
+}
+
+impl Sim {
+    fn start(name: &str) -> Sim {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let shape = ClusterShape {
+            name: "alpha".into(),
+            namespace: "cratedb".into(),
+            version: "5.10.3".into(),
+            masters: 0,
+            data_groups: vec![("hot".into(), 3)],
+            dc_util_hook: true,
+            system_password: "secret-password".into(),
+        };
+        let running = runtime
+            .block_on(start("127.0.0.1:0", Clock::new(1.0), &[shape]))
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("cratesim-kubectl-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_kubeconfig(&dir.join("kubeconfig"), &kubeconfig(running.addr, "cratedb")).unwrap();
+        Sim {
+            _runtime: runtime,
+            running,
+            dir,
+        }
+    }
+
+    fn kubectl(&self, version: &str, args: &[&str]) -> Output {
+        Command::new(kubectl_path(version))
+            .env("KUBECONFIG", self.dir.join("kubeconfig"))
+            // A discovery cache per version and test, so no run sees another's.
+            .arg("--cache-dir")
+            .arg(self.dir.join(format!("cache-{version}")))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.running.task.abort();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn get_lists_cratedbs_statefulsets_and_pods_with_columns() {
+    let sim = Sim::start("get");
+    for version in VERSIONS {
+        let out = sim.kubectl(version, &["get", "cratedbs,statefulsets,pods", "-A"]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "kubectl {version}: {}", text(&out.stderr));
+        assert!(
+            stdout.contains("cratedb.cloud.crate.io/alpha"),
+            "{version}: {stdout}"
+        );
+        assert!(
+            stdout.contains("statefulset.apps/crate-data-hot-alpha   3/3"),
+            "{version}: {stdout}"
+        );
+        for i in 0..3 {
+            assert!(
+                stdout.contains(&format!("pod/crate-data-hot-alpha-{i}   1/1     Running")),
+                "{version}: {stdout}"
+            );
+        }
+        assert!(
+            stdout.contains("NAMESPACE") && stdout.contains("RESTARTS"),
+            "Table columns: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn errors_and_selectors() {
+    let sim = Sim::start("errors");
+    for version in VERSIONS {
+        let out = sim.kubectl(version, &["get", "pod", "nope"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr).contains("Error from server (NotFound): pods \"nope\" not found"),
+            "{}",
+            text(&out.stderr)
+        );
+        let out = sim.kubectl(
+            version,
+            &[
+                "get",
+                "pods",
+                "-l",
+                "app.kubernetes.io/name=alpha,cloud.crate.io/node-name=hot",
+                "-o",
+                "name",
+            ],
+        );
+        assert_eq!(text(&out.stdout).lines().count(), 3, "{}", text(&out.stdout));
+        let out = sim.kubectl(
+            version,
+            &[
+                "get",
+                "pods",
+                "--field-selector",
+                "metadata.name=crate-data-hot-alpha-1",
+                "-o",
+                "jsonpath={.items[*].metadata.name}",
+            ],
+        );
+        assert_eq!(text(&out.stdout), "crate-data-hot-alpha-1");
+    }
+}
+
+#[test]
+fn delete_and_watch() {
+    let sim = Sim::start("delete");
+    let version = VERSIONS[1];
+    let before = sim.kubectl(
+        version,
+        &[
+            "get",
+            "pod",
+            "crate-data-hot-alpha-1",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ],
+    );
+    assert!(!text(&before.stdout).is_empty());
+    let out = sim.kubectl(version, &["delete", "pod", "crate-data-hot-alpha-1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("pod \"crate-data-hot-alpha-1\" deleted"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Without the StatefulSet controller (next slice) the pod stays gone.
+    let out = sim.kubectl(version, &["get", "pod", "crate-data-hot-alpha-1"]);
+    assert_eq!(out.status.code(), Some(1));
+    // A watch lists the current pods as a Table and ends at its timeout.
+    for version in VERSIONS {
+        let out = sim.kubectl(version, &["get", "pods", "-w", "--request-timeout=2s"]);
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains("crate-data-hot-alpha-0   1/1     Running"),
+            "{version}: {stdout}"
+        );
+        assert!(!stdout.contains("crate-data-hot-alpha-1"), "{version}: {stdout}");
+    }
+}
