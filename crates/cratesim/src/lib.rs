@@ -11,9 +11,11 @@
 //!   settings, decommission, snapshots, and the `/_sql` statement catalogue.
 //! * [`operator`] — the CrateDB operator stand-in that materialises `CrateDB` resources.
 //! * [`serve`] — serving over sockets, and the kubeconfig for clients.
+//! * [`controllers`] — the StatefulSet controller and kubelet, on simulated time.
 //! * [`clock`] — simulated time.
 
 pub mod clock;
+pub mod controllers;
 pub mod cratedb;
 pub mod kube;
 pub mod operator;

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::clock::Clock;
+use crate::controllers::{self, Timings};
 use crate::kube::{ApiServer, api};
 use crate::operator::{ClusterShape, materialise};
 
@@ -54,7 +55,12 @@ pub async fn start(listen: &str, clock: Clock, clusters: &[ClusterShape]) -> Res
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let controllers = tokio::spawn(controllers::run(server.clone(), Timings::default()));
     let app = api::router(server.clone());
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app).await;
+        controllers.abort();
+        served
+    });
     Ok(Running { addr, server, task })
 }

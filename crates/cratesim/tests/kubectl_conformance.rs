@@ -150,39 +150,144 @@ fn errors_and_selectors() {
     }
 }
 
+fn wait_for(sim: &Sim, version: &str, args: &[&str], expected: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        let out = sim.kubectl(version, args);
+        last = text(&out.stdout);
+        if last.trim() == expected {
+            return last;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("waited for {expected:?} from kubectl {args:?}, last saw {last:?}");
+}
+
 #[test]
-fn delete_and_watch() {
+fn a_deleted_pod_comes_back_with_a_new_uid_and_becomes_ready() {
     let sim = Sim::start("delete");
-    let version = VERSIONS[1];
-    let before = sim.kubectl(
+    for version in VERSIONS {
+        let uid = |sim: &Sim| {
+            text(
+                &sim.kubectl(
+                    version,
+                    &[
+                        "get",
+                        "pod",
+                        "crate-data-hot-alpha-1",
+                        "-o",
+                        "jsonpath={.metadata.uid}",
+                    ],
+                )
+                .stdout,
+            )
+        };
+        let before = uid(&sim);
+        assert!(!before.is_empty());
+        // kubectl waits (with a watch) until the pod is gone: the graceful stop takes 10
+        // simulated seconds.
+        let out = sim.kubectl(version, &["delete", "pod", "crate-data-hot-alpha-1"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("pod \"crate-data-hot-alpha-1\" deleted"),
+            "{}",
+            text(&out.stdout)
+        );
+        let ready = "{.status.containerStatuses[0].ready}";
+        wait_for(
+            &sim,
+            version,
+            &[
+                "get",
+                "pod",
+                "crate-data-hot-alpha-1",
+                "-o",
+                &format!("jsonpath={ready}"),
+            ],
+            "true",
+        );
+        let after = uid(&sim);
+        assert!(
+            !after.is_empty() && after != before,
+            "same name, new UID: {before} -> {after}"
+        );
+        wait_for(
+            &sim,
+            version,
+            &[
+                "get",
+                "sts",
+                "crate-data-hot-alpha",
+                "-o",
+                "jsonpath={.status.readyReplicas}",
+            ],
+            "3",
+        );
+    }
+}
+
+#[test]
+fn scale_up_and_down() {
+    let sim = Sim::start("scale");
+    let version = VERSIONS[0];
+    let out = sim.kubectl(version, &["scale", "sts", "crate-data-hot-alpha", "--replicas=4"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_for(
+        &sim,
         version,
         &[
             "get",
-            "pod",
-            "crate-data-hot-alpha-1",
+            "sts",
+            "crate-data-hot-alpha",
             "-o",
-            "jsonpath={.metadata.uid}",
+            "jsonpath={.status.readyReplicas}",
+        ],
+        "4",
+    );
+    let version = VERSIONS[1];
+    let out = sim.kubectl(
+        version,
+        &[
+            "scale",
+            "sts",
+            "crate-data-hot-alpha",
+            "--replicas=3",
+            "--current-replicas=4",
         ],
     );
-    assert!(!text(&before.stdout).is_empty());
-    let out = sim.kubectl(version, &["delete", "pod", "crate-data-hot-alpha-1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("pod \"crate-data-hot-alpha-1\" deleted"),
-        "{}",
-        text(&out.stdout)
+    wait_for(
+        &sim,
+        version,
+        &["get", "pods", "-o", "name"],
+        "pod/crate-data-hot-alpha-0\npod/crate-data-hot-alpha-1\npod/crate-data-hot-alpha-2",
     );
-    // Without the StatefulSet controller (next slice) the pod stays gone.
-    let out = sim.kubectl(version, &["get", "pod", "crate-data-hot-alpha-1"]);
-    assert_eq!(out.status.code(), Some(1));
-    // A watch lists the current pods as a Table and ends at its timeout.
+    // A precondition that does not hold is refused by kubectl itself, from the scale GET.
+    let out = sim.kubectl(
+        version,
+        &[
+            "scale",
+            "sts",
+            "crate-data-hot-alpha",
+            "--replicas=5",
+            "--current-replicas=9",
+        ],
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+fn watch_lists_pods_as_a_table_until_its_timeout() {
+    let sim = Sim::start("watch");
     for version in VERSIONS {
         let out = sim.kubectl(version, &["get", "pods", "-w", "--request-timeout=2s"]);
         let stdout = text(&out.stdout);
-        assert!(
-            stdout.contains("crate-data-hot-alpha-0   1/1     Running"),
-            "{version}: {stdout}"
-        );
-        assert!(!stdout.contains("crate-data-hot-alpha-1"), "{version}: {stdout}");
+        for i in 0..3 {
+            assert!(
+                stdout.contains(&format!("crate-data-hot-alpha-{i}   1/1     Running")),
+                "{version}: {stdout}"
+            );
+        }
+        assert!(stdout.starts_with("NAME"), "{version}: {stdout}");
     }
 }

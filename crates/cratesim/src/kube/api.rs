@@ -303,12 +303,52 @@ async fn dispatch(
                     &format!("ResourceVersion in precondition: {rv}"),
                 ));
             }
+            // Pods stop gracefully: the API server only marks them (deletionTimestamp = now +
+            // grace) and the kubelet removes them once the containers have stopped.
+            if resource.kind == "Pod" {
+                let grace = options
+                    .get("gracePeriodSeconds")
+                    .and_then(Value::as_i64)
+                    .or_else(|| {
+                        current
+                            .pointer("/spec/terminationGracePeriodSeconds")
+                            .and_then(Value::as_i64)
+                    })
+                    .unwrap_or(30)
+                    .max(0);
+                if grace > 0 {
+                    if current.pointer("/metadata/deletionTimestamp").is_some() {
+                        return Ok(ok(current));
+                    }
+                    let mut terminating = current.clone();
+                    let deadline = server.clock.now().as_second().saturating_add(grace);
+                    let deadline = jiff::Timestamp::from_second(deadline).unwrap_or(jiff::Timestamp::MAX);
+                    let meta = metadata_mut(&mut terminating);
+                    meta.insert("deletionTimestamp".into(), json!(deadline.to_string()));
+                    meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
+                    meta.remove("resourceVersion");
+                    let marked =
+                        store.replace(resource.store_key(), &qualified, &namespace, &name, terminating)?;
+                    return Ok(ok(&marked));
+                }
+            }
             Ok(ok(&store.remove(
                 resource.store_key(),
                 &qualified,
                 &namespace,
                 &name,
             )?))
+        }
+        (
+            method,
+            Route::Subresource {
+                resource,
+                namespace,
+                name,
+                sub,
+            },
+        ) if resource.kind == "StatefulSet" && sub == "scale" => {
+            scale(server, method, resource, &namespace, &name, content_type, body)
         }
         (_, Route::Subresource { resource, sub, .. }) => Err(ApiError::method_not_allowed(format!(
             "cratesim: the {sub} subresource of {} is not simulated yet",
@@ -318,6 +358,80 @@ async fn dispatch(
             "cratesim: {method} is not supported on {route:?}"
         ))),
     }
+}
+
+/// `statefulsets/<name>/scale`: an `autoscaling/v1` Scale view of `spec.replicas`; writing it
+/// (PATCH with a merge patch, or PUT) changes the StatefulSet.
+fn scale(
+    server: &ApiServer,
+    method: &Method,
+    resource: &'static Resource,
+    namespace: &str,
+    name: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let qualified = resource.qualified_plural();
+    let mut store = server.store();
+    let mut sts = store
+        .get(resource.store_key(), namespace, name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&qualified, name))?;
+    let replicas = match *method {
+        Method::GET => None,
+        Method::PATCH | Method::PUT => {
+            let change = if *method == Method::PUT {
+                parse_body(body, content_type)?
+            } else {
+                parse_patch(body, content_type)?
+            };
+            let wanted = change.pointer("/spec/replicas").and_then(Value::as_i64);
+            match wanted {
+                Some(n) if n >= 0 => Some(n),
+                Some(n) => {
+                    return Err(ApiError::invalid(
+                        &qualified,
+                        name,
+                        &format!("spec.replicas: Invalid value: {n}: must be greater than or equal to 0"),
+                    ));
+                }
+                None => sts.pointer("/spec/replicas").and_then(Value::as_i64),
+            }
+        }
+        _ => {
+            return Err(ApiError::method_not_allowed(format!(
+                "{method} is not supported on statefulsets/scale"
+            )));
+        }
+    };
+    if let Some(replicas) = replicas {
+        sts["spec"]["replicas"] = json!(replicas);
+        metadata_mut(&mut sts).remove("resourceVersion");
+        sts = store.replace(resource.store_key(), &qualified, namespace, name, sts)?;
+    }
+    let selector = sts
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    Ok(ok(&json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": name, "namespace": namespace,
+            "uid": sts.pointer("/metadata/uid").cloned().unwrap_or(Value::Null),
+            "resourceVersion": sts.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null),
+            "creationTimestamp": sts.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null),
+        },
+        "spec": {"replicas": sts.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "status": {"replicas": sts.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": selector},
+    })))
 }
 
 /// The namespace an object is created in: the path's, which the body must not contradict.

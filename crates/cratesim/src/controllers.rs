@@ -1,0 +1,313 @@
+//! The controllers that make pods behave over simulated time, as a real cluster's do:
+//!
+//! * the **StatefulSet controller** keeps one pod per ordinal `0..spec.replicas`: a missing pod
+//!   is recreated from the template (same name, new UID), pods above the count are deleted
+//!   gracefully, and `status` counts ready pods;
+//! * the **kubelet** takes a new pod from Pending to Running to Ready after configurable delays,
+//!   and removes a terminating pod when its containers have stopped (the preStop/shutdown time,
+//!   bounded by the grace period).
+//!
+//! Both are one reconcile pass over the store, run whenever the store changes or a deadline
+//! falls due; each pass only writes when something changes, so passes settle.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::kube::ApiServer;
+use crate::kube::store::{metadata_mut, object_name};
+
+/// Delays of the simulated cluster, in simulated time.
+#[derive(Clone, Debug)]
+pub struct Timings {
+    /// From a pod going missing to the StatefulSet controller creating its replacement.
+    pub recreate_delay: Duration,
+    /// From Pending to Running (image pull, container start).
+    pub start_delay: Duration,
+    /// From Running to Ready (the readiness probe passing).
+    pub ready_delay: Duration,
+    /// How long a pod takes to stop after deletion, bounded by its grace period.
+    pub stop_time: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            recreate_delay: Duration::from_secs(1),
+            start_delay: Duration::from_secs(3),
+            ready_delay: Duration::from_secs(5),
+            stop_time: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Per-pod deadlines the controllers keep in memory (a real kubelet keeps them too).
+#[derive(Default)]
+struct Deadlines {
+    /// `(namespace, pod)` → when it may be created again.
+    recreate: HashMap<(String, String), Duration>,
+    /// `(namespace, pod, uid)` → when the next lifecycle step happens.
+    step: HashMap<(String, String, String), Duration>,
+}
+
+/// Runs the controllers until the task is aborted.
+pub async fn run(server: Arc<ApiServer>, timings: Timings) {
+    let mut events = server.store().subscribe();
+    let mut deadlines = Deadlines::default();
+    loop {
+        let next = reconcile(&server, &timings, &mut deadlines);
+        let wait = next.map(|at| server.clock.real(at.saturating_sub(server.clock.elapsed())));
+        tokio::select! {
+            received = events.recv() => {
+                if matches!(received, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    return;
+                }
+            }
+            _ = sleep_or_forever(wait) => {}
+        }
+    }
+}
+
+async fn sleep_or_forever(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn key(pod: &Value) -> (String, String, String) {
+    let s = |p: &str| pod.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    (s("/metadata/namespace"), s("/metadata/name"), s("/metadata/uid"))
+}
+
+/// One pass of both controllers. Returns the earliest future deadline.
+fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -> Option<Duration> {
+    let now = server.clock.elapsed();
+    let stamp = server.clock.rfc3339();
+    let mut next: Option<Duration> = None;
+    let mut wake = |at: Duration| next = Some(next.map_or(at, |n: Duration| n.min(at)));
+    let mut store = server.store();
+
+    // Kubelet.
+    let pods: Vec<Value> = store.list("pods", None).into_iter().cloned().collect();
+    for pod in pods {
+        let (namespace, name, uid) = key(&pod);
+        let step_key = (namespace.clone(), name.clone(), uid);
+        let phase = pod
+            .pointer("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("Pending");
+        let ready = pod
+            .pointer("/status/containerStatuses/0/ready")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let terminating = pod.pointer("/metadata/deletionTimestamp").is_some();
+        let due = |deadlines: &mut Deadlines, delay: Duration| {
+            *deadlines.step.entry(step_key.clone()).or_insert(now + delay)
+        };
+        if terminating {
+            let grace = pod
+                .pointer("/metadata/deletionGracePeriodSeconds")
+                .and_then(Value::as_u64)
+                .unwrap_or(30);
+            let at = due(deadlines, timings.stop_time.min(Duration::from_secs(grace)));
+            if now >= at {
+                deadlines.step.remove(&step_key);
+                let _ = store.remove("pods", "pods", &namespace, &name);
+            } else {
+                wake(at);
+            }
+            continue;
+        }
+        let change = match (phase, ready) {
+            ("Pending", _) => Some((timings.start_delay, running(&pod, &stamp, false))),
+            ("Running", false) => Some((timings.ready_delay, running(&pod, &stamp, true))),
+            _ => None,
+        };
+        if let Some((delay, updated)) = change {
+            let at = due(deadlines, delay);
+            if now >= at {
+                deadlines.step.remove(&step_key);
+                let _ = store.replace("pods", "pods", &namespace, &name, updated);
+            } else {
+                wake(at);
+            }
+        }
+    }
+
+    // StatefulSet controller.
+    let sets: Vec<Value> = store.list("statefulsets", None).into_iter().cloned().collect();
+    for sts in sets {
+        let Some(sts_name) = object_name(&sts) else {
+            continue;
+        };
+        let namespace = sts
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let replicas = sts.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1);
+        let owned: Vec<Value> = store
+            .list("pods", Some(&namespace))
+            .into_iter()
+            .filter(|p| ordinal_of(p, &sts_name).is_some())
+            .cloned()
+            .collect();
+        for ordinal in 0..replicas {
+            let pod_name = format!("{sts_name}-{ordinal}");
+            if owned.iter().any(|p| object_name(p).as_deref() == Some(&pod_name)) {
+                deadlines.recreate.remove(&(namespace.clone(), pod_name));
+                continue;
+            }
+            let at = *deadlines
+                .recreate
+                .entry((namespace.clone(), pod_name.clone()))
+                .or_insert(now + timings.recreate_delay);
+            if now >= at {
+                deadlines.recreate.remove(&(namespace.clone(), pod_name.clone()));
+                let pod = pod_from_template(&sts, &sts_name, ordinal);
+                let _ = store.create("pods", "pods", &namespace, pod, &stamp);
+            } else {
+                wake(at);
+            }
+        }
+        for pod in &owned {
+            if ordinal_of(pod, &sts_name).is_some_and(|o| o >= replicas)
+                && pod.pointer("/metadata/deletionTimestamp").is_none()
+            {
+                let mut terminating = pod.clone();
+                let grace = pod
+                    .pointer("/spec/terminationGracePeriodSeconds")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(30);
+                let when = Timestamp::from_second(server.clock.now().as_second().saturating_add(grace))
+                    .unwrap_or(Timestamp::MAX);
+                let meta = metadata_mut(&mut terminating);
+                meta.insert("deletionTimestamp".into(), json!(when.to_string()));
+                meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
+                meta.remove("resourceVersion");
+                let (ns, name, _) = key(pod);
+                let _ = store.replace("pods", "pods", &ns, &name, terminating);
+            }
+        }
+        // Status: counts of existing and ready pods.
+        let current: Vec<Value> = store
+            .list("pods", Some(&namespace))
+            .into_iter()
+            .filter(|p| ordinal_of(p, &sts_name).is_some())
+            .cloned()
+            .collect();
+        let ready = current
+            .iter()
+            .filter(|p| {
+                p.pointer("/status/containerStatuses/0/ready")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                    && p.pointer("/metadata/deletionTimestamp").is_none()
+            })
+            .count();
+        let status = json!({
+            "replicas": current.len(), "readyReplicas": ready, "currentReplicas": current.len(),
+            "updatedReplicas": current.len(), "availableReplicas": ready,
+            "observedGeneration": sts.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+        });
+        if sts.get("status") != Some(&status) {
+            let mut updated = sts.clone();
+            updated["status"] = status;
+            metadata_mut(&mut updated).remove("resourceVersion");
+            let _ = store.replace(
+                "statefulsets",
+                "statefulsets.apps",
+                &namespace,
+                &sts_name,
+                updated,
+            );
+        }
+    }
+    next
+}
+
+/// The ordinal of `pod` if it belongs to StatefulSet `sts_name` (`<sts>-<n>`).
+fn ordinal_of(pod: &Value, sts_name: &str) -> Option<u64> {
+    let owner = pod
+        .pointer("/metadata/ownerReferences/0/name")
+        .and_then(Value::as_str);
+    if owner != Some(sts_name) {
+        return None;
+    }
+    object_name(pod)?
+        .strip_prefix(sts_name)?
+        .strip_prefix('-')?
+        .parse()
+        .ok()
+}
+
+/// A new pod for `ordinal` from the StatefulSet's template: Pending, with a fresh UID to come.
+fn pod_from_template(sts: &Value, sts_name: &str, ordinal: u64) -> Value {
+    let template = sts.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let mut labels = template.pointer("/metadata/labels").cloned().unwrap_or(json!({}));
+    labels["statefulset.kubernetes.io/pod-name"] = json!(format!("{sts_name}-{ordinal}"));
+    let mut spec = template.get("spec").cloned().unwrap_or(json!({}));
+    // The operator's command line carries the node name with the ordinal substituted.
+    if let Some(containers) = spec.get_mut("containers").and_then(Value::as_array_mut) {
+        for container in containers {
+            if let Some(args) = container.get_mut("command").and_then(Value::as_array_mut) {
+                for arg in args {
+                    if let Some(text) = arg.as_str() {
+                        *arg = json!(text.replace("$(ORDINAL)", &ordinal.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    spec["nodeName"] = json!(format!("node-{}", ordinal % 3));
+    spec["hostname"] = json!(format!("{sts_name}-{ordinal}"));
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("{sts_name}-{ordinal}"),
+            "labels": labels,
+            "ownerReferences": [{
+                "apiVersion": "apps/v1", "kind": "StatefulSet", "name": sts_name,
+                "uid": sts.pointer("/metadata/uid").cloned().unwrap_or(Value::Null),
+                "controller": true, "blockOwnerDeletion": true,
+            }],
+        },
+        "spec": spec,
+        "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]},
+    })
+}
+
+/// `pod` Running, ready or not.
+fn running(pod: &Value, stamp: &str, ready: bool) -> Value {
+    let mut updated = pod.clone();
+    let image = pod
+        .pointer("/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .unwrap_or("crate");
+    let name = pod
+        .pointer("/spec/containers/0/name")
+        .and_then(Value::as_str)
+        .unwrap_or("crate");
+    let flag = if ready { "True" } else { "False" };
+    let started = pod
+        .pointer("/status/containerStatuses/0/state/running/startedAt")
+        .cloned()
+        .unwrap_or(json!(stamp));
+    updated["status"] = json!({
+        "phase": "Running",
+        "podIP": pod.pointer("/status/podIP").cloned().unwrap_or(json!("10.0.9.9")),
+        "startTime": started,
+        "conditions": [{"type": "Ready", "status": flag}, {"type": "ContainersReady", "status": flag}, {"type": "PodScheduled", "status": "True"}],
+        "containerStatuses": [{
+            "name": name, "image": image, "imageID": format!("docker.io/library/{image}@sha256:{:064x}", 7),
+            "ready": ready, "started": true, "restartCount": 0, "state": {"running": {"startedAt": started}},
+        }],
+    });
+    metadata_mut(&mut updated).remove("resourceVersion");
+    updated
+}
