@@ -14,10 +14,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::kube::ApiServer;
+use crate::kube::pods::delete_gracefully;
 use crate::kube::store::{metadata_mut, object_name};
 
 /// Delays of the simulated cluster, in simulated time.
@@ -138,7 +138,14 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
         }
     }
 
-    // StatefulSet controller.
+    // StatefulSet controller (with the scheduler's one rule that matters here: never place a pod
+    // on a cordoned node).
+    let schedulable: Vec<String> = store
+        .list("nodes", None)
+        .into_iter()
+        .filter(|n| n.pointer("/spec/unschedulable").and_then(Value::as_bool) != Some(true))
+        .filter_map(object_name)
+        .collect();
     let sets: Vec<Value> = store.list("statefulsets", None).into_iter().cloned().collect();
     for sts in sets {
         let Some(sts_name) = object_name(&sts) else {
@@ -168,7 +175,7 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
                 .or_insert(now + timings.recreate_delay);
             if now >= at {
                 deadlines.recreate.remove(&(namespace.clone(), pod_name.clone()));
-                let pod = pod_from_template(&sts, &sts_name, ordinal);
+                let pod = pod_from_template(&sts, &sts_name, ordinal, &schedulable);
                 let _ = store.create("pods", "pods", &namespace, pod, &stamp);
             } else {
                 wake(at);
@@ -178,19 +185,11 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             if ordinal_of(pod, &sts_name).is_some_and(|o| o >= replicas)
                 && pod.pointer("/metadata/deletionTimestamp").is_none()
             {
-                let mut terminating = pod.clone();
-                let grace = pod
-                    .pointer("/spec/terminationGracePeriodSeconds")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(30);
-                let when = Timestamp::from_second(server.clock.now().as_second().saturating_add(grace))
-                    .unwrap_or(Timestamp::MAX);
-                let meta = metadata_mut(&mut terminating);
-                meta.insert("deletionTimestamp".into(), json!(when.to_string()));
-                meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
-                meta.remove("resourceVersion");
                 let (ns, name, _) = key(pod);
-                let _ = store.replace("pods", "pods", &ns, &name, terminating);
+                // Grace 0 (only if the template says so) removes the pod at once.
+                if let Ok(None) = delete_gracefully(&mut store, &server.clock, &ns, &name, None) {
+                    let _ = store.remove("pods", "pods", &ns, &name);
+                }
             }
         }
         // Status: counts of existing and ready pods.
@@ -246,7 +245,9 @@ fn ordinal_of(pod: &Value, sts_name: &str) -> Option<u64> {
 }
 
 /// A new pod for `ordinal` from the StatefulSet's template: Pending, with a fresh UID to come.
-fn pod_from_template(sts: &Value, sts_name: &str, ordinal: u64) -> Value {
+/// The pod is placed on `node-<ordinal % 3>` when that node is schedulable, else on the first
+/// schedulable node; with none it stays Pending without a node.
+fn pod_from_template(sts: &Value, sts_name: &str, ordinal: u64, schedulable: &[String]) -> Value {
     let template = sts.pointer("/spec/template").cloned().unwrap_or(json!({}));
     let mut labels = template.pointer("/metadata/labels").cloned().unwrap_or(json!({}));
     labels["statefulset.kubernetes.io/pod-name"] = json!(format!("{sts_name}-{ordinal}"));
@@ -263,7 +264,15 @@ fn pod_from_template(sts: &Value, sts_name: &str, ordinal: u64) -> Value {
             }
         }
     }
-    spec["nodeName"] = json!(format!("node-{}", ordinal % 3));
+    let preferred = format!("node-{}", ordinal % 3);
+    let node = if schedulable.contains(&preferred) {
+        Some(preferred)
+    } else {
+        schedulable.first().cloned()
+    };
+    if let Some(node) = node {
+        spec["nodeName"] = json!(node);
+    }
     spec["hostname"] = json!(format!("{sts_name}-{ordinal}"));
     json!({
         "apiVersion": "v1",

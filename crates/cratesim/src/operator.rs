@@ -100,6 +100,26 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": shape.namespace}, "status": {"phase": "Active"}}),
         )?;
     }
+    // The Kubernetes nodes pods are placed on (`node-<ordinal % 3>`).
+    for node in 0..3 {
+        let node_name = format!("node-{node}");
+        if server.store().get("nodes", "", &node_name).is_none() {
+            create(
+                "nodes",
+                "",
+                json!({
+                    "apiVersion": "v1", "kind": "Node",
+                    "metadata": {"name": node_name, "labels": {"kubernetes.io/hostname": node_name, "kubernetes.io/os": "linux"}},
+                    "spec": {},
+                    "status": {
+                        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
+                        "nodeInfo": {"kubeletVersion": "v1.32.0-cratesim", "kubeProxyVersion": "v1.32.0-cratesim", "architecture": "amd64", "operatingSystem": "linux", "osImage": "cratesim", "kernelVersion": "6.1", "containerRuntimeVersion": "cratesim://1", "bootID": "", "machineID": "", "systemUUID": ""},
+                        "addresses": [{"type": "InternalIP", "address": format!("192.168.0.{}", 10 + node)}, {"type": "Hostname", "address": node_name}],
+                    },
+                }),
+            )?;
+        }
+    }
     let cr = create("cratedbs", &shape.namespace, custom_resource(shape))?;
     let owner = json!([{
         "apiVersion": "cloud.crate.io/v1", "kind": "CrateDB", "name": shape.name,
@@ -188,6 +208,16 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
                     "updateStrategy": {"type": "OnDelete"}, "template": template,
                 },
                 "status": {"replicas": replicas, "readyReplicas": replicas, "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas, "observedGeneration": 1},
+            }),
+        )?;
+        // One budget per StatefulSet, as crate-operator >= 2.63 creates.
+        create(
+            "poddisruptionbudgets",
+            &shape.namespace,
+            json!({
+                "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                "metadata": {"name": sts_name, "labels": labels, "ownerReferences": owner},
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
             }),
         )?;
         for ordinal in 0..replicas {

@@ -291,3 +291,107 @@ fn watch_lists_pods_as_a_table_until_its_timeout() {
         assert!(stdout.starts_with("NAME"), "{version}: {stdout}");
     }
 }
+
+#[test]
+fn drain_evicts_through_the_disruption_budget_and_avoids_the_cordoned_node() {
+    let sim = Sim::start("drain");
+    for version in VERSIONS {
+        let out = sim.kubectl(
+            version,
+            &[
+                "get",
+                "pdb",
+                "crate-data-hot-alpha",
+                "-o",
+                "jsonpath={.spec.maxUnavailable}",
+            ],
+        );
+        assert_eq!(
+            text(&out.stdout),
+            "1",
+            "one budget per StatefulSet: {}",
+            text(&out.stderr)
+        );
+    }
+    let version = VERSIONS[1];
+    let out = sim.kubectl(
+        version,
+        &["drain", "node-1", "--ignore-daemonsets", "--timeout=30s"],
+    );
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("pod/crate-data-hot-alpha-1 evicted"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = sim.kubectl(version, &["get", "node", "node-1"]);
+    assert!(
+        text(&out.stdout).contains("Ready,SchedulingDisabled"),
+        "{}",
+        text(&out.stdout)
+    );
+    // The replacement is scheduled elsewhere and becomes Ready.
+    wait_for(
+        &sim,
+        version,
+        &[
+            "get",
+            "pod",
+            "crate-data-hot-alpha-1",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].ready}",
+        ],
+        "true",
+    );
+    let node = text(
+        &sim.kubectl(
+            version,
+            &[
+                "get",
+                "pod",
+                "crate-data-hot-alpha-1",
+                "-o",
+                "jsonpath={.spec.nodeName}",
+            ],
+        )
+        .stdout,
+    );
+    assert_ne!(node, "node-1");
+}
+
+#[test]
+fn eviction_is_refused_with_429_while_the_budget_is_spent() {
+    let sim = Sim::start("evict");
+    let url = format!("http://{}/api/v1/namespaces/cratedb/pods", sim.running.addr);
+    let evict = |pod: &str| {
+        let body = format!(r#"{{"apiVersion":"policy/v1","kind":"Eviction","metadata":{{"name":"{pod}"}}}}"#);
+        Command::new("curl")
+            .args([
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/json",
+                "-d",
+                &body,
+            ])
+            .arg(format!("{url}/{pod}/eviction"))
+            .output()
+            .unwrap()
+    };
+    let first = text(&evict("crate-data-hot-alpha-0").stdout);
+    assert!(first.ends_with("\n201"), "{first}");
+    let second = text(&evict("crate-data-hot-alpha-2").stdout);
+    assert!(second.ends_with("\n429"), "{second}");
+    assert!(
+        second.contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{second}"
+    );
+    assert!(
+        second
+            .contains("The disruption budget crate-data-hot-alpha needs 2 healthy pods and has 2 currently"),
+        "{second}"
+    );
+}

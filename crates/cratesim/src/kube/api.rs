@@ -16,6 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiServer;
 use super::discovery;
+use super::pods;
 use super::query::Query;
 use super::registry::{self, Resource};
 use super::selectors::{FieldSelector, LabelSelector};
@@ -303,32 +304,13 @@ async fn dispatch(
                     &format!("ResourceVersion in precondition: {rv}"),
                 ));
             }
-            // Pods stop gracefully: the API server only marks them (deletionTimestamp = now +
-            // grace) and the kubelet removes them once the containers have stopped.
+            // Pods stop gracefully: the API server only marks them and the kubelet removes them
+            // once the containers have stopped.
             if resource.kind == "Pod" {
-                let grace = options
-                    .get("gracePeriodSeconds")
-                    .and_then(Value::as_i64)
-                    .or_else(|| {
-                        current
-                            .pointer("/spec/terminationGracePeriodSeconds")
-                            .and_then(Value::as_i64)
-                    })
-                    .unwrap_or(30)
-                    .max(0);
-                if grace > 0 {
-                    if current.pointer("/metadata/deletionTimestamp").is_some() {
-                        return Ok(ok(current));
-                    }
-                    let mut terminating = current.clone();
-                    let deadline = server.clock.now().as_second().saturating_add(grace);
-                    let deadline = jiff::Timestamp::from_second(deadline).unwrap_or(jiff::Timestamp::MAX);
-                    let meta = metadata_mut(&mut terminating);
-                    meta.insert("deletionTimestamp".into(), json!(deadline.to_string()));
-                    meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
-                    meta.remove("resourceVersion");
-                    let marked =
-                        store.replace(resource.store_key(), &qualified, &namespace, &name, terminating)?;
+                let grace = options.get("gracePeriodSeconds").and_then(Value::as_i64);
+                if let Some(marked) =
+                    pods::delete_gracefully(&mut store, &server.clock, &namespace, &name, grace)?
+                {
                     return Ok(ok(&marked));
                 }
             }
@@ -349,6 +331,17 @@ async fn dispatch(
             },
         ) if resource.kind == "StatefulSet" && sub == "scale" => {
             scale(server, method, resource, &namespace, &name, content_type, body)
+        }
+        (
+            &Method::POST,
+            Route::Subresource {
+                resource,
+                namespace,
+                name,
+                sub,
+            },
+        ) if resource.kind == "Pod" && sub == "eviction" => {
+            evict(server, &namespace, &name, content_type, body)
         }
         (_, Route::Subresource { resource, sub, .. }) => Err(ApiError::method_not_allowed(format!(
             "cratesim: the {sub} subresource of {} is not simulated yet",
@@ -432,6 +425,43 @@ fn scale(
         "spec": {"replicas": sts.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
         "status": {"replicas": sts.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": selector},
     })))
+}
+
+/// `POST pods/<name>/eviction`: 201 when every disruption budget allows it (the pod then stops
+/// gracefully), 429 naming the budget otherwise. Like a real server (fieldValidation=Warn),
+/// unknown fields such as kube-rs' `delete_options` are ignored with a `Warning` header, so the
+/// grace period they carry has no effect.
+fn evict(
+    server: &ApiServer,
+    namespace: &str,
+    name: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let eviction = parse_body(body, content_type)?;
+    let known = ["apiVersion", "kind", "metadata", "deleteOptions"];
+    let warnings: Vec<String> = eviction
+        .as_object()
+        .map(|map| {
+            map.keys()
+                .filter(|k| !known.contains(&k.as_str()))
+                .map(|k| format!("299 - \"unknown field \\\"{k}\\\"\""))
+                .collect()
+        })
+        .unwrap_or_default();
+    let grace = eviction
+        .pointer("/deleteOptions/gracePeriodSeconds")
+        .and_then(Value::as_i64);
+    pods::evict(&mut server.store(), &server.clock, namespace, name, grace)?;
+    let status =
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+    let mut response = json_response(201, "application/json", &status);
+    for warning in warnings {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&warning) {
+            response.headers_mut().append("warning", value);
+        }
+    }
+    Ok(response)
 }
 
 /// The namespace an object is created in: the path's, which the body must not contradict.

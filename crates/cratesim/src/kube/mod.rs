@@ -4,10 +4,12 @@
 //! * [`store`] — objects as JSON, the global resourceVersion, the event log and watch fan-out;
 //! * [`discovery`], [`table`], [`status`] — what kubectl and client libraries need besides CRUD;
 //! * [`query`], [`selectors`] — request parameters as real clients send them;
+//! * [`pods`] — graceful deletion and eviction under PodDisruptionBudgets;
 //! * [`api`] — the HTTP router tying them together.
 
 pub mod api;
 pub mod discovery;
+pub mod pods;
 pub mod query;
 pub mod registry;
 pub mod selectors;

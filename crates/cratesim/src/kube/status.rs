@@ -100,6 +100,13 @@ impl ApiError {
         )
     }
 
+    /// 429 TooManyRequests, e.g. an eviction a disruption budget refuses.
+    pub fn too_many_requests(message: String, details: Value) -> ApiError {
+        let mut e = ApiError::new(429, "TooManyRequests", message);
+        e.details = Some(details);
+        e
+    }
+
     /// 415 UnsupportedMediaType.
     pub fn unsupported_media_type(content_type: &str) -> ApiError {
         ApiError::new(

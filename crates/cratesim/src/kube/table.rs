@@ -60,6 +60,13 @@ fn columns(resource: &Resource) -> Vec<Value> {
             column("Ready", "string", "", "Number of the pod with ready state"),
             age,
         ],
+        "Node" => vec![
+            name,
+            column("Status", "string", "", "The status of the node"),
+            column("Roles", "string", "", "The roles of the node"),
+            age,
+            column("Version", "string", "", "Kubelet Version reported by the node."),
+        ],
         "CrateDB" => vec![
             name,
             column("Cluster", "string", "", "The CrateDB cluster name."),
@@ -137,6 +144,22 @@ fn cells(resource: &Resource, object: &Value, now: Timestamp) -> Vec<Value> {
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             vec![name, json!(format!("{ready}/{want}")), age]
+        }
+        "Node" => {
+            let ready = object
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+            let mut status = if ready {
+                "Ready".to_string()
+            } else {
+                "NotReady".to_string()
+            };
+            if object.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+                status.push_str(",SchedulingDisabled");
+            }
+            let version = str_at("/status/nodeInfo/kubeletVersion");
+            vec![name, json!(status), json!("<none>"), age, json!(version)]
         }
         "CrateDB" => {
             let cluster = object
