@@ -1,0 +1,43 @@
+//! Conformance with the Python Kubernetes client (Debian's `python3-kubernetes`, installed by
+//! `.ci/run`): list with a label selector, read, a 404 `ApiException`, custom objects, delete
+//! with the grace period in the query, and a watch with a field selector.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+use cratesim::clock::Clock;
+use cratesim::operator::ClusterShape;
+use cratesim::serve::{kubeconfig, start, write_kubeconfig};
+
+#[test]
+fn the_python_client_lists_reads_deletes_and_watches() {
+    let python = std::env::var("CRATESIM_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let probe = Command::new(&python).args(["-c", "import kubernetes"]).output();
+    assert!(
+        probe.as_ref().is_ok_and(|o| o.status.success()),
+        "{python} cannot import kubernetes: install Debian's python3-kubernetes (.ci/run does)"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let shape = ClusterShape {
+        name: "alpha".into(),
+        namespace: "cratedb".into(),
+        version: "5.10.3".into(),
+        masters: 0,
+        data_groups: vec![("hot".into(), 3)],
+        dc_util_hook: false,
+        system_password: "pw".into(),
+    };
+    let running = runtime.block_on(start("127.0.0.1:0", Clock::new(10.0), &[shape])).unwrap();
+    let dir = std::env::temp_dir().join(format!("cratesim-python-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("kubeconfig");
+    write_kubeconfig(&config, &kubeconfig(running.addr, "cratedb")).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/k8s_python.py");
+    let out = Command::new(&python).arg(script).env("KUBECONFIG", &config).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+    running.task.abort();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}
