@@ -35,6 +35,39 @@ pub fn write_kubeconfig(path: &Path, kubeconfig: &Value) -> std::io::Result<()> 
     std::fs::rename(&tmp, path)
 }
 
+/// A simulator in this process: the API state, its controllers running on the current tokio
+/// runtime, and the router serving it. kube-rs can use the router directly
+/// (`kube::Client::new(sim.router(), "ns")`), without a socket, so tests may run under tokio's
+/// paused clock.
+pub struct Sim {
+    pub server: Arc<ApiServer>,
+    controllers: tokio::task::JoinHandle<()>,
+}
+
+impl Sim {
+    /// Creates `clusters` and starts the controllers. Must be called inside a tokio runtime.
+    pub fn new(clock: Clock, clusters: &[ClusterShape]) -> Result<Sim, String> {
+        let server = Arc::new(ApiServer::new(clock));
+        for shape in clusters {
+            materialise(&server, shape)
+                .map_err(|e| format!("cannot create cluster {}: {}", shape.name, e.message))?;
+        }
+        let controllers = tokio::spawn(controllers::run(server.clone(), Timings::default()));
+        Ok(Sim { server, controllers })
+    }
+
+    /// The HTTP router of the Kubernetes API.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.server.clone())
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.controllers.abort();
+    }
+}
+
 /// A running simulator.
 pub struct Running {
     pub addr: SocketAddr,
@@ -44,22 +77,19 @@ pub struct Running {
 
 /// Builds the simulator with `clusters`, binds `listen` and serves it in the background.
 pub async fn start(listen: &str, clock: Clock, clusters: &[ClusterShape]) -> Result<Running, String> {
-    let server = Arc::new(ApiServer::new(clock));
-    for shape in clusters {
-        materialise(&server, shape)
-            .map_err(|e| format!("cannot create cluster {}: {}", shape.name, e.message))?;
-    }
+    let sim = Sim::new(clock, clusters)?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    let controllers = tokio::spawn(controllers::run(server.clone(), Timings::default()));
-    let app = api::router(server.clone());
+    let app = sim.router();
+    let server = sim.server.clone();
+    // The task owns the simulator: aborting it stops the server and the controllers.
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app).await;
-        controllers.abort();
+        drop(sim);
         served
     });
     Ok(Running { addr, server, task })

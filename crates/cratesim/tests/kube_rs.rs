@@ -1,0 +1,236 @@
+//! kube-rs 5 (the client cratectl uses) against the simulator in-process: the router is the
+//! client's tower service, so these tests run under tokio's paused clock and a pod restart that
+//! takes ~20 simulated seconds costs milliseconds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, EvictParams, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::discovery::Discovery;
+use kube::runtime::watcher;
+use kube::runtime::watcher::Event;
+use kube::{Client, ResourceExt};
+
+use cratesim::clock::Clock;
+use cratesim::operator::ClusterShape;
+use cratesim::serve::Sim;
+
+fn sim() -> Sim {
+    let shape = ClusterShape {
+        name: "alpha".into(),
+        namespace: "cratedb".into(),
+        version: "5.10.3".into(),
+        masters: 0,
+        data_groups: vec![("hot".into(), 3)],
+        dc_util_hook: true,
+        system_password: "pw".into(),
+    };
+    Sim::new(Clock::new(1.0), &[shape]).unwrap()
+}
+
+fn client(sim: &Sim) -> Client {
+    Client::new(sim.router(), "cratedb")
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.first())
+        .is_some_and(|c| c.ready)
+}
+
+#[tokio::test(start_paused = true)]
+async fn discovery_legacy_and_aggregated() {
+    let sim = sim();
+    for aggregated in [false, true] {
+        let discovery = Discovery::new(client(&sim));
+        let discovery = if aggregated {
+            discovery.run_aggregated().await
+        } else {
+            discovery.run().await
+        }
+        .unwrap();
+        let groups: Vec<String> = discovery.groups().map(|g| g.name().to_string()).collect();
+        for group in ["", "apps", "policy", "coordination.k8s.io", "cloud.crate.io"] {
+            assert!(
+                groups.iter().any(|g| g == group),
+                "aggregated={aggregated}: {groups:?}"
+            );
+        }
+        let (crd, _) = discovery
+            .resolve_gvk(&kube::api::GroupVersionKind::gvk(
+                "cloud.crate.io",
+                "v1",
+                "CrateDB",
+            ))
+            .unwrap();
+        assert_eq!(crd.plural, "cratedbs");
+    }
+    let version = client(&sim).apiserver_version().await.unwrap();
+    assert_eq!(version.major, "1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn list_get_and_not_found() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::default_namespaced(client(&sim));
+    let list = pods
+        .list(&ListParams::default().labels("app.kubernetes.io/name=alpha"))
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 3);
+    assert!(list.metadata.resource_version.is_some_and(|rv| !rv.is_empty()));
+    let pod = pods.get("crate-data-hot-alpha-0").await.unwrap();
+    assert!(is_ready(&pod));
+    let err = pods.get("nope").await.unwrap_err();
+    match err {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 404);
+            assert_eq!(status.reason, "NotFound");
+        }
+        other => panic!("expected a 404 Status, got {other:?}"),
+    }
+    let crs: Api<DynamicObject> = Api::namespaced_with(
+        client(&sim),
+        "cratedb",
+        &ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk("cloud.crate.io", "v1", "CrateDB"),
+            "cratedbs",
+        ),
+    );
+    let alpha = crs.get("alpha").await.unwrap();
+    assert_eq!(alpha.data["spec"]["cluster"]["name"], "alpha");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deleted_pod_is_replaced_with_a_new_uid_observed_by_a_watcher() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::default_namespaced(client(&sim));
+    let old = pods.get("crate-data-hot-alpha-1").await.unwrap();
+    let old_uid = old.uid().unwrap();
+    let config = watcher::Config::default().fields("metadata.name=crate-data-hot-alpha-1");
+    let mut stream = watcher(pods.clone(), config).boxed();
+    pods.delete(
+        "crate-data-hot-alpha-1",
+        &DeleteParams::default().preconditions(kube::api::Preconditions {
+            uid: Some(old_uid.clone()),
+            resource_version: None,
+        }),
+    )
+    .await
+    .unwrap();
+    let mut saw_terminating = false;
+    let mut saw_delete = false;
+    loop {
+        match stream.try_next().await.unwrap().unwrap() {
+            Event::Apply(pod) | Event::InitApply(pod) => {
+                if pod.uid().as_deref() == Some(&old_uid) && pod.metadata.deletion_timestamp.is_some() {
+                    saw_terminating = true;
+                }
+                if pod.uid().as_deref() != Some(&old_uid) && is_ready(&pod) {
+                    break;
+                }
+            }
+            Event::Delete(pod) => saw_delete |= pod.uid().as_deref() == Some(&old_uid),
+            Event::Init | Event::InitDone => {}
+        }
+    }
+    assert!(saw_terminating && saw_delete);
+    // A delete with a stale UID precondition is a conflict.
+    let err = pods
+        .delete(
+            "crate-data-hot-alpha-1",
+            &DeleteParams::default().preconditions(kube::api::Preconditions {
+                uid: Some(old_uid),
+                resource_version: None,
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 409), "{err:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn eviction_respects_the_disruption_budget() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::default_namespaced(client(&sim));
+    pods.evict("crate-data-hot-alpha-0", &EvictParams::default())
+        .await
+        .unwrap();
+    let err = pods
+        .evict("crate-data-hot-alpha-2", &EvictParams::default())
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 429);
+            assert!(status.message.contains("disruption budget"), "{}", status.message);
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn scale_subresource_and_status() {
+    let sim = sim();
+    let sets: Api<StatefulSet> = Api::default_namespaced(client(&sim));
+    let scale = sets.get_scale("crate-data-hot-alpha").await.unwrap();
+    assert_eq!(scale.spec.and_then(|s| s.replicas), Some(3));
+    let patch = serde_json::json!({"spec": {"replicas": 4}});
+    sets.patch_scale(
+        "crate-data-hot-alpha",
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .unwrap();
+    let ready = |s: &StatefulSet| s.status.as_ref().and_then(|s| s.ready_replicas) == Some(4);
+    let config = watcher::Config::default().fields("metadata.name=crate-data-hot-alpha");
+    let mut stream = watcher(sets.clone(), config).boxed();
+    loop {
+        if let Event::Apply(s) | Event::InitApply(s) = stream.try_next().await.unwrap().unwrap()
+            && ready(&s)
+        {
+            break;
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn leases_use_optimistic_concurrency() {
+    let sim = sim();
+    let leases: Api<Lease> = Api::default_namespaced(client(&sim));
+    let lease: Lease = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "cratectl-alpha"},
+        "spec": {"holderIdentity": "worker-1", "leaseDurationSeconds": 60}
+    }))
+    .unwrap();
+    let created = leases.create(&PostParams::default(), &lease).await.unwrap();
+    let err = leases.create(&PostParams::default(), &lease).await.unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "AlreadyExists"),
+        "{err:?}"
+    );
+    let mut mine = created.clone();
+    mine.spec.as_mut().unwrap().holder_identity = Some("worker-2".into());
+    let updated = leases
+        .replace("cratectl-alpha", &PostParams::default(), &mine)
+        .await
+        .unwrap();
+    assert_eq!(updated.spec.unwrap().holder_identity.as_deref(), Some("worker-2"));
+    // Replacing from the stale copy loses: 409 Conflict.
+    let err = leases
+        .replace("cratectl-alpha", &PostParams::default(), &created)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "Conflict"),
+        "{err:?}"
+    );
+}
