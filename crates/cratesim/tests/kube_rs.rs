@@ -234,3 +234,68 @@ async fn leases_use_optimistic_concurrency() {
         "{err:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn server_side_apply_creates_then_updates_and_json_patch_edits() {
+    let sim = sim();
+    let leases: Api<Lease> = Api::default_namespaced(client(&sim));
+    let apply = |holder: &str| {
+        serde_json::json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "cratectl-beta"},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": 30}
+        })
+    };
+    let params = PatchParams::apply("cratectl").force();
+    let created = leases
+        .patch("cratectl-beta", &params, &Patch::Apply(apply("a")))
+        .await
+        .unwrap();
+    assert_eq!(created.spec.unwrap().holder_identity.as_deref(), Some("a"));
+    let updated = leases
+        .patch("cratectl-beta", &params, &Patch::Apply(apply("b")))
+        .await
+        .unwrap();
+    assert_eq!(updated.spec.unwrap().holder_identity.as_deref(), Some("b"));
+
+    let sets: Api<StatefulSet> = Api::default_namespaced(client(&sim));
+    let ops: json_patch::Patch = serde_json::from_value(serde_json::json!([
+        {"op": "add", "path": "/metadata/labels/dc-util-routing-owner", "value": "cratectl-1"}
+    ]))
+    .unwrap();
+    let patched = sets
+        .patch(
+            "crate-data-hot-alpha",
+            &PatchParams::default(),
+            &Patch::Json::<()>(ops),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        patched.labels().get("dc-util-routing-owner").map(String::as_str),
+        Some("cratectl-1")
+    );
+    // A failing test op is refused and changes nothing.
+    let failing: json_patch::Patch = serde_json::from_value(serde_json::json!([
+        {"op": "test", "path": "/metadata/labels/dc-util-routing-owner", "value": "someone-else"},
+        {"op": "remove", "path": "/metadata/labels/dc-util-routing-owner"}
+    ]))
+    .unwrap();
+    let err = sets
+        .patch(
+            "crate-data-hot-alpha",
+            &PatchParams::default(),
+            &Patch::Json::<()>(failing),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 422), "{err:?}");
+    let unchanged = sets.get("crate-data-hot-alpha").await.unwrap();
+    assert_eq!(
+        unchanged
+            .labels()
+            .get("dc-util-routing-owner")
+            .map(String::as_str),
+        Some("cratectl-1")
+    );
+}

@@ -240,27 +240,7 @@ async fn dispatch(
                 namespace,
                 name,
             },
-        ) => {
-            let patch = parse_patch(body, content_type)?;
-            let mut store = server.store();
-            let current = store
-                .get(resource.store_key(), &namespace, &name)
-                .cloned()
-                .ok_or_else(|| ApiError::not_found(&resource.qualified_plural(), &name))?;
-            let mut patched = current;
-            merge_patch(&mut patched, &patch);
-            // A patch applies to the current object; drop a resourceVersion it may carry.
-            if patch.pointer("/metadata/resourceVersion").is_none() {
-                metadata_mut(&mut patched).remove("resourceVersion");
-            }
-            Ok(ok(&store.replace(
-                resource.store_key(),
-                &resource.qualified_plural(),
-                &namespace,
-                &name,
-                patched,
-            )?))
-        }
+        ) => patch_object(server, resource, &namespace, &name, content_type, body),
         (
             &Method::DELETE,
             Route::Object {
@@ -376,7 +356,12 @@ fn scale(
             let change = if *method == Method::PUT {
                 parse_body(body, content_type)?
             } else {
-                parse_patch(body, content_type)?
+                match parse_patch(body, content_type)? {
+                    PatchKind::Merge(p) | PatchKind::Apply(p) => p,
+                    PatchKind::Json(_) => {
+                        return Err(ApiError::unsupported_media_type("application/json-patch+json"));
+                    }
+                }
             };
             let wanted = change.pointer("/spec/replicas").and_then(Value::as_i64);
             match wanted {
@@ -505,16 +490,90 @@ fn parse_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
     })
 }
 
-fn parse_patch(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+/// The patch kinds Kubernetes accepts, by Content-Type.
+enum PatchKind {
+    /// RFC 7386.
+    Merge(Value),
+    /// RFC 6902.
+    Json(json_patch::Patch),
+    /// Server-side apply: create if missing, else merge. Field ownership and its conflicts are
+    /// not modelled yet.
+    Apply(Value),
+}
+
+fn parse_patch(body: &[u8], content_type: &str) -> Result<PatchKind, ApiError> {
     let media = content_type.split(';').next().unwrap_or("").trim();
+    let invalid = |e: &dyn std::fmt::Display| ApiError::bad_request(format!("invalid patch: {e}"));
     match media {
         // Strategic merge is a merge patch for the fields cratesim's clients patch (metadata,
         // scalar spec fields); list merge keys are not modelled yet.
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid patch: {e}")))
+            serde_json::from_slice(body)
+                .map(PatchKind::Merge)
+                .map_err(|e| invalid(&e))
         }
+        "application/json-patch+json" => serde_json::from_slice(body)
+            .map(PatchKind::Json)
+            .map_err(|e| invalid(&e)),
+        // YAML, of which JSON is a subset.
+        "application/apply-patch+yaml" => serde_yaml_ng::from_slice(body)
+            .map(PatchKind::Apply)
+            .map_err(|e| invalid(&e)),
         _ => Err(ApiError::unsupported_media_type(content_type)),
     }
+}
+
+fn patch_object(
+    server: &ApiServer,
+    resource: &'static Resource,
+    namespace: &str,
+    name: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let patch = parse_patch(body, content_type)?;
+    let qualified = resource.qualified_plural();
+    let mut store = server.store();
+    let Some(current) = store.get(resource.store_key(), namespace, name).cloned() else {
+        return match patch {
+            PatchKind::Apply(mut object) => {
+                metadata_mut(&mut object).insert("name".into(), json!(name));
+                let now = server.clock.rfc3339();
+                let created = store.create(
+                    resource.store_key(),
+                    &qualified,
+                    namespace,
+                    with_type(resource, object),
+                    &now,
+                )?;
+                Ok(json_response(201, "application/json", &created))
+            }
+            _ => Err(ApiError::not_found(&qualified, name)),
+        };
+    };
+    let mut patched = current;
+    let carries_rv = match &patch {
+        PatchKind::Merge(p) | PatchKind::Apply(p) => {
+            merge_patch(&mut patched, p);
+            p.pointer("/metadata/resourceVersion").is_some()
+        }
+        PatchKind::Json(p) => {
+            json_patch::patch(&mut patched, p)
+                .map_err(|e| ApiError::invalid(&qualified, name, &e.to_string()))?;
+            false
+        }
+    };
+    // A patch applies to the current object unless it names a resourceVersion itself.
+    if !carries_rv {
+        metadata_mut(&mut patched).remove("resourceVersion");
+    }
+    Ok(ok(&store.replace(
+        resource.store_key(),
+        &qualified,
+        namespace,
+        name,
+        patched,
+    )?))
 }
 
 /// RFC 7386 JSON merge patch.
