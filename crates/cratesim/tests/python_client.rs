@@ -18,7 +18,11 @@ fn the_python_client_lists_reads_deletes_and_watches() {
         probe.as_ref().is_ok_and(|o| o.status.success()),
         "{python} cannot import kubernetes: install Debian's python3-kubernetes (.ci/run does)"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let shape = ClusterShape {
         name: "alpha".into(),
         namespace: "cratedb".into(),
@@ -28,16 +32,26 @@ fn the_python_client_lists_reads_deletes_and_watches() {
         dc_util_hook: false,
         system_password: "pw".into(),
     };
-    let running = runtime.block_on(start("127.0.0.1:0", Clock::new(10.0), &[shape])).unwrap();
+    let running = runtime
+        .block_on(start("127.0.0.1:0", Clock::new(10.0), &[shape]))
+        .unwrap();
     let dir = std::env::temp_dir().join(format!("cratesim-python-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("kubeconfig");
     write_kubeconfig(&config, &kubeconfig(running.addr, "cratedb")).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/k8s_python.py");
-    let out = Command::new(&python).arg(script).env("KUBECONFIG", &config).output().unwrap();
+    let out = Command::new(&python)
+        .arg(script)
+        .env("KUBECONFIG", &config)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let _ = std::fs::remove_dir_all(&dir);
     running.task.abort();
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }

@@ -1,1 +1,353 @@
-//! The CrateDB cluster model (being written).
+//! The CrateDB cluster model: a pure, synchronous, I/O-free simulation of what a CrateDB
+//! cluster answers and how it changes over simulated time.
+//!
+//! The Kubernetes side drives node processes (`node_process_started`, `node_stop_requested`,
+//! `node_killed`) and the clock (`advance`, `next_change_at`); the HTTP layer turns `root` and
+//! `sql` into responses. Nothing here blocks, spawns or reads a clock: time is always passed in.
+//!
+//! * [`spec`] — the inputs: cluster, node and table specs, timings, faults.
+//! * `model` — nodes, tables, indices (table or partition), shard copies.
+//! * `settings` — cluster settings, transient/persistent levels, `sys.cluster.settings`.
+//! * `lifecycle` — nodes joining and leaving, master election, decommission, the clock.
+//! * `allocation` — the deciders and the reroute that assigns, recovers and relocates copies.
+//! * `health` — `sys.health` per index, by CrateDB's rules.
+//! * `snapshots` — repositories, snapshots and restores.
+//! * `systables` — rows and column types of the system tables.
+//! * `sql` — the `/_sql` endpoint: request parsing, statement catalogue, evaluator, replies.
+
+mod allocation;
+mod health;
+mod lifecycle;
+mod model;
+mod settings;
+mod snapshots;
+pub mod spec;
+mod sql;
+mod systables;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+pub use model::partition_ident;
+pub use spec::{Auth, ClusterSpec, Fault, Health, NodeSpec, SqlWrite, TableSpec, Timings};
+pub use sql::{ReplyBody, SqlReply, Wait};
+
+use model::{Node, Table};
+use settings::Settings;
+
+/// Epoch milliseconds of simulated time zero unless told otherwise (2026-01-01T00:00:00Z).
+const DEFAULT_EPOCH_MS: i64 = 1_767_225_600_000;
+
+/// Faults currently switched on.
+#[derive(Debug, Clone, Default)]
+struct Faults {
+    slow_recovery: Option<f64>,
+    stuck_yellow: bool,
+    statement_failures: Vec<(String, u32, String)>,
+}
+
+/// One simulated CrateDB cluster.
+#[derive(Debug, Clone)]
+pub struct CrateCluster {
+    name: String,
+    cluster_id: String,
+    nodes: Vec<Node>,
+    tables: Vec<Table>,
+    settings: Settings,
+    /// User name → password (`None` = no password).
+    users: BTreeMap<String, Option<String>>,
+    /// Host-based auth as the operator configures it (password for everyone not local).
+    hba_enabled: bool,
+    snaps: snapshots::Store,
+    master: Option<usize>,
+    clock: Duration,
+    epoch_ms: i64,
+    timings: Timings,
+    faults: Faults,
+    writes: Vec<SqlWrite>,
+    state_version: u64,
+}
+
+impl CrateCluster {
+    /// A running cluster: every node joined, every shard copy STARTED, health GREEN.
+    /// Tables whose spec is invalid (bad replica text) are skipped.
+    pub fn new(spec: ClusterSpec, now: Duration) -> Self {
+        let nodes: Vec<Node> = spec
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let mut node = Node::new(n, &spec.name, i, &spec.version);
+                node.joined_at = now;
+                node
+            })
+            .collect();
+        let mut users = BTreeMap::new();
+        users.insert("crate".to_string(), None);
+        users.insert("system".to_string(), Some(spec.system_password.clone()));
+        let mut cluster = Self {
+            cluster_id: model::uuid_from(&format!("cluster/{}", spec.name)),
+            name: spec.name,
+            nodes,
+            tables: Vec::new(),
+            settings: Settings::default(),
+            users,
+            hba_enabled: true,
+            snaps: snapshots::Store::default(),
+            master: None,
+            clock: now,
+            epoch_ms: DEFAULT_EPOCH_MS,
+            timings: spec.timings,
+            faults: Faults::default(),
+            writes: Vec::new(),
+            state_version: 1,
+        };
+        cluster.elect_master();
+        for table in &spec.tables {
+            if let Ok(t) = Table::from_spec(table) {
+                cluster.tables.push(t);
+            }
+        }
+        cluster.place_started();
+        cluster
+    }
+
+    // ---- lifecycle, driven by the Kubernetes side (see lifecycle.rs) ----
+
+    /// The node's process is up; it joins after `timings.join_delay`.
+    pub fn node_process_started(&mut self, node: &str, now: Duration) {
+        self.advance(now);
+        if let Some(i) = self.node_index(node) {
+            self.process_started(i, now);
+        }
+    }
+
+    /// Like `node_process_started`, with the version of the new image (rolling upgrade).
+    pub fn node_process_started_with_version(&mut self, node: &str, version: &str, now: Duration) {
+        if let Some(i) = self.node_index(node) {
+            self.nodes[i].version = version.to_string();
+        }
+        self.node_process_started(node, now);
+    }
+
+    /// Kubernetes asks the node to stop (preStop, then SIGTERM). CrateDB stops on SIGTERM
+    /// without moving shards (cratedb-api.md §3.3); a decommission that is already running
+    /// (started over SQL or by `node_decommission_requested`) is completed first.
+    pub fn node_stop_requested(&mut self, node: &str, now: Duration) {
+        self.advance(now);
+        if let Some(i) = self.node_index(node) {
+            self.stop_requested(i, now);
+        }
+    }
+
+    /// A dc_util-style preStop hook: decommission the node with the given min_availability
+    /// (`None` = the cluster setting), as `ALTER CLUSTER DECOMMISSION` would.
+    pub fn node_decommission_requested(&mut self, node: &str, availability: Option<&str>, now: Duration) {
+        self.advance(now);
+        if let Some(i) = self.node_index(node) {
+            let availability = availability.map(model::Availability::parse);
+            self.start_decommission(i, availability, now);
+        }
+    }
+
+    /// The process is gone: it leaves at once, its copies become unassigned or are replaced
+    /// by promoted replicas.
+    pub fn node_killed(&mut self, node: &str, now: Duration) {
+        self.advance(now);
+        if let Some(i) = self.node_index(node) {
+            self.kill(i, now);
+        }
+    }
+
+    /// True once a requested graceful stop (SIGTERM or decommission) has finished and the
+    /// process has exited.
+    pub fn node_stopped_gracefully(&mut self, node: &str) -> bool {
+        self.node_index(node)
+            .is_some_and(|i| self.nodes[i].stopped_gracefully && self.nodes[i].phase == model::Phase::Down)
+    }
+
+    /// Whether the node's process runs (false after a decommission made it exit, so the
+    /// kubelet can restart the container).
+    pub fn node_process_running(&self, node: &str) -> bool {
+        self.node_index(node)
+            .is_some_and(|i| self.nodes[i].phase != model::Phase::Down)
+    }
+
+    /// Sets the host name shown in sys.nodes (default: the operator's pod name).
+    pub fn set_node_hostname(&mut self, node: &str, hostname: &str) {
+        if let Some(i) = self.node_index(node) {
+            self.nodes[i].hostname = hostname.to_string();
+        }
+    }
+
+    /// Epoch milliseconds of simulated time zero (for timestamps in sys tables).
+    pub fn set_epoch_ms(&mut self, epoch_ms: i64) {
+        self.epoch_ms = epoch_ms;
+    }
+
+    /// Host-based auth on (default, as the operator configures it: password for every remote
+    /// user) or off (CrateDB's own default: trust, passwords ignored, the user must exist).
+    pub fn set_host_based_auth(&mut self, enabled: bool) {
+        self.hba_enabled = enabled;
+    }
+
+    // ---- time ----
+
+    /// Progress joins, departures, recoveries, relocations, decommissions, snapshots up to `now`.
+    pub fn advance(&mut self, now: Duration) {
+        self.advance_to(now);
+    }
+
+    /// When `advance` would next change something.
+    pub fn next_change_at(&self) -> Option<Duration> {
+        self.next_event()
+    }
+
+    // ---- HTTP-level semantics ----
+
+    /// Whether the node accepts new HTTP connections.
+    pub fn serving(&self, node: &str) -> bool {
+        self.node_index(node).is_some_and(|i| self.nodes[i].serving())
+    }
+
+    /// The plain-text 500 body a decommissioning node answers a new connection with
+    /// (cratedb-api.md §1.8), `None` if the node is not in that state.
+    pub fn refused_connection_body(&self, node: &str) -> Option<String> {
+        let n = &self.nodes[self.node_index(node)?];
+        (n.is_member() && !n.serving()).then(|| format!("[{}][{}:4300][sql] disconnected", n.name, n.ip))
+    }
+
+    /// Body of `GET /`, exactly as CrateDB (cratedb-api.md §1.9). `status`/`ok` say 503/false
+    /// when the node sees no elected master.
+    pub fn root(&self, node: &str) -> Value {
+        sql::root_body(self, node)
+    }
+
+    /// `GET /` as sent: pretty-printed, CrateDB's key order.
+    pub fn root_text(&self, node: &str) -> String {
+        sql::root_body_text(&self.root(node))
+    }
+
+    /// `POST /_sql` without HTTP.
+    pub fn sql(
+        &mut self,
+        node: &str,
+        query_types: bool,
+        error_trace: bool,
+        body: &[u8],
+        auth: Option<&Auth>,
+        now: Duration,
+    ) -> SqlReply {
+        self.advance(now);
+        sql::handle(
+            self,
+            node,
+            sql::Flags {
+                types: query_types,
+                error_trace,
+            },
+            body,
+            auth,
+        )
+    }
+
+    /// Whether an operation a reply asked the HTTP layer to wait for has finished.
+    pub fn wait_done(&self, wait: &Wait) -> bool {
+        self.is_wait_done(wait)
+    }
+
+    // ---- evidence ----
+
+    /// GREEN/YELLOW/RED as the worst `sys.health` row (GREEN without tables; RED without master).
+    pub fn health(&self) -> Health {
+        self.cluster_health()
+    }
+
+    /// (transient, persistent), keyed by dotted names.
+    pub fn settings(&self) -> (Map<String, Value>, Map<String, Value>) {
+        self.settings.levels()
+    }
+
+    /// Nodes that are stopping, stopped, or not yet rejoined.
+    pub fn nodes_not_serving(&self) -> usize {
+        self.nodes.iter().filter(|n| !n.serving()).count()
+    }
+
+    /// Every state-changing statement, in order.
+    pub fn sql_writes(&self) -> &[SqlWrite] {
+        &self.writes
+    }
+
+    /// Names of the nodes that are cluster members (rows of sys.nodes).
+    pub fn member_names(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|n| n.is_member())
+            .map(|n| n.name.clone())
+            .collect()
+    }
+
+    /// The cluster name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn set_fault(&mut self, fault: Fault) {
+        match fault {
+            Fault::NodeNeverRejoins(node) => self.set_never_rejoins(&node, true),
+            Fault::NodeRejoins(node) => self.set_never_rejoins(&node, false),
+            Fault::SlowRecovery(factor) => {
+                self.faults.slow_recovery = (factor > 0.0 && factor != 1.0).then_some(factor)
+            }
+            Fault::HealthStuckYellow(on) => self.faults.stuck_yellow = on,
+            Fault::StatementFails {
+                pattern,
+                code,
+                message,
+            } => self
+                .faults
+                .statement_failures
+                .push((pattern.to_lowercase(), code, message)),
+            Fault::ClearStatementFailures => self.faults.statement_failures.clear(),
+        }
+    }
+
+    fn is_wait_done(&self, wait: &Wait) -> bool {
+        match wait {
+            Wait::Decommission { node } => self.node_index(node).is_none_or(|i| {
+                let n = &self.nodes[i];
+                n.decommission.is_none() || n.phase != model::Phase::Member
+            }),
+            Wait::Snapshot { repository, snapshot } => self
+                .snaps
+                .snapshot(repository, snapshot)
+                .map(|s| s.done)
+                .unwrap_or(true),
+            Wait::Restore { repository, snapshot } => !self
+                .snaps
+                .restores
+                .iter()
+                .any(|r| &r.repo == repository && &r.snapshot == snapshot),
+        }
+    }
+
+    fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    fn record_write(&mut self, node: &str, stmt: &str, args: &[Value]) {
+        self.writes.push(SqlWrite {
+            at: self.clock,
+            node: node.to_string(),
+            stmt: stmt.to_string(),
+            args: args.to_vec(),
+        });
+    }
+
+    /// Simulated time as epoch milliseconds.
+    fn epoch_at(&self, t: Duration) -> i64 {
+        self.epoch_ms + i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2)
+    }
+}

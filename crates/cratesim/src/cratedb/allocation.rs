@@ -1,0 +1,493 @@
+//! Shard allocation: where copies may go (the deciders), and the reroute that keeps replica
+//! counts, moves copies off excluded or decommissioning nodes, assigns unassigned copies and
+//! finishes recoveries over simulated time.
+//!
+//! The deciders follow CrateDB/Elasticsearch (cratedb-api.md §3.2, §3.3, §4.2):
+//! * same shard: a node holds at most one copy of a shard (primary and replica never together);
+//! * `cluster.routing.allocation.enable`: `all`; `primaries` = primaries only (also from local
+//!   disk); `new_primaries` = only inactive primaries not recovering from an existing store;
+//!   `none` = nothing (the decider's code; the docs' "local primaries still recover" note is
+//!   not modelled);
+//! * filters: `exclude/include/require._name` (globs) and `._id`; exclusion also moves
+//!   existing copies away;
+//! * decommission: a decommissioning node accepts nothing; FULL moves every copy off it,
+//!   PRIMARIES moves its primaries;
+//! * a replica needs an active primary; a primary that was active before can only come back
+//!   on the node that has its data; a delayed replica (node left < delayed_timeout ago) only
+//!   goes back to its node;
+//! * throttling: `node_concurrent_recoveries` incoming peer recoveries and
+//!   `node_initial_primaries_recoveries` local primary recoveries per node.
+
+use std::time::Duration;
+
+use super::CrateCluster;
+use super::model::{Availability, Copy, Routing, ShardGroup, Source};
+use super::settings::{CONCURRENT_RECOVERIES, INITIAL_PRIMARIES};
+
+/// Where a shard group is: table, index (partition), group.
+#[derive(Debug, Clone, Copy)]
+struct Loc {
+    table: usize,
+    index: usize,
+    group: usize,
+}
+
+/// What the deciders say about putting a copy on a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Yes,
+    Throttle,
+    No,
+}
+
+/// Cluster-wide inputs to the deciders, computed once per reroute.
+struct Deciders {
+    enable: String,
+    exclude_name: Vec<String>,
+    exclude_id: Vec<String>,
+    include_name: Vec<String>,
+    require_name: Vec<String>,
+    peer_limit: usize,
+    primary_limit: usize,
+}
+
+/// Matches a CrateDB/ES simple glob (`*` only), case-sensitive.
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            let Some(rest) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len()).any(|i| rest.is_char_boundary(i) && glob_match(tail, &rest[i..]))
+        }
+    }
+}
+
+impl CrateCluster {
+    /// Places every copy of every table as STARTED, spread evenly (cluster creation).
+    pub(super) fn place_started(&mut self) {
+        let data_nodes: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].accepts_shards())
+            .collect();
+        let mut next = 0usize;
+        for table in &mut self.tables {
+            for index in &mut table.indices {
+                let replicas = index.replicas.effective(data_nodes.len()) as usize;
+                index.groups = (0..table.shards)
+                    .map(|id| {
+                        let mut copies = Vec::new();
+                        for k in 0..=replicas {
+                            let source = if k == 0 { Source::EmptyStore } else { Source::Peer };
+                            if k < data_nodes.len() {
+                                let node = data_nodes[(next + k) % data_nodes.len()];
+                                copies.push(Copy::started(k == 0, node, source));
+                            } else {
+                                copies.push(Copy::unassigned(k == 0, source));
+                            }
+                        }
+                        next += 1;
+                        ShardGroup {
+                            id,
+                            copies,
+                            primary_ever_active: true,
+                        }
+                    })
+                    .collect();
+            }
+        }
+    }
+
+    /// Creates the shard groups of a new index with unassigned copies of the given source.
+    pub(super) fn new_groups(&self, shards: u32, replicas: u32, source: Source) -> Vec<ShardGroup> {
+        (0..shards)
+            .map(|id| {
+                let mut copies = vec![Copy::unassigned(true, source)];
+                copies.extend((0..replicas).map(|_| Copy::unassigned(false, Source::Peer)));
+                ShardGroup {
+                    id,
+                    copies,
+                    primary_ever_active: false,
+                }
+            })
+            .collect()
+    }
+
+    /// Brings allocation up to date at time `t`.
+    pub(super) fn reroute(&mut self, t: Duration) {
+        self.sync_replica_counts();
+        let deciders = self.deciders();
+        for ti in 0..self.tables.len() {
+            for ii in 0..self.tables[ti].indices.len() {
+                for g in 0..self.tables[ti].indices[ii].groups.len() {
+                    let at = Loc {
+                        table: ti,
+                        index: ii,
+                        group: g,
+                    };
+                    self.move_off_forbidden(at, &deciders, t);
+                    self.assign_unassigned(at, &deciders, t);
+                }
+            }
+        }
+        self.check_decommissions(t);
+        self.finish_restores();
+    }
+
+    fn deciders(&self) -> Deciders {
+        let limit = |name| usize::try_from(self.settings.int(name)).unwrap_or(0);
+        Deciders {
+            enable: self.settings.allocation_enable(),
+            exclude_name: self.settings.list(super::settings::EXCLUDE_NAME),
+            exclude_id: self.settings.list(super::settings::EXCLUDE_ID),
+            include_name: self.settings.list("cluster.routing.allocation.include._name"),
+            require_name: self.settings.list("cluster.routing.allocation.require._name"),
+            peer_limit: limit(CONCURRENT_RECOVERIES),
+            primary_limit: limit(INITIAL_PRIMARIES),
+        }
+    }
+
+    /// Adds or removes replicas so that each shard has `1 + effective replicas` copies.
+    fn sync_replica_counts(&mut self) {
+        let data_nodes = self.data_member_count();
+        for table in &mut self.tables {
+            for index in &mut table.indices {
+                let want = index.replicas.effective(data_nodes) as usize;
+                for group in &mut index.groups {
+                    resize_replicas(group, want);
+                }
+            }
+        }
+    }
+
+    /// Whether node `n` filters out copies (exclude/include/require).
+    fn filtered(&self, d: &Deciders, n: usize) -> bool {
+        let node = &self.nodes[n];
+        let any = |list: &[String], text: &str| list.iter().any(|p| glob_match(p, text));
+        any(&d.exclude_name, &node.name)
+            || any(&d.exclude_id, &node.id)
+            || (!d.include_name.is_empty() && !any(&d.include_name, &node.name))
+            || (!d.require_name.is_empty() && !any(&d.require_name, &node.name))
+    }
+
+    /// May this copy stay on its node?
+    fn can_remain(&self, d: &Deciders, copy: &Copy) -> bool {
+        let Some(n) = copy.node else { return true };
+        if self.filtered(d, n) {
+            return false;
+        }
+        match self.nodes[n].decommission.as_ref().map(|dc| dc.availability) {
+            Some(Availability::Full) => false,
+            Some(Availability::Primaries) => !copy.primary,
+            _ => true,
+        }
+    }
+
+    fn enable_allows(d: &Deciders, copy: &Copy) -> bool {
+        match d.enable.as_str() {
+            "none" => false,
+            "primaries" => copy.primary,
+            "new_primaries" => copy.primary && !copy.routing.active() && copy.source != Source::ExistingStore,
+            _ => true,
+        }
+    }
+
+    /// The deciders for putting `copy` (of `group`) on node `n`.
+    fn decide(&self, d: &Deciders, group: &ShardGroup, copy: &Copy, n: usize) -> Decision {
+        if !self.nodes[n].accepts_shards() || self.filtered(d, n) || group.on_node(n) {
+            return Decision::No;
+        }
+        if !Self::enable_allows(d, copy) || (!copy.primary && !group.active_primary()) {
+            return Decision::No;
+        }
+        let local_primary =
+            copy.primary && copy.routing == Routing::Unassigned && copy.source != Source::Peer;
+        let (limit, busy) = if local_primary {
+            (d.primary_limit, self.incoming(n, true))
+        } else {
+            (d.peer_limit, self.incoming(n, false))
+        };
+        if busy >= limit {
+            Decision::Throttle
+        } else {
+            Decision::Yes
+        }
+    }
+
+    /// Copies initializing on node `n` (local primary recoveries, or peer recoveries).
+    fn incoming(&self, n: usize, local_primaries: bool) -> usize {
+        self.all_copies()
+            .filter(|c| c.node == Some(n) && c.routing == Routing::Initializing)
+            .filter(|c| {
+                (c.primary && c.source != Source::Peer && !c.is_relocation_target()) == local_primaries
+            })
+            .count()
+    }
+
+    /// Copies (of any shard) on node `n`, for balancing.
+    fn load(&self, n: usize) -> usize {
+        self.all_copies().filter(|c| c.node == Some(n)).count()
+    }
+
+    /// Candidate nodes for a copy, best first.
+    fn candidates(&self, copy: &Copy, t: Duration) -> Vec<usize> {
+        let pinned = copy.routing == Routing::Unassigned
+            && ((copy.primary && copy.source == Source::ExistingStore)
+                || copy.delayed_until.is_some_and(|d| d > t));
+        if pinned {
+            return copy.last_node.into_iter().collect();
+        }
+        let mut nodes: Vec<usize> = (0..self.nodes.len()).collect();
+        nodes.sort_by_key(|&n| (Some(n) != copy.last_node, self.load(n), n));
+        nodes
+    }
+
+    fn recovery_time(&self, source: Source, relocation: bool) -> Duration {
+        let base = if relocation {
+            self.timings.shard_relocation
+        } else {
+            match source {
+                Source::EmptyStore => self.timings.new_shard,
+                Source::Snapshot => self.timings.shard_restore,
+                Source::ExistingStore | Source::Peer => self.timings.shard_recovery,
+            }
+        };
+        match self.faults.slow_recovery {
+            Some(factor) => base.mul_f64(factor),
+            None => base,
+        }
+    }
+
+    fn group(&self, at: Loc) -> &ShardGroup {
+        &self.tables[at.table].indices[at.index].groups[at.group]
+    }
+
+    fn group_mut(&mut self, at: Loc) -> &mut ShardGroup {
+        &mut self.tables[at.table].indices[at.index].groups[at.group]
+    }
+
+    /// The first node the deciders say YES to, and whether any said THROTTLE.
+    fn choose(&self, d: &Deciders, group: &ShardGroup, copy: &Copy, t: Duration) -> (Option<usize>, bool) {
+        let mut throttled = false;
+        for n in self.candidates(copy, t) {
+            match self.decide(d, group, copy, n) {
+                Decision::Yes => return (Some(n), throttled),
+                Decision::Throttle => throttled = true,
+                Decision::No => {}
+            }
+        }
+        (None, throttled)
+    }
+
+    fn assign_unassigned(&mut self, at: Loc, d: &Deciders, t: Duration) {
+        // Primaries first: replicas need an active primary anyway.
+        let mut order: Vec<usize> = (0..self.group(at).copies.len()).collect();
+        order.sort_by_key(|&c| !self.group(at).copies[c].primary);
+        for c in order {
+            let copy = self.group(at).copies[c].clone();
+            if copy.routing != Routing::Unassigned {
+                continue;
+            }
+            let (chosen, throttled) = self.choose(d, self.group(at), &copy, t);
+            let source = if copy.primary { copy.source } else { Source::Peer };
+            let done = t + self.recovery_time(source, false);
+            let slot = &mut self.group_mut(at).copies[c];
+            match chosen {
+                Some(n) => {
+                    slot.node = Some(n);
+                    slot.routing = Routing::Initializing;
+                    slot.source = source;
+                    slot.recovery = Some((t, done));
+                    slot.decided_no = false;
+                    slot.delayed_until = None;
+                }
+                None => {
+                    let delayed = copy.delayed_until.is_some_and(|x| x > t);
+                    slot.decided_no = !throttled && !delayed;
+                }
+            }
+        }
+    }
+
+    /// Starts relocations for active copies that may not remain where they are.
+    fn move_off_forbidden(&mut self, at: Loc, d: &Deciders, t: Duration) {
+        for c in 0..self.group(at).copies.len() {
+            let copy = self.group(at).copies[c].clone();
+            if copy.routing != Routing::Started || copy.is_relocation_target() || self.can_remain(d, &copy) {
+                continue;
+            }
+            let probe = Copy {
+                last_node: None,
+                ..copy.clone()
+            };
+            let (target, _) = self.choose(d, self.group(at), &probe, t);
+            let (Some(target), Some(source_node)) = (target, copy.node) else {
+                continue;
+            };
+            let done = t + self.recovery_time(Source::Peer, true);
+            let group = self.group_mut(at);
+            group.copies[c].routing = Routing::Relocating;
+            group.copies[c].relocating_to = Some(target);
+            let mut moving = Copy::unassigned(copy.primary, Source::Peer);
+            moving.node = Some(target);
+            moving.routing = Routing::Initializing;
+            moving.relocation_source = Some(source_node);
+            moving.recovery = Some((t, done));
+            group.copies.push(moving);
+        }
+    }
+
+    /// `sys.allocations` for one copy: the explanation and per-node decisions, for unassigned
+    /// copies and for started copies that may not remain where they are.
+    pub(super) fn explain(&self, group: &ShardGroup, copy: &Copy) -> Option<(String, serde_json::Value)> {
+        let d = self.deciders();
+        let t = self.clock;
+        let explanation = match copy.routing {
+            Routing::Unassigned => match copy.delayed_until.filter(|x| *x > t) {
+                Some(until) => format!(
+                    "cannot allocate because the cluster is still waiting {}s for the departed node holding a \
+                     replica to rejoin",
+                    until.saturating_sub(t).as_secs()
+                ),
+                None => "cannot allocate because allocation is not permitted to any of the nodes".to_string(),
+            },
+            Routing::Started if !self.can_remain(&d, copy) => {
+                "cannot move shard to another node, even though it is not allowed to remain on its current node"
+                    .to_string()
+            }
+            _ => return None,
+        };
+        let decisions: Vec<serde_json::Value> = (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].data && self.nodes[n].is_member())
+            .map(|n| {
+                serde_json::json!({
+                    "node_id": self.nodes[n].id,
+                    "node_name": self.nodes[n].name,
+                    "explanations": self.reasons(&d, group, copy, n),
+                })
+            })
+            .collect();
+        Some((explanation, serde_json::Value::Array(decisions)))
+    }
+
+    /// Why the deciders refuse node `n` (the texts of the ES deciders).
+    fn reasons(&self, d: &Deciders, group: &ShardGroup, copy: &Copy, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let setting = format!("cluster setting [cluster.routing.allocation.enable={}]", d.enable);
+        if !Self::enable_allows(d, copy) {
+            out.push(match d.enable.as_str() {
+                "none" => format!("no allocations are allowed due to {setting}"),
+                "primaries" => format!("replica allocations are forbidden due to {setting}"),
+                _ => format!("non-new primary allocations are forbidden due to {setting}"),
+            });
+        }
+        if self.filtered(d, n) {
+            out.push(format!(
+                "node matches cluster setting [cluster.routing.allocation.exclude] filters [_name:\"{}\"]",
+                d.exclude_name.join(",")
+            ));
+        }
+        if group.on_node(n) {
+            out.push("a copy of this shard is already allocated to this node".to_string());
+        }
+        if self.nodes[n].decommission.is_some() {
+            out.push("node is being decommissioned".to_string());
+        }
+        if !copy.primary && !group.active_primary() {
+            out.push("primary shard for this replica is not yet active".to_string());
+        }
+        out
+    }
+
+    /// Finishes every recovery due at or before `t`.
+    pub(super) fn complete_recoveries(&mut self, t: Duration) {
+        for table in &mut self.tables {
+            for index in &mut table.indices {
+                for group in &mut index.groups {
+                    complete_group(group, t);
+                }
+            }
+        }
+    }
+}
+
+fn complete_group(group: &mut ShardGroup, t: Duration) {
+    let mut finished_relocations = Vec::new();
+    for copy in &mut group.copies {
+        let due = copy.routing == Routing::Initializing && copy.recovery.is_some_and(|(_, done)| done <= t);
+        if !due {
+            continue;
+        }
+        copy.routing = Routing::Started;
+        if copy.primary {
+            group.primary_ever_active = true;
+        }
+        if let Some(source) = copy.relocation_source.take() {
+            finished_relocations.push((source, copy.node));
+        }
+    }
+    for (source, target) in finished_relocations {
+        group
+            .copies
+            .retain(|c| !(c.node == Some(source) && c.relocating_to == target));
+    }
+}
+
+/// Keeps `want` replicas: adds unassigned ones, or drops unassigned, then initializing, then
+/// started ones.
+fn resize_replicas(group: &mut ShardGroup, want: usize) {
+    let is_replica = |c: &Copy| !c.primary && !c.is_relocation_target();
+    let have = group.copies.iter().filter(|c| is_replica(c)).count();
+    if have < want {
+        group
+            .copies
+            .extend((have..want).map(|_| Copy::unassigned(false, Source::Peer)));
+        return;
+    }
+    let mut surplus = have - want;
+    for state in [Routing::Unassigned, Routing::Initializing, Routing::Started] {
+        while surplus > 0 {
+            let Some(pos) = group
+                .copies
+                .iter()
+                .rposition(|c| is_replica(c) && c.routing == state)
+            else {
+                break;
+            };
+            group.copies.remove(pos);
+            surplus -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("data-*", "data-hot-1"));
+        assert!(glob_match("*-1", "data-hot-1"));
+        assert!(!glob_match("data-*", "master-0"));
+        assert!(glob_match("n3", "n3"));
+        assert!(!glob_match("N3", "n3"));
+    }
+
+    #[test]
+    fn resize_prefers_dropping_unassigned() {
+        let mut group = ShardGroup {
+            id: 0,
+            copies: vec![
+                Copy::started(true, 0, Source::EmptyStore),
+                Copy::started(false, 1, Source::Peer),
+                Copy::unassigned(false, Source::Peer),
+            ],
+            primary_ever_active: true,
+        };
+        resize_replicas(&mut group, 1);
+        assert_eq!(group.copies.len(), 2);
+        assert!(group.copies.iter().all(|c| c.routing == Routing::Started));
+        resize_replicas(&mut group, 2);
+        assert_eq!(group.copies.len(), 3);
+    }
+}
