@@ -3,9 +3,11 @@
 //! * the **StatefulSet controller** keeps one pod per ordinal `0..spec.replicas`: a missing pod
 //!   is recreated from the template (same name, new UID), pods above the count are deleted
 //!   gracefully, and `status` counts ready pods;
-//! * the **kubelet** takes a new pod from Pending to Running to Ready after configurable delays,
-//!   and removes a terminating pod when its containers have stopped (the preStop/shutdown time,
-//!   bounded by the grace period).
+//! * the **kubelet** takes a new pod from Pending to Running after a delay and starts its
+//!   CrateDB node; the pod is Ready while the node answers. Deleting a pod runs its preStop hook
+//!   (dc_util decommissions the node first) and stops the node; the pod goes when the node has
+//!   stopped, or when the grace period ends and the node is killed. Pods without a CrateDB node
+//!   become Ready after a delay and stop after a fixed time.
 //!
 //! Both are one reconcile pass over the store, run whenever the store changes or a deadline
 //! falls due; each pass only writes when something changes, so passes settle.
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::databases::{NodeRef, dc_util_hook, node_of_pod};
 use crate::kube::ApiServer;
 use crate::kube::pods::delete_gracefully;
 use crate::kube::store::{metadata_mut, object_name};
@@ -91,6 +94,12 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
     let mut wake = |at: Duration| next = Some(next.map_or(at, |n: Duration| n.min(at)));
     let mut store = server.store();
 
+    // The CrateDB clusters catch up with simulated time first.
+    let mut databases = server.databases.lock();
+    for model in databases.values_mut() {
+        model.advance(now);
+    }
+
     // Kubelet.
     let pods: Vec<Value> = store.list("pods", None).into_iter().cloned().collect();
     for pod in pods {
@@ -105,38 +114,130 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let terminating = pod.pointer("/metadata/deletionTimestamp").is_some();
+        // Only pods whose node the cluster model knows run CrateDB; a pod beyond the modelled
+        // nodes (scale-out is not modelled yet) gets the generic lifecycle.
+        let node = node_of_pod(&pod).filter(|n| databases.get(&n.key()).is_some_and(|m| m.has_node(&n.node)));
+        let first_seen = !deadlines.step.contains_key(&step_key);
         let due = |deadlines: &mut Deadlines, delay: Duration| {
             *deadlines.step.entry(step_key.clone()).or_insert(now + delay)
         };
+
         if terminating {
-            let grace = pod
-                .pointer("/metadata/deletionGracePeriodSeconds")
-                .and_then(Value::as_u64)
-                .unwrap_or(30);
-            let at = due(deadlines, timings.stop_time.min(Duration::from_secs(grace)));
-            if now >= at {
+            let grace = Duration::from_secs(
+                pod.pointer("/metadata/deletionGracePeriodSeconds")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(30),
+            );
+            let stopped = match (
+                &node,
+                databases.get_mut(&node.as_ref().map(NodeRef::key).unwrap_or_default()),
+            ) {
+                (Some(n), Some(model)) => {
+                    // The stop begins: the preStop hook (dc_util decommissions first), then SIGTERM.
+                    if first_seen {
+                        match dc_util_hook(&pod) {
+                            Some(availability) => {
+                                model.node_decommission_requested(&n.node, availability.as_deref(), now)
+                            }
+                            None => model.node_stop_requested(&n.node, now),
+                        }
+                    }
+                    let at = due(deadlines, grace);
+                    if model.node_stopped_gracefully(&n.node) || !model.node_process_running(&n.node) {
+                        true
+                    } else if now >= at {
+                        // The grace period is over: the kubelet kills the container.
+                        model.node_killed(&n.node, now);
+                        true
+                    } else {
+                        wake(at);
+                        false
+                    }
+                }
+                _ => {
+                    let at = due(deadlines, timings.stop_time.min(grace));
+                    if now >= at {
+                        true
+                    } else {
+                        wake(at);
+                        false
+                    }
+                }
+            };
+            if stopped {
                 deadlines.step.remove(&step_key);
                 let _ = store.remove("pods", "pods", &namespace, &name);
-            } else {
-                wake(at);
             }
             continue;
         }
-        let change = match (phase, ready) {
-            ("Pending", _) => Some((timings.start_delay, running(&pod, &stamp, false))),
-            ("Running", false) => Some((timings.ready_delay, running(&pod, &stamp, true))),
-            _ => None,
-        };
-        if let Some((delay, updated)) = change {
-            let at = due(deadlines, delay);
-            if now >= at {
-                deadlines.step.remove(&step_key);
-                let _ = store.replace("pods", "pods", &namespace, &name, updated);
-            } else {
-                wake(at);
+
+        let model = node
+            .as_ref()
+            .and_then(|n| databases.get_mut(&n.key()).map(|m| (n, m)));
+        match (phase, ready, model) {
+            ("Pending", _, model) => {
+                let at = due(deadlines, timings.start_delay);
+                if now >= at {
+                    deadlines.step.remove(&step_key);
+                    if let Some((n, model)) = model {
+                        model.node_process_started(&n.node, now);
+                    }
+                    let _ = store.replace("pods", "pods", &namespace, &name, running(&pod, &stamp, false, 0));
+                } else {
+                    wake(at);
+                }
             }
+            // A CrateDB pod is Ready while its node answers (the readiness probe on port 4200).
+            ("Running", _, Some((n, model))) => {
+                let restarts = pod
+                    .pointer("/status/containerStatuses/0/restartCount")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                if !model.node_process_running(&n.node) {
+                    // The process exited (e.g. after a decommission): the container restarts,
+                    // after the start delay (so a node that never stays up cannot spin this).
+                    let at = due(deadlines, timings.start_delay);
+                    if now >= at {
+                        deadlines.step.remove(&step_key);
+                        model.node_process_started(&n.node, now);
+                        let restarted = running(&pod, &stamp, false, restarts + 1);
+                        let _ = store.replace("pods", "pods", &namespace, &name, restarted);
+                    } else {
+                        if ready {
+                            let unready = running(&pod, &stamp, false, restarts);
+                            let _ = store.replace("pods", "pods", &namespace, &name, unready);
+                        }
+                        wake(at);
+                    }
+                } else if model.serving(&n.node) != ready {
+                    let serving = model.serving(&n.node);
+                    let _ = store.replace(
+                        "pods",
+                        "pods",
+                        &namespace,
+                        &name,
+                        running(&pod, &stamp, serving, restarts),
+                    );
+                }
+            }
+            ("Running", false, None) => {
+                let at = due(deadlines, timings.ready_delay);
+                if now >= at {
+                    deadlines.step.remove(&step_key);
+                    let _ = store.replace("pods", "pods", &namespace, &name, running(&pod, &stamp, true, 0));
+                } else {
+                    wake(at);
+                }
+            }
+            _ => {}
         }
     }
+    for model in databases.values() {
+        if let Some(at) = model.next_change_at() {
+            wake(at);
+        }
+    }
+    drop(databases);
 
     // StatefulSet controller (with the scheduler's one rule that matters here: never place a pod
     // on a cordoned node).
@@ -291,8 +392,8 @@ fn pod_from_template(sts: &Value, sts_name: &str, ordinal: u64, schedulable: &[S
     })
 }
 
-/// `pod` Running, ready or not.
-fn running(pod: &Value, stamp: &str, ready: bool) -> Value {
+/// `pod` Running, ready or not, with `restarts` container restarts.
+fn running(pod: &Value, stamp: &str, ready: bool, restarts: i64) -> Value {
     let mut updated = pod.clone();
     let image = pod
         .pointer("/spec/containers/0/image")
@@ -314,7 +415,7 @@ fn running(pod: &Value, stamp: &str, ready: bool) -> Value {
         "conditions": [{"type": "Ready", "status": flag}, {"type": "ContainersReady", "status": flag}, {"type": "PodScheduled", "status": "True"}],
         "containerStatuses": [{
             "name": name, "image": image, "imageID": format!("docker.io/library/{image}@sha256:{:064x}", 7),
-            "ready": ready, "started": true, "restartCount": 0, "state": {"running": {"startedAt": started}},
+            "ready": ready, "started": true, "restartCount": restarts, "state": {"running": {"startedAt": started}},
         }],
     });
     metadata_mut(&mut updated).remove("resourceVersion");

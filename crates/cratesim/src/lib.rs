@@ -9,7 +9,9 @@
 //!   discovery, CRUD, watches, Tables and Status errors, served over HTTP.
 //! * [`cratedb`] — the CrateDB cluster model: nodes, tables and shards, health, allocation,
 //!   settings, decommission, snapshots, and the `/_sql` statement catalogue.
+//! * [`databases`] — the CrateDB clusters, and which pod runs which node.
 //! * [`operator`] — the CrateDB operator stand-in that materialises `CrateDB` resources.
+//! * [`proxy`] — HTTP to a pod's CrateDB node (pod proxy and direct URLs).
 //! * [`serve`] — serving over sockets, and the kubeconfig for clients.
 //! * [`controllers`] — the StatefulSet controller and kubelet, on simulated time.
 //! * [`clock`] — simulated time.
@@ -17,6 +19,8 @@
 pub mod clock;
 pub mod controllers;
 pub mod cratedb;
+pub mod databases;
 pub mod kube;
 pub mod operator;
+pub mod proxy;
 pub mod serve;

@@ -9,6 +9,7 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::cratedb::{ClusterSpec, CrateCluster, NodeSpec, TableSpec, Timings};
 use crate::kube::ApiServer;
 use crate::kube::registry;
 use crate::kube::status::ApiError;
@@ -77,8 +78,65 @@ fn crate_command(shape: &ClusterShape, node_name: &str, master: bool, data: bool
     ]
 }
 
-/// Creates the CrateDB resource and everything the operator derives from it.
+/// The CrateDB model for a shape: nodes named as the operator names them (`master-<n>`,
+/// `data-<group>-<n>`), a replicated table and a partitioned one.
+pub fn database(shape: &ClusterShape) -> CrateCluster {
+    let mut nodes = Vec::new();
+    for i in 0..shape.masters {
+        nodes.push(NodeSpec {
+            name: format!("master-{i}"),
+            master_eligible: true,
+            data: false,
+        });
+    }
+    for (group, replicas) in &shape.data_groups {
+        for i in 0..*replicas {
+            nodes.push(NodeSpec {
+                name: format!("data-{group}-{i}"),
+                master_eligible: shape.masters == 0,
+                data: true,
+            });
+        }
+    }
+    let tables = vec![
+        TableSpec {
+            schema: "doc".into(),
+            name: "events".into(),
+            shards: 6,
+            replicas: "1".into(),
+            partitions: vec![],
+        },
+        TableSpec {
+            schema: "doc".into(),
+            name: "metrics".into(),
+            shards: 2,
+            replicas: "1".into(),
+            partitions: vec![
+                "04732cpp6ksjcc9i60o30c1g".into(),
+                "04732cpp6ksjcc9i60o30c1h".into(),
+            ],
+        },
+    ];
+    let spec = ClusterSpec {
+        name: shape.name.clone(),
+        version: shape.version.clone(),
+        nodes,
+        tables,
+        system_password: shape.system_password.clone(),
+        timings: Timings::default(),
+    };
+    CrateCluster::new(spec, std::time::Duration::ZERO)
+}
+
+/// Creates the CrateDB resource and everything the operator derives from it, and the CrateDB
+/// cluster its pods run.
 pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiError> {
+    let mut model = database(shape);
+    model.set_epoch_ms(server.clock.now().as_millisecond() - server.clock.elapsed().as_millis() as i64);
+    server
+        .databases
+        .lock()
+        .insert((shape.namespace.clone(), shape.name.clone()), model);
     let now = server.clock.rfc3339();
     let create = |plural: &str, namespace: &str, object: Value| -> Result<Value, ApiError> {
         let resource = registry::RESOURCES

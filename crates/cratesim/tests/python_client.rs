@@ -1,10 +1,11 @@
-//! Conformance with the Python Kubernetes client (Debian's `python3-kubernetes`, installed by
-//! `.ci/run`): list with a label selector, read, a 404 `ApiException`, custom objects, delete
+//! Conformance with the Python Kubernetes client (pinned in `tests/clients/provision.sh`): list with a label selector, read, a 404 `ApiException`, custom objects, delete
 //! with the grace period in the query, and a watch with a field selector.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
+
+mod common;
 
 use cratesim::clock::Clock;
 use cratesim::operator::ClusterShape;
@@ -12,12 +13,7 @@ use cratesim::serve::{kubeconfig, start, write_kubeconfig};
 
 #[test]
 fn the_python_client_lists_reads_deletes_and_watches() {
-    let python = std::env::var("CRATESIM_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
-    let probe = Command::new(&python).args(["-c", "import kubernetes"]).output();
-    assert!(
-        probe.as_ref().is_ok_and(|o| o.status.success()),
-        "{python} cannot import kubernetes: install Debian's python3-kubernetes (.ci/run does)"
-    );
+    let python = common::clients_venv().join("bin/python");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

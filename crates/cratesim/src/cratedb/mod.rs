@@ -207,6 +207,11 @@ impl CrateCluster {
 
     // ---- HTTP-level semantics ----
 
+    /// Whether the cluster has a node of this name (member or not).
+    pub fn has_node(&self, node: &str) -> bool {
+        self.node_index(node).is_some()
+    }
+
     /// Whether the node accepts new HTTP connections.
     pub fn serving(&self, node: &str) -> bool {
         self.node_index(node).is_some_and(|i| self.nodes[i].serving())

@@ -23,10 +23,22 @@ use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{Event, EventType, as_map, metadata_mut};
 use super::table::{table, wants_table};
+use crate::proxy;
 
 /// The router serving the Kubernetes API of `server`.
 pub fn router(server: Arc<ApiServer>) -> Router {
     Router::new().fallback(handle).with_state(server)
+}
+
+/// What handlers need from an HTTP request besides its route.
+#[derive(Clone, Copy)]
+pub struct Incoming<'a> {
+    pub method: &'a Method,
+    pub query: &'a Query,
+    pub accept: &'a str,
+    pub content_type: &'a str,
+    pub authorization: Option<&'a str>,
+    pub body: &'a [u8],
 }
 
 /// What a request path names.
@@ -55,6 +67,14 @@ enum Route {
         namespace: String,
         name: String,
         sub: String,
+        /// The path after the subresource (for `proxy`).
+        rest: String,
+    },
+    /// `/_crate/<namespace>/<pod>/<rest>`: straight to the pod's CrateDB node.
+    Direct {
+        namespace: String,
+        pod: String,
+        rest: String,
     },
 }
 
@@ -66,6 +86,13 @@ fn parse_route(path: &str) -> Result<Route, ApiError> {
         .collect();
     let (group, version, rest) = match segments.as_slice() {
         ["version"] => return Ok(Route::Version),
+        ["_crate", namespace, pod, rest @ ..] => {
+            return Ok(Route::Direct {
+                namespace: namespace.to_string(),
+                pod: pod.to_string(),
+                rest: rest.join("/"),
+            });
+        }
         ["api"] => return Ok(Route::Root { core: true }),
         ["apis"] => return Ok(Route::Root { core: false }),
         ["api", version, rest @ ..] => ("", *version, rest),
@@ -91,11 +118,12 @@ fn parse_route(path: &str) -> Result<Route, ApiError> {
                     namespace,
                     name: name.to_string(),
                 },
-                [name, sub, ..] => Route::Subresource {
+                [name, sub, rest @ ..] => Route::Subresource {
                     resource,
                     namespace,
                     name: name.to_string(),
                     sub: sub.to_string(),
+                    rest: rest.join("/"),
                 },
             }
         }
@@ -108,11 +136,12 @@ fn parse_route(path: &str) -> Result<Route, ApiError> {
             namespace: String::new(),
             name: name.to_string(),
         },
-        [plural, name, sub, ..] if find(plural).is_ok_and(|r| !r.namespaced) => Route::Subresource {
+        [plural, name, sub, rest @ ..] if find(plural).is_ok_and(|r| !r.namespaced) => Route::Subresource {
             resource: find(plural)?,
             namespace: String::new(),
             name: name.to_string(),
             sub: sub.to_string(),
+            rest: rest.join("/"),
         },
         _ => return Err(ApiError::no_route(path)),
     })
@@ -151,20 +180,35 @@ async fn handle(
     let query = Query::parse(uri.query());
     let result = match parse_route(uri.path()) {
         Err(e) => Err(e),
-        Ok(route) => dispatch(&server, &method, route, &query, &accept, &content_type, &body).await,
+        Ok(route) => {
+            let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+            let request = Incoming {
+                method: &method,
+                query: &query,
+                accept: &accept,
+                content_type: &content_type,
+                authorization,
+                body: &body,
+            };
+            dispatch(&server, route, &request).await
+        }
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn dispatch(
     server: &Arc<ApiServer>,
-    method: &Method,
     route: Route,
-    query: &Query,
-    accept: &str,
-    content_type: &str,
-    body: &[u8],
+    request: &Incoming<'_>,
 ) -> Result<Response, ApiError> {
+    let Incoming {
+        method,
+        query,
+        accept,
+        content_type,
+        body,
+        ..
+    } = *request;
     match (method, route) {
         (&Method::GET, Route::Version) => Ok(ok(&discovery::version())),
         (&Method::GET, Route::Root { core }) => Ok(match discovery::negotiate_aggregated(accept) {
@@ -308,6 +352,7 @@ async fn dispatch(
                 namespace,
                 name,
                 sub,
+                ..
             },
         ) if resource.kind == "StatefulSet" && sub == "scale" => {
             scale(server, method, resource, &namespace, &name, content_type, body)
@@ -319,9 +364,25 @@ async fn dispatch(
                 namespace,
                 name,
                 sub,
+                ..
             },
         ) if resource.kind == "Pod" && sub == "eviction" => {
             evict(server, &namespace, &name, content_type, body)
+        }
+        (
+            _,
+            Route::Subresource {
+                resource,
+                namespace,
+                name,
+                sub,
+                rest,
+            },
+        ) if resource.kind == "Pod" && sub == "proxy" => {
+            proxy::forward(server, &namespace, &name, &rest, request).await
+        }
+        (_, Route::Direct { namespace, pod, rest }) => {
+            proxy::forward(server, &namespace, &pod, &rest, request).await
         }
         (_, Route::Subresource { resource, sub, .. }) => Err(ApiError::method_not_allowed(format!(
             "cratesim: the {sub} subresource of {} is not simulated yet",
@@ -812,7 +873,8 @@ mod tests {
                 resource: pods,
                 namespace: "ns".into(),
                 name: "p".into(),
-                sub: "eviction".into()
+                sub: "eviction".into(),
+                rest: String::new(),
             }
         );
         let namespaces = registry::find("", "v1", "namespaces").unwrap();

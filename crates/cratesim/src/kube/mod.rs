@@ -20,12 +20,15 @@ pub mod table;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::clock::Clock;
+use crate::databases::Databases;
 use store::Store;
 
-/// The shared state behind the API: the store and the clock.
+/// The shared state behind the API: the store, the clock, and the CrateDB clusters the pods run
+/// (reached through the pods' `proxy` subresource).
 pub struct ApiServer {
     store: Mutex<Store>,
     pub clock: Clock,
+    pub databases: Databases,
 }
 
 impl ApiServer {
@@ -33,6 +36,7 @@ impl ApiServer {
         ApiServer {
             store: Mutex::new(Store::new()),
             clock,
+            databases: Databases::default(),
         }
     }
 

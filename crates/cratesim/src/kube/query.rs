@@ -30,6 +30,11 @@ impl Query {
         )
     }
 
+    /// A CrateDB flag (`types`, `error_trace`): on for `?flag` and `?flag=true` only.
+    pub fn crate_flag(&self, key: &str) -> bool {
+        matches!(self.0.get(key).map(String::as_str), Some("" | "true"))
+    }
+
     pub fn number(&self, key: &str) -> Option<i64> {
         self.get(key).and_then(|v| v.parse().ok())
     }

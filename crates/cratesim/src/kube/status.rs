@@ -107,6 +107,11 @@ impl ApiError {
         e
     }
 
+    /// 503 ServiceUnavailable, e.g. a proxied connection refused.
+    pub fn service_unavailable(message: String) -> ApiError {
+        ApiError::new(503, "ServiceUnavailable", message)
+    }
+
     /// 415 UnsupportedMediaType.
     pub fn unsupported_media_type(content_type: &str) -> ApiError {
         ApiError::new(

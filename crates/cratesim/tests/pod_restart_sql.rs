@@ -1,0 +1,155 @@
+//! The issue's behaviour test through the HTTP surface cratectl uses, in-process under tokio's
+//! paused clock: SQL goes through the Kubernetes pod proxy
+//! (`/api/v1/namespaces/N/pods/P:4200/proxy/_sql`), the pod is deleted with kube-rs, and the
+//! cluster is seen losing a node (2 nodes, YELLOW), then getting it back (3 nodes, GREEN).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use base64::Engine;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use cratesim::clock::Clock;
+use cratesim::operator::ClusterShape;
+use cratesim::serve::Sim;
+
+const PASSWORD: &str = "pw-alpha";
+
+fn sim() -> Sim {
+    let shape = ClusterShape {
+        name: "alpha".into(),
+        namespace: "cratedb".into(),
+        version: "5.10.3".into(),
+        masters: 0,
+        data_groups: vec![("hot".into(), 3)],
+        dc_util_hook: false,
+        system_password: PASSWORD.into(),
+    };
+    Sim::new(Clock::new(1.0), &[shape]).unwrap()
+}
+
+/// `POST /_sql?types` to `pod` through the pod proxy; returns (status, body text).
+async fn sql_raw(sim: &Sim, pod: &str, password: &str, stmt: &str) -> (u16, String) {
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("system:{password}"));
+    let request = Request::post(format!(
+        "/api/v1/namespaces/cratedb/pods/{pod}:4200/proxy/_sql?types"
+    ))
+    .header("content-type", "application/json")
+    .header("authorization", format!("Basic {auth}"))
+    .body(Body::from(json!({"stmt": stmt}).to_string()))
+    .unwrap();
+    let response = sim.router().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+async fn sql(sim: &Sim, pod: &str, stmt: &str) -> Value {
+    let (status, body) = sql_raw(sim, pod, PASSWORD, stmt).await;
+    assert_eq!(status, 200, "{stmt}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn nodes_and_health(sim: &Sim) -> (i64, String) {
+    let nodes = sql(sim, "crate-data-hot-alpha-0", "SELECT count(*) FROM sys.nodes").await["rows"][0][0]
+        .as_i64()
+        .unwrap();
+    let health = sql(
+        sim,
+        "crate-data-hot-alpha-0",
+        "SELECT max(severity) FROM sys.health",
+    )
+    .await["rows"][0][0]
+        .clone();
+    let health = match health.as_i64() {
+        None | Some(1) => "GREEN",
+        Some(2) => "YELLOW",
+        Some(_) => "RED",
+    };
+    (nodes, health.to_string())
+}
+
+#[tokio::test(start_paused = true)]
+async fn root_auth_and_response_shapes_through_the_pod_proxy() {
+    let sim = sim();
+    let request = Request::get("/api/v1/namespaces/cratedb/pods/crate-data-hot-alpha-1:4200/proxy/")
+        .body(Body::empty())
+        .unwrap();
+    let response = sim.router().oneshot(request).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let root: Value = serde_json::from_slice(
+        &axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(root["name"], "data-hot-1");
+    assert_eq!(root["cluster_name"], "alpha");
+    assert_eq!(root["version"]["number"], "5.10.3");
+
+    let (status, body) = sql_raw(&sim, "crate-data-hot-alpha-1", "wrong", "SELECT 1").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains(PASSWORD));
+
+    let (status, body) = sql_raw(
+        &sim,
+        "crate-data-hot-alpha-1",
+        PASSWORD,
+        "SELECT name FROM sys.nodes ORDER BY name",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        body.starts_with(r#"{"cols":["name"],"col_types":[4],"rows":"#),
+        "CrateDB's key order: {body}"
+    );
+    // A pod that does not exist is a Kubernetes NotFound.
+    let (status, body) = sql_raw(&sim, "crate-data-hot-alpha-9", PASSWORD, "SELECT 1").await;
+    assert_eq!(status, 404, "{body}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn deleting_a_data_pod_is_yellow_with_two_nodes_then_green_with_three() {
+    let sim = sim();
+    assert_eq!(nodes_and_health(&sim).await, (3, "GREEN".to_string()));
+    let pods: Api<Pod> = Api::default_namespaced(Client::new(sim.router(), "cratedb"));
+    let old_uid = pods.get("crate-data-hot-alpha-2").await.unwrap().uid().unwrap();
+    pods.delete("crate-data-hot-alpha-2", &DeleteParams::default())
+        .await
+        .unwrap();
+
+    let mut saw_away = false;
+    let mut back = false;
+    for _ in 0..600 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (nodes, health) = nodes_and_health(&sim).await;
+        if nodes == 2 {
+            assert_eq!(health, "YELLOW", "replicas are missing while the node is away");
+            saw_away = true;
+        }
+        let pod = pods.get_opt("crate-data-hot-alpha-2").await.unwrap();
+        let replaced = pod
+            .as_ref()
+            .is_some_and(|p| p.uid().as_deref() != Some(old_uid.as_str()));
+        if saw_away && replaced && nodes == 3 && health == "GREEN" {
+            back = true;
+            break;
+        }
+    }
+    assert!(saw_away, "the cluster never showed the node gone");
+    assert!(back, "the cluster never got back to 3 nodes and GREEN");
+    let pod = pods.get("crate-data-hot-alpha-2").await.unwrap();
+    assert!(
+        pod.status.unwrap().container_statuses.unwrap()[0].ready,
+        "Ready once the node answers"
+    );
+}
