@@ -7,7 +7,6 @@
 use std::process::Command;
 
 use cratesim::clock::Clock;
-use cratesim::operator::ClusterShape;
 use cratesim::serve::start;
 
 mod common;
@@ -22,15 +21,7 @@ fn crash_and_the_python_dbapi_client_talk_to_the_simulated_nodes() {
         .enable_all()
         .build()
         .unwrap();
-    let shape = ClusterShape {
-        name: "gamma".into(),
-        namespace: "cratedb".into(),
-        version: "5.10.3".into(),
-        masters: 0,
-        data_groups: vec![("hot".into(), 3)],
-        dc_util_hook: false,
-        system_password: PASSWORD.into(),
-    };
+    let shape = common::shape("gamma", false, PASSWORD);
     let running = runtime
         .block_on(start("127.0.0.1:0", Clock::new(10.0), &[shape]))
         .unwrap();

@@ -16,20 +16,13 @@ use kube::runtime::watcher;
 use kube::runtime::watcher::Event;
 use kube::{Client, ResourceExt};
 
+mod common;
+
 use cratesim::clock::Clock;
-use cratesim::operator::ClusterShape;
 use cratesim::serve::Sim;
 
 fn sim() -> Sim {
-    let shape = ClusterShape {
-        name: "alpha".into(),
-        namespace: "cratedb".into(),
-        version: "5.10.3".into(),
-        masters: 0,
-        data_groups: vec![("hot".into(), 3)],
-        dc_util_hook: true,
-        system_password: "pw".into(),
-    };
+    let shape = common::shape("alpha", true, "pw");
     Sim::new(Clock::new(1.0), &[shape]).unwrap()
 }
 

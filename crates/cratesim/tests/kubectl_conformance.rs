@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
 use cratesim::clock::Clock;
-use cratesim::operator::ClusterShape;
 use cratesim::serve::{Running, kubeconfig, start, write_kubeconfig};
 
 const VERSIONS: [&str; 2] = ["1.27", "1.33"];
@@ -39,15 +40,7 @@ impl Sim {
             .enable_all()
             .build()
             .unwrap();
-        let shape = ClusterShape {
-            name: "alpha".into(),
-            namespace: "cratedb".into(),
-            version: "5.10.3".into(),
-            masters: 0,
-            data_groups: vec![("hot".into(), 3)],
-            dc_util_hook: true,
-            system_password: "secret-password".into(),
-        };
+        let shape = common::shape("alpha", true, "secret-password");
         let running = runtime
             .block_on(start("127.0.0.1:0", Clock::new(1.0), &[shape]))
             .unwrap();

@@ -16,22 +16,15 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod common;
+
 use cratesim::clock::Clock;
-use cratesim::operator::ClusterShape;
 use cratesim::serve::Sim;
 
 const PASSWORD: &str = "pw-alpha";
 
 fn sim() -> Sim {
-    let shape = ClusterShape {
-        name: "alpha".into(),
-        namespace: "cratedb".into(),
-        version: "5.10.3".into(),
-        masters: 0,
-        data_groups: vec![("hot".into(), 3)],
-        dc_util_hook: false,
-        system_password: PASSWORD.into(),
-    };
+    let shape = common::shape("alpha", false, PASSWORD);
     Sim::new(Clock::new(1.0), &[shape]).unwrap()
 }
 

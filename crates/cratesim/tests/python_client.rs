@@ -8,7 +8,6 @@ use std::process::Command;
 mod common;
 
 use cratesim::clock::Clock;
-use cratesim::operator::ClusterShape;
 use cratesim::serve::{kubeconfig, start, write_kubeconfig};
 
 #[test]
@@ -19,15 +18,7 @@ fn the_python_client_lists_reads_deletes_and_watches() {
         .enable_all()
         .build()
         .unwrap();
-    let shape = ClusterShape {
-        name: "alpha".into(),
-        namespace: "cratedb".into(),
-        version: "5.10.3".into(),
-        masters: 0,
-        data_groups: vec![("hot".into(), 3)],
-        dc_util_hook: false,
-        system_password: "pw".into(),
-    };
+    let shape = common::shape("alpha", false, "pw");
     let running = runtime
         .block_on(start("127.0.0.1:0", Clock::new(10.0), &[shape]))
         .unwrap();

@@ -1,10 +1,25 @@
-//! Shared by the conformance tests that drive third-party Python clients.
+//! Shared by the integration tests: the cluster they simulate, and the third-party clients.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
+
+use cratesim::operator::ClusterShape;
+
+/// A three-data-node cluster `name` in namespace `cratedb`, as most tests simulate.
+pub fn shape(name: &str, dc_util_hook: bool, system_password: &str) -> ClusterShape {
+    ClusterShape {
+        name: name.into(),
+        namespace: "cratedb".into(),
+        version: "5.10.3".into(),
+        masters: 0,
+        data_groups: vec![("hot".into(), 3)],
+        dc_util_hook,
+        system_password: system_password.into(),
+    }
+}
 
 /// The virtualenv with the pinned clients (`tests/clients/provision.sh` creates it on first use),
 /// or `CRATESIM_CLIENTS_VENV` if set.
