@@ -27,6 +27,11 @@ impl Clock {
         }
     }
 
+    /// Simulated wall-clock time at the start.
+    pub fn epoch(&self) -> Timestamp {
+        self.origin
+    }
+
     /// Simulated time since the start.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed().mul_f64(self.scale)

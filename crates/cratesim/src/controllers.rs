@@ -116,6 +116,9 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
         let terminating = pod.pointer("/metadata/deletionTimestamp").is_some();
         // Only pods whose node the cluster model knows run CrateDB; a pod beyond the modelled
         // nodes (scale-out is not modelled yet) gets the generic lifecycle.
+        if let Some(n) = node_of_pod(&pod) {
+            server.evidence.pod_uid(&n.key(), &name, &step_key.2);
+        }
         let node = node_of_pod(&pod).filter(|n| databases.get(&n.key()).is_some_and(|m| m.has_node(&n.node)));
         let first_seen = !deadlines.step.contains_key(&step_key);
         let due = |deadlines: &mut Deadlines, delay: Duration| {
@@ -232,7 +235,8 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             _ => {}
         }
     }
-    for model in databases.values() {
+    for (key, model) in databases.iter() {
+        server.evidence.observe(key, model, server.clock.now());
         if let Some(at) = model.next_change_at() {
             wake(at);
         }

@@ -10,6 +10,7 @@
 //! * [`cratedb`] — the CrateDB cluster model: nodes, tables and shards, health, allocation,
 //!   settings, decommission, snapshots, and the `/_sql` statement catalogue.
 //! * [`databases`] — the CrateDB clusters, and which pod runs which node.
+//! * [`evidence`] — what happened, for tests to assert on (`GET /_sim/report`).
 //! * [`operator`] — the CrateDB operator stand-in that materialises `CrateDB` resources.
 //! * [`proxy`] — HTTP to a pod's CrateDB node (pod proxy and direct URLs).
 //! * [`serve`] — serving over sockets, and the kubeconfig for clients.
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod controllers;
 pub mod cratedb;
 pub mod databases;
+pub mod evidence;
 pub mod kube;
 pub mod operator;
 pub mod proxy;

@@ -86,14 +86,10 @@ pub async fn forward(
                         return Ok(text_response(401, "text/plain; charset=UTF-8", text, true));
                     }
                 };
-                model.sql(
-                    &node.node,
-                    query.crate_flag("types"),
-                    query.crate_flag("error_trace"),
-                    body,
-                    auth.as_ref(),
-                    now,
-                )
+                let (types, trace) = (query.crate_flag("types"), query.crate_flag("error_trace"));
+                let reply = model.sql(&node.node, types, trace, body, auth.as_ref(), now);
+                server.evidence.observe(&node.key(), model, server.clock.now());
+                reply
             }
             _ => {
                 return Ok(text_response(

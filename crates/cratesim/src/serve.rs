@@ -56,6 +56,11 @@ impl Sim {
         Ok(Sim { server, controllers })
     }
 
+    /// The evidence report: what `GET /_sim/report` answers.
+    pub fn report(&self) -> serde_json::Value {
+        self.server.report()
+    }
+
     /// The HTTP router of the Kubernetes API.
     pub fn router(&self) -> axum::Router {
         api::router(self.server.clone())

@@ -146,3 +146,125 @@ async fn deleting_a_data_pod_is_yellow_with_two_nodes_then_green_with_three() {
         "Ready once the node answers"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_report_records_the_restart_settings_and_writes() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::default_namespaced(Client::new(sim.router(), "cratedb"));
+    sql(
+        &sim,
+        "crate-data-hot-alpha-0",
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'",
+    )
+    .await;
+    pods.delete("crate-data-hot-alpha-1", &DeleteParams::default())
+        .await
+        .unwrap();
+    // Wait until the replacement has rejoined (allocation stays at primaries: YELLOW).
+    for _ in 0..600 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if nodes_and_health(&sim).await.0 == 3
+            && pods
+                .get_opt("crate-data-hot-alpha-1")
+                .await
+                .unwrap()
+                .is_some_and(|p| p.metadata.deletion_timestamp.is_none())
+        {
+            break;
+        }
+    }
+    assert_eq!(
+        nodes_and_health(&sim).await,
+        (3, "YELLOW".to_string()),
+        "primaries keeps replicas unassigned"
+    );
+    sql(
+        &sim,
+        "crate-data-hot-alpha-0",
+        "RESET GLOBAL \"cluster.routing.allocation.enable\"",
+    )
+    .await;
+    for _ in 0..600 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if nodes_and_health(&sim).await == (3, "GREEN".to_string()) {
+            break;
+        }
+    }
+
+    // The same report in-process and over HTTP.
+    let request = Request::get("/_sim/report").body(Body::empty()).unwrap();
+    let response = sim.router().oneshot(request).await.unwrap();
+    let over_http: Value = serde_json::from_slice(
+        &axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let report = sim.report();
+    assert_eq!(over_http["clusters"][0]["pods"], report["clusters"][0]["pods"]);
+    let cluster = &report["clusters"][0];
+    assert_eq!(
+        (cluster["name"].as_str(), cluster["namespace"].as_str()),
+        (Some("alpha"), Some("cratedb"))
+    );
+    assert_eq!(cluster["max_unavailable_nodes"], 1, "{cluster:#}");
+    let uids = |pod: &str| {
+        cluster["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == pod)
+            .unwrap()["uids"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        (
+            uids("crate-data-hot-alpha-0"),
+            uids("crate-data-hot-alpha-1"),
+            uids("crate-data-hot-alpha-2")
+        ),
+        (1, 2, 1)
+    );
+    let stmts: Vec<&str> = cluster["sql_writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["stmt"].as_str().unwrap())
+        .collect();
+    assert_eq!(stmts.len(), 2, "{stmts:?}");
+    assert!(
+        stmts[0].starts_with("SET GLOBAL TRANSIENT") && stmts[1].starts_with("RESET GLOBAL"),
+        "{stmts:?}"
+    );
+    assert_eq!(
+        cluster["settings"]["transient"].get("cluster.routing.allocation.enable"),
+        None,
+        "{:#}",
+        cluster["settings"]
+    );
+    let writes = cluster["kube_writes"].as_array().unwrap();
+    assert!(
+        writes.iter().any(|w| w["verb"] == "DELETE"
+            && w["path"] == "/api/v1/namespaces/cratedb/pods/crate-data-hot-alpha-1"),
+        "{writes:?}"
+    );
+    assert!(
+        writes
+            .iter()
+            .all(|w| !w["path"].as_str().unwrap().contains("/proxy")),
+        "SQL through the proxy is not a Kubernetes write"
+    );
+    let health: Vec<&str> = cluster["health"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["health"].as_str().unwrap())
+        .collect();
+    assert_eq!(health.first(), Some(&"GREEN"));
+    assert!(
+        health.contains(&"YELLOW") && health.last() == Some(&"GREEN"),
+        "{health:?}"
+    );
+}

@@ -70,6 +70,8 @@ enum Route {
         /// The path after the subresource (for `proxy`).
         rest: String,
     },
+    /// `/_sim/report`: the evidence (see [`crate::evidence`]).
+    SimReport,
     /// `/_crate/<namespace>/<pod>/<rest>`: straight to the pod's CrateDB node.
     Direct {
         namespace: String,
@@ -86,6 +88,7 @@ fn parse_route(path: &str) -> Result<Route, ApiError> {
         .collect();
     let (group, version, rest) = match segments.as_slice() {
         ["version"] => return Ok(Route::Version),
+        ["_sim", "report"] => return Ok(Route::SimReport),
         ["_crate", namespace, pod, rest @ ..] => {
             return Ok(Route::Direct {
                 namespace: namespace.to_string(),
@@ -147,6 +150,19 @@ fn parse_route(path: &str) -> Result<Route, ApiError> {
     })
 }
 
+/// The namespace and object a write request targets, for the evidence; `None` for requests
+/// that are not Kubernetes writes (discovery, the proxy to CrateDB, the simulator's own routes).
+fn write_target(route: &Route) -> Option<(Option<String>, Option<String>)> {
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    match route {
+        Route::Collection { namespace, .. } => Some((namespace.clone(), None)),
+        Route::Object { namespace, name, .. } => Some((non_empty(namespace), Some(name.clone()))),
+        Route::Subresource { sub, .. } if sub == "proxy" => None,
+        Route::Subresource { namespace, name, .. } => Some((non_empty(namespace), Some(name.clone()))),
+        _ => None,
+    }
+}
+
 fn json_response(status: u16, content_type: &str, body: &Value) -> Response {
     let code = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
     (
@@ -190,7 +206,23 @@ async fn handle(
                 authorization,
                 body: &body,
             };
-            dispatch(&server, route, &request).await
+            let target = write_target(&route);
+            let result = dispatch(&server, route, &request).await;
+            // Evidence: every successful Kubernetes write made through the API.
+            if let (Some((namespace, name)), Ok(response)) = (target, &result)
+                && method != Method::GET
+                && method != Method::HEAD
+                && response.status().is_success()
+            {
+                server.evidence.kube_write(
+                    server.clock.now(),
+                    method.as_str(),
+                    uri.path(),
+                    namespace.as_deref(),
+                    name.as_deref(),
+                );
+            }
+            result
         }
     };
     result.unwrap_or_else(IntoResponse::into_response)
@@ -211,6 +243,7 @@ async fn dispatch(
     } = *request;
     match (method, route) {
         (&Method::GET, Route::Version) => Ok(ok(&discovery::version())),
+        (&Method::GET, Route::SimReport) => Ok(ok(&server.report())),
         (&Method::GET, Route::Root { core }) => Ok(match discovery::negotiate_aggregated(accept) {
             Some(v) => json_response(
                 200,

@@ -21,6 +21,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::clock::Clock;
 use crate::databases::Databases;
+use crate::evidence::Evidence;
 use store::Store;
 
 /// The shared state behind the API: the store, the clock, and the CrateDB clusters the pods run
@@ -29,6 +30,8 @@ pub struct ApiServer {
     store: Mutex<Store>,
     pub clock: Clock,
     pub databases: Databases,
+    /// What happened, for tests (`GET /_sim/report`). Locked after the store and the databases.
+    pub evidence: Evidence,
 }
 
 impl ApiServer {
@@ -37,7 +40,14 @@ impl ApiServer {
             store: Mutex::new(Store::new()),
             clock,
             databases: Databases::default(),
+            evidence: Evidence::default(),
         }
+    }
+
+    /// The evidence report (see [`crate::evidence::Evidence::report`]).
+    pub fn report(&self) -> serde_json::Value {
+        let databases = self.databases.lock();
+        self.evidence.report(&databases, self.clock.epoch())
     }
 
     /// The store, locked. Handlers hold it only for the duration of one operation.

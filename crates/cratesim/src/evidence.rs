@@ -1,0 +1,159 @@
+//! Evidence: what happened in the simulation, recorded as it happens, for tests to assert on
+//! (`GET /_sim/report`, or [`Evidence::report`] in-process).
+//!
+//! Per cluster: the largest number of CrateDB nodes that were not serving at the same time, the
+//! distinct UIDs each pod had, the current settings, every state-changing SQL statement, every
+//! Kubernetes write made through the API that concerns the cluster, and the health timeline.
+//! The JSON shape is a contract (extend it, don't rename): see `report`.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use crate::cratedb::{CrateCluster, Health};
+use crate::databases::Clusters;
+
+/// One Kubernetes write made through the API.
+#[derive(Clone, Debug)]
+struct KubeWrite {
+    at: Timestamp,
+    verb: String,
+    path: String,
+    namespace: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Default)]
+struct ClusterEvidence {
+    max_unavailable: usize,
+    health: Vec<(Timestamp, Health)>,
+    /// Pod name → its UIDs, in the order they appeared.
+    uids: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Default)]
+struct Records {
+    clusters: BTreeMap<(String, String), ClusterEvidence>,
+    kube_writes: Vec<KubeWrite>,
+}
+
+/// The recorder, shared by the kubelet, the HTTP layer and the report.
+#[derive(Default)]
+pub struct Evidence {
+    records: Mutex<Records>,
+}
+
+impl Evidence {
+    fn lock(&self) -> MutexGuard<'_, Records> {
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Notes a cluster's state after it changed: nodes not serving and health.
+    pub fn observe(&self, key: &(String, String), model: &CrateCluster, at: Timestamp) {
+        let mut records = self.lock();
+        let cluster = records.clusters.entry(key.clone()).or_default();
+        cluster.max_unavailable = cluster.max_unavailable.max(model.nodes_not_serving());
+        let health = model.health();
+        if cluster.health.last().is_none_or(|(_, last)| *last != health) {
+            cluster.health.push((at, health));
+        }
+    }
+
+    /// Notes that pod `name` of cluster `key` exists with `uid`.
+    pub fn pod_uid(&self, key: &(String, String), name: &str, uid: &str) {
+        let mut records = self.lock();
+        let uids = records
+            .clusters
+            .entry(key.clone())
+            .or_default()
+            .uids
+            .entry(name.to_string())
+            .or_default();
+        if !uids.iter().any(|u| u == uid) {
+            uids.push(uid.to_string());
+        }
+    }
+
+    /// Notes a successful write through the API (`verb` on `path`).
+    pub fn kube_write(
+        &self,
+        at: Timestamp,
+        verb: &str,
+        path: &str,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) {
+        self.lock().kube_writes.push(KubeWrite {
+            at,
+            verb: verb.to_string(),
+            path: path.to_string(),
+            namespace: namespace.map(str::to_string),
+            name: name.map(str::to_string),
+        });
+    }
+
+    /// The report (contract): `{"clusters": [{"name", "namespace", "max_unavailable_nodes",
+    /// "pods": [{"name", "uids"}], "settings": {"transient", "persistent"}, "sql_writes": [{"at",
+    /// "node", "stmt"}], "kube_writes": [{"at", "verb", "path"}], "health": [{"at", "health"}]}]}`.
+    /// A Kubernetes write concerns a cluster when it is in the cluster's namespace and the
+    /// object's name contains the cluster's name (or names no object).
+    pub fn report(&self, clusters: &Clusters, epoch: Timestamp) -> Value {
+        let records = self.lock();
+        let at = |elapsed: Duration| {
+            let offset = SignedDuration::try_from(elapsed).unwrap_or(SignedDuration::MAX);
+            epoch.checked_add(offset).unwrap_or(Timestamp::MAX).to_string()
+        };
+        let mut out = Vec::new();
+        for ((namespace, name), model) in clusters {
+            let key = (namespace.clone(), name.clone());
+            let evidence = records.clusters.get(&key);
+            let (transient, persistent) = model.settings();
+            let pods: Vec<Value> = evidence
+                .map(|e| {
+                    e.uids
+                        .iter()
+                        .map(|(pod, uids)| json!({"name": pod, "uids": uids}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let sql_writes: Vec<Value> = model
+                .sql_writes()
+                .iter()
+                .map(|w| json!({"at": at(w.at), "node": w.node, "stmt": w.stmt}))
+                .collect();
+            let kube_writes: Vec<Value> = records
+                .kube_writes
+                .iter()
+                .filter(|w| {
+                    w.namespace.as_deref() == Some(namespace)
+                        && w.name.as_deref().is_none_or(|n| n.contains(name.as_str()))
+                })
+                .map(|w| json!({"at": w.at.to_string(), "verb": w.verb, "path": w.path}))
+                .collect();
+            let health: Vec<Value> = evidence
+                .map(|e| {
+                    e.health
+                        .iter()
+                        .map(|(t, h)| json!({"at": t.to_string(), "health": h.as_str()}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push(json!({
+                "name": name,
+                "namespace": namespace,
+                "max_unavailable_nodes": evidence.map_or(0, |e| e.max_unavailable),
+                "pods": pods,
+                "settings": {"transient": transient, "persistent": persistent},
+                "sql_writes": sql_writes,
+                "kube_writes": kube_writes,
+                "health": health,
+            }));
+        }
+        json!({"clusters": out})
+    }
+}
