@@ -11,6 +11,7 @@
 //!   settings, decommission, snapshots, and the `/_sql` statement catalogue.
 //! * [`databases`] — the CrateDB clusters, and which pod runs which node.
 //! * [`evidence`] — what happened, for tests to assert on (`GET /_sim/report`).
+//! * [`faults`] — faults injected at run time (`POST /_sim/faults`).
 //! * [`operator`] — the CrateDB operator stand-in that materialises `CrateDB` resources.
 //! * [`proxy`] — HTTP to a pod's CrateDB node (pod proxy and direct URLs).
 //! * [`serve`] — serving over sockets, and the kubeconfig for clients.
@@ -22,6 +23,7 @@ pub mod controllers;
 pub mod cratedb;
 pub mod databases;
 pub mod evidence;
+pub mod faults;
 pub mod kube;
 pub mod operator;
 pub mod proxy;

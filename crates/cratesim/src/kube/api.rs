@@ -72,6 +72,8 @@ enum Route {
     },
     /// `/_sim/report`: the evidence (see [`crate::evidence`]).
     SimReport,
+    /// `/_sim/faults`: inject faults (see [`crate::faults`]).
+    SimFaults,
     /// `/_crate/<namespace>/<pod>/<rest>`: straight to the pod's CrateDB node.
     Direct {
         namespace: String,
@@ -89,6 +91,7 @@ fn parse_route(path: &str) -> Result<Route, ApiError> {
     let (group, version, rest) = match segments.as_slice() {
         ["version"] => return Ok(Route::Version),
         ["_sim", "report"] => return Ok(Route::SimReport),
+        ["_sim", "faults"] => return Ok(Route::SimFaults),
         ["_crate", namespace, pod, rest @ ..] => {
             return Ok(Route::Direct {
                 namespace: namespace.to_string(),
@@ -206,6 +209,17 @@ async fn handle(
                 authorization,
                 body: &body,
             };
+            // Injected API errors come before anything else, as a flaky API server's would.
+            let resource = match &route {
+                Route::Collection { resource, .. } | Route::Object { resource, .. } => Some(resource.plural),
+                Route::Subresource { resource, sub, .. } if sub != "proxy" => Some(resource.plural),
+                _ => None,
+            };
+            if let Some(plural) = resource
+                && let Some(error) = server.api_faults.take(method.as_str(), Some(plural))
+            {
+                return error.into_response();
+            }
             let target = write_target(&route);
             let result = dispatch(&server, route, &request).await;
             // Evidence: every successful Kubernetes write made through the API.
@@ -244,6 +258,12 @@ async fn dispatch(
     match (method, route) {
         (&Method::GET, Route::Version) => Ok(ok(&discovery::version())),
         (&Method::GET, Route::SimReport) => Ok(ok(&server.report())),
+        (&Method::POST, Route::SimFaults) => {
+            let request: crate::faults::FaultRequest = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid fault request: {e}")))?;
+            crate::faults::apply(server, &request.faults)?;
+            Ok(ok(&json!({"applied": request.faults.len()})))
+        }
         (&Method::GET, Route::Root { core }) => Ok(match discovery::negotiate_aggregated(accept) {
             Some(v) => json_response(
                 200,

@@ -22,6 +22,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::clock::Clock;
 use crate::databases::Databases;
 use crate::evidence::Evidence;
+use crate::faults::ApiFaults;
 use store::Store;
 
 /// The shared state behind the API: the store, the clock, and the CrateDB clusters the pods run
@@ -32,6 +33,8 @@ pub struct ApiServer {
     pub databases: Databases,
     /// What happened, for tests (`GET /_sim/report`). Locked after the store and the databases.
     pub evidence: Evidence,
+    /// API error bursts injected through `POST /_sim/faults`.
+    pub api_faults: ApiFaults,
 }
 
 impl ApiServer {
@@ -41,6 +44,7 @@ impl ApiServer {
             clock,
             databases: Databases::default(),
             evidence: Evidence::default(),
+            api_faults: ApiFaults::default(),
         }
     }
 

@@ -112,6 +112,22 @@ impl ApiError {
         ApiError::new(503, "ServiceUnavailable", message)
     }
 
+    /// An injected failure with `code` (see `crate::faults`).
+    pub fn injected(code: u16) -> ApiError {
+        let reason = match code {
+            409 => "Conflict",
+            429 => "TooManyRequests",
+            503 => "ServiceUnavailable",
+            504 => "Timeout",
+            _ => "InternalError",
+        };
+        ApiError::new(
+            code,
+            reason,
+            format!("cratesim: injected fault ({code} {reason})"),
+        )
+    }
+
     /// 415 UnsupportedMediaType.
     pub fn unsupported_media_type(content_type: &str) -> ApiError {
         ApiError::new(

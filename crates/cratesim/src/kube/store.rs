@@ -95,6 +95,20 @@ impl Store {
         self.log.iter().filter(|e| e.rv > rv).cloned().collect()
     }
 
+    /// Wakes everything subscribed (the controllers) without changing any object; watches ignore
+    /// it (it names no resource).
+    pub fn touch(&self) {
+        let event = Event {
+            rv: self.rv,
+            kind: EventType::Modified,
+            resource: "",
+            namespace: String::new(),
+            name: String::new(),
+            object: Value::Null,
+        };
+        let _ = self.events.send(event);
+    }
+
     /// Forget the log up to now: watches from an older rv get 410 Gone (a fault knob).
     pub fn compact(&mut self) {
         self.log.clear();
