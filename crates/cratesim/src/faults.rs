@@ -31,7 +31,8 @@ pub enum Fault {
         code: u16,
         count: u32,
     },
-    ClearApiErrors,
+    // A struct variant, not a unit one: serde enforces `deny_unknown_fields` only on those.
+    ClearApiErrors {},
     NodeCrash {
         namespace: String,
         cluster: String,
@@ -140,7 +141,7 @@ pub fn apply(server: &ApiServer, faults: &[Fault]) -> Result<(), ApiError> {
                     .push(rule);
                 continue;
             }
-            Fault::ClearApiErrors => {
+            Fault::ClearApiErrors {} => {
                 server
                     .api_faults
                     .rules
