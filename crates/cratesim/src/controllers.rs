@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::databases::{NodeRef, dc_util_hook, node_of_pod};
 use crate::kube::ApiServer;
-use crate::kube::pods::delete_gracefully;
+use crate::kube::pods;
 use crate::kube::store::{metadata_mut, object_name};
 
 /// Delays of the simulated cluster, in simulated time.
@@ -291,10 +291,7 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
                 && pod.pointer("/metadata/deletionTimestamp").is_none()
             {
                 let (ns, name, _) = key(pod);
-                // Grace 0 (only if the template says so) removes the pod at once.
-                if let Ok(None) = delete_gracefully(&mut store, &server.clock, &ns, &name, None) {
-                    let _ = store.remove("pods", "pods", &ns, &name);
-                }
+                let _ = pods::delete(&mut store, &server.clock, &ns, &name, None);
             }
         }
         // Status: counts of existing and ready pods.

@@ -381,15 +381,12 @@ async fn dispatch(
                     &format!("ResourceVersion in precondition: {rv}"),
                 ));
             }
-            // Pods stop gracefully: the API server only marks them and the kubelet removes them
-            // once the containers have stopped.
+            // Pods stop gracefully: the API server marks them and the kubelet removes them once
+            // the containers have stopped (see `pods::delete`).
             if resource.kind == "Pod" {
                 let grace = options.get("gracePeriodSeconds").and_then(Value::as_i64);
-                if let Some(marked) =
-                    pods::delete_gracefully(&mut store, &server.clock, &namespace, &name, grace)?
-                {
-                    return Ok(ok(&marked));
-                }
+                let deleted = pods::delete(&mut store, &server.clock, &namespace, &name, grace)?;
+                return Ok(ok(&deleted));
             }
             Ok(ok(&store.remove(
                 resource.store_key(),
@@ -504,13 +501,7 @@ fn scale(
     let selector = sts
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object)
-        .map(|labels| {
-            labels
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
+        .map(|labels| LabelSelector::from_match_labels(labels).to_string())
         .unwrap_or_default();
     Ok(ok(&json!({
         "kind": "Scale",

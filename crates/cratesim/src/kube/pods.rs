@@ -8,17 +8,18 @@ use super::status::ApiError;
 use super::store::{Store, metadata_mut};
 use crate::clock::Clock;
 
-/// Starts a graceful deletion: sets `deletionTimestamp = now + grace` (grace from the request,
-/// else the pod's `terminationGracePeriodSeconds`, else 30). Returns the marked pod, or `None`
-/// when the grace period is 0 and the caller should remove it at once. Deleting a pod that is
-/// already terminating returns it unchanged.
-pub fn delete_gracefully(
+/// Deletes a pod as the API server does: with a grace period (from the request, else the pod's
+/// `terminationGracePeriodSeconds`, else 30) it only sets `deletionTimestamp = now + grace` and
+/// the kubelet removes the pod when it has stopped; with grace 0 it removes the pod at once.
+/// Deleting a pod that is already terminating returns it unchanged. Returns the pod as the
+/// DELETE response shows it.
+pub fn delete(
     store: &mut Store,
     clock: &Clock,
     namespace: &str,
     name: &str,
     grace: Option<i64>,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Value, ApiError> {
     let current = store
         .get("pods", namespace, name)
         .cloned()
@@ -32,10 +33,10 @@ pub fn delete_gracefully(
         .unwrap_or(30)
         .max(0);
     if grace == 0 {
-        return Ok(None);
+        return store.remove("pods", "pods", namespace, name);
     }
     if current.pointer("/metadata/deletionTimestamp").is_some() {
-        return Ok(Some(current));
+        return Ok(current);
     }
     let mut terminating = current;
     let deadline = clock.now().as_second().saturating_add(grace);
@@ -44,9 +45,7 @@ pub fn delete_gracefully(
     meta.insert("deletionTimestamp".into(), json!(deadline.to_string()));
     meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
     meta.remove("resourceVersion");
-    store
-        .replace("pods", "pods", namespace, name, terminating)
-        .map(Some)
+    store.replace("pods", "pods", namespace, name, terminating)
 }
 
 /// True when the pod counts as healthy for a disruption budget: Ready and not terminating.
@@ -67,20 +66,13 @@ pub struct Refusal {
 
 /// Whether `budget` allows evicting `pod`, given the pods of its namespace.
 pub fn budget_allows(budget: &Value, pods: &[&Value], pod: &Value) -> Result<(), Refusal> {
-    let selector = budget
+    // policy/v1: a budget without a selector selects every pod of its namespace.
+    let empty = serde_json::Map::new();
+    let labels = budget
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object)
-        .map(|labels| {
-            labels
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
-    let Ok(selector) = LabelSelector::parse(Some(&selector)) else {
-        return Ok(());
-    };
+        .unwrap_or(&empty);
+    let selector = LabelSelector::from_match_labels(labels);
     if !selector.matches(pod) {
         return Ok(());
     }
@@ -149,10 +141,7 @@ pub fn evict(
             }
         }
     }
-    if delete_gracefully(store, clock, namespace, name, grace)?.is_none() {
-        store.remove("pods", "pods", namespace, name)?;
-    }
-    Ok(())
+    delete(store, clock, namespace, name, grace).map(|_| ())
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! Fields: `metadata.name`, `metadata.namespace`, `spec.nodeName`, `status.phase` with `=`,
 //! `==` or `!=`; any other field is a 400, as a real server answers.
 
-use serde_json::Value;
+use std::fmt;
+
+use serde_json::{Map, Value};
 
 use super::status::ApiError;
 
@@ -55,6 +57,16 @@ impl LabelSelector {
         Ok(LabelSelector(requirements))
     }
 
+    /// The equality requirements of a `matchLabels` map (as StatefulSets and PDBs carry).
+    pub fn from_match_labels(labels: &Map<String, Value>) -> LabelSelector {
+        LabelSelector(
+            labels
+                .iter()
+                .map(|(k, v)| Requirement::Equals(k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect(),
+        )
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         let label = |key: &str| {
             object
@@ -70,6 +82,25 @@ impl LabelSelector {
             Requirement::Exists(k) => label(k).is_some(),
             Requirement::NotExists(k) => label(k).is_none(),
         })
+    }
+}
+
+/// The selector in its text form (`k=v,k2 in (a,b)`), as `Scale.status.selector` shows it.
+impl fmt::Display for LabelSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|r| match r {
+                Requirement::Equals(k, v) => format!("{k}={v}"),
+                Requirement::NotEquals(k, v) => format!("{k}!={v}"),
+                Requirement::In(k, vs) => format!("{k} in ({})", vs.join(",")),
+                Requirement::NotIn(k, vs) => format!("{k} notin ({})", vs.join(",")),
+                Requirement::Exists(k) => k.clone(),
+                Requirement::NotExists(k) => format!("!{k}"),
+            })
+            .collect();
+        f.write_str(&parts.join(","))
     }
 }
 
@@ -174,6 +205,11 @@ mod tests {
         assert!(sel("app!=other"));
         assert!(sel(""));
         assert!(LabelSelector::parse(Some("a b")).is_err());
+        let text = "app=crate,tier!=x,zone in (a,b),!gone";
+        assert_eq!(LabelSelector::parse(Some(text)).unwrap().to_string(), text);
+        let from_map = LabelSelector::from_match_labels(json!({"app": "crate"}).as_object().unwrap());
+        assert!(from_map.matches(&p));
+        assert_eq!(from_map.to_string(), "app=crate");
     }
 
     #[test]
