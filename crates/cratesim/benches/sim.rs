@@ -45,14 +45,13 @@ async fn main() {
     let data_nodes = 5;
     let before = rss_kib();
     let shapes: Vec<ClusterShape> = (0..clusters)
-        .map(|i| ClusterShape {
-            name: format!("c{i}"),
-            namespace: "cratedb".into(),
-            version: "5.10.3".into(),
-            masters: 3,
-            data_groups: vec![("hot".into(), data_nodes)],
-            dc_util_hook: i % 2 == 0,
-            system_password: format!("pw{i}"),
+        .map(|i| {
+            let mut shape = ClusterShape::new(&format!("c{i}"), "cratedb");
+            shape.masters = 3;
+            shape.data_groups = vec![("hot".into(), data_nodes)];
+            shape.dc_util_hook = i % 2 == 0;
+            shape.system_password = format!("pw{i}");
+            shape
         })
         .collect();
     let started = Instant::now();

@@ -12,7 +12,9 @@
 //! * [`databases`] — the CrateDB clusters, and which pod runs which node.
 //! * [`evidence`] — what happened, for tests to assert on (`GET /_sim/report`).
 //! * [`faults`] — faults injected at run time (`POST /_sim/faults`).
+//! * [`nodes`] — the Kubernetes nodes, with taints, annotations and cordons.
 //! * [`operator`] — the CrateDB operator stand-in that materialises `CrateDB` resources.
+//! * [`scenario`] — scenario files: clusters, nodes and faults for `cratesim serve --scenario`.
 //! * [`proxy`] — HTTP to a pod's CrateDB node (pod proxy and direct URLs).
 //! * [`serve`] — serving over sockets, and the kubeconfig for clients.
 //! * [`controllers`] — the StatefulSet controller and kubelet, on simulated time.
@@ -25,6 +27,8 @@ pub mod databases;
 pub mod evidence;
 pub mod faults;
 pub mod kube;
+pub mod nodes;
 pub mod operator;
 pub mod proxy;
+pub mod scenario;
 pub mod serve;

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use cratesim::clock::Clock;
 use cratesim::operator::ClusterShape;
-use cratesim::serve::{kubeconfig, start, write_kubeconfig};
+use cratesim::scenario::Scenario;
+use cratesim::serve::{Sim, kubeconfig, serve, write_kubeconfig};
 
 /// A simulated Kubernetes API server running CrateDB clusters.
 #[derive(Parser)]
@@ -34,18 +35,58 @@ struct ServeArgs {
     /// Simulated seconds per real second.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
-    /// Number of CrateDB clusters (named cluster-1, cluster-2, ...).
+    /// Simulate what this YAML scenario file describes: Kubernetes nodes (taints, annotations,
+    /// cordons), clusters (node groups, dc_util hook, tables) and faults in force from the start.
+    /// See crates/cratesim/scenarios/example.yaml. Excludes the shape flags below.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["clusters", "data_nodes", "masters", "tables", "namespace"])]
+    scenario: Option<PathBuf>,
+    /// Number of CrateDB clusters (named cluster-1, cluster-2, ...; odd ones get the dc_util
+    /// preStop hook).
     #[arg(long, default_value_t = 1)]
     clusters: u32,
     /// Data nodes per cluster (one data group, `hot`).
     #[arg(long, default_value_t = 3)]
     data_nodes: u32,
-    /// Dedicated master nodes per cluster (0, or 3 and more).
+    /// Dedicated master nodes per cluster (0: the data nodes are master-eligible).
     #[arg(long, default_value_t = 0)]
     masters: u32,
+    /// Tables per cluster: T tables doc.t1 ... doc.tT (4 shards, 1 replica) instead of the
+    /// default doc.events and the partitioned doc.metrics.
+    #[arg(long, value_name = "T")]
+    tables: Option<u32>,
     /// Namespace the clusters live in.
     #[arg(long, default_value = "cratedb")]
     namespace: String,
+}
+
+/// The simulator the flags or the scenario file describe, and the namespace for the
+/// kubeconfig's context.
+fn build(args: &ServeArgs, clock: Clock) -> Result<(Sim, String), String> {
+    if let Some(path) = &args.scenario {
+        let scenario = Scenario::load(path)?;
+        let namespace = scenario.clusters[0].namespace.clone();
+        return Ok((Sim::from_scenario(clock, &scenario)?, namespace));
+    }
+    if args.clusters == 0 {
+        return Err("--clusters must be at least 1".into());
+    }
+    if args.data_nodes == 0 {
+        return Err("--data-nodes must be at least 1".into());
+    }
+    let shapes: Vec<ClusterShape> = (1..=args.clusters)
+        .map(|i| {
+            let mut shape = ClusterShape::new(&format!("cluster-{i}"), &args.namespace);
+            shape.masters = args.masters;
+            shape.data_groups = vec![("hot".into(), args.data_nodes)];
+            shape.dc_util_hook = i % 2 == 1;
+            shape.system_password = format!("cratesim-password-{i}");
+            if let Some(tables) = args.tables {
+                shape.tables = ClusterShape::numbered_tables(tables);
+            }
+            shape
+        })
+        .collect();
+    Ok((Sim::new(clock, &shapes)?, args.namespace.clone()))
 }
 
 #[tokio::main]
@@ -58,18 +99,14 @@ async fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let shapes: Vec<ClusterShape> = (1..=args.clusters)
-        .map(|i| ClusterShape {
-            name: format!("cluster-{i}"),
-            namespace: args.namespace.clone(),
-            version: "5.10.3".into(),
-            masters: args.masters,
-            data_groups: vec![("hot".into(), args.data_nodes)],
-            dc_util_hook: i % 2 == 1,
-            system_password: format!("cratesim-password-{i}"),
-        })
-        .collect();
-    let running = match start(&args.listen, Clock::new(args.time_scale), &shapes).await {
+    let (sim, namespace) = match build(&args, Clock::new(args.time_scale)) {
+        Ok(built) => built,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let running = match serve(&args.listen, sim).await {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: {e}");
@@ -78,7 +115,7 @@ async fn main() -> ExitCode {
     };
     eprintln!("cratesim: Kubernetes API on http://{}", running.addr);
     if let Some(path) = &args.kubeconfig_out {
-        if let Err(e) = write_kubeconfig(path, &kubeconfig(running.addr, &args.namespace)) {
+        if let Err(e) = write_kubeconfig(path, &kubeconfig(running.addr, &namespace)) {
             eprintln!("error: cannot write kubeconfig {}: {e}", path.display());
             return ExitCode::from(1);
         }

@@ -3,8 +3,10 @@
 //! (`crate-master-<name>`, `crate-data-<group>-<name>`), their pods (`<sts>-<ordinal>`), the
 //! client and discovery Services, and the `user-system-<name>` Secret.
 //!
-//! Today the pods are created Running and Ready; the StatefulSet controller and kubelet that
-//! recreate and start them over simulated time come next.
+//! The first pods are created Running and Ready, as in a cluster that has been up for a while;
+//! from then on the StatefulSet controller and kubelet ([`crate::controllers`]) recreate, start
+//! and stop pods over simulated time. A cluster's shape ([`ClusterShape`]) comes from
+//! `cratesim serve` flags or a scenario file ([`crate::scenario`]).
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -25,7 +27,153 @@ pub struct ClusterShape {
     pub data_groups: Vec<(String, u32)>,
     /// Whether pods get the dc_util preStop hook.
     pub dc_util_hook: bool,
+    /// The hook's shell command (`/bin/sh -c <this>`), when `dc_util_hook` is set.
+    pub dc_util_command: String,
+    /// `terminationGracePeriodSeconds` of the pods.
+    pub termination_grace_period_seconds: u32,
     pub system_password: String,
+    /// The user tables; see [`ClusterShape::default_tables`].
+    pub tables: Vec<TableSpec>,
+}
+
+/// The preStop command the operator writes when dc_util is enabled.
+pub const DEFAULT_DC_UTIL_COMMAND: &str = "/dc_util -min-availability PRIMARIES -timeout 720s";
+
+impl ClusterShape {
+    /// A cluster `name` in `namespace` with the defaults: CrateDB 5.10.3, three data nodes in
+    /// group `hot`, no dedicated masters, no dc_util hook, a grace period of 1800 s and the
+    /// [default tables](ClusterShape::default_tables).
+    pub fn new(name: &str, namespace: &str) -> ClusterShape {
+        ClusterShape {
+            name: name.into(),
+            namespace: namespace.into(),
+            version: "5.10.3".into(),
+            masters: 0,
+            data_groups: vec![("hot".into(), 3)],
+            dc_util_hook: false,
+            dc_util_command: DEFAULT_DC_UTIL_COMMAND.into(),
+            termination_grace_period_seconds: 1800,
+            system_password: format!("cratesim-{name}"),
+            tables: ClusterShape::default_tables(),
+        }
+    }
+
+    /// `doc.events` (6 shards) and `doc.metrics` (2 shards, partitioned in two), one replica
+    /// each.
+    pub fn default_tables() -> Vec<TableSpec> {
+        vec![
+            TableSpec {
+                schema: "doc".into(),
+                name: "events".into(),
+                shards: 6,
+                replicas: "1".into(),
+                partitions: vec![],
+            },
+            TableSpec {
+                schema: "doc".into(),
+                name: "metrics".into(),
+                shards: 2,
+                replicas: "1".into(),
+                partitions: vec![
+                    "04732cpp6ksjcc9i60o30c1g".into(),
+                    "04732cpp6ksjcc9i60o30c1h".into(),
+                ],
+            },
+        ]
+    }
+
+    /// `count` tables `doc.t1` … `doc.t<count>`, 4 shards and one replica each.
+    pub fn numbered_tables(count: u32) -> Vec<TableSpec> {
+        (1..=count)
+            .map(|i| TableSpec {
+                schema: "doc".into(),
+                name: format!("t{i}"),
+                shards: 4,
+                replicas: "1".into(),
+                partitions: vec![],
+            })
+            .collect()
+    }
+
+    /// Checks what the operator and CrateDB would refuse, naming the field and the value.
+    pub fn validate(&self) -> Result<(), String> {
+        let context = format!("cluster {:?}", self.name);
+        dns_label(&self.name).map_err(|e| format!("{context}: name: {e}"))?;
+        dns_label(&self.namespace).map_err(|e| format!("{context}: namespace: {e}"))?;
+        if self.data_groups.is_empty() {
+            return Err(format!(
+                "{context}: data_groups: at least one data group is needed"
+            ));
+        }
+        let mut groups = std::collections::BTreeSet::new();
+        for (group, _) in &self.data_groups {
+            dns_label(group).map_err(|e| format!("{context}: data group name: {e}"))?;
+            if group == "master" {
+                return Err(format!(
+                    "{context}: data group name \"master\" is reserved for the master nodes"
+                ));
+            }
+            if !groups.insert(group) {
+                return Err(format!("{context}: data group {group:?} appears twice"));
+            }
+        }
+        if self.system_password.is_empty() {
+            return Err(format!("{context}: system_password must not be empty"));
+        }
+        if self.dc_util_hook && self.dc_util_command.trim().is_empty() {
+            return Err(format!("{context}: dc_util_command must not be empty"));
+        }
+        let mut tables = std::collections::BTreeSet::new();
+        for table in &self.tables {
+            let fqn = format!("{}.{}", table.schema, table.name);
+            if table.schema.is_empty() || table.name.is_empty() {
+                return Err(format!(
+                    "{context}: table {fqn:?}: schema and name must not be empty"
+                ));
+            }
+            if table.shards == 0 {
+                return Err(format!("{context}: table {fqn}: shards must be at least 1"));
+            }
+            if !valid_replicas(&table.replicas) {
+                return Err(format!(
+                    "{context}: table {fqn}: replicas {:?} is not a number of replicas (\"1\", \"0-1\", \"0-all\")",
+                    table.replicas
+                ));
+            }
+            if !tables.insert(fqn.clone()) {
+                return Err(format!("{context}: table {fqn} appears twice"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `number_of_replicas` as CrateDB accepts it: `N`, `N-M` or `N-all`.
+fn valid_replicas(text: &str) -> bool {
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match text.split_once('-') {
+        None => number(text),
+        Some((low, high)) => number(low) && (high == "all" || number(high)),
+    }
+}
+
+/// A DNS-1123 label, as Kubernetes requires of names: lower-case alphanumerics and `-`, at most
+/// 63 characters, starting and ending alphanumeric.
+pub fn dns_label(value: &str) -> Result<(), String> {
+    let ok = !value.is_empty()
+        && value.len() <= 63
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{value:?} is not a valid name (lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit)"
+        ))
+    }
 }
 
 fn base_labels(name: &str) -> Value {
@@ -98,25 +246,7 @@ pub fn database(shape: &ClusterShape) -> CrateCluster {
             });
         }
     }
-    let tables = vec![
-        TableSpec {
-            schema: "doc".into(),
-            name: "events".into(),
-            shards: 6,
-            replicas: "1".into(),
-            partitions: vec![],
-        },
-        TableSpec {
-            schema: "doc".into(),
-            name: "metrics".into(),
-            shards: 2,
-            replicas: "1".into(),
-            partitions: vec![
-                "04732cpp6ksjcc9i60o30c1g".into(),
-                "04732cpp6ksjcc9i60o30c1h".into(),
-            ],
-        },
-    ];
+    let tables = shape.tables.clone();
     let spec = ClusterSpec {
         name: shape.name.clone(),
         version: shape.version.clone(),
@@ -158,26 +288,8 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": shape.namespace}, "status": {"phase": "Active"}}),
         )?;
     }
-    // The Kubernetes nodes pods are placed on (`node-<ordinal % 3>`).
-    for node in 0..3 {
-        let node_name = format!("node-{node}");
-        if server.store().get("nodes", "", &node_name).is_none() {
-            create(
-                "nodes",
-                "",
-                json!({
-                    "apiVersion": "v1", "kind": "Node",
-                    "metadata": {"name": node_name, "labels": {"kubernetes.io/hostname": node_name, "kubernetes.io/os": "linux"}},
-                    "spec": {},
-                    "status": {
-                        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
-                        "nodeInfo": {"kubeletVersion": "v1.32.0-cratesim", "kubeProxyVersion": "v1.32.0-cratesim", "architecture": "amd64", "operatingSystem": "linux", "osImage": "cratesim", "kernelVersion": "6.1", "containerRuntimeVersion": "cratesim://1", "bootID": "", "machineID": "", "systemUUID": ""},
-                        "addresses": [{"type": "InternalIP", "address": format!("192.168.0.{}", 10 + node)}, {"type": "Hostname", "address": node_name}],
-                    },
-                }),
-            )?;
-        }
-    }
+    // The Kubernetes nodes pods are placed on.
+    crate::nodes::ensure_some(server)?;
     let cr = create("cratedbs", &shape.namespace, custom_resource(shape))?;
     let owner = json!([{
         "apiVersion": "cloud.crate.io/v1", "kind": "CrateDB", "name": shape.name,
@@ -251,9 +363,10 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
             "ports": [{"containerPort": 4200, "name": "http"}, {"containerPort": 4300, "name": "cluster"}, {"containerPort": 5432, "name": "psql"}],
         });
         if shape.dc_util_hook {
-            container["lifecycle"] = json!({"preStop": {"exec": {"command": ["/bin/sh", "-c", "/dc_util -min-availability PRIMARIES -timeout 720s"]}}});
+            container["lifecycle"] =
+                json!({"preStop": {"exec": {"command": ["/bin/sh", "-c", shape.dc_util_command]}}});
         }
-        let template = json!({"metadata": {"labels": pod_labels}, "spec": {"containers": [container], "terminationGracePeriodSeconds": 1800}});
+        let template = json!({"metadata": {"labels": pod_labels}, "spec": {"containers": [container], "terminationGracePeriodSeconds": shape.termination_grace_period_seconds}});
         let sts = create(
             "statefulsets",
             &shape.namespace,
@@ -288,6 +401,7 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
             ));
             let mut labels = pod_labels.clone();
             labels["statefulset.kubernetes.io/pod-name"] = json!(format!("{sts_name}-{ordinal}"));
+            let node_name = crate::nodes::initial_placement(server, ordinal);
             create(
                 "pods",
                 &shape.namespace,
@@ -297,7 +411,7 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
                         "name": format!("{sts_name}-{ordinal}"), "labels": labels,
                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sts_name, "uid": sts.pointer("/metadata/uid").cloned().unwrap_or(Value::Null), "controller": true, "blockOwnerDeletion": true}],
                     },
-                    "spec": {"containers": [pod_container], "nodeName": format!("node-{}", ordinal % 3), "terminationGracePeriodSeconds": 1800},
+                    "spec": {"containers": [pod_container], "nodeName": node_name, "terminationGracePeriodSeconds": shape.termination_grace_period_seconds},
                     "status": {
                         "phase": "Running", "podIP": format!("10.0.{}.{}", ordinal / 200, ordinal % 200 + 10),
                         "conditions": [{"type": "Ready", "status": "True"}, {"type": "ContainersReady", "status": "True"}],

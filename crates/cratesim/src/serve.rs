@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::controllers::{self, Timings};
 use crate::kube::{ApiServer, api};
 use crate::operator::{ClusterShape, materialise};
+use crate::scenario::Scenario;
 
 /// The kubeconfig for a simulator listening on `addr`: context, cluster and user `cratesim`.
 pub fn kubeconfig(addr: SocketAddr, namespace: &str) -> Value {
@@ -47,11 +48,30 @@ pub struct Sim {
 impl Sim {
     /// Creates `clusters` and starts the controllers. Must be called inside a tokio runtime.
     pub fn new(clock: Clock, clusters: &[ClusterShape]) -> Result<Sim, String> {
+        Sim::build(Arc::new(ApiServer::new(clock)), clusters, &[])
+    }
+
+    /// Creates what `scenario` describes: its Kubernetes nodes, its clusters, then its faults.
+    /// Must be called inside a tokio runtime.
+    pub fn from_scenario(clock: Clock, scenario: &Scenario) -> Result<Sim, String> {
         let server = Arc::new(ApiServer::new(clock));
+        crate::nodes::create(&server, &scenario.nodes)
+            .map_err(|e| format!("cannot create the nodes: {}", e.message))?;
+        Sim::build(server, &scenario.shapes(), &scenario.faults)
+    }
+
+    fn build(
+        server: Arc<ApiServer>,
+        clusters: &[ClusterShape],
+        faults: &[crate::faults::Fault],
+    ) -> Result<Sim, String> {
         for shape in clusters {
+            shape.validate()?;
             materialise(&server, shape)
                 .map_err(|e| format!("cannot create cluster {}: {}", shape.name, e.message))?;
         }
+        crate::faults::apply(&server, faults)
+            .map_err(|e| format!("cannot apply the scenario's faults: {}", e.message))?;
         let controllers = tokio::spawn(controllers::run(server.clone(), Timings::default()));
         Ok(Sim { server, controllers })
     }
@@ -82,7 +102,11 @@ pub struct Running {
 
 /// Builds the simulator with `clusters`, binds `listen` and serves it in the background.
 pub async fn start(listen: &str, clock: Clock, clusters: &[ClusterShape]) -> Result<Running, String> {
-    let sim = Sim::new(clock, clusters)?;
+    serve(listen, Sim::new(clock, clusters)?).await
+}
+
+/// Binds `listen` and serves `sim` in the background.
+pub async fn serve(listen: &str, sim: Sim) -> Result<Running, String> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -10,15 +10,10 @@ use cratesim::operator::ClusterShape;
 
 /// A three-data-node cluster `name` in namespace `cratedb`, as most tests simulate.
 pub fn shape(name: &str, dc_util_hook: bool, system_password: &str) -> ClusterShape {
-    ClusterShape {
-        name: name.into(),
-        namespace: "cratedb".into(),
-        version: "5.10.3".into(),
-        masters: 0,
-        data_groups: vec![("hot".into(), 3)],
-        dc_util_hook,
-        system_password: system_password.into(),
-    }
+    let mut shape = ClusterShape::new(name, "cratedb");
+    shape.dc_util_hook = dc_util_hook;
+    shape.system_password = system_password.into();
+    shape
 }
 
 /// The virtualenv with the pinned clients (`tests/clients/provision.sh` creates it on first use),

@@ -1,0 +1,311 @@
+//! Scenario files: what `cratesim serve --scenario FILE` simulates. YAML (JSON is YAML too):
+//! the Kubernetes nodes, the CrateDB clusters with their node groups, hook and tables, and the
+//! faults in force from the start. `scenarios/example.yaml` in this crate documents every key.
+//!
+//! Parsing is strict: an unknown key, a value of the wrong type or a name Kubernetes would refuse
+//! is an error naming the file, the place and what would be valid; nothing falls back to a
+//! default silently.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::cratedb::{TableSpec, partition_ident};
+use crate::faults::Fault;
+use crate::nodes::KubeNode;
+use crate::operator::{ClusterShape, DEFAULT_DC_UTIL_COMMAND, dns_label};
+
+/// A whole scenario.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Kubernetes nodes; empty means the default three (`node-0` … `node-2`).
+    #[serde(default)]
+    pub nodes: Vec<KubeNode>,
+    pub clusters: Vec<ClusterDef>,
+    /// Applied in order once the clusters exist (see [`crate::faults`]).
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+/// One CrateDB cluster as the file writes it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterDef {
+    pub name: String,
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    #[serde(default = "default_version")]
+    pub version: String,
+    #[serde(default)]
+    pub masters: u32,
+    #[serde(default = "default_data_groups")]
+    pub data_groups: Vec<DataGroup>,
+    #[serde(default)]
+    pub dc_util_hook: bool,
+    #[serde(default = "default_dc_util_command")]
+    pub dc_util_command: String,
+    #[serde(default = "default_grace")]
+    pub termination_grace_period_seconds: u32,
+    /// Default: `cratesim-<name>`.
+    pub system_password: Option<String>,
+    /// Absent: `doc.events` and the partitioned `doc.metrics`; `[]`: no tables.
+    pub tables: Option<Vec<TableDef>>,
+}
+
+/// A data node group.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataGroup {
+    pub name: String,
+    pub replicas: u32,
+}
+
+/// A user table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableDef {
+    #[serde(default = "default_schema")]
+    pub schema: String,
+    pub name: String,
+    #[serde(default = "default_shards")]
+    pub shards: u32,
+    #[serde(default = "default_replicas")]
+    pub replicas: Replicas,
+    /// Values of the partition column, one partition each; empty: not partitioned.
+    #[serde(default)]
+    pub partitions: Vec<String>,
+}
+
+/// `number_of_replicas`: a number (`1`) or CrateDB's text (`"0-1"`, `"0-all"`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Replicas {
+    Count(u32),
+    Text(String),
+}
+
+fn default_namespace() -> String {
+    "cratedb".into()
+}
+fn default_version() -> String {
+    "5.10.3".into()
+}
+fn default_data_groups() -> Vec<DataGroup> {
+    vec![DataGroup {
+        name: "hot".into(),
+        replicas: 3,
+    }]
+}
+fn default_dc_util_command() -> String {
+    DEFAULT_DC_UTIL_COMMAND.into()
+}
+fn default_grace() -> u32 {
+    1800
+}
+fn default_schema() -> String {
+    "doc".into()
+}
+fn default_shards() -> u32 {
+    4
+}
+fn default_replicas() -> Replicas {
+    Replicas::Count(1)
+}
+
+impl ClusterDef {
+    /// The shape the operator stand-in materialises.
+    pub fn shape(&self) -> ClusterShape {
+        let tables = match &self.tables {
+            None => ClusterShape::default_tables(),
+            Some(tables) => tables.iter().map(TableDef::spec).collect(),
+        };
+        ClusterShape {
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            version: self.version.clone(),
+            masters: self.masters,
+            data_groups: self
+                .data_groups
+                .iter()
+                .map(|g| (g.name.clone(), g.replicas))
+                .collect(),
+            dc_util_hook: self.dc_util_hook,
+            dc_util_command: self.dc_util_command.clone(),
+            termination_grace_period_seconds: self.termination_grace_period_seconds,
+            system_password: self
+                .system_password
+                .clone()
+                .unwrap_or_else(|| format!("cratesim-{}", self.name)),
+            tables,
+        }
+    }
+}
+
+impl TableDef {
+    fn spec(&self) -> TableSpec {
+        TableSpec {
+            schema: self.schema.clone(),
+            name: self.name.clone(),
+            shards: self.shards,
+            replicas: match &self.replicas {
+                Replicas::Count(n) => n.to_string(),
+                Replicas::Text(text) => text.clone(),
+            },
+            partitions: self
+                .partitions
+                .iter()
+                .map(|value| partition_ident(&[Some(value.as_str())]))
+                .collect(),
+        }
+    }
+}
+
+impl Scenario {
+    /// Parses and checks a scenario; `origin` names it in errors (a file path).
+    pub fn parse(text: &str, origin: &str) -> Result<Scenario, String> {
+        let scenario: Scenario =
+            serde_yaml_ng::from_str(text).map_err(|e| format!("scenario {origin}: {e}"))?;
+        scenario.check().map_err(|e| format!("scenario {origin}: {e}"))?;
+        Ok(scenario)
+    }
+
+    /// Reads and parses the scenario file at `path`.
+    pub fn load(path: &Path) -> Result<Scenario, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
+        Scenario::parse(&text, &path.display().to_string())
+    }
+
+    /// The cluster shapes, in file order.
+    pub fn shapes(&self) -> Vec<ClusterShape> {
+        self.clusters.iter().map(ClusterDef::shape).collect()
+    }
+
+    /// What serde cannot check: names, duplicates, and each cluster's shape.
+    fn check(&self) -> Result<(), String> {
+        if self.clusters.is_empty() {
+            return Err("clusters: at least one cluster is needed".into());
+        }
+        let mut nodes = BTreeSet::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            dns_label(&node.name).map_err(|e| format!("nodes[{i}].name: {e}"))?;
+            if !nodes.insert(&node.name) {
+                return Err(format!("nodes[{i}]: node {:?} appears twice", node.name));
+            }
+        }
+        let mut clusters = BTreeSet::new();
+        for (i, cluster) in self.clusters.iter().enumerate() {
+            if let Some(tables) = &cluster.tables {
+                for (t, table) in tables.iter().enumerate() {
+                    if let Replicas::Text(text) = &table.replicas
+                        && text.trim().is_empty()
+                    {
+                        return Err(format!(
+                            "clusters[{i}].tables[{t}].replicas: empty (use a number, \"0-1\" or \"0-all\")"
+                        ));
+                    }
+                }
+            }
+            cluster
+                .shape()
+                .validate()
+                .map_err(|e| format!("clusters[{i}]: {e}"))?;
+            if !clusters.insert((&cluster.namespace, &cluster.name)) {
+                return Err(format!(
+                    "clusters[{i}]: cluster {}/{} appears twice",
+                    cluster.namespace, cluster.name
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_what_the_file_leaves_out() {
+        let scenario = Scenario::parse("clusters: [{name: alpha}]", "t.yaml").unwrap();
+        let shape = &scenario.shapes()[0];
+        assert_eq!(shape.namespace, "cratedb");
+        assert_eq!(shape.data_groups, vec![("hot".to_string(), 3)]);
+        assert_eq!(shape.tables, ClusterShape::default_tables());
+        assert_eq!(shape.system_password, "cratesim-alpha");
+        assert!(scenario.nodes.is_empty() && scenario.faults.is_empty());
+    }
+
+    #[test]
+    fn tables_take_numbers_or_text_for_replicas_and_values_for_partitions() {
+        let scenario = Scenario::parse(
+            "clusters:\n  - name: a\n    tables:\n      - {name: t, replicas: 2}\n      - {name: p, replicas: \"0-1\", partitions: [\"1395961200000\"]}\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let tables = &scenario.shapes()[0].tables;
+        assert_eq!(tables[0].replicas, "2");
+        assert_eq!(tables[0].shards, 4);
+        assert_eq!(tables[1].replicas, "0-1");
+        assert_eq!(tables[1].partitions, vec!["04732cpp6ksjcc9i60o30c1g".to_string()]);
+    }
+
+    #[test]
+    fn errors_name_the_file_the_place_and_the_value() {
+        let unknown = Scenario::parse("clusters:\n  - name: a\n    colour: red\n", "s.yaml").unwrap_err();
+        assert!(unknown.starts_with("scenario s.yaml: "), "{unknown}");
+        assert!(
+            unknown.contains("colour") && unknown.contains("line 3"),
+            "{unknown}"
+        );
+
+        let bad_name = Scenario::parse("clusters: [{name: Alpha_1}]", "s.yaml").unwrap_err();
+        assert!(
+            bad_name.contains("clusters[0]") && bad_name.contains("\"Alpha_1\""),
+            "{bad_name}"
+        );
+
+        let twice = Scenario::parse("clusters: [{name: a}, {name: a}]", "s.yaml").unwrap_err();
+        assert!(
+            twice.contains("clusters[1]") && twice.contains("appears twice"),
+            "{twice}"
+        );
+
+        let replicas = Scenario::parse(
+            "clusters: [{name: a, tables: [{name: t, replicas: \"many\"}]}]",
+            "s.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            replicas.contains("\"many\"") && replicas.contains("0-all"),
+            "{replicas}"
+        );
+
+        let effect = Scenario::parse(
+            "nodes: [{name: n, taints: [{key: k, effect: Sometimes}]}]\nclusters: [{name: a}]",
+            "s.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            effect.contains("Sometimes") && effect.contains("NoSchedule"),
+            "{effect}"
+        );
+
+        let fault = Scenario::parse("clusters: [{name: a}]\nfaults: [{kind: meteor}]", "s.yaml").unwrap_err();
+        assert!(fault.contains("meteor"), "{fault}");
+
+        let none = Scenario::parse("clusters: []", "s.yaml").unwrap_err();
+        assert!(none.contains("at least one cluster"), "{none}");
+    }
+
+    #[test]
+    fn the_shipped_example_parses() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/example.yaml");
+        let scenario = Scenario::load(Path::new(path)).unwrap();
+        assert!(scenario.clusters.len() >= 2);
+        assert!(scenario.nodes.iter().any(|n| !n.taints.is_empty()));
+        assert!(!scenario.faults.is_empty());
+    }
+}
