@@ -6,7 +6,8 @@
 //! adapters (`cratectl-kube`, `cratectl-cratedb`) only fetch and apply, and the workflows in
 //! `cratectl-flow` only sequence.
 //!
-//! Today it holds [`maintenance`] windows. Topology and naming rules, health verdicts, plans,
-//! SQL builders and dc_util analysis join it with the issues that need them.
+//! * [`maintenance`] — maintenance windows: the file format, the calendar, the decision.
+//! * [`readings`] — what cratectl reads from CrateDB, as plain data for the decisions here.
 
 pub mod maintenance;
+pub mod readings;
