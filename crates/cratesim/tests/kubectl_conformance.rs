@@ -388,3 +388,50 @@ fn eviction_is_refused_with_429_while_the_budget_is_spent() {
         "{second}"
     );
 }
+
+/// Applies `faults` (the JSON of `POST /_sim/faults`) to the running simulator.
+fn inject(sim: &Sim, faults: serde_json::Value) {
+    let request: cratesim::faults::FaultRequest =
+        serde_json::from_value(serde_json::json!({ "faults": faults })).unwrap();
+    cratesim::faults::apply(&sim.running.server, &request.faults).unwrap();
+}
+
+#[test]
+fn injected_api_latency_and_error_rates_reach_kubectl() {
+    let sim = Sim::start("faults");
+    inject(
+        &sim,
+        serde_json::json!([
+            {"kind": "api_latency", "verb": "GET", "resource": "pods", "latency_ms": 300},
+            {"kind": "api_error_rate", "verb": "DELETE", "resource": "pods", "code": 500, "rate": 1.0},
+        ]),
+    );
+    for version in VERSIONS {
+        let started = std::time::Instant::now();
+        let out = sim.kubectl(version, &["get", "pods", "--request-timeout=5s", "-o", "name"]);
+        assert!(out.status.success(), "kubectl {version}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).lines().count(), 3, "{}", text(&out.stdout));
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(300),
+            "the GET waited for the injected latency"
+        );
+        let out = sim.kubectl(version, &["get", "pods", "--request-timeout=100ms"]);
+        assert!(!out.status.success(), "a shorter client timeout gives up");
+        // Go reports the client timeout in either words, depending on when it fires.
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("context deadline exceeded") || stderr.contains("Client.Timeout exceeded"),
+            "{version}: {stderr}"
+        );
+        let out = sim.kubectl(
+            version,
+            &["delete", "pod", "crate-data-hot-alpha-0", "--wait=false"],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr).contains("Error from server (InternalError): cratesim: injected fault"),
+            "{version}: {}",
+            text(&out.stderr)
+        );
+    }
+}

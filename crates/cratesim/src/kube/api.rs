@@ -2,7 +2,6 @@
 //! patch/delete and watch, with the conventions real clients depend on (resourceVersion on every
 //! list, one JSON watch event per line, Tables on request, Status errors).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::ApiServer;
 use super::discovery;
@@ -209,16 +208,21 @@ async fn handle(
                 authorization,
                 body: &body,
             };
-            // Injected API errors come before anything else, as a flaky API server's would.
+            // Injected latency and errors come before anything else, as a slow or flaky API
+            // server's would: the request waits, then fails or is served.
             let resource = match &route {
                 Route::Collection { resource, .. } | Route::Object { resource, .. } => Some(resource.plural),
                 Route::Subresource { resource, sub, .. } if sub != "proxy" => Some(resource.plural),
                 _ => None,
             };
-            if let Some(plural) = resource
-                && let Some(error) = server.api_faults.take(method.as_str(), Some(plural))
-            {
-                return error.into_response();
+            if let Some(plural) = resource {
+                let delay = server.api_faults.latency(method.as_str(), Some(plural));
+                if !delay.is_zero() {
+                    tokio::time::sleep(server.clock.real(delay)).await;
+                }
+                if let Some(error) = server.api_faults.take(method.as_str(), Some(plural)) {
+                    return error.into_response();
+                }
             }
             let target = write_target(&route);
             let result = dispatch(&server, route, &request).await;
@@ -741,6 +745,35 @@ fn list(
 /// The longest a watch stays open without `timeoutSeconds`, in simulated seconds.
 const DEFAULT_WATCH_SECONDS: i64 = 1800;
 
+/// How often a watch that allows bookmarks gets one, in simulated time (the API server's watch
+/// cache sends them about once a minute).
+const BOOKMARK_PERIOD: Duration = Duration::from_secs(60);
+
+/// What a watch does with one event from the store's broadcast.
+enum Step {
+    /// Nothing to send (another resource, or no change visible through the selectors).
+    Skip,
+    Send(Value),
+    /// Send this ERROR event, then end the watch.
+    Fail(Value),
+    /// End the watch.
+    End,
+}
+
+/// Sends `step`'s line; `false` when the watch is over.
+async fn deliver(tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>, step: Step) -> bool {
+    let line = |value: Value| Ok::<Bytes, std::io::Error>(Bytes::from(format!("{value}\n")));
+    match step {
+        Step::Skip => true,
+        Step::Send(value) => tx.send(line(value)).await.is_ok(),
+        Step::Fail(value) => {
+            let _ = tx.send(line(value)).await;
+            false
+        }
+        Step::End => false,
+    }
+}
+
 fn watch(
     server: Arc<ApiServer>,
     resource: &'static Resource,
@@ -769,6 +802,8 @@ fn watch(
     };
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(256);
+    // `drop_watches` ends the watches open when it is applied, so subscribe before answering.
+    let mut drops = server.api_faults.watch_drops();
     // Subscribe and read the starting point under one lock, so no event falls between them.
     let (mut live, initial, start_rv, expired) = {
         let store = server.store();
@@ -805,6 +840,7 @@ fn watch(
                         .unwrap_or("")
                         .into(),
                     object: o.clone(),
+                    previous: None,
                 })
                 .collect(),
         };
@@ -814,7 +850,6 @@ fn watch(
     let clock = server.clock.clone();
     let rv_now = start_rv;
     tokio::spawn(async move {
-        let line = |value: Value| Ok::<Bytes, std::io::Error>(Bytes::from(format!("{value}\n")));
         let render = |object: &Value| {
             if as_table {
                 table(resource, &[object], rv_now, clock.now())
@@ -822,72 +857,110 @@ fn watch(
                 object.clone()
             }
         };
+        // A BOOKMARK as the API server sends it: an object of the watched kind carrying only the
+        // resourceVersion the client may resume from.
+        let bookmark = |rv: u64, metadata: Value| {
+            let mut metadata = metadata;
+            metadata["resourceVersion"] = json!(rv.to_string());
+            json!({"type": "BOOKMARK", "object": {
+                "kind": resource.kind, "apiVersion": resource.group_version(), "metadata": metadata,
+            }})
+        };
         if let Some(error) = expired {
-            let _ = tx
-                .send(line(json!({"type": "ERROR", "object": error.status()})))
-                .await;
+            deliver(
+                &tx,
+                Step::Fail(json!({"type": "ERROR", "object": error.status()})),
+            )
+            .await;
             return;
         }
-        // Names currently matching the selectors, to turn "stopped matching" into DELETED.
-        let mut visible: HashSet<(String, String)> = HashSet::new();
-        let send = |event: &Event, visible: &mut HashSet<(String, String)>| -> Option<Value> {
-            let key = (event.namespace.clone(), event.name.clone());
-            let now_matches = event.kind != EventType::Deleted && matches(&event.object);
-            let was_visible = visible.contains(&key);
-            let kind = match (was_visible, now_matches, event.kind) {
-                (_, _, EventType::Deleted) if was_visible || matches(&event.object) => Some("DELETED"),
-                (false, true, _) => Some("ADDED"),
-                (true, true, _) => Some("MODIFIED"),
-                (true, false, _) => Some("DELETED"),
-                _ => None,
+        // As the API server filters a watch through selectors: an object that starts matching is
+        // ADDED, one that stops matching is DELETED (judged on the object before and after).
+        let send = |event: &Event| -> Option<Value> {
+            let matched = event.previous.as_ref().is_some_and(&matches);
+            let kind = match event.kind {
+                EventType::Deleted => matches(&event.object).then_some("DELETED"),
+                EventType::Added | EventType::Modified => match (matched, matches(&event.object)) {
+                    (false, true) => Some("ADDED"),
+                    (true, true) => Some("MODIFIED"),
+                    (true, false) => Some("DELETED"),
+                    (false, false) => None,
+                },
             }?;
-            if kind == "DELETED" {
-                visible.remove(&key);
-            } else {
-                visible.insert(key);
-            }
             Some(json!({"type": kind, "object": render(&event.object)}))
         };
-        for event in &initial {
-            if let Some(v) = send(event, &mut visible)
-                && tx.send(line(v)).await.is_err()
+        // One event from the store's broadcast, after the starting point.
+        let step = |received: Result<Event, RecvError>| match received {
+            Ok(event)
+                if event.rv > start_rv
+                    && event.resource == resource.store_key()
+                    && namespace.as_deref().is_none_or(|ns| ns == event.namespace) =>
             {
+                send(&event).map_or(Step::Skip, Step::Send)
+            }
+            Ok(_) => Step::Skip,
+            Err(RecvError::Lagged(_)) => {
+                let gone = ApiError::expired(start_rv, start_rv);
+                Step::Fail(json!({"type": "ERROR", "object": gone.status()}))
+            }
+            Err(RecvError::Closed) => Step::End,
+        };
+        for event in &initial {
+            let next = send(event).map_or(Step::Skip, Step::Send);
+            if !deliver(&tx, next).await {
                 return;
             }
         }
         if send_initial && bookmarks {
-            let bookmark = json!({"type": "BOOKMARK", "object": {
-                "kind": resource.kind, "apiVersion": resource.group_version(),
-                "metadata": {"resourceVersion": start_rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}
-            }});
-            if tx.send(line(bookmark)).await.is_err() {
+            let end = bookmark(
+                start_rv,
+                json!({"annotations": {"k8s.io/initial-events-end": "true"}}),
+            );
+            if !deliver(&tx, Step::Send(end)).await {
                 return;
             }
         }
         let deadline = tokio::time::sleep(clock.real(timeout));
         tokio::pin!(deadline);
+        // A zero period would panic; a huge time scale makes the real period tiny.
+        let period = clock.real(BOOKMARK_PERIOD).max(Duration::from_millis(1));
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
+            let next = tokio::select! {
                 _ = &mut deadline => return,
                 _ = tx.closed() => return,
-                received = live.recv() => match received {
-                    Ok(event) if event.rv > start_rv
-                        && event.resource == resource.store_key()
-                        && namespace.as_deref().is_none_or(|ns| ns == event.namespace) => {
-                        if let Some(v) = send(&event, &mut visible)
-                            && tx.send(line(v)).await.is_err()
-                        {
+                dropped = drops.recv() => match dropped {
+                    // Another resource's watches.
+                    Ok(Some(plural)) if plural != resource.plural => Step::Skip,
+                    // The stream just ends, as when the API server closes a watch; clients
+                    // watch again from their last resourceVersion.
+                    _ => Step::End,
+                },
+                _ = ticks.tick(), if bookmarks => {
+                    // Every event committed up to the store's rv is already in `live`; send
+                    // those first, so the bookmark never runs ahead of an undelivered event.
+                    let mut rv = server.store().rv();
+                    loop {
+                        let received = match live.try_recv() {
+                            Ok(event) => Ok(event),
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                        };
+                        if let Ok(event) = &received {
+                            rv = rv.max(event.rv);
+                        }
+                        if !deliver(&tx, step(received)).await {
                             return;
                         }
                     }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => {
-                        let gone = ApiError::expired(start_rv, start_rv);
-                        let _ = tx.send(line(json!({"type": "ERROR", "object": gone.status()}))).await;
-                        return;
-                    }
-                    Err(RecvError::Closed) => return,
+                    Step::Send(bookmark(rv, json!({})))
                 },
+                received = live.recv() => step(received),
+            };
+            if !deliver(&tx, next).await {
+                return;
             }
         }
     });

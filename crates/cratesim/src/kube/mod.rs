@@ -33,7 +33,8 @@ pub struct ApiServer {
     pub databases: Databases,
     /// What happened, for tests (`GET /_sim/report`). Locked after the store and the databases.
     pub evidence: Evidence,
-    /// API error bursts injected through `POST /_sim/faults`.
+    /// API faults injected through `POST /_sim/faults` (error bursts and rates, latency) and the
+    /// signal that ends open watches.
     pub api_faults: ApiFaults,
 }
 

@@ -40,6 +40,10 @@ pub struct Event {
     pub name: String,
     /// The object after the change (for `Deleted`, its last state with the new rv).
     pub object: Value,
+    /// The object before the change (`None` for `Added`), so a watch with selectors can tell
+    /// "started matching" (ADDED) and "stopped matching" (DELETED) from MODIFIED, as the API
+    /// server does.
+    pub previous: Option<Value>,
 }
 
 /// How many events the log keeps before compacting; older watches get 410 Gone.
@@ -105,6 +109,7 @@ impl Store {
             namespace: String::new(),
             name: String::new(),
             object: Value::Null,
+            previous: None,
         };
         let _ = self.events.send(event);
     }
@@ -153,6 +158,7 @@ impl Store {
         namespace: &str,
         name: &str,
         object: Value,
+        previous: Option<Value>,
     ) {
         let event = Event {
             rv: self.rv,
@@ -161,6 +167,7 @@ impl Store {
             namespace: namespace.to_string(),
             name: name.to_string(),
             object,
+            previous,
         };
         if self.log.len() == LOG_CAPACITY
             && let Some(old) = self.log.pop_front()
@@ -199,7 +206,7 @@ impl Store {
             meta.insert("namespace".into(), json!(namespace));
         }
         self.objects.insert(key, object.clone());
-        self.record(EventType::Added, resource, namespace, &name, object.clone());
+        self.record(EventType::Added, resource, namespace, &name, object.clone(), None);
         Ok(object)
     }
 
@@ -250,8 +257,15 @@ impl Store {
             "generation".into(),
             json!(if spec_changed { generation + 1 } else { generation }),
         );
-        self.objects.insert(key, object.clone());
-        self.record(EventType::Modified, resource, namespace, name, object.clone());
+        let previous = self.objects.insert(key, object.clone());
+        self.record(
+            EventType::Modified,
+            resource,
+            namespace,
+            name,
+            object.clone(),
+            previous,
+        );
         Ok(object)
     }
 
@@ -264,12 +278,20 @@ impl Store {
         name: &str,
     ) -> Result<Value, ApiError> {
         let key = (resource, namespace.to_string(), name.to_string());
-        let Some(mut object) = self.objects.remove(&key) else {
+        let Some(previous) = self.objects.remove(&key) else {
             return Err(ApiError::not_found(qualified, name));
         };
         self.rv += 1;
+        let mut object = previous.clone();
         metadata_mut(&mut object).insert("resourceVersion".into(), json!(self.rv.to_string()));
-        self.record(EventType::Deleted, resource, namespace, name, object.clone());
+        self.record(
+            EventType::Deleted,
+            resource,
+            namespace,
+            name,
+            object.clone(),
+            Some(previous),
+        );
         Ok(object)
     }
 }
