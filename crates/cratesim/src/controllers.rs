@@ -1,16 +1,24 @@
 //! The controllers that make pods behave over simulated time, as a real cluster's do:
 //!
+//! * the **operator stand-in** ([`crate::operator_controller`]) reconciles changed `CrateDB`
+//!   resources into StatefulSet replica counts (scale, suspend, resume);
 //! * the **StatefulSet controller** keeps one pod per ordinal `0..spec.replicas`: a missing pod
 //!   is recreated from the template (same name, new UID), pods above the count are deleted
 //!   gracefully, and `status` counts ready pods;
 //! * the **kubelet** takes a new pod from Pending to Running after a delay and starts its
-//!   CrateDB node; the pod is Ready while the node answers. Deleting a pod runs its preStop hook
-//!   (dc_util decommissions the node first) and stops the node; the pod goes when the node has
-//!   stopped, or when the grace period ends and the node is killed. Pods without a CrateDB node
-//!   become Ready after a delay and stop after a fixed time.
+//!   CrateDB node; a pod of a new ordinal (scale-out) adds its node to the cluster first, named
+//!   and given roles by its command line ([`crate::databases::node_spec_of_pod`]). The pod is
+//!   Ready while the node answers. Deleting a pod runs its preStop hook (dc_util decommissions
+//!   the node first, unless the StatefulSet is down to 0 or 1 replicas, as dc_util skips
+//!   then) and stops the node; the pod goes when the node has stopped, or when the grace period
+//!   ends and the node is killed. A node whose pod is gone and whose StatefulSet no longer
+//!   wants that ordinal (scale-in, suspend, a deleted StatefulSet) has departed for good; a
+//!   node whose pod vanished without stopping it (a force deletion) is killed, as the kubelet
+//!   kills an orphaned container. Pods of no simulated CrateDB cluster become Ready after a
+//!   delay and stop after a fixed time.
 //!
-//! Both are one reconcile pass over the store, run whenever the store changes or a deadline
-//! falls due; each pass only writes when something changes, so passes settle.
+//! All of them are one reconcile pass over the store, run whenever the store changes or a
+//! deadline falls due; each pass only writes when something changes, so passes settle.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,10 +26,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::databases::{NodeRef, dc_util_hook, node_of_pod};
+use crate::cratedb::CrateCluster;
+use crate::databases::{NodeRef, dc_util_hook, node_of_pod, node_spec_of_pod};
 use crate::kube::ApiServer;
 use crate::kube::pods;
 use crate::kube::store::{metadata_mut, object_name};
+use crate::operator_controller::{self, OperatorState};
 
 /// Delays of the simulated cluster, in simulated time.
 #[derive(Clone, Debug)]
@@ -54,6 +64,11 @@ struct Deadlines {
     recreate: HashMap<(String, String), Duration>,
     /// `(namespace, pod, uid)` → when the next lifecycle step happens.
     step: HashMap<(String, String, String), Duration>,
+    /// `(namespace, pod)` → the node it runs, its StatefulSet and ordinal: what the kubelet
+    /// remembers of a CrateDB pod, to notice when it is gone.
+    runs: HashMap<(String, String), (NodeRef, String, u64)>,
+    /// The operator stand-in's memory.
+    operator: OperatorState,
 }
 
 /// Runs the controllers until the task is aborted.
@@ -114,12 +129,17 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let terminating = pod.pointer("/metadata/deletionTimestamp").is_some();
-        // Only pods whose node the cluster model knows run CrateDB; a pod beyond the modelled
-        // nodes (scale-out is not modelled yet) gets the generic lifecycle.
-        if let Some(n) = node_of_pod(&pod) {
+        // A pod of a simulated CrateDB cluster runs its node; other pods get the generic
+        // lifecycle.
+        let node = node_of_pod(&pod).filter(|n| databases.contains_key(&n.key()));
+        if let Some(n) = &node {
             server.evidence.pod_uid(&n.key(), &name, &step_key.2);
+            if let Some((sts, ordinal)) = owner_and_ordinal(&pod) {
+                deadlines
+                    .runs
+                    .insert((namespace.clone(), name.clone()), (n.clone(), sts, ordinal));
+            }
         }
-        let node = node_of_pod(&pod).filter(|n| databases.get(&n.key()).is_some_and(|m| m.has_node(&n.node)));
         let first_seen = !deadlines.step.contains_key(&step_key);
         let due = |deadlines: &mut Deadlines, delay: Duration| {
             *deadlines.step.entry(step_key.clone()).or_insert(now + delay)
@@ -138,7 +158,15 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
                 (Some(n), Some(model)) => {
                     // The stop begins: the preStop hook (dc_util decommissions first), then SIGTERM.
                     if first_seen {
-                        match dc_util_hook(&pod) {
+                        // dc_util skips the decommission when its StatefulSet is down to 0 or 1
+                        // replicas (a suspend, or the last node): SIGTERM only.
+                        let replicas = owner_and_ordinal(&pod).and_then(|(sts, _)| {
+                            store
+                                .get("statefulsets", &namespace, &sts)
+                                .and_then(|s| s.pointer("/spec/replicas"))
+                                .and_then(Value::as_u64)
+                        });
+                        match dc_util_hook(&pod).filter(|_| replicas.is_none_or(|r| r > 1)) {
                             Some(availability) => {
                                 model.node_decommission_requested(&n.node, availability.as_deref(), now)
                             }
@@ -182,8 +210,8 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
                 let at = due(deadlines, timings.start_delay);
                 if now >= at {
                     deadlines.step.remove(&step_key);
-                    if let Some((n, model)) = model {
-                        model.node_process_started(&n.node, now);
+                    if let Some((_, model)) = model {
+                        start_node(model, &pod, &name, now);
                     }
                     let _ = store.replace("pods", "pods", &namespace, &name, running(&pod, &stamp, false, 0));
                 } else {
@@ -202,7 +230,7 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
                     let at = due(deadlines, timings.start_delay);
                     if now >= at {
                         deadlines.step.remove(&step_key);
-                        model.node_process_started(&n.node, now);
+                        start_node(model, &pod, &name, now);
                         let restarted = running(&pod, &stamp, false, restarts + 1);
                         let _ = store.replace("pods", "pods", &namespace, &name, restarted);
                     } else {
@@ -235,6 +263,43 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             _ => {}
         }
     }
+    // Pods that are gone: a node still running is killed (its pod was force-deleted), and a
+    // node whose StatefulSet no longer wants its ordinal has departed for good.
+    let gone: Vec<(String, String)> = deadlines
+        .runs
+        .keys()
+        .filter(|(ns, pod)| store.get("pods", ns, pod).is_none())
+        .cloned()
+        .collect();
+    for key in gone {
+        let Some((n, sts, ordinal)) = deadlines.runs.get(&key).cloned() else {
+            continue;
+        };
+        let Some(model) = databases.get_mut(&n.key()) else {
+            deadlines.runs.remove(&key);
+            continue;
+        };
+        let wanted = store
+            .get("statefulsets", &n.namespace, &sts)
+            .and_then(|s| s.pointer("/spec/replicas"))
+            .and_then(Value::as_u64)
+            .is_some_and(|replicas| ordinal < replicas);
+        if !wanted {
+            model.node_departed(&n.node, now);
+            deadlines.runs.remove(&key);
+        } else if model.node_process_running(&n.node) {
+            model.node_killed(&n.node, now);
+        }
+    }
+
+    // The operator stand-in, between the kubelet and the StatefulSet controller, so that a
+    // replica count it changes is acted on in the same pass.
+    if let Some(at) =
+        operator_controller::reconcile(server, &mut store, &mut databases, &mut deadlines.operator, now)
+    {
+        wake(at);
+    }
+
     for (key, model) in databases.iter() {
         server.evidence.observe(key, model, server.clock.now());
         if let Some(at) = model.next_change_at() {
@@ -329,6 +394,25 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
         }
     }
     next
+}
+
+/// Starts the node `pod` runs: added to the cluster first if new (scale-out), its host name
+/// the pod's.
+fn start_node(model: &mut CrateCluster, pod: &Value, pod_name: &str, now: Duration) {
+    let Some(spec) = node_spec_of_pod(pod) else {
+        return;
+    };
+    model.ensure_node(&spec, now);
+    model.set_node_hostname(&spec.name, pod_name);
+    model.node_process_started(&spec.name, now);
+}
+
+/// The StatefulSet owning `pod` and the pod's ordinal in it.
+fn owner_and_ordinal(pod: &Value) -> Option<(String, u64)> {
+    let owner = pod
+        .pointer("/metadata/ownerReferences/0/name")
+        .and_then(Value::as_str)?;
+    Some((owner.to_string(), ordinal_of(pod, owner)?))
 }
 
 /// The ordinal of `pod` if it belongs to StatefulSet `sts_name` (`<sts>-<n>`).

@@ -1,15 +1,19 @@
 //! The CrateDB clusters of the simulation, and which pod runs which of their nodes.
 //!
-//! A pod runs the node its labels and ordinal name: `app.kubernetes.io/name` is the cluster,
-//! `cloud.crate.io/node-name` the node group, and `crate-data-hot-<cluster>-2` runs `data-hot-2`
-//! (`crate-master-<cluster>-0` runs `master-0`), as the CrateDB operator arranges it.
+//! A pod runs the node its labels and command line name: `app.kubernetes.io/name` is the
+//! cluster, and the node is the `crate` container's `-Cnode.name=` (the operator writes
+//! `data-hot-$(hostname | awk -F- '{print $NF}')`, which the shell expands to the pod's ordinal;
+//! the simulator's templates say `$(ORDINAL)`). Without that flag the ordinal rule applies:
+//! `cloud.crate.io/node-name` is the node group, and `crate-data-hot-<cluster>-2` runs
+//! `data-hot-2` (`crate-master-<cluster>-0` runs `master-0`), as the CrateDB operator arranges
+//! it. Roles come from `-Cnode.master=` and `-Cnode.data=` (CrateDB's default: both true).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-use crate::cratedb::CrateCluster;
+use crate::cratedb::{CrateCluster, NodeSpec};
 
 /// `(namespace, cluster name)` → the cluster's model.
 pub type Clusters = BTreeMap<(String, String), CrateCluster>;
@@ -57,11 +61,19 @@ pub fn node_of_pod(pod: &Value) -> Option<NodeRef> {
     let group = label("cloud.crate.io/node-name")?;
     let name = pod.pointer("/metadata/name").and_then(Value::as_str)?;
     let ordinal: u32 = name.rsplit_once('-')?.1.parse().ok()?;
-    let node = if group == "master" {
-        format!("master-{ordinal}")
-    } else {
-        format!("data-{group}-{ordinal}")
+    let node = match crate_flag(pod, "node.name") {
+        Some(value) => match value.split_once("$(") {
+            // A shell substitution: the operator's `$(hostname | awk -F- '{print $NF}')` (or
+            // the simulator's `$(ORDINAL)`) is the ordinal.
+            Some((prefix, _)) => format!("{prefix}{ordinal}"),
+            None => value.split_whitespace().next().unwrap_or_default().to_string(),
+        },
+        None if group == "master" => format!("master-{ordinal}"),
+        None => format!("data-{group}-{ordinal}"),
     };
+    if node.is_empty() {
+        return None;
+    }
     let namespace = pod
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
@@ -72,6 +84,40 @@ pub fn node_of_pod(pod: &Value) -> Option<NodeRef> {
         cluster: cluster.to_string(),
         node,
     })
+}
+
+/// The CrateDB node `pod` runs with its roles (`-Cnode.master=`, `-Cnode.data=`; CrateDB's
+/// default for a missing flag is true).
+pub fn node_spec_of_pod(pod: &Value) -> Option<NodeSpec> {
+    let node = node_of_pod(pod)?;
+    let role = |flag: &str| crate_flag(pod, flag).is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"));
+    Some(NodeSpec {
+        name: node.node,
+        master_eligible: role("node.master"),
+        data: role("node.data"),
+    })
+}
+
+/// The value of `-C<flag>=` on the command line of the pod's `crate` container (the first
+/// container if none is named so): everything after `=` up to the end of that argument.
+fn crate_flag<'a>(pod: &'a Value, flag: &str) -> Option<&'a str> {
+    let containers = pod.pointer("/spec/containers")?.as_array()?;
+    let container = containers
+        .iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some("crate"))
+        .or_else(|| containers.first())?;
+    let needle = format!("-C{flag}=");
+    container
+        .get("command")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|arg| {
+            let at = arg.find(&needle)?;
+            // Only a flag at the start of a word (not `-Cfoo.node.name=`).
+            let word_start = at == 0 || arg[..at].ends_with(char::is_whitespace);
+            word_start.then(|| &arg[at + needle.len()..])
+        })
 }
 
 /// The `-min-availability` a pod's dc_util preStop hook passes, if it has such a hook.
@@ -116,6 +162,43 @@ mod tests {
             "master-0"
         );
         assert_eq!(node_of_pod(&json!({"metadata": {"name": "other-0"}})), None);
+    }
+
+    #[test]
+    fn the_command_line_names_the_node_and_its_roles() {
+        let pod = |command: Value| {
+            json!({"metadata": {"name": "crate-data-hot-alpha-4", "namespace": "ns",
+                "labels": {"app.kubernetes.io/name": "alpha", "cloud.crate.io/node-name": "hot"}},
+                "spec": {"containers": [{"name": "sql-exporter", "command": ["-Cnode.name=wrong"]},
+                    {"name": "crate", "command": command}]}})
+        };
+        // The operator's shell substitution expands to the ordinal.
+        let operator = pod(json!([
+            "/docker-entrypoint.sh",
+            "crate",
+            "-Cnode.name=data-hot-$(hostname | awk -F- '{print $NF}')",
+            "-Cnode.master=false",
+            "-Cnode.data=true"
+        ]));
+        let spec = node_spec_of_pod(&operator).unwrap();
+        assert_eq!(
+            (spec.name.as_str(), spec.master_eligible, spec.data),
+            ("data-hot-4", false, true)
+        );
+        // A literal name wins over the ordinal rule; missing roles default to true.
+        let literal = node_spec_of_pod(&pod(json!(["crate", "-Cnode.name=big-one"]))).unwrap();
+        assert_eq!(
+            (literal.name.as_str(), literal.master_eligible, literal.data),
+            ("big-one", true, true)
+        );
+        assert_eq!(
+            node_of_pod(&pod(json!(["crate", "-Cnode.name=data-hot-$(ORDINAL)"])))
+                .unwrap()
+                .node,
+            "data-hot-4"
+        );
+        // No flag: the ordinal rule.
+        assert_eq!(node_of_pod(&pod(json!(["crate"]))).unwrap().node, "data-hot-4");
     }
 
     #[test]

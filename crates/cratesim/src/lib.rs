@@ -14,6 +14,7 @@
 //! * [`faults`] — faults injected at run time (`POST /_sim/faults`).
 //! * [`nodes`] — the Kubernetes nodes, with taints, annotations and cordons.
 //! * [`operator`] — the CrateDB operator stand-in that materialises `CrateDB` resources.
+//! * [`operator_controller`] — the operator stand-in's reconcile loop: scale, suspend, resume.
 //! * [`scenario`] — scenario files: clusters, nodes and faults for `cratesim serve --scenario`.
 //! * [`proxy`] — HTTP to a pod's CrateDB node (pod proxy and direct URLs).
 //! * [`serve`] — serving over sockets, and the kubeconfig for clients.
@@ -29,6 +30,7 @@ pub mod faults;
 pub mod kube;
 pub mod nodes;
 pub mod operator;
+pub mod operator_controller;
 pub mod proxy;
 pub mod scenario;
 pub mod serve;

@@ -984,3 +984,228 @@ fn select_star_orders_columns_alphabetically() {
     );
     assert_eq!(r["rows"][0][0], "GREEN");
 }
+
+fn node(name: &str) -> NodeSpec {
+    NodeSpec {
+        name: name.into(),
+        master_eligible: true,
+        data: true,
+    }
+}
+
+/// Copies on `name` (assigned: started, initializing or relocating).
+fn copies_on(c: &mut CrateCluster, name: &str, now: Duration) -> i64 {
+    query_args(
+        c,
+        "SELECT count(*) FROM sys.shards WHERE node['name'] = ?",
+        json!([name]),
+        now,
+    )["rows"][0][0]
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn a_node_added_on_scale_out_joins_and_gets_shards_by_rebalancing() {
+    let mut c = CrateCluster::new(spec(3), Duration::ZERO);
+    c.ensure_node(&node("data-hot-3"), secs(10));
+    assert!(c.has_node("data-hot-3"));
+    assert_eq!(node_count(&mut c, secs(10)), 3, "known, but no process yet");
+    assert_eq!(c.nodes_not_serving(), 0, "a node that never joined is not 'down'");
+    c.node_process_started("data-hot-3", secs(10));
+    assert_eq!(c.nodes_not_serving(), 0);
+    c.advance(secs(15));
+    assert_eq!(node_count(&mut c, secs(15)), 4);
+    let relocating = scalar(
+        &mut c,
+        "SELECT count(*) FROM sys.shards WHERE routing_state = 'RELOCATING'",
+        secs(15),
+    );
+    assert_eq!(
+        relocating,
+        json!(2),
+        "the balancer moves copies to the new node, cluster_concurrent_rebalance (2) at a time"
+    );
+    let mut worst = Health::Green;
+    let mut most_relocating = 0;
+    run_until_quiet(&mut c, secs(600), |c| {
+        worst = worst.max(c.health());
+        let mut probe = c.clone();
+        let n = scalar(
+            &mut probe,
+            "SELECT count(*) FROM sys.shards WHERE routing_state = 'RELOCATING'",
+            secs(0),
+        );
+        most_relocating = most_relocating.max(n.as_i64().unwrap());
+    });
+    assert_eq!(worst, Health::Green, "relocation does not change health");
+    assert!(most_relocating <= 2, "{most_relocating}");
+    // 16 copies over 4 nodes: 4 each.
+    for i in 0..4 {
+        assert_eq!(
+            copies_on(&mut c, &format!("data-hot-{i}"), secs(600)),
+            4,
+            "data-hot-{i}"
+        );
+    }
+    assert_eq!(
+        scalar(
+            &mut c,
+            "SELECT count(*) FROM sys.shards WHERE routing_state <> 'STARTED'",
+            secs(600)
+        ),
+        json!(0)
+    );
+    assert_eq!(c.nodes_not_serving(), 0);
+}
+
+#[test]
+fn rebalance_enable_none_keeps_a_new_node_empty_until_reset() {
+    let mut c = CrateCluster::new(spec(3), Duration::ZERO);
+    query(
+        &mut c,
+        "SET GLOBAL TRANSIENT \"cluster.routing.rebalance.enable\" = 'none'",
+        secs(1),
+    );
+    c.ensure_node(&node("data-hot-3"), secs(1));
+    c.node_process_started("data-hot-3", secs(1));
+    run_until_quiet(&mut c, secs(300), |_| {});
+    assert_eq!(node_count(&mut c, secs(300)), 4);
+    assert_eq!(copies_on(&mut c, "data-hot-3", secs(300)), 0);
+    assert_eq!(c.health(), Health::Green);
+    // `replicas` moves only replicas; `allocation.enable = primaries` then forbids them.
+    query(
+        &mut c,
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'",
+        secs(301),
+    );
+    query(
+        &mut c,
+        "SET GLOBAL TRANSIENT \"cluster.routing.rebalance.enable\" = 'replicas'",
+        secs(301),
+    );
+    c.advance(secs(400));
+    assert_eq!(copies_on(&mut c, "data-hot-3", secs(400)), 0);
+    query(&mut c, "RESET GLOBAL \"cluster.routing\"", secs(401));
+    run_until_quiet(&mut c, secs(900), |_| {});
+    assert_eq!(copies_on(&mut c, "data-hot-3", secs(900)), 4);
+}
+
+#[test]
+fn an_added_node_gets_unassigned_replicas_first() {
+    // Two nodes and a table with 2 replicas: one replica per shard cannot be placed.
+    let mut s = spec(2);
+    s.tables = vec![TableSpec {
+        schema: "doc".into(),
+        name: "r2".into(),
+        shards: 2,
+        replicas: "2".into(),
+        partitions: vec![],
+    }];
+    let mut c = CrateCluster::new(s, Duration::ZERO);
+    assert_eq!(c.health(), Health::Yellow);
+    c.ensure_node(&node("data-hot-2"), secs(1));
+    c.node_process_started("data-hot-2", secs(1));
+    c.advance(secs(6));
+    let rows = query(
+        &mut c,
+        "SELECT routing_state, recovery['type'] FROM sys.shards WHERE node['name'] = 'data-hot-2'",
+        secs(6),
+    );
+    assert_eq!(
+        rows["rows"],
+        json!([["INITIALIZING", "PEER"], ["INITIALIZING", "PEER"]])
+    );
+    run_until_quiet(&mut c, secs(300), |_| {});
+    assert_eq!(c.health(), Health::Green);
+}
+
+#[test]
+fn a_departed_node_is_out_for_good_and_its_replicas_are_rebuilt_elsewhere() {
+    let mut c = CrateCluster::new(spec(3), Duration::ZERO);
+    // Scale-in without deallocation: SIGTERM, the process exits, the pod is gone for good.
+    c.node_stop_requested("data-hot-2", secs(1));
+    c.advance(secs(3));
+    c.node_departed("data-hot-2", secs(3));
+    assert!(c.node_has_departed("data-hot-2"));
+    assert_eq!(node_count(&mut c, secs(3)), 2);
+    assert_eq!(c.health(), Health::Yellow, "replicas promoted, copies missing");
+    assert_eq!(c.nodes_not_serving(), 0, "a departed node is not 'down'");
+    // After unassigned.node_left.delayed_timeout the replicas are rebuilt on the two left.
+    c.advance(secs(30));
+    assert_eq!(c.health(), Health::Yellow);
+    run_until_quiet(&mut c, secs(600), |_| {});
+    assert_eq!(c.health(), Health::Green);
+    assert_eq!(copies_on(&mut c, "data-hot-0", secs(600)), 8);
+    // The same node comes back (same name, same id) when a pod runs it again.
+    let id =
+        |c: &mut CrateCluster| scalar(c, "SELECT id FROM sys.nodes WHERE name = 'data-hot-0'", secs(600));
+    let before = id(&mut c);
+    c.node_process_started("data-hot-2", secs(600));
+    c.advance(secs(610));
+    assert!(!c.node_has_departed("data-hot-2"));
+    assert_eq!(node_count(&mut c, secs(610)), 3);
+    assert_eq!(id(&mut c), before);
+}
+
+#[test]
+fn a_departed_node_with_the_only_copy_leaves_the_cluster_red() {
+    let mut s = spec(3);
+    s.tables = vec![TableSpec {
+        schema: "doc".into(),
+        name: "r0".into(),
+        shards: 3,
+        replicas: "0".into(),
+        partitions: vec![],
+    }];
+    let mut c = CrateCluster::new(s, Duration::ZERO);
+    c.node_stop_requested("data-hot-2", secs(1));
+    c.advance(secs(3));
+    c.node_departed("data-hot-2", secs(3));
+    run_until_quiet(&mut c, secs(3600), |_| {});
+    assert_eq!(
+        c.health(),
+        Health::Red,
+        "the primary only the departed node had is lost"
+    );
+    assert_eq!(
+        scalar(&mut c, "SELECT sum(missing_shards) FROM sys.health", secs(3600)),
+        json!(1)
+    );
+}
+
+#[test]
+fn the_voting_configuration_follows_scale_in_and_out() {
+    // 3 → 2 keeps a master; 2 → 1 loses it (the third voter is still configured).
+    let mut c = CrateCluster::new(spec(3), Duration::ZERO);
+    c.node_departed("data-hot-2", secs(1));
+    assert_eq!(node_count(&mut c, secs(1)), 2);
+    c.node_departed("data-hot-1", secs(2));
+    assert_eq!(
+        scalar(
+            &mut c,
+            "SELECT count(*) FROM sys.cluster WHERE master_node IS NULL",
+            secs(2)
+        ),
+        json!(1),
+        "one of three voters left: no quorum"
+    );
+
+    // 4 nodes, a voter departs: the configuration takes the newcomer, so losing one more of
+    // the three left still leaves a quorum.
+    let mut c = CrateCluster::new(spec(3), Duration::ZERO);
+    c.ensure_node(&node("data-hot-3"), secs(1));
+    c.node_process_started("data-hot-3", secs(1));
+    c.advance(secs(10));
+    c.node_departed("data-hot-0", secs(10));
+    c.node_killed("data-hot-1", secs(11));
+    assert_eq!(node_count(&mut c, secs(11)), 2);
+    assert_eq!(
+        scalar(
+            &mut c,
+            "SELECT count(*) FROM sys.cluster WHERE master_node IS NULL",
+            secs(11)
+        ),
+        json!(0)
+    );
+}

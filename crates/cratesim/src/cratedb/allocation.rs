@@ -17,6 +17,25 @@
 //!   goes back to its node;
 //! * throttling: `node_concurrent_recoveries` incoming peer recoveries and
 //!   `node_initial_primaries_recoveries` local primary recoveries per node.
+//!
+//! Unassigned copies go to the least loaded node that may take them (so a node added on
+//! scale-out gets unassigned replicas first). Then the balancer (ES `BalancedShardsAllocator`,
+//! simplified) relocates STARTED copies from heavier to lighter nodes:
+//! * a node's weight for an index is `0.45 × copies on the node + 0.55 × copies of the index
+//!   on the node` (the default `balance.shard`/`balance.index` factors; the averages of the
+//!   real formula cancel out in a difference); a copy moves when the difference between its
+//!   node and the target exceeds the default threshold 1.0, best difference first, which
+//!   strictly lowers the imbalance, so balancing settles;
+//! * `cluster.routing.rebalance.enable` (`all|primaries|replicas|none`) says which copies may
+//!   move; `cluster.routing.allocation.allow_rebalance` (`always`, `indices_primaries_active`,
+//!   default `indices_all_active`: nothing unassigned or initializing, relocation targets
+//!   aside) when; `cluster_concurrent_rebalance` (2) bounds relocations in flight; the target
+//!   must pass the deciders above (so `allocation.enable = primaries` holds replicas in place).
+//!
+//! Not modelled: disk watermarks and shard sizes (every copy weighs the same), awareness
+//! attributes, per-table allocation settings, outgoing recovery limits, and the per-index
+//! search order of the real balancer (it may pick a different, equally good move). A fresh
+//! cluster starts balanced by these rules, so it is quiet until something changes.
 
 use std::time::Duration;
 
@@ -96,6 +115,7 @@ impl CrateCluster {
                     .collect();
             }
         }
+        self.settle_balance();
     }
 
     /// Creates the shard groups of a new index with unassigned copies of the given source.
@@ -130,6 +150,7 @@ impl CrateCluster {
                 }
             }
         }
+        self.rebalance(&deciders, t);
         self.check_decommissions(t);
         self.finish_restores();
     }
@@ -321,20 +342,147 @@ impl CrateCluster {
                 ..copy.clone()
             };
             let (target, _) = self.choose(d, self.group(at), &probe, t);
-            let (Some(target), Some(source_node)) = (target, copy.node) else {
-                continue;
-            };
-            let done = t + self.recovery_time(Source::Peer, true);
-            let group = self.group_mut(at);
-            group.copies[c].routing = Routing::Relocating;
-            group.copies[c].relocating_to = Some(target);
-            let mut moving = Copy::unassigned(copy.primary, Source::Peer);
-            moving.node = Some(target);
-            moving.routing = Routing::Initializing;
-            moving.relocation_source = Some(source_node);
-            moving.recovery = Some((t, done));
-            group.copies.push(moving);
+            if let Some(target) = target {
+                self.start_relocation(at, c, target, t);
+            }
         }
+    }
+
+    /// Copy `c` of the group at `at` starts relocating to node `target`: the source shows
+    /// RELOCATING, the target an INITIALIZING copy recovering from it.
+    fn start_relocation(&mut self, at: Loc, c: usize, target: usize, t: Duration) {
+        let done = t + self.recovery_time(Source::Peer, true);
+        let group = self.group_mut(at);
+        let copy = &mut group.copies[c];
+        let Some(source_node) = copy.node else {
+            return;
+        };
+        copy.routing = Routing::Relocating;
+        copy.relocating_to = Some(target);
+        let mut moving = Copy::unassigned(copy.primary, Source::Peer);
+        moving.node = Some(target);
+        moving.routing = Routing::Initializing;
+        moving.relocation_source = Some(source_node);
+        moving.recovery = Some((t, done));
+        group.copies.push(moving);
+    }
+
+    /// Whether the balancer may run now (`rebalance.enable`, `allow_rebalance`).
+    fn rebalance_allowed(&self) -> bool {
+        if self.settings.get("cluster.routing.rebalance.enable") == "none" {
+            return false;
+        }
+        // Relocation targets are not "inactive" for these rules (ES RoutingNodes).
+        let settled = |c: &Copy| c.routing.active() || c.is_relocation_target();
+        match self
+            .settings
+            .get("cluster.routing.allocation.allow_rebalance")
+            .as_str()
+        {
+            "always" => true,
+            "indices_primaries_active" => self.all_copies().all(|c| !c.primary || settled(c)),
+            _ => self.all_copies().all(settled),
+        }
+    }
+
+    /// Starts relocations toward a balanced cluster, up to `cluster_concurrent_rebalance` in
+    /// flight (counting relocations of any cause, as the real decider does).
+    fn rebalance(&mut self, d: &Deciders, t: Duration) {
+        if !self.rebalance_allowed() {
+            return;
+        }
+        let limit = usize::try_from(
+            self.settings
+                .int("cluster.routing.allocation.cluster_concurrent_rebalance"),
+        )
+        .unwrap_or(0);
+        let mut in_flight = self
+            .all_copies()
+            .filter(|c| c.routing == Routing::Relocating)
+            .count();
+        while in_flight < limit {
+            let Some((at, c, target)) = self.best_move(d, true) else {
+                break;
+            };
+            self.start_relocation(at, c, target, t);
+            in_flight += 1;
+        }
+    }
+
+    /// At creation: moves copies (STARTED in place, no relocation) until the balancer has
+    /// nothing to do, so that a new cluster is quiet.
+    fn settle_balance(&mut self) {
+        let d = self.deciders();
+        let bound = self.all_copies().count() * self.nodes.len().max(1);
+        for _ in 0..bound {
+            let Some((at, c, target)) = self.best_move(&d, false) else {
+                break;
+            };
+            self.group_mut(at).copies[c].node = Some(target);
+        }
+    }
+
+    /// The balancer's best move: the STARTED copy and target node with the largest weight
+    /// difference above the threshold that the deciders accept (YES, not THROTTLE);
+    /// `rebalance.enable` limits the copies when `honour_enable`.
+    fn best_move(&self, d: &Deciders, honour_enable: bool) -> Option<(Loc, usize, usize)> {
+        let rebalance_enable = self.settings.get("cluster.routing.rebalance.enable");
+        let nodes: Vec<usize> = (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].data && self.nodes[n].is_member())
+            .collect();
+        // A relocating copy counts on its target only (it is leaving its source).
+        let counts = |copies: &mut dyn Iterator<Item = &Copy>| {
+            let mut per_node = vec![0i64; self.nodes.len()];
+            for c in copies {
+                if let (Some(n), false) = (c.node, c.routing == Routing::Relocating) {
+                    per_node[n] += 1;
+                }
+            }
+            per_node
+        };
+        let total = counts(&mut self.all_copies());
+        let mut best: Option<(i64, Loc, usize, usize)> = None;
+        for (ti, table) in self.tables.iter().enumerate() {
+            for (ii, index) in table.indices.iter().enumerate() {
+                let mut copies = index.groups.iter().flat_map(|g| g.copies.iter());
+                let per_index = counts(&mut copies);
+                let weight = |n: usize| 45 * total[n] + 55 * per_index[n];
+                for (gi, group) in index.groups.iter().enumerate() {
+                    for (c, copy) in group.copies.iter().enumerate() {
+                        let movable = match (honour_enable, rebalance_enable.as_str()) {
+                            (false, _) | (true, "all") => true,
+                            (true, "primaries") => copy.primary,
+                            (true, "replicas") => !copy.primary,
+                            _ => false,
+                        };
+                        let Some(from) = copy.node else { continue };
+                        if !movable || copy.routing != Routing::Started || copy.is_relocation_target() {
+                            continue;
+                        }
+                        for &to in &nodes {
+                            // Weights ×100: a move needs a difference above the threshold 1.0.
+                            let delta = weight(from) - weight(to);
+                            if to == from || delta <= 100 || best.is_some_and(|b| b.0 >= delta) {
+                                continue;
+                            }
+                            let probe = Copy {
+                                last_node: None,
+                                ..copy.clone()
+                            };
+                            if self.decide(d, group, &probe, to) == Decision::Yes {
+                                let at = Loc {
+                                    table: ti,
+                                    index: ii,
+                                    group: gi,
+                                };
+                                best = Some((delta, at, c, to));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        best.map(|(_, at, c, to)| (at, c, to))
     }
 
     /// `sys.allocations` for one copy: the explanation and per-node decisions, for unassigned

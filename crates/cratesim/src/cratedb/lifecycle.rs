@@ -1,6 +1,22 @@
-//! Nodes coming and going, master election, `ALTER CLUSTER DECOMMISSION`, and the simulated
-//! clock (`advance` processes every event in time order so cascades come out right).
+//! Nodes coming and going, master election and the voting configuration, `ALTER CLUSTER
+//! DECOMMISSION`, and the simulated clock (`advance` processes every event in time order so
+//! cascades come out right).
+//!
+//! Nodes are never removed from the model (copies refer to them by index): a node added on
+//! scale-out is appended, and a node whose pod is gone for good (scale-in, suspend) is marked
+//! departed. It left the cluster when its process stopped, like any stopped node: its copies
+//! were failed then (replicas promoted, lost copies unassigned), so a departed node that held
+//! the only copy of a shard leaves that primary missing (RED) until it comes back.
+//!
+//! Master election follows Zen2 (CrateDB ≥ 4): a master needs a quorum of the *voting
+//! configuration*, which the master keeps in step with the live master-eligible nodes as
+//! Elasticsearch's `Reconfigurator` does with `cluster.auto_shrink_voting_configuration`
+//! (default true): the largest odd number of live master-eligible nodes, but never shrunk below
+//! three automatically. So scaling 4 → 3 keeps a quorum, while 3 → 2 → 1 loses it at the last
+//! step (the third voter is still in the configuration), as with a real cluster without voting
+//! exclusions (which the model, like the operator, does not use).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::CrateCluster;
@@ -18,6 +34,7 @@ impl CrateCluster {
         node.stopped_gracefully = false;
         node.stop_requested = false;
         node.decommission = None;
+        node.departed = false;
         node.phase = Phase::Starting {
             joins_at: (!node.never_rejoins).then_some(now + self.timings.join_delay),
         };
@@ -64,25 +81,40 @@ impl CrateCluster {
         }
     }
 
-    /// One master among the master-eligible members, if they form a majority of all
-    /// master-eligible nodes (Zen2 voting); the current master stays while it is a member.
+    /// A pod's node is gone for good (its pod was deleted and the StatefulSet does not want it
+    /// back). A process still running is killed first (a force-deleted pod's container).
+    pub(super) fn depart(&mut self, i: usize, now: Duration) {
+        if self.nodes[i].phase != Phase::Down {
+            self.kill(i, now);
+        }
+        let node = &mut self.nodes[i];
+        node.departed = true;
+        node.decommission = None;
+        node.stop_requested = false;
+    }
+
+    /// One master among the master-eligible members, if they hold a quorum of the voting
+    /// configuration; the current master stays while it is a member. A master then adapts the
+    /// voting configuration to the live master-eligible nodes.
     pub(super) fn elect_master(&mut self) {
-        let eligible: Vec<usize> = (0..self.nodes.len())
+        let live: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| self.nodes[i].master_eligible && self.nodes[i].is_member())
             .collect();
-        let total = self.nodes.iter().filter(|n| n.master_eligible).count();
-        if eligible.len() * 2 <= total {
+        if !has_quorum(&self.voting, &live) {
             self.master = None;
             return;
         }
-        if self.master.is_some_and(|m| eligible.contains(&m)) {
-            return;
+        if !self.master.is_some_and(|m| live.contains(&m)) {
+            self.master = live.first().copied();
         }
-        self.master = eligible.first().copied();
+        if let Some(master) = self.master {
+            self.voting = reconfigure(&self.voting, &live, master);
+        }
     }
 
     fn join(&mut self, i: usize, now: Duration) {
         self.nodes[i].phase = Phase::Member;
+        self.nodes[i].ever_member = true;
         self.nodes[i].joined_at = now;
         self.state_version += 1;
         self.elect_master();
@@ -254,6 +286,44 @@ impl CrateCluster {
     }
 }
 
+/// Whether the live nodes hold a majority of the voting configuration.
+pub(super) fn has_quorum(config: &BTreeSet<usize>, live: &[usize]) -> bool {
+    let votes = config.iter().filter(|i| live.contains(i)).count();
+    !config.is_empty() && votes * 2 > config.len()
+}
+
+/// Elasticsearch's `Reconfigurator.reconfigure` with auto-shrink on and no voting exclusions:
+/// the target size is the largest odd number of live master-eligible nodes when there are at
+/// least three, else 3 (or 1 if the configuration is already smaller than 3); members are taken
+/// live ones in the configuration first (the master first), then live ones outside it, then
+/// departed ones still in it. A configuration without a quorum among the live nodes is not
+/// adopted.
+pub(super) fn reconfigure(current: &BTreeSet<usize>, live: &[usize], master: usize) -> BTreeSet<usize> {
+    let target = if live.len() >= 3 {
+        live.len() - (1 - live.len() % 2)
+    } else if current.len() < 3 {
+        1
+    } else {
+        3
+    };
+    let mut order: Vec<usize> = Vec::new();
+    if live.contains(&master) && current.contains(&master) {
+        order.push(master);
+    }
+    order.extend(live.iter().filter(|i| current.contains(i) && **i != master));
+    if live.contains(&master) && !current.contains(&master) {
+        order.push(master);
+    }
+    order.extend(live.iter().filter(|i| !current.contains(i) && **i != master));
+    order.extend(current.iter().filter(|i| !live.contains(i)));
+    let proposed: BTreeSet<usize> = order.into_iter().take(target).collect();
+    if has_quorum(&proposed, live) {
+        proposed
+    } else {
+        current.clone()
+    }
+}
+
 /// Fails every copy of one shard that involves node `gone` (cratedb-api.md §4.2): relocations
 /// to or from it are cancelled, a lost active primary is replaced by an active replica if
 /// there is one, and the lost copies become unassigned (replicas delayed until `delayed`).
@@ -334,6 +404,26 @@ fn unassigned_replica(last: usize, delayed: Duration) -> Copy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn set(items: &[usize]) -> BTreeSet<usize> {
+        items.iter().copied().collect()
+    }
+
+    #[test]
+    fn the_voting_configuration_shrinks_to_odd_sizes_but_not_below_three() {
+        // Four live nodes: three vote.
+        assert_eq!(reconfigure(&set(&[0, 1, 2]), &[0, 1, 2, 3], 0), set(&[0, 1, 2]));
+        // Five: all vote.
+        assert_eq!(reconfigure(&set(&[0, 1, 2]), &[0, 1, 2, 3, 4], 0).len(), 5);
+        // A voter departs with three left: the newcomer takes its place.
+        assert_eq!(reconfigure(&set(&[0, 1, 2]), &[0, 1, 3], 0), set(&[0, 1, 3]));
+        // Two live of three voters: the departed voter stays, two of three is still a quorum.
+        assert_eq!(reconfigure(&set(&[0, 1, 2]), &[0, 1], 0), set(&[0, 1, 2]));
+        assert!(!has_quorum(&set(&[0, 1, 2]), &[0]));
+        // A one-node cluster growing to two keeps one voter, then three.
+        assert_eq!(reconfigure(&set(&[0]), &[0, 1], 0), set(&[0]));
+        assert_eq!(reconfigure(&set(&[0]), &[0, 1, 2], 0), set(&[0, 1, 2]));
+    }
 
     #[test]
     fn losing_a_primary_promotes_the_replica() {

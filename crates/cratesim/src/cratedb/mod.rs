@@ -25,7 +25,7 @@ pub mod spec;
 mod sql;
 mod systables;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -62,6 +62,8 @@ pub struct CrateCluster {
     hba_enabled: bool,
     snaps: snapshots::Store,
     master: Option<usize>,
+    /// The voting configuration (Zen2): the master-eligible nodes whose majority elects a master.
+    voting: BTreeSet<usize>,
     clock: Duration,
     epoch_ms: i64,
     timings: Timings,
@@ -84,6 +86,9 @@ impl CrateCluster {
                 node
             })
             .collect();
+        // Bootstrapped from every master-eligible node (the operator's
+        // `cluster.initial_master_nodes`); the first master trims it to an odd size.
+        let voting = (0..nodes.len()).filter(|&i| nodes[i].master_eligible).collect();
         let mut users = BTreeMap::new();
         users.insert("crate".to_string(), None);
         users.insert("system".to_string(), Some(spec.system_password.clone()));
@@ -97,6 +102,7 @@ impl CrateCluster {
             hba_enabled: true,
             snaps: snapshots::Store::default(),
             master: None,
+            voting,
             clock: now,
             epoch_ms: DEFAULT_EPOCH_MS,
             timings: spec.timings,
@@ -115,6 +121,41 @@ impl CrateCluster {
     }
 
     // ---- lifecycle, driven by the Kubernetes side (see lifecycle.rs) ----
+
+    /// A pod is about to run node `spec.name`. A node the cluster does not know yet (a pod
+    /// added on scale-out) is added without a process, never having been a member; it joins
+    /// once `node_process_started` is called, and gets shards as CrateDB allocates them:
+    /// unassigned copies first, then rebalancing (see allocation.rs). A known node keeps its
+    /// id, roles and data (a node coming back after a scale-in or a suspend is the same node).
+    pub fn ensure_node(&mut self, spec: &NodeSpec, now: Duration) {
+        self.advance(now);
+        if self.node_index(&spec.name).is_some() {
+            return;
+        }
+        let index = self.nodes.len();
+        let version = self.nodes.first().map(|n| n.version.clone()).unwrap_or_default();
+        self.nodes
+            .push(model::Node::added(spec, &self.name, index, &version));
+    }
+
+    /// The node's pod is gone for good (scale-in, suspend; a still running process is killed):
+    /// the node stays out of the cluster and no longer counts as unavailable. What it held was
+    /// failed when it left: replicas elsewhere were promoted, its copies are unassigned (so
+    /// YELLOW, or RED where it held the only copy) until CrateDB rebuilds replicas elsewhere
+    /// after `unassigned.node_left.delayed_timeout`. A pod that later runs the node again
+    /// (`node_process_started`) brings it back.
+    pub fn node_departed(&mut self, node: &str, now: Duration) {
+        self.advance(now);
+        if let Some(i) = self.node_index(node) {
+            self.depart(i, now);
+            self.reroute(now);
+        }
+    }
+
+    /// Whether the node's pod is gone for good (see `node_departed`).
+    pub fn node_has_departed(&self, node: &str) -> bool {
+        self.node_index(node).is_some_and(|i| self.nodes[i].departed)
+    }
 
     /// The node's process is up; it joins after `timings.join_delay`.
     pub fn node_process_started(&mut self, node: &str, now: Duration) {
@@ -275,9 +316,10 @@ impl CrateCluster {
         self.settings.levels()
     }
 
-    /// Nodes that are stopping, stopped, or not yet rejoined.
+    /// Nodes that are stopping, stopped, or not yet rejoined; neither departed nodes (their
+    /// pods are gone for good) nor added nodes that have not joined for the first time count.
     pub fn nodes_not_serving(&self) -> usize {
-        self.nodes.iter().filter(|n| !n.serving()).count()
+        self.nodes.iter().filter(|n| n.unavailable()).count()
     }
 
     /// Every state-changing statement, in order.

@@ -66,6 +66,12 @@ pub(crate) struct Node {
     pub(crate) never_rejoins: bool,
     /// When the current process became a member (for uptime-like columns).
     pub(crate) joined_at: Duration,
+    /// The node's pod is gone for good (scale-in, suspend): the node is out of the cluster and
+    /// no longer counts as unavailable. Cleared when a pod runs the node again.
+    pub(crate) departed: bool,
+    /// The node has been a cluster member at least once (a node added on scale-out that has not
+    /// joined yet is not "unavailable": it was never there).
+    pub(crate) ever_member: bool,
 }
 
 impl Node {
@@ -84,6 +90,17 @@ impl Node {
             stop_requested: false,
             never_rejoins: false,
             joined_at: Duration::ZERO,
+            departed: false,
+            ever_member: true,
+        }
+    }
+
+    /// A node added after the cluster was created (scale-out): no process yet, never a member.
+    pub(crate) fn added(spec: &NodeSpec, cluster: &str, index: usize, version: &str) -> Self {
+        Self {
+            phase: Phase::Down,
+            ever_member: false,
+            ..Self::new(spec, cluster, index, version)
         }
     }
 
@@ -99,6 +116,12 @@ impl Node {
     /// Can receive new shard copies.
     pub(crate) fn accepts_shards(&self) -> bool {
         self.data && self.phase == Phase::Member && self.decommission.is_none()
+    }
+
+    /// Counts as unavailable: stopping, stopped or not yet rejoined, but neither departed for
+    /// good nor newly added and still joining for the first time.
+    pub(crate) fn unavailable(&self) -> bool {
+        !self.serving() && !self.departed && self.ever_member
     }
 }
 

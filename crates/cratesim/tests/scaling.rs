@@ -1,0 +1,427 @@
+//! Scaling as a real cluster does it, in-process under tokio's paused clock: kube-rs changes the
+//! StatefulSet scale or the `CrateDB` resource, and SQL through the pod proxy shows what CrateDB
+//! sees: a node added on scale-out joins and gets shards, a node removed on scale-in leaves for
+//! good (with or without the operator's deallocation first), and suspend/resume brings the same
+//! nodes back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+mod common;
+mod sql_http;
+
+use cratesim::clock::Clock;
+use cratesim::serve::Sim;
+use sql_http::{Reading, copies_on, health_timeline, reading, sql};
+
+const PASSWORD: &str = "pw-alpha";
+const POD: &str = "crate-data-hot-alpha-0";
+const STS: &str = "crate-data-hot-alpha";
+
+fn sim(dc_util_hook: bool) -> Sim {
+    Sim::new(Clock::new(1.0), &[common::shape("alpha", dc_util_hook, PASSWORD)]).unwrap()
+}
+
+fn client(sim: &Sim) -> Client {
+    Client::new(sim.router(), "cratedb")
+}
+
+fn cratedbs(sim: &Sim) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("cloud.crate.io", "v1", "CrateDB"),
+        "cratedbs",
+    );
+    Api::namespaced_with(client(sim), "cratedb", &resource)
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// `spec.nodes.data[0].replicas` of the resource, as the operator's own tests patch it.
+async fn patch_data_replicas(sim: &Sim, replicas: u64) {
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "replace", "path": "/spec/nodes/data/0/replicas", "value": replicas}
+    ]))
+    .unwrap();
+    cratedbs(sim)
+        .patch("alpha", &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await
+        .unwrap();
+}
+
+/// Polls once per simulated second until `done` holds for a reading (and returns it), or
+/// panics naming `what` with the last reading.
+async fn wait_for(sim: &Sim, what: &str, mut done: impl FnMut(&Reading) -> bool) -> Reading {
+    let mut last = None;
+    for _ in 0..3600 {
+        let now = reading(sim, POD, PASSWORD).await;
+        if done(&now) {
+            return now;
+        }
+        last = Some(now);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    panic!("never {what}: last {last:?}");
+}
+
+fn settled(nodes: &[&str], health: &str) -> impl FnMut(&Reading) -> bool {
+    let nodes = names(nodes);
+    let health = health.to_string();
+    move |r| r.nodes == nodes && r.health == health && r.moving == 0
+}
+
+async fn sts_replicas(sim: &Sim) -> i32 {
+    let sets: Api<StatefulSet> = Api::default_namespaced(client(sim));
+    sets.get(STS).await.unwrap().spec.replicas.unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn statefulset_scale_out_adds_a_node_with_shards_and_scale_in_leaves_it_out_for_good() {
+    let sim = sim(false);
+    let sets: Api<StatefulSet> = Api::default_namespaced(client(&sim));
+    sets.patch_scale(
+        STS,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"replicas": 4}})),
+    )
+    .await
+    .unwrap();
+    let four = ["data-hot-0", "data-hot-1", "data-hot-2", "data-hot-3"];
+    wait_for(&sim, "4 nodes and GREEN", settled(&four, "GREEN")).await;
+    let on_new = copies_on(&sim, POD, PASSWORD, "data-hot-3").await;
+    // 20 copies over 4 nodes: the balancer gives the new node its share.
+    assert_eq!(on_new, 5, "the new node got shards");
+    let row = sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "SELECT hostname, roles FROM sys.nodes WHERE name = 'data-hot-3'",
+        json!([]),
+    )
+    .await;
+    assert_eq!(
+        row["rows"][0],
+        json!(["crate-data-hot-alpha-3", ["master_eligible", "data"]])
+    );
+    let pods: Api<Pod> = Api::default_namespaced(client(&sim));
+    let pod = pods.get("crate-data-hot-alpha-3").await.unwrap();
+    assert!(
+        pod.status.unwrap().container_statuses.unwrap()[0].ready,
+        "Ready once its node answers"
+    );
+    assert_eq!(
+        sim.report()["clusters"][0]["max_unavailable_nodes"],
+        0,
+        "a joining node is not a node down"
+    );
+
+    // Scale in directly, without deallocating first: the node stops with its copies.
+    sets.patch_scale(
+        STS,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"replicas": 3}})),
+    )
+    .await
+    .unwrap();
+    let three = ["data-hot-0", "data-hot-1", "data-hot-2"];
+    let gone = wait_for(&sim, "data-hot-3 gone", |r| r.nodes == names(&three)).await;
+    assert_eq!(gone.health, "YELLOW", "its copies are missing: replicas promoted");
+    // Still YELLOW within unassigned.node_left.delayed_timeout (1 min), then rebuilt on the
+    // three nodes left: GREEN, and the node stays out.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(reading(&sim, POD, PASSWORD).await.health, "YELLOW");
+    wait_for(&sim, "3 nodes and GREEN", settled(&three, "GREEN")).await;
+    assert_eq!(copies_on(&sim, POD, PASSWORD, "data-hot-3").await, 0);
+    assert!(pods.get_opt("crate-data-hot-alpha-3").await.unwrap().is_none());
+    assert_eq!(
+        sim.report()["clusters"][0]["max_unavailable_nodes"],
+        1,
+        "the node that left counted while it stopped, not after it was gone for good"
+    );
+    assert!(!health_timeline(&sim).iter().any(|h| h == "RED"));
+    // The operator stand-in left the StatefulSet alone: the resource still says 3.
+    assert_eq!(sts_replicas(&sim).await, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn scale_in_without_deallocation_of_a_table_without_replicas_is_red() {
+    let sim = sim(false);
+    sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "ALTER TABLE doc.events SET (number_of_replicas = 0)",
+        json!([]),
+    )
+    .await;
+    wait_for(
+        &sim,
+        "GREEN",
+        settled(&["data-hot-0", "data-hot-1", "data-hot-2"], "GREEN"),
+    )
+    .await;
+    let held = sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "SELECT count(*) FROM sys.shards WHERE table_name = 'events' AND node['name'] = 'data-hot-2'",
+        json!([]),
+    )
+    .await["rows"][0][0]
+        .as_i64()
+        .unwrap();
+    assert!(held > 0, "data-hot-2 holds the only copy of some events shards");
+    let sets: Api<StatefulSet> = Api::default_namespaced(client(&sim));
+    sets.patch_scale(
+        STS,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"replicas": 2}})),
+    )
+    .await
+    .unwrap();
+    let two = names(&["data-hot-0", "data-hot-1"]);
+    wait_for(&sim, "data-hot-2 gone", |r| r.nodes == two).await;
+    // Long after the delayed timeout: the other tables are whole again, events is not.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    let now = reading(&sim, POD, PASSWORD).await;
+    assert_eq!((now.nodes, now.health.as_str()), (two, "RED"));
+    let missing = sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "SELECT table_name, health, missing_shards FROM sys.health ORDER BY table_name",
+        json!([]),
+    )
+    .await;
+    assert_eq!(missing["rows"][0], json!(["events", "RED", held]), "{missing}");
+    assert!(
+        missing["rows"].as_array().unwrap()[1..]
+            .iter()
+            .all(|r| r[1] == "GREEN"),
+        "{missing}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_operator_scales_out_and_in_through_the_resource_deallocating_first() {
+    let sim = sim(true);
+    patch_data_replicas(&sim, 4).await;
+    let four = ["data-hot-0", "data-hot-1", "data-hot-2", "data-hot-3"];
+    wait_for(&sim, "4 nodes and GREEN", settled(&four, "GREEN")).await;
+    assert_eq!(
+        sts_replicas(&sim).await,
+        4,
+        "the operator patched the StatefulSet"
+    );
+    assert!(copies_on(&sim, POD, PASSWORD, "data-hot-3").await > 0);
+
+    // Scale in: the operator excludes data-hot-3, waits until its shards are gone, then
+    // scales the StatefulSet; health stays GREEN throughout.
+    patch_data_replicas(&sim, 3).await;
+    let three = names(&["data-hot-0", "data-hot-1", "data-hot-2"]);
+    let mut exclusion_seen = false;
+    let mut healths = Vec::new();
+    for _ in 0..3600 {
+        let now = reading(&sim, POD, PASSWORD).await;
+        healths.push(now.health.clone());
+        let excluded = sql(
+            &sim,
+            POD,
+            PASSWORD,
+            "SELECT settings['cluster']['routing']['allocation']['exclude']['_name'] FROM sys.cluster",
+            json!([]),
+        )
+        .await["rows"][0][0]
+            .clone();
+        if excluded == "data-hot-3" {
+            exclusion_seen = true;
+            // While excluded, the pod is still there until the node is empty.
+            if copies_on(&sim, POD, PASSWORD, "data-hot-3").await > 0 {
+                assert_eq!(sts_replicas(&sim).await, 4, "no scale-down before deallocation");
+            }
+        }
+        if now.nodes == three && excluded == "" && now.moving == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(exclusion_seen);
+    assert_eq!(sts_replicas(&sim).await, 3);
+    assert!(
+        healths.iter().all(|h| h == "GREEN"),
+        "deallocated first, so never a missing copy: {healths:?}"
+    );
+    let writes: Vec<String> = sim.report()["clusters"][0]["sql_writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["stmt"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        writes
+            .iter()
+            .any(|w| w == "SET GLOBAL \"cluster.routing.allocation.exclude._name\" = 'data-hot-3'"),
+        "{writes:?}"
+    );
+    assert!(
+        writes.last().map(String::as_str)
+            == Some("SET GLOBAL \"cluster.routing.allocation.exclude._name\" = ''"),
+        "the exclusion was reset: {writes:?}"
+    );
+    let cr = cratedbs(&sim).get("alpha").await.unwrap();
+    assert!(
+        !cr.annotations()
+            .contains_key("operator.cloud.crate.io/cluster_update.scale"),
+        "no handler in progress"
+    );
+    assert_eq!(sim.report()["clusters"][0]["max_unavailable_nodes"], 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_operator_waits_while_tables_have_too_many_replicas_to_scale_in() {
+    let sim = sim(false);
+    sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "ALTER TABLE doc.events SET (number_of_replicas = 2)",
+        json!([]),
+    )
+    .await;
+    wait_for(
+        &sim,
+        "GREEN",
+        settled(&["data-hot-0", "data-hot-1", "data-hot-2"], "GREEN"),
+    )
+    .await;
+    patch_data_replicas(&sim, 2).await;
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    assert_eq!(
+        sts_replicas(&sim).await,
+        3,
+        "the replica guard holds the scale-in"
+    );
+    let cr = cratedbs(&sim).get("alpha").await.unwrap();
+    let progress: Value = serde_json::from_str(
+        cr.annotations()
+            .get("operator.cloud.crate.io/cluster_update.scale")
+            .expect("the handler's progress annotation"),
+    )
+    .unwrap();
+    assert_eq!(
+        progress["message"],
+        "Some tables have too many replicas to scale down"
+    );
+    assert!(progress["retries"].as_u64().unwrap() >= 2, "{progress}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn suspend_and_resume_through_the_resource_bring_back_the_same_nodes() {
+    // With the dc_util hook: it skips its decommission at 0 replicas, as the real one does.
+    let sim = sim(true);
+    let ids = sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "SELECT name, id FROM sys.nodes ORDER BY name",
+        json!([]),
+    )
+    .await["rows"]
+        .clone();
+    patch_data_replicas(&sim, 0).await;
+    let pods: Api<Pod> = Api::default_namespaced(client(&sim));
+    let services: Api<Service> = Api::default_namespaced(client(&sim));
+    let crs = cratedbs(&sim);
+    let mut suspended = false;
+    for _ in 0..3600 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let left = pods.list(&Default::default()).await.unwrap().items.len();
+        let health = crs.get("alpha").await.unwrap().data["status"]["crateDBStatus"]["health"].clone();
+        let service = services.get_opt("crate-alpha").await.unwrap();
+        if left == 0 && health == "SUSPENDED" && service.is_none() {
+            suspended = true;
+            break;
+        }
+    }
+    assert!(suspended, "pods gone, client Service deleted, status SUSPENDED");
+    assert_eq!(sts_replicas(&sim).await, 0);
+    assert!(
+        crs.get_opt("alpha").await.unwrap().is_some(),
+        "the resource remains"
+    );
+    assert!(
+        services.get_opt("crate-discovery-alpha").await.unwrap().is_some(),
+        "the discovery Service stays"
+    );
+    let (status, _) = sql_http::sql_raw(&sim, POD, PASSWORD, "SELECT 1", json!([])).await;
+    assert_eq!(status, 404, "no pod to proxy to");
+    {
+        let databases = sim.server.databases.lock();
+        let model = databases
+            .get(&("cratedb".to_string(), "alpha".to_string()))
+            .unwrap();
+        assert!(model.member_names().is_empty(), "every node stopped");
+        assert!(model.node_has_departed("data-hot-0"));
+        assert_eq!(model.nodes_not_serving(), 0, "departed nodes are not down");
+    }
+    // dc_util skipped: no DECOMMISSION was sent.
+    let writes = sim.report()["clusters"][0]["sql_writes"].clone();
+    assert!(!writes.to_string().contains("DECOMMISSION"), "{writes}");
+
+    patch_data_replicas(&sim, 3).await;
+    let three = ["data-hot-0", "data-hot-1", "data-hot-2"];
+    // The proxy answers 404 until the pod is back, then 503 until its node runs.
+    let mut back = None;
+    for _ in 0..3600 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (status, _) = sql_http::sql_raw(&sim, POD, PASSWORD, "SELECT 1", json!([])).await;
+        if status == 200 {
+            let now = reading(&sim, POD, PASSWORD).await;
+            if settled(&three, "GREEN")(&now) {
+                back = Some(now);
+                break;
+            }
+        }
+    }
+    assert!(back.is_some(), "the cluster came back GREEN with its three nodes");
+    let ids_after = sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "SELECT name, id FROM sys.nodes ORDER BY name",
+        json!([]),
+    )
+    .await["rows"]
+        .clone();
+    assert_eq!(ids_after, ids, "the same nodes (names and ids) came back");
+    let recovered = sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "SELECT count(*) FROM sys.shards WHERE primary = true AND recovery['type'] = 'EXISTING_STORE'",
+        json!([]),
+    )
+    .await["rows"][0][0]
+        .as_i64()
+        .unwrap();
+    assert!(recovered > 0, "primaries recovered from the nodes' own disks");
+    assert!(
+        services.get_opt("crate-alpha").await.unwrap().is_some(),
+        "Service back"
+    );
+    for _ in 0..120 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if crs.get("alpha").await.unwrap().data["status"]["crateDBStatus"]["health"] == "GREEN" {
+            return;
+        }
+    }
+    panic!("the resource's status never went back to GREEN");
+}
