@@ -8,6 +8,9 @@
 //!
 //! * [`maintenance`] — maintenance windows: the file format, the calendar, the decision.
 //! * [`readings`] — what cratectl reads from CrateDB, as plain data for the decisions here.
+//! * [`health`] — the health verdict, "safe to disrupt a node" with its reasons, and the gate
+//!   that demands N consecutive stable readings.
 
+pub mod health;
 pub mod maintenance;
 pub mod readings;
