@@ -10,10 +10,13 @@
 //! * [`readings`] — what cratectl reads from CrateDB, as plain data for the decisions here.
 //! * [`health`] — the health verdict, "safe to disrupt a node" with its reasons, and the gate
 //!   that demands N consecutive stable readings.
+//! * [`prestop`] — what the `crate` container's preStop hook does: dc_util, its timeout and
+//!   min-availability.
 //! * [`sql`] — identifier and literal quoting, the statements operations send, and the
 //!   read-only test behind `cratectl sql --write`.
 
 pub mod health;
 pub mod maintenance;
+pub mod prestop;
 pub mod readings;
 pub mod sql;

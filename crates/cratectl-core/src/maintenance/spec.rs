@@ -370,7 +370,7 @@ impl DayMask {
 }
 
 /// CrateDB's `graceful_stop.min_availability`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MinAvailability {
     /// No guarantee: the node stops without moving shards.
