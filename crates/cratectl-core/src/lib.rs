@@ -14,9 +14,11 @@
 //!   min-availability.
 //! * [`sql`] — identifier and literal quoting, the statements operations send, and the
 //!   read-only test behind `cratectl sql --write`.
+//! * [`topology`] — the operator's names, pod ordinals, Kubernetes node conditions, "did you mean".
 
 pub mod health;
 pub mod maintenance;
 pub mod prestop;
 pub mod readings;
 pub mod sql;
+pub mod topology;
