@@ -15,7 +15,9 @@
 //! * [`sql`] — identifier and literal quoting, the statements operations send, and the
 //!   read-only test behind `cratectl sql --write`.
 //! * [`topology`] — the operator's names, pod ordinals, Kubernetes node conditions, "did you mean".
+//! * [`doctor`] — leftovers of operations (settings, ownership labels, Leases) and their fixes.
 
+pub mod doctor;
 pub mod health;
 pub mod maintenance;
 pub mod prestop;

@@ -1,0 +1,774 @@
+//! `cratectl doctor`: what operations leave behind, and the exact command that clears each.
+//!
+//! A restart or scale that dies half-way (ours, the operator's, dc_util's, the Python tool's)
+//! leaves state that quietly changes how the cluster behaves: shard allocation held at
+//! `primaries` keeps the cluster YELLOW after the next node restart; a leftover exclusion keeps
+//! shards off a node forever; a stale ownership label or Lease blocks or misleads the next
+//! operation. [`diagnose`] reads what the adapters fetched and returns one [`Finding`] per
+//! leftover, each with a stable `code`, a message, and the exact fix: an SQL statement built with
+//! [`crate::sql`] or a `kubectl` command.
+//!
+//! What is checked, and what counts as left behind:
+//!
+//! * **Cluster settings** ([`crate::readings::TOUCHED_SETTINGS`]), by *effective* value — CrateDB
+//!   shows transient over persistent over default and not the levels, so a setting that was
+//!   never set, or was RESET, reads as its default. "Unset" therefore means "at its default" and
+//!   is fine. A setting missing from the reading (or null) means the adapter did not read it:
+//!   that is reported (`setting_not_read`), never assumed fine.
+//!   `allocation.enable` must be `all` (any case); `allocation.exclude._name` must be empty;
+//!   `graceful_stop.min_availability` `PRIMARIES` (CrateDB renders it upper-case),
+//!   `graceful_stop.timeout` 2 h (compared as a duration, so `7200s` is fine) and
+//!   `graceful_stop.force` false. The fix is `RESET GLOBAL "<setting>"`, which clears both levels.
+//!   dc_util's preStop writes the three `graceful_stop` settings and never resets them, so on
+//!   clusters with that hook these findings are expected after every pod restart.
+//! * **The `dc-util-routing-owner` label** (crate-operator.md §4.3). The operator writes
+//!   `dc-util-routing-owner=operator-<unix seconds>` on **every StatefulSet** of the cluster
+//!   before each pod it restarts, and removes it when the restart ends; dc_util reads it from its
+//!   own StatefulSet and honours it only while |now − timestamp| ≤ 2 h. So a label on a
+//!   StatefulSet is *stale* when its timestamp is more than 2 h away from now, or unreadable:
+//!   dc_util ignores it and it only misleads people (`stale_routing_owner_label`). A fresh one
+//!   means the operator is restarting the cluster right now, which is not a finding. The label on
+//!   a pod or on the CrateDB resource is never read by anyone: `misplaced_routing_owner_label`.
+//! * **The operation Lease** (ARCHITECTURE §1.6): held (a holder is set) but not renewed within
+//!   `leaseDurationSeconds` of `now` is expired (`expired_lease`); held without a renew time or
+//!   duration cannot expire by itself (`lease_without_expiry`). A released Lease (no holder) is
+//!   fine.
+//!
+//! While an operation appears to be running (a fresh routing-owner label on a StatefulSet, or a
+//! live Lease), changed settings may be held on purpose: those findings carry a
+//! [`Finding::caution`], and nothing should apply their fix automatically.
+
+use std::fmt;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::maintenance::in_words;
+use crate::readings::{SettingsReading, TOUCHED_SETTINGS};
+use crate::sql;
+
+/// The label the operator and dc_util use to agree who owns `cluster.routing.allocation.enable`.
+pub const ROUTING_OWNER_LABEL: &str = "dc-util-routing-owner";
+
+/// How long dc_util honours a routing-owner label (either side of now).
+pub const ROUTING_OWNER_MAX_AGE: SignedDuration = SignedDuration::from_hours(2);
+
+/// Every finding code, stable for scripts.
+pub const CODES: &[&str] = &[
+    "allocation_not_all",
+    "allocation_exclusions",
+    "graceful_stop_changed",
+    "setting_not_read",
+    "stale_routing_owner_label",
+    "misplaced_routing_owner_label",
+    "expired_lease",
+    "lease_without_expiry",
+];
+
+/// What `doctor` examines, as the adapters read it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DoctorInput {
+    /// The namespace of the CrateDB resource (for the `kubectl` fixes).
+    pub namespace: String,
+    pub settings: SettingsReading,
+    /// Every `dc-util-routing-owner` label seen, and where.
+    pub owner_labels: Vec<OwnerLabel>,
+    /// The cluster's operation Lease, when one exists.
+    pub lease: Option<LeaseReading>,
+    pub now: Timestamp,
+}
+
+/// A `dc-util-routing-owner` label and the object carrying it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerLabel {
+    pub object: LabelledObject,
+    pub value: String,
+}
+
+/// An object that can carry a label.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum LabelledObject {
+    StatefulSet(String),
+    Pod(String),
+    CrateDb(String),
+}
+
+impl LabelledObject {
+    fn kubectl_resource(&self) -> (&'static str, &str) {
+        match self {
+            LabelledObject::StatefulSet(name) => ("statefulset", name),
+            LabelledObject::Pod(name) => ("pod", name),
+            LabelledObject::CrateDb(name) => ("cratedbs.cloud.crate.io", name),
+        }
+    }
+}
+
+impl fmt::Display for LabelledObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LabelledObject::StatefulSet(name) => write!(f, "StatefulSet {name}"),
+            LabelledObject::Pod(name) => write!(f, "pod {name}"),
+            LabelledObject::CrateDb(name) => write!(f, "CrateDB {name}"),
+        }
+    }
+}
+
+/// A `coordination.k8s.io/v1` Lease, as far as doctor cares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseReading {
+    pub name: String,
+    /// `spec.holderIdentity` (`None` or empty: released).
+    pub holder: Option<String>,
+    /// `spec.renewTime`.
+    pub renew_time: Option<Timestamp>,
+    /// `spec.leaseDurationSeconds`.
+    pub lease_duration_seconds: Option<i64>,
+}
+
+/// The exact fix for a finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "command", rename_all = "snake_case")]
+pub enum Fix {
+    /// A statement to run against CrateDB.
+    Sql(String),
+    /// A command to run in a shell.
+    Kubectl(String),
+    /// No single command: what to do instead.
+    Manual(String),
+}
+
+impl fmt::Display for Fix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fix::Sql(text) | Fix::Kubectl(text) | Fix::Manual(text) => f.write_str(text),
+        }
+    }
+}
+
+/// One leftover.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable snake_case id (one of [`CODES`]).
+    pub code: String,
+    pub message: String,
+    pub fix: Fix,
+    /// Why applying the fix right now may be wrong (an operation appears to be running).
+    pub caution: Option<String>,
+}
+
+fn finding(code: &str, message: String, fix: Fix) -> Finding {
+    Finding {
+        code: code.to_string(),
+        message,
+        fix,
+        caution: None,
+    }
+}
+
+/// Finds leftovers (rules in the module documentation), settings first, then labels, then the Lease.
+pub fn diagnose(input: &DoctorInput) -> Vec<Finding> {
+    let mut findings = settings_findings(&input.settings);
+    if let Some(caution) = operation_running(input) {
+        for finding in &mut findings {
+            if finding.code != "setting_not_read" {
+                finding.caution = Some(caution.clone());
+            }
+        }
+    }
+    for label in &input.owner_labels {
+        findings.extend(label_finding(label, &input.namespace, input.now));
+    }
+    if let Some(lease) = &input.lease {
+        findings.extend(lease_finding(lease, &input.namespace, input.now));
+    }
+    findings
+}
+
+fn settings_findings(settings: &SettingsReading) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (name, default) in TOUCHED_SETTINGS {
+        let value = match settings.effective.get(*name) {
+            Some(serde_json::Value::Null) | None => {
+                findings.push(finding(
+                    "setting_not_read",
+                    format!("{name} was not in the settings read, so it could not be checked"),
+                    Fix::Manual(format!(
+                        "read it with: SELECT settings{} FROM sys.cluster",
+                        name.split('.')
+                            .map(|part| format!("[{}]", sql::quote_literal(part)))
+                            .collect::<String>()
+                    )),
+                ));
+                continue;
+            }
+            Some(value) => value,
+        };
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let reset = Fix::Sql(sql::reset_global(name));
+        match *name {
+            "cluster.routing.allocation.enable" if !text.trim().eq_ignore_ascii_case("all") => {
+                let effect = match text.trim().to_ascii_lowercase().as_str() {
+                    "primaries" | "new_primaries" => {
+                        "replicas are not allocated, so the cluster stays YELLOW after any node restart"
+                    }
+                    "none" => "no shard is allocated, so a restarted node's shards stay unassigned",
+                    _ => "shard allocation is restricted",
+                };
+                findings.push(finding(
+                    "allocation_not_all",
+                    format!("{name} is \"{text}\", not \"{default}\": {effect}"),
+                    reset,
+                ));
+            }
+            "cluster.routing.allocation.exclude._name" if !text.trim().is_empty() => {
+                let names: Vec<&str> = text.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+                findings.push(finding(
+                    "allocation_exclusions",
+                    format!(
+                        "{name} is \"{text}\": shards are kept off {}",
+                        if names.is_empty() {
+                            text.as_str().into()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                    reset,
+                ));
+            }
+            "cluster.graceful_stop.min_availability" if !text.trim().eq_ignore_ascii_case(default) => {
+                findings.push(graceful_stop(name, &text, default, reset));
+            }
+            "cluster.graceful_stop.timeout" if crate_time_value(value) != Some(Duration::from_secs(7200)) => {
+                findings.push(graceful_stop(name, &text, default, reset));
+            }
+            "cluster.graceful_stop.force" if !text.trim().eq_ignore_ascii_case(default) => {
+                findings.push(graceful_stop(name, &text, default, reset));
+            }
+            _ => {}
+        }
+    }
+    findings
+}
+
+fn graceful_stop(name: &str, text: &str, default: &str, fix: Fix) -> Finding {
+    finding(
+        "graceful_stop_changed",
+        format!(
+            "{name} is \"{text}\", not the default \"{default}\": left by a decommission (dc_util's preStop \
+             sets it and never resets it)"
+        ),
+        fix,
+    )
+}
+
+/// A CrateDB time value (`2h`, `7200s`, `7200000`, a JSON number of milliseconds).
+fn crate_time_value(value: &serde_json::Value) -> Option<Duration> {
+    let text = match value {
+        serde_json::Value::Number(n) => return n.as_u64().map(Duration::from_millis),
+        serde_json::Value::String(s) => s.trim().to_ascii_lowercase(),
+        _ => return None,
+    };
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let nanos_per_unit: u64 = match unit {
+        "" | "ms" => 1_000_000,
+        "nanos" => 1,
+        "micros" => 1_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(nanos_per_unit).map(Duration::from_nanos)
+}
+
+/// `operator-1712345678` → (`operator`, that instant).
+pub fn parse_routing_owner(value: &str) -> Option<(&str, Timestamp)> {
+    let (holder, seconds) = value.rsplit_once('-')?;
+    if holder.is_empty() || seconds.is_empty() || !seconds.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seconds: i64 = seconds.parse().ok()?;
+    Timestamp::from_second(seconds).ok().map(|at| (holder, at))
+}
+
+/// The age of a routing-owner label when dc_util would honour it (|age| ≤ 2 h).
+fn fresh_owner_age(value: &str, now: Timestamp) -> Option<SignedDuration> {
+    let (_, at) = parse_routing_owner(value)?;
+    let age = now.duration_since(at);
+    (age.abs() <= ROUTING_OWNER_MAX_AGE).then_some(age)
+}
+
+/// Why an operation appears to be running, if it does.
+fn operation_running(input: &DoctorInput) -> Option<String> {
+    for label in &input.owner_labels {
+        if let LabelledObject::StatefulSet(_) = label.object
+            && let Some(age) = fresh_owner_age(&label.value, input.now)
+        {
+            return Some(format!(
+                "{} carries {ROUTING_OWNER_LABEL}={} set {} ago: the crate-operator is probably restarting \
+                 the cluster and holds these settings on purpose; fix only once it has finished",
+                label.object,
+                label.value,
+                in_words(age)
+            ));
+        }
+    }
+    let lease = input.lease.as_ref()?;
+    let holder = lease.holder.as_deref().filter(|h| !h.is_empty())?;
+    match lease_expiry(lease) {
+        Some(expiry) if expiry < input.now => None,
+        _ => Some(format!(
+            "Lease {} is held by {holder}: an operation is running and may hold these settings on purpose; \
+             fix only once it has finished",
+            lease.name
+        )),
+    }
+}
+
+fn label_finding(label: &OwnerLabel, namespace: &str, now: Timestamp) -> Option<Finding> {
+    let (resource, name) = label.object.kubectl_resource();
+    let fix = Fix::Kubectl(format!(
+        "kubectl -n {} label {resource} {} {ROUTING_OWNER_LABEL}-",
+        shell_word(namespace),
+        shell_word(name)
+    ));
+    if !matches!(label.object, LabelledObject::StatefulSet(_)) {
+        return Some(finding(
+            "misplaced_routing_owner_label",
+            format!(
+                "{} carries {ROUTING_OWNER_LABEL}={}: dc_util reads this label only from its StatefulSet, so \
+                 here it has no effect",
+                label.object, label.value
+            ),
+            fix,
+        ));
+    }
+    let why = match parse_routing_owner(&label.value) {
+        None => "is not <owner>-<unix seconds> (the operator writes operator-<seconds>), so dc_util \
+                 cannot honour it"
+            .to_string(),
+        Some((_, at)) => {
+            let age = now.duration_since(at);
+            if age.abs() <= ROUTING_OWNER_MAX_AGE {
+                return None;
+            }
+            let when = if age.is_negative() {
+                format!("{} in the future", in_words(-age))
+            } else {
+                format!("{} ago", in_words(age))
+            };
+            format!(
+                "was set {when}; dc_util ignores it beyond 2 h, so it is left over from a restart that did \
+                 not clean up"
+            )
+        }
+    };
+    Some(finding(
+        "stale_routing_owner_label",
+        format!(
+            "{} carries {ROUTING_OWNER_LABEL}={}, which {why}",
+            label.object, label.value
+        ),
+        fix,
+    ))
+}
+
+fn lease_expiry(lease: &LeaseReading) -> Option<Timestamp> {
+    let renewed = lease.renew_time?;
+    let seconds = lease.lease_duration_seconds?;
+    renewed.checked_add(SignedDuration::from_secs(seconds)).ok()
+}
+
+fn lease_finding(lease: &LeaseReading, namespace: &str, now: Timestamp) -> Option<Finding> {
+    let holder = lease.holder.as_deref().filter(|h| !h.is_empty())?;
+    let fix = Fix::Kubectl(format!(
+        "kubectl -n {} delete lease {}",
+        shell_word(namespace),
+        shell_word(&lease.name)
+    ));
+    match lease_expiry(lease) {
+        Some(expiry) if expiry < now => Some(finding(
+            "expired_lease",
+            format!(
+                "Lease {} is held by {holder} but expired {} ago (renewed {}, duration {} s): the operation that \
+                 held it is gone",
+                lease.name,
+                in_words(now.duration_since(expiry)),
+                lease.renew_time.map_or_else(String::new, |t| t.to_string()),
+                lease.lease_duration_seconds.unwrap_or_default()
+            ),
+            fix,
+        )),
+        Some(_) => None,
+        None => Some(finding(
+            "lease_without_expiry",
+            format!(
+                "Lease {} is held by {holder} without a renew time or duration, so it never expires; make sure \
+                 no operation is running before deleting it",
+                lease.name
+            ),
+            fix,
+        )),
+    }
+}
+
+/// A word safe to paste into a POSIX shell: as is when plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b'='));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> Timestamp {
+        "2026-09-01T12:00:00Z".parse().unwrap()
+    }
+
+    fn defaults() -> SettingsReading {
+        let mut settings = SettingsReading::default();
+        settings
+            .effective
+            .insert("cluster.routing.allocation.enable".into(), json!("all"));
+        settings
+            .effective
+            .insert("cluster.routing.allocation.exclude._name".into(), json!(""));
+        settings.effective.insert(
+            "cluster.graceful_stop.min_availability".into(),
+            json!("PRIMARIES"),
+        );
+        settings
+            .effective
+            .insert("cluster.graceful_stop.timeout".into(), json!("2h"));
+        settings
+            .effective
+            .insert("cluster.graceful_stop.force".into(), json!(false));
+        settings
+    }
+
+    fn input(settings: SettingsReading) -> DoctorInput {
+        DoctorInput {
+            namespace: "db".into(),
+            settings,
+            owner_labels: vec![],
+            lease: None,
+            now: now(),
+        }
+    }
+
+    fn with(name: &str, value: serde_json::Value) -> DoctorInput {
+        let mut settings = defaults();
+        settings.effective.insert(name.into(), value);
+        input(settings)
+    }
+
+    fn owner(seconds_ago: i64) -> String {
+        format!("operator-{}", now().as_second() - seconds_ago)
+    }
+
+    #[test]
+    fn clean_cluster_has_no_findings() {
+        assert_eq!(diagnose(&input(defaults())), []);
+        // Other renderings of the defaults.
+        let mut settings = defaults();
+        settings
+            .effective
+            .insert("cluster.routing.allocation.enable".into(), json!("ALL"));
+        settings.effective.insert(
+            "cluster.graceful_stop.min_availability".into(),
+            json!("primaries"),
+        );
+        settings
+            .effective
+            .insert("cluster.graceful_stop.timeout".into(), json!("7200s"));
+        settings
+            .effective
+            .insert("cluster.graceful_stop.force".into(), json!("false"));
+        assert_eq!(diagnose(&input(settings)), []);
+        assert_eq!(
+            diagnose(&with("cluster.graceful_stop.timeout", json!(7_200_000))),
+            []
+        );
+        assert_eq!(
+            diagnose(&with("cluster.graceful_stop.timeout", json!("120m"))),
+            []
+        );
+    }
+
+    #[test]
+    fn allocation_held() {
+        let findings = diagnose(&with("cluster.routing.allocation.enable", json!("primaries")));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].code, "allocation_not_all");
+        assert!(
+            findings[0]
+                .message
+                .starts_with("cluster.routing.allocation.enable is \"primaries\"")
+        );
+        assert_eq!(
+            findings[0].fix,
+            Fix::Sql("RESET GLOBAL \"cluster.routing.allocation.enable\"".into())
+        );
+        assert_eq!(findings[0].caution, None);
+    }
+
+    #[test]
+    fn exclusions_left() {
+        let findings = diagnose(&with(
+            "cluster.routing.allocation.exclude._name",
+            json!("data-hot-3, data-hot-4"),
+        ));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].code, "allocation_exclusions");
+        assert!(
+            findings[0]
+                .message
+                .ends_with("shards are kept off data-hot-3, data-hot-4")
+        );
+        assert_eq!(
+            findings[0].fix.to_string(),
+            "RESET GLOBAL \"cluster.routing.allocation.exclude._name\""
+        );
+    }
+
+    #[test]
+    fn graceful_stop_changes() {
+        for (name, value) in [
+            ("cluster.graceful_stop.min_availability", json!("FULL")),
+            ("cluster.graceful_stop.timeout", json!("1080s")),
+            ("cluster.graceful_stop.timeout", json!("2.5h")),
+            ("cluster.graceful_stop.force", json!(true)),
+        ] {
+            let findings = diagnose(&with(name, value.clone()));
+            assert_eq!(findings.len(), 1, "{name} {value}");
+            assert_eq!(findings[0].code, "graceful_stop_changed");
+            assert!(findings[0].message.starts_with(name));
+            assert_eq!(findings[0].fix, Fix::Sql(sql::reset_global(name)));
+        }
+    }
+
+    #[test]
+    fn unread_settings_are_reported() {
+        let mut settings = defaults();
+        settings.effective.remove("cluster.routing.allocation.enable");
+        settings
+            .effective
+            .insert("cluster.graceful_stop.force".into(), serde_json::Value::Null);
+        let findings = diagnose(&input(settings));
+        assert_eq!(findings.len(), 2);
+        assert!(findings.iter().all(|f| f.code == "setting_not_read"));
+        assert_eq!(
+            findings[0].fix,
+            Fix::Manual(
+                "read it with: SELECT settings['cluster']['routing']['allocation']['enable'] FROM sys.cluster"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn stale_label_on_a_statefulset() {
+        let mut doctor = input(defaults());
+        doctor.owner_labels = vec![
+            OwnerLabel {
+                object: LabelledObject::StatefulSet("crate-data-hot-demo".into()),
+                value: owner(5 * 3600),
+            },
+            OwnerLabel {
+                object: LabelledObject::StatefulSet("crate-master-demo".into()),
+                value: owner(-3 * 3600),
+            },
+            OwnerLabel {
+                object: LabelledObject::StatefulSet("crate-data-cold-demo".into()),
+                value: "someone".into(),
+            },
+        ];
+        let findings = diagnose(&doctor);
+        assert_eq!(findings.len(), 3);
+        assert!(findings.iter().all(|f| f.code == "stale_routing_owner_label"));
+        assert!(
+            findings[0].message.contains("was set 5 h ago"),
+            "{}",
+            findings[0].message
+        );
+        assert_eq!(
+            findings[0].fix,
+            Fix::Kubectl("kubectl -n db label statefulset crate-data-hot-demo dc-util-routing-owner-".into())
+        );
+        assert!(
+            findings[1].message.contains("3 h in the future"),
+            "{}",
+            findings[1].message
+        );
+        assert!(findings[2].message.contains("is not <owner>-<unix seconds>"));
+    }
+
+    #[test]
+    fn fresh_label_means_a_restart_is_running() {
+        let mut doctor = with("cluster.routing.allocation.enable", json!("primaries"));
+        doctor.owner_labels = vec![OwnerLabel {
+            object: LabelledObject::StatefulSet("crate-data-hot-demo".into()),
+            value: owner(600),
+        }];
+        let findings = diagnose(&doctor);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].code, "allocation_not_all");
+        let caution = findings[0].caution.as_deref().unwrap();
+        assert!(caution.contains("set 10 min ago"), "{caution}");
+        assert!(caution.contains("crate-operator is probably restarting"));
+    }
+
+    #[test]
+    fn misplaced_labels() {
+        let mut doctor = input(defaults());
+        doctor.namespace = "my ns".into();
+        doctor.owner_labels = vec![
+            OwnerLabel {
+                object: LabelledObject::Pod("crate-data-hot-demo-0".into()),
+                value: owner(60),
+            },
+            OwnerLabel {
+                object: LabelledObject::CrateDb("demo".into()),
+                value: owner(60),
+            },
+        ];
+        let findings = diagnose(&doctor);
+        assert_eq!(findings.len(), 2);
+        assert!(findings.iter().all(|f| f.code == "misplaced_routing_owner_label"));
+        assert_eq!(
+            findings[0].fix.to_string(),
+            "kubectl -n 'my ns' label pod crate-data-hot-demo-0 dc-util-routing-owner-"
+        );
+        assert_eq!(
+            findings[1].fix.to_string(),
+            "kubectl -n 'my ns' label cratedbs.cloud.crate.io demo dc-util-routing-owner-"
+        );
+    }
+
+    fn lease(renewed_ago: Option<i64>, duration: Option<i64>, holder: Option<&str>) -> LeaseReading {
+        LeaseReading {
+            name: "cratectl-demo".into(),
+            holder: holder.map(str::to_string),
+            renew_time: renewed_ago.map(|s| now().checked_sub(SignedDuration::from_secs(s)).unwrap()),
+            lease_duration_seconds: duration,
+        }
+    }
+
+    #[test]
+    fn leases() {
+        let mut doctor = input(defaults());
+        doctor.lease = Some(lease(Some(3 * 3600), Some(60), Some("laptop-1")));
+        let findings = diagnose(&doctor);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].code, "expired_lease");
+        assert!(
+            findings[0].message.contains("expired 2 h 59 min ago"),
+            "{}",
+            findings[0].message
+        );
+        assert_eq!(
+            findings[0].fix,
+            Fix::Kubectl("kubectl -n db delete lease cratectl-demo".into())
+        );
+
+        doctor.lease = Some(lease(Some(30), Some(60), Some("laptop-1")));
+        assert_eq!(diagnose(&doctor), []);
+        doctor.lease = Some(lease(Some(3600), Some(60), None));
+        assert_eq!(diagnose(&doctor), []);
+        doctor.lease = Some(lease(Some(3600), Some(60), Some("")));
+        assert_eq!(diagnose(&doctor), []);
+
+        doctor.lease = Some(lease(None, Some(60), Some("laptop-1")));
+        let findings = diagnose(&doctor);
+        assert_eq!(findings[0].code, "lease_without_expiry");
+    }
+
+    #[test]
+    fn live_lease_cautions_settings_findings() {
+        let mut doctor = with("cluster.graceful_stop.force", json!(true));
+        doctor.lease = Some(lease(Some(10), Some(60), Some("laptop-1")));
+        let findings = diagnose(&doctor);
+        assert_eq!(findings.len(), 1);
+        assert!(
+            findings[0]
+                .caution
+                .as_deref()
+                .unwrap()
+                .contains("held by laptop-1")
+        );
+
+        doctor.lease = Some(lease(Some(3600), Some(60), Some("laptop-1")));
+        let findings = diagnose(&doctor);
+        assert_eq!(findings.len(), 2);
+        assert_eq!(findings[0].caution, None);
+    }
+
+    #[test]
+    fn every_code_is_listed() {
+        let mut doctor = with("cluster.routing.allocation.enable", json!("none"));
+        doctor
+            .settings
+            .effective
+            .insert("cluster.routing.allocation.exclude._name".into(), json!("n1"));
+        doctor
+            .settings
+            .effective
+            .insert("cluster.graceful_stop.force".into(), json!(true));
+        doctor.settings.effective.remove("cluster.graceful_stop.timeout");
+        doctor.owner_labels = vec![
+            OwnerLabel {
+                object: LabelledObject::StatefulSet("s".into()),
+                value: owner(10 * 3600),
+            },
+            OwnerLabel {
+                object: LabelledObject::Pod("p".into()),
+                value: owner(10 * 3600),
+            },
+        ];
+        doctor.lease = Some(lease(Some(3600), Some(1), Some("x")));
+        let mut codes: Vec<String> = diagnose(&doctor).into_iter().map(|f| f.code).collect();
+        doctor.lease = Some(lease(None, None, Some("x")));
+        codes.extend(diagnose(&doctor).into_iter().map(|f| f.code));
+        for code in CODES {
+            assert!(codes.iter().any(|c| c == code), "{code} never produced");
+        }
+        assert!(codes.iter().all(|c| CODES.contains(&c.as_str())));
+    }
+
+    #[test]
+    fn owner_values() {
+        let (holder, at) = parse_routing_owner("operator-1700000000").unwrap();
+        assert_eq!(holder, "operator");
+        assert_eq!(at.as_second(), 1_700_000_000);
+        assert_eq!(parse_routing_owner("my-tool-5").unwrap().0, "my-tool");
+        for bad in [
+            "operator",
+            "operator-",
+            "-5",
+            "operator-12x",
+            "operator-99999999999999999999",
+        ] {
+            assert!(parse_routing_owner(bad).is_none(), "{bad}");
+        }
+        assert_eq!(shell_word("a-b.c"), "a-b.c");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
+}
