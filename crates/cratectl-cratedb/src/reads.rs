@@ -1,0 +1,316 @@
+//! Typed reads of the system tables operations gate on, returning `cratectl_core::readings`.
+//!
+//! Every read names its columns (never `SELECT *`: column sets differ between versions during
+//! a rolling upgrade, cratedb-api.md §2), aliases aggregates (their output names changed in
+//! 6.0), and is sent as idempotent, so every transient failure is retried.
+//!
+//! A [`ClusterReading`] is several statements, not one snapshot: CrateDB has no transactions.
+//! Where two reads can disagree the result errs towards "not healthy" (see
+//! [`Client::health`]); the caller's stability window (N equal consecutive readings) covers
+//! the rest.
+
+use cratectl_core::readings::{
+    ClusterReading, NodeReading, SettingsReading, ShardCounts, ShardsInFlight, TOUCHED_SETTINGS, TableHealth,
+    TableHealthLevel,
+};
+use serde_json::Value;
+
+use crate::client::{Client, SqlResult};
+use crate::error::Error;
+
+/// The statements the reads send, for documentation and tests.
+pub mod statements {
+    /// `sys.nodes`: members only (a node that left has no row; one that did not answer in
+    /// 3 s has NULLs except `id` and `name`).
+    pub const NODES: &str = "SELECT id, name, hostname, version['number'] FROM sys.nodes ORDER BY name";
+    /// The elected master's node id, NULL without a master.
+    pub const MASTER_NODE: &str = "SELECT master_node FROM sys.cluster";
+    /// NULL when `sys.health` is empty (no user tables).
+    pub const MAX_SEVERITY: &str = "SELECT max(severity) AS max_severity FROM sys.health";
+    pub const UNHEALTHY_TABLES: &str = "SELECT table_schema, table_name, partition_ident, health, severity, \
+        missing_shards, underreplicated_shards FROM sys.health WHERE severity > 1 \
+        ORDER BY severity DESC, table_schema, table_name, partition_ident";
+    pub const IN_FLIGHT: &str = "SELECT routing_state, count(*) AS shards FROM sys.shards \
+        WHERE routing_state IN ('INITIALIZING', 'RELOCATING') GROUP BY routing_state";
+    /// Copies per node: assigned copies only (unassigned rows have a NULL node), counting a
+    /// relocation's source on its node and its target (INITIALIZING) on the other.
+    pub const SHARD_COUNTS: &str = "SELECT node['name'] AS node_name, count(*) AS shards FROM sys.shards \
+        WHERE node['name'] IS NOT NULL GROUP BY node['name']";
+
+    /// `SELECT settings['cluster']['routing']['allocation']['enable'], … FROM sys.cluster`, one
+    /// column per [`cratectl_core::readings::TOUCHED_SETTINGS`], in that order.
+    pub fn settings() -> String {
+        let columns: Vec<String> = super::TOUCHED_SETTINGS
+            .iter()
+            .map(|(name, _)| subscript(name))
+            .collect();
+        format!("SELECT {} FROM sys.cluster", columns.join(", "))
+    }
+
+    /// `cluster.routing.allocation.exclude._name` →
+    /// `settings['cluster']['routing']['allocation']['exclude']['_name']`.
+    pub fn subscript(dotted: &str) -> String {
+        let mut out = String::from("settings");
+        for part in dotted.split('.') {
+            out.push_str("['");
+            out.push_str(&part.replace('\'', "''"));
+            out.push_str("']");
+        }
+        out
+    }
+}
+
+/// `sys.health` as one poll reads it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HealthReading {
+    /// `max(sys.health.severity)`, `None` when `sys.health` has no rows.
+    pub max_severity: Option<i64>,
+    /// Rows that are not GREEN, worst first.
+    pub unhealthy_tables: Vec<TableHealth>,
+}
+
+/// Checks the shape of an answer: the expected number of columns in every row.
+fn expect_columns(via: &str, stmt: &str, result: &SqlResult, n: usize) -> Result<(), Error> {
+    if result.cols.len() != n || result.rows.iter().any(|r| r.len() != n) {
+        return Err(Error::protocol(
+            via,
+            format!(
+                "`{stmt}` answered {} columns ({}), expected {n}",
+                result.cols.len(),
+                result.cols.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A typed cell: `column` names it in messages.
+struct Cell<'a> {
+    via: &'a str,
+    column: &'a str,
+    value: &'a Value,
+}
+
+impl Cell<'_> {
+    fn wrong(&self, expected: &str) -> Error {
+        Error::protocol(
+            self.via,
+            format!("{} is {}, expected {expected}", self.column, self.value),
+        )
+    }
+
+    fn text(&self) -> Result<Option<String>, Error> {
+        match self.value {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            _ => Err(self.wrong("text")),
+        }
+    }
+
+    fn required_text(&self) -> Result<String, Error> {
+        self.text()?.ok_or_else(|| self.wrong("text"))
+    }
+
+    fn int(&self) -> Result<Option<i64>, Error> {
+        match self.value {
+            Value::Null => Ok(None),
+            v => v.as_i64().map(Some).ok_or_else(|| self.wrong("an integer")),
+        }
+    }
+
+    fn required_int(&self) -> Result<i64, Error> {
+        self.int()?.ok_or_else(|| self.wrong("an integer"))
+    }
+
+    fn count(&self) -> Result<u64, Error> {
+        u64::try_from(self.required_int()?).map_err(|_| self.wrong("a count"))
+    }
+}
+
+fn cell<'a>(via: &'a str, column: &'a str, row: &'a [Value], i: usize) -> Cell<'a> {
+    Cell {
+        via,
+        column,
+        value: row.get(i).unwrap_or(&Value::Null),
+    }
+}
+
+impl Client {
+    /// `sys.nodes`: id, name, hostname and version of every member, by name.
+    pub async fn nodes(&self) -> Result<Vec<NodeReading>, Error> {
+        let via = self.via();
+        let result = self.sql_idempotent(statements::NODES, &[]).await?;
+        expect_columns(&via, statements::NODES, &result, 4)?;
+        result
+            .rows
+            .iter()
+            .map(|row| {
+                Ok(NodeReading {
+                    id: cell(&via, "sys.nodes.id", row, 0).required_text()?,
+                    name: cell(&via, "sys.nodes.name", row, 1).required_text()?,
+                    hostname: cell(&via, "sys.nodes.hostname", row, 2).text()?,
+                    version: cell(&via, "sys.nodes.version['number']", row, 3).text()?,
+                })
+            })
+            .collect()
+    }
+
+    /// `sys.cluster.master_node`: the elected master's node id, `None` without a master.
+    pub async fn master_node(&self) -> Result<Option<String>, Error> {
+        let via = self.via();
+        let result = self.sql_idempotent(statements::MASTER_NODE, &[]).await?;
+        expect_columns(&via, statements::MASTER_NODE, &result, 1)?;
+        match result.rows.as_slice() {
+            [row] => cell(&via, "sys.cluster.master_node", row, 0).text(),
+            rows => Err(Error::protocol(
+                &via,
+                format!("sys.cluster has {} rows, expected 1", rows.len()),
+            )),
+        }
+    }
+
+    /// `sys.health`: the highest severity and the rows that are not GREEN.
+    ///
+    /// Two statements (the maximum, then the non-GREEN rows, so a large partitioned cluster
+    /// does not send every GREEN partition on every poll). Health can change between them;
+    /// `max_severity` is then the worse of both answers, never better than a row shows.
+    pub async fn health(&self) -> Result<HealthReading, Error> {
+        let via = self.via();
+        let max = self.sql_idempotent(statements::MAX_SEVERITY, &[]).await?;
+        expect_columns(&via, statements::MAX_SEVERITY, &max, 1)?;
+        let max_severity = match max.rows.as_slice() {
+            [row] => cell(&via, "max(sys.health.severity)", row, 0).int()?,
+            [] => None,
+            rows => {
+                return Err(Error::protocol(
+                    &via,
+                    format!("max(severity) answered {} rows", rows.len()),
+                ));
+            }
+        };
+        let result = self.sql_idempotent(statements::UNHEALTHY_TABLES, &[]).await?;
+        expect_columns(&via, statements::UNHEALTHY_TABLES, &result, 7)?;
+        let mut unhealthy_tables = Vec::with_capacity(result.rows.len());
+        let mut worst = max_severity;
+        for row in &result.rows {
+            let severity = cell(&via, "sys.health.severity", row, 4).required_int()?;
+            let health_cell = cell(&via, "sys.health.health", row, 3);
+            let health = match health_cell.required_text()?.as_str() {
+                "GREEN" => TableHealthLevel::Green,
+                "YELLOW" => TableHealthLevel::Yellow,
+                "RED" => TableHealthLevel::Red,
+                _ => TableHealthLevel::from_severity(severity)
+                    .ok_or_else(|| health_cell.wrong("GREEN, YELLOW or RED"))?,
+            };
+            worst = worst.max(Some(severity));
+            unhealthy_tables.push(TableHealth {
+                schema: cell(&via, "sys.health.table_schema", row, 0).required_text()?,
+                table: cell(&via, "sys.health.table_name", row, 1).required_text()?,
+                partition_ident: cell(&via, "sys.health.partition_ident", row, 2).text()?,
+                health,
+                missing_shards: cell(&via, "sys.health.missing_shards", row, 5).required_int()?,
+                underreplicated_shards: cell(&via, "sys.health.underreplicated_shards", row, 6)
+                    .required_int()?,
+            });
+        }
+        Ok(HealthReading {
+            max_severity: worst,
+            unhealthy_tables,
+        })
+    }
+
+    /// Shard copies INITIALIZING or RELOCATING (`sys.shards.routing_state`).
+    pub async fn in_flight(&self) -> Result<ShardsInFlight, Error> {
+        let via = self.via();
+        let result = self.sql_idempotent(statements::IN_FLIGHT, &[]).await?;
+        expect_columns(&via, statements::IN_FLIGHT, &result, 2)?;
+        let mut in_flight = ShardsInFlight::default();
+        for row in &result.rows {
+            let state = cell(&via, "sys.shards.routing_state", row, 0).required_text()?;
+            let count = cell(&via, "count(*)", row, 1).count()?;
+            match state.as_str() {
+                "INITIALIZING" => in_flight.initializing += count,
+                "RELOCATING" => in_flight.relocating += count,
+                other => {
+                    return Err(Error::protocol(
+                        &via,
+                        format!("sys.shards.routing_state {other:?} was not asked for"),
+                    ));
+                }
+            }
+        }
+        Ok(in_flight)
+    }
+
+    /// The effective values (transient over persistent over default) of
+    /// [`TOUCHED_SETTINGS`], keyed by dotted name, as CrateDB renders them.
+    pub async fn settings(&self) -> Result<SettingsReading, Error> {
+        let via = self.via();
+        let stmt = statements::settings();
+        let result = self.sql_idempotent(&stmt, &[]).await?;
+        expect_columns(&via, &stmt, &result, TOUCHED_SETTINGS.len())?;
+        let [row] = result.rows.as_slice() else {
+            return Err(Error::protocol(
+                &via,
+                format!("sys.cluster has {} rows, expected 1", result.rows.len()),
+            ));
+        };
+        Ok(SettingsReading {
+            effective: TOUCHED_SETTINGS
+                .iter()
+                .zip(row)
+                .map(|((name, _), value)| (name.to_string(), value.clone()))
+                .collect(),
+        })
+    }
+
+    /// Assigned shard copies per node name. Nodes holding no copy are absent.
+    pub async fn shard_counts(&self) -> Result<ShardCounts, Error> {
+        let via = self.via();
+        let result = self.sql_idempotent(statements::SHARD_COUNTS, &[]).await?;
+        expect_columns(&via, statements::SHARD_COUNTS, &result, 2)?;
+        result
+            .rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    cell(&via, "sys.shards.node['name']", row, 0).required_text()?,
+                    cell(&via, "count(*)", row, 1).count()?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Everything one health poll reads, through this client: nodes, master, health and
+    /// shards in flight (sent concurrently). `via` is the transport's `describe()`, so the
+    /// reading says truthfully which node it came through.
+    pub async fn cluster_reading(&self) -> Result<ClusterReading, Error> {
+        let (nodes, master_node, health, in_flight) =
+            futures::try_join!(self.nodes(), self.master_node(), self.health(), self.in_flight())?;
+        Ok(ClusterReading {
+            via: self.via(),
+            nodes,
+            master_node,
+            max_severity: health.max_severity,
+            unhealthy_tables: health.unhealthy_tables,
+            in_flight,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statements;
+
+    #[test]
+    fn settings_select_the_exact_subscripts() {
+        assert_eq!(
+            statements::subscript("cluster.routing.allocation.exclude._name"),
+            "settings['cluster']['routing']['allocation']['exclude']['_name']"
+        );
+        let stmt = statements::settings();
+        assert!(stmt.starts_with("SELECT settings['cluster']['routing']['allocation']['enable'], "));
+        assert!(stmt.ends_with(" FROM sys.cluster"));
+        assert!(!stmt.contains('*'));
+    }
+}
