@@ -14,6 +14,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Container, Node, Pod};
 use kube::api::{Api, ListParams, ObjectList};
 use kube::{Resource, ResourceExt};
+use cratectl_core::prestop::PreStopHook;
+use cratectl_core::topology::NodeFacts;
 use serde::Serialize;
 
 use crate::config::Kube;
@@ -52,17 +54,6 @@ pub struct StatefulSetInfo {
     pub routing_owner: Option<String>,
 }
 
-/// The `crate` container's preStop hook, as found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PreStopHook {
-    None,
-    /// `exec` with its command vector.
-    Exec(Vec<String>),
-    /// `httpGet`, `sleep` or `tcpSocket`.
-    Other(String),
-}
-
 /// A pod of the cluster.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PodInfo {
@@ -89,17 +80,6 @@ pub struct PodInfo {
     pub node_name_hint: Option<String>,
     /// The value of the `dc-util-routing-owner` label, if set.
     pub routing_owner: Option<String>,
-}
-
-/// A Kubernetes node, with what tools read to call it cordoned, spot-terminating or suspended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct KubeNodeInfo {
-    pub name: String,
-    pub unschedulable: bool,
-    /// Taint keys.
-    pub taints: Vec<String>,
-    /// Annotation keys (the rules look at keys only).
-    pub annotations: Vec<String>,
 }
 
 /// A CrateDB cluster on Kubernetes.
@@ -166,7 +146,7 @@ impl Cluster {
 pub struct Discovery {
     pub clusters: Vec<Cluster>,
     /// Kubernetes nodes by name; empty with `nodes_readable = false` when RBAC forbids listing.
-    pub nodes: BTreeMap<String, KubeNodeInfo>,
+    pub nodes: BTreeMap<String, NodeFacts>,
     pub nodes_readable: bool,
 }
 
@@ -278,29 +258,19 @@ pub async fn discover(kube: &Kube, namespace: Option<&str>) -> Result<Discovery,
     })
 }
 
-fn node_infos(list: ObjectList<Node>) -> BTreeMap<String, KubeNodeInfo> {
+fn node_infos(list: ObjectList<Node>) -> BTreeMap<String, NodeFacts> {
     list.items
         .into_iter()
         .map(|node| {
             let name = node.name_any();
             let spec = node.spec.unwrap_or_default();
-            let info = KubeNodeInfo {
-                name: name.clone(),
+            let taint_keys = spec.taints.unwrap_or_default().into_iter().map(|t| t.key).collect();
+            let facts = NodeFacts {
                 unschedulable: spec.unschedulable.unwrap_or(false),
-                taints: spec
-                    .taints
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|t| t.key)
-                    .collect(),
-                annotations: node
-                    .metadata
-                    .annotations
-                    .unwrap_or_default()
-                    .into_keys()
-                    .collect(),
+                taint_keys,
+                annotations: node.metadata.annotations.unwrap_or_default(),
             };
-            (name, info)
+            (name, facts)
         })
         .collect()
 }
@@ -432,10 +402,18 @@ fn pod_info(pod: &Pod, statefulset: &str, group: &str) -> PodInfo {
     {
         None => PreStopHook::None,
         Some(handler) => match (&handler.exec, &handler.http_get, &handler.sleep) {
-            (Some(exec), _, _) => PreStopHook::Exec(exec.command.clone().unwrap_or_default()),
-            (_, Some(_), _) => PreStopHook::Other("httpGet".into()),
-            (_, _, Some(_)) => PreStopHook::Other("sleep".into()),
-            _ => PreStopHook::Other("tcpSocket".into()),
+            (Some(exec), _, _) => PreStopHook::Exec {
+                command: exec.command.clone().unwrap_or_default(),
+            },
+            (_, Some(get), _) => PreStopHook::HttpGet {
+                path: get.path.clone(),
+            },
+            (_, _, Some(_)) => PreStopHook::Other {
+                kind: "sleep".into(),
+            },
+            _ => PreStopHook::Other {
+                kind: "tcpSocket".into(),
+            },
         },
     };
     let node_name_hint = crate_container

@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use cratectl_kube::discovery::{PreStopHook, discover};
+use cratectl_core::prestop::PreStopHook;
+use cratectl_kube::discovery::discover;
 use cratectl_kube::secrets::system_password;
 use cratectl_kube::{Kube, KubeError};
 use cratesim::clock::Clock;
@@ -53,11 +54,13 @@ async fn finds_every_cluster_with_its_groups_pods_and_hooks() {
     assert_eq!(pod.termination_grace_period_s, 1800);
     assert_eq!(
         pod.prestop,
-        PreStopHook::Exec(vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            "/dc_util -min-availability PRIMARIES -timeout 720s".into()
-        ])
+        PreStopHook::Exec {
+            command: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "/dc_util -min-availability PRIMARIES -timeout 720s".into()
+            ]
+        }
     );
 
     // beta: masters first, then the data groups in the resource's order, then by ordinal.
@@ -83,10 +86,10 @@ async fn finds_every_cluster_with_its_groups_pods_and_hooks() {
     // The Kubernetes nodes, with what the suspended-node rules read.
     assert!(found.nodes_readable);
     assert_eq!(
-        found.nodes["node-b"].taints,
+        found.nodes["node-b"].taint_keys,
         ["aws.amazon.com/spot-instance-terminating"]
     );
-    assert_eq!(found.nodes["node-c"].annotations, ["node.kubernetes.io/suspend"]);
+    assert_eq!(found.nodes["node-c"].annotations["node.kubernetes.io/suspend"], "true");
     assert!(found.nodes["node-d"].unschedulable);
 }
 
