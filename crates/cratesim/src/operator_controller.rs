@@ -149,13 +149,21 @@ pub fn reconcile(
             .unwrap_or("")
             .to_string();
         let key = (namespace.clone(), name.clone());
-        let tracked = state.clusters.entry(key.clone()).or_insert_with(|| Tracked {
-            handled: desired.clone(),
-            started: None,
-            retries: 0,
-            retry_at: now,
-            next_ping: now,
-        });
+        if !state.clusters.contains_key(&key) {
+            state.clusters.insert(
+                key.clone(),
+                Tracked {
+                    handled: deployed(store, &namespace, &name, &desired),
+                    started: None,
+                    retries: 0,
+                    retry_at: now,
+                    next_ping: now,
+                },
+            );
+        }
+        let Some(tracked) = state.clusters.get_mut(&key) else {
+            continue;
+        };
         let mut ctx = Ctx {
             store: &mut *store,
             model: databases.get_mut(&key),
@@ -207,6 +215,31 @@ pub fn reconcile(
         }
     }
     next
+}
+
+/// The diff base at first sight: the replica counts the StatefulSets have (the resource's own
+/// where a StatefulSet is missing), so that a change made before the loop first ran is still a
+/// change. [`crate::operator::materialise`] creates them in step with the resource.
+fn deployed(store: &Store, namespace: &str, name: &str, desired: &Replicas) -> Replicas {
+    let replicas = |sts: String| {
+        store
+            .get("statefulsets", namespace, &sts)
+            .and_then(|s| s.pointer("/spec/replicas"))
+            .and_then(Value::as_u64)
+    };
+    Replicas {
+        master: desired
+            .master
+            .map(|m| replicas(format!("crate-master-{name}")).unwrap_or(m)),
+        data: desired
+            .data
+            .iter()
+            .map(|(group, r)| {
+                let have = replicas(format!("crate-data-{group}-{name}")).unwrap_or(*r);
+                (group.clone(), have)
+            })
+            .collect(),
+    }
 }
 
 /// What one handler run works with.

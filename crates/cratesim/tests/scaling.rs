@@ -286,6 +286,23 @@ async fn the_operator_scales_out_and_in_through_the_resource_deallocating_first(
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_change_made_before_the_operator_first_looked_is_still_acted_on() {
+    let sim = sim(false);
+    // No await since creation: the controllers have not run a pass yet.
+    {
+        let mut store = sim.server.store();
+        let mut cr = store.get("cratedbs", "cratedb", "alpha").cloned().unwrap();
+        cr["spec"]["nodes"]["data"][0]["replicas"] = json!(4);
+        store
+            .replace("cratedbs", "cratedbs.cloud.crate.io", "cratedb", "alpha", cr)
+            .unwrap();
+    }
+    let four = ["data-hot-0", "data-hot-1", "data-hot-2", "data-hot-3"];
+    wait_for(&sim, "4 nodes and GREEN", settled(&four, "GREEN")).await;
+    assert_eq!(sts_replicas(&sim).await, 4);
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_operator_waits_while_tables_have_too_many_replicas_to_scale_in() {
     let sim = sim(false);
     sql(

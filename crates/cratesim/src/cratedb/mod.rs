@@ -1,15 +1,18 @@
 //! The CrateDB cluster model: a pure, synchronous, I/O-free simulation of what a CrateDB
 //! cluster answers and how it changes over simulated time.
 //!
-//! The Kubernetes side drives node processes (`node_process_started`, `node_stop_requested`,
-//! `node_killed`) and the clock (`advance`, `next_change_at`); the HTTP layer turns `root` and
-//! `sql` into responses. Nothing here blocks, spawns or reads a clock: time is always passed in.
+//! The Kubernetes side drives node processes (`ensure_node`, `node_process_started`,
+//! `node_stop_requested`, `node_killed`, `node_departed`) and the clock (`advance`,
+//! `next_change_at`); the HTTP layer turns `root` and `sql` into responses. Nothing here
+//! blocks, spawns or reads a clock: time is always passed in.
 //!
 //! * [`spec`] — the inputs: cluster, node and table specs, timings, faults.
 //! * `model` — nodes, tables, indices (table or partition), shard copies.
 //! * `settings` — cluster settings, transient/persistent levels, `sys.cluster.settings`.
-//! * `lifecycle` — nodes joining and leaving, master election, decommission, the clock.
-//! * `allocation` — the deciders and the reroute that assigns, recovers and relocates copies.
+//! * `lifecycle` — nodes joining and leaving, added on scale-out and departed on scale-in,
+//!   master election with the voting configuration, decommission, the clock.
+//! * `allocation` — the deciders, the reroute that assigns, recovers and relocates copies, and
+//!   the balancer that spreads them over the nodes.
 //! * `health` — `sys.health` per index, by CrateDB's rules.
 //! * `snapshots` — repositories, snapshots and restores.
 //! * `systables` — rows and column types of the system tables.
