@@ -156,14 +156,37 @@ pub struct Finding {
     pub fix: Fix,
     /// Why applying the fix right now may be wrong (an operation appears to be running).
     pub caution: Option<String>,
+    /// What `doctor --fix` does for this finding, in structured form (the `fix` text is for
+    /// people).
+    #[serde(skip)]
+    pub action: Action,
+}
+
+/// The fix as something a program can apply.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing can be applied automatically.
+    #[default]
+    None,
+    /// Run this statement on CrateDB.
+    Sql(String),
+    /// Remove the routing-owner label from this object.
+    RemoveOwnerLabel(LabelledObject),
+    /// Delete this Lease.
+    DeleteLease(String),
 }
 
 fn finding(code: &str, message: String, fix: Fix) -> Finding {
+    let action = match &fix {
+        Fix::Sql(stmt) => Action::Sql(stmt.clone()),
+        Fix::Kubectl(_) | Fix::Manual(_) => Action::None,
+    };
     Finding {
         code: code.to_string(),
         message,
         fix,
         caution: None,
+        action,
     }
 }
 
@@ -340,15 +363,19 @@ fn label_finding(label: &OwnerLabel, namespace: &str, now: Timestamp) -> Option<
         shell_word(namespace),
         shell_word(name)
     ));
+    let remove = Action::RemoveOwnerLabel(label.object.clone());
     if !matches!(label.object, LabelledObject::StatefulSet(_)) {
-        return Some(finding(
-            "misplaced_routing_owner_label",
-            format!(
-                "{} carries {ROUTING_OWNER_LABEL}={}: dc_util reads this label only from its StatefulSet, so \
+        return Some(with_action(
+            remove,
+            finding(
+                "misplaced_routing_owner_label",
+                format!(
+                    "{} carries {ROUTING_OWNER_LABEL}={}: dc_util reads this label only from its StatefulSet, so \
                  here it has no effect",
-                label.object, label.value
+                    label.object, label.value
+                ),
+                fix,
             ),
-            fix,
         ));
     }
     let why = match parse_routing_owner(&label.value) {
@@ -371,14 +398,22 @@ fn label_finding(label: &OwnerLabel, namespace: &str, now: Timestamp) -> Option<
             )
         }
     };
-    Some(finding(
-        "stale_routing_owner_label",
-        format!(
-            "{} carries {ROUTING_OWNER_LABEL}={}, which {why}",
-            label.object, label.value
+    Some(with_action(
+        remove,
+        finding(
+            "stale_routing_owner_label",
+            format!(
+                "{} carries {ROUTING_OWNER_LABEL}={}, which {why}",
+                label.object, label.value
+            ),
+            fix,
         ),
-        fix,
     ))
+}
+
+fn with_action(action: Action, mut finding: Finding) -> Finding {
+    finding.action = action;
+    finding
 }
 
 fn lease_expiry(lease: &LeaseReading) -> Option<Timestamp> {
@@ -394,18 +429,22 @@ fn lease_finding(lease: &LeaseReading, namespace: &str, now: Timestamp) -> Optio
         shell_word(namespace),
         shell_word(&lease.name)
     ));
+    let delete = Action::DeleteLease(lease.name.clone());
     match lease_expiry(lease) {
-        Some(expiry) if expiry < now => Some(finding(
-            "expired_lease",
-            format!(
-                "Lease {} is held by {holder} but expired {} ago (renewed {}, duration {} s): the operation that \
+        Some(expiry) if expiry < now => Some(with_action(
+            delete,
+            finding(
+                "expired_lease",
+                format!(
+                    "Lease {} is held by {holder} but expired {} ago (renewed {}, duration {} s): the operation that \
                  held it is gone",
-                lease.name,
-                in_words(now.duration_since(expiry)),
-                lease.renew_time.map_or_else(String::new, |t| t.to_string()),
-                lease.lease_duration_seconds.unwrap_or_default()
+                    lease.name,
+                    in_words(now.duration_since(expiry)),
+                    lease.renew_time.map_or_else(String::new, |t| t.to_string()),
+                    lease.lease_duration_seconds.unwrap_or_default()
+                ),
+                fix,
             ),
-            fix,
         )),
         Some(_) => None,
         None => Some(finding(
@@ -770,5 +809,50 @@ mod tests {
         assert_eq!(shell_word("a-b.c"), "a-b.c");
         assert_eq!(shell_word("it's"), "'it'\\''s'");
         assert_eq!(shell_word(""), "''");
+    }
+
+    #[test]
+    fn actions_say_what_doctor_fix_applies() {
+        let mut inp = with("cluster.routing.allocation.enable", json!("primaries"));
+        inp.owner_labels.push(OwnerLabel {
+            object: LabelledObject::StatefulSet("crate-data-hot-a".into()),
+            value: "operator-1".into(),
+        });
+        inp.lease = Some(LeaseReading {
+            name: "cratectl-a".into(),
+            holder: Some("restart-a".into()),
+            renew_time: Some("2026-09-01T10:00:00Z".parse().unwrap()),
+            lease_duration_seconds: Some(60),
+        });
+        let findings = diagnose(&inp);
+        let action = |code: &str| findings.iter().find(|f| f.code == code).map(|f| f.action.clone());
+        assert_eq!(
+            action("allocation_not_all"),
+            Some(Action::Sql(
+                "RESET GLOBAL \"cluster.routing.allocation.enable\"".into()
+            ))
+        );
+        assert_eq!(
+            action("stale_routing_owner_label"),
+            Some(Action::RemoveOwnerLabel(LabelledObject::StatefulSet(
+                "crate-data-hot-a".into()
+            )))
+        );
+        assert_eq!(
+            action("expired_lease"),
+            Some(Action::DeleteLease("cratectl-a".into()))
+        );
+
+        inp.lease.as_mut().unwrap().lease_duration_seconds = None;
+        let findings = diagnose(&inp);
+        let never = findings
+            .iter()
+            .find(|f| f.code == "lease_without_expiry")
+            .unwrap();
+        assert_eq!(
+            never.action,
+            Action::None,
+            "a Lease that may be live is never deleted automatically"
+        );
     }
 }
