@@ -71,7 +71,9 @@ pub const CODES: &[&str] = &[
 pub struct DoctorInput {
     /// The namespace of the CrateDB resource (for the `kubectl` fixes).
     pub namespace: String,
-    pub settings: SettingsReading,
+    /// `None` when the settings could not be read: no settings finding is made then (the
+    /// caller reports the gap).
+    pub settings: Option<SettingsReading>,
     /// Every `dc-util-routing-owner` label seen, and where.
     pub owner_labels: Vec<OwnerLabel>,
     /// The cluster's operation Lease, when one exists.
@@ -192,7 +194,7 @@ fn finding(code: &str, message: String, fix: Fix) -> Finding {
 
 /// Finds leftovers (rules in the module documentation), settings first, then labels, then the Lease.
 pub fn diagnose(input: &DoctorInput) -> Vec<Finding> {
-    let mut findings = settings_findings(&input.settings);
+    let mut findings = input.settings.as_ref().map(settings_findings).unwrap_or_default();
     if let Some(caution) = operation_running(input) {
         for finding in &mut findings {
             if finding.code != "setting_not_read" {
@@ -505,7 +507,7 @@ mod tests {
     fn input(settings: SettingsReading) -> DoctorInput {
         DoctorInput {
             namespace: "db".into(),
-            settings,
+            settings: Some(settings),
             owner_labels: vec![],
             lease: None,
             now: now(),
@@ -762,15 +764,14 @@ mod tests {
     #[test]
     fn every_code_is_listed() {
         let mut doctor = with("cluster.routing.allocation.enable", json!("none"));
-        doctor
-            .settings
+        let settings = doctor.settings.as_mut().unwrap();
+        settings
             .effective
             .insert("cluster.routing.allocation.exclude._name".into(), json!("n1"));
-        doctor
-            .settings
+        settings
             .effective
             .insert("cluster.graceful_stop.force".into(), json!(true));
-        doctor.settings.effective.remove("cluster.graceful_stop.timeout");
+        settings.effective.remove("cluster.graceful_stop.timeout");
         doctor.owner_labels = vec![
             OwnerLabel {
                 object: LabelledObject::StatefulSet("s".into()),
@@ -809,6 +810,13 @@ mod tests {
         assert_eq!(shell_word("a-b.c"), "a-b.c");
         assert_eq!(shell_word("it's"), "'it'\\''s'");
         assert_eq!(shell_word(""), "''");
+    }
+
+    #[test]
+    fn unread_settings_give_no_settings_findings() {
+        let mut unread = input(defaults());
+        unread.settings = None;
+        assert_eq!(diagnose(&unread), []);
     }
 
     #[test]
