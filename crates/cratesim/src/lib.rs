@@ -16,7 +16,9 @@
 //! * [`operator`] — the CrateDB operator stand-in that materialises `CrateDB` resources.
 //! * [`operator_controller`] — the operator stand-in's reconcile loop: scale, suspend, resume.
 //! * [`scenario`] — scenario files: clusters, nodes and faults for `cratesim serve --scenario`.
-//! * [`proxy`] — HTTP to a pod's CrateDB node (pod proxy and direct URLs).
+//! * [`proxy`] — HTTP to a pod's CrateDB node (pod proxy, direct URLs, port-forwards), with
+//!   what CrateDB sees of each (credentials, client address).
+//! * [`portforward`] — the `pods/<name>/portforward` subresource: a WebSocket tunnel to a pod.
 //! * [`serve`] — serving over sockets, and the kubeconfig for clients.
 //! * [`controllers`] — the StatefulSet controller and kubelet, on simulated time.
 //! * [`clock`] — simulated time.
@@ -31,6 +33,7 @@ pub mod kube;
 pub mod nodes;
 pub mod operator;
 pub mod operator_controller;
+pub mod portforward;
 pub mod proxy;
 pub mod scenario;
 pub mod serve;

@@ -34,6 +34,11 @@ pub struct ClusterShape {
     pub system_password: String,
     /// The user tables; see [`ClusterShape::default_tables`].
     pub tables: Vec<TableSpec>,
+    /// Host-based auth as the operator always configures it (`true`, the default): user
+    /// `crate` is trusted from localhost only and everyone else needs a password, so requests
+    /// through the API server's pod proxy (which drops the `Authorization` header) get a 401.
+    /// `false`: CrateDB's own default, trust for every known user, passwords ignored.
+    pub host_based_auth: bool,
 }
 
 /// The preStop command the operator writes when dc_util is enabled.
@@ -41,8 +46,8 @@ pub const DEFAULT_DC_UTIL_COMMAND: &str = "/dc_util -min-availability PRIMARIES 
 
 impl ClusterShape {
     /// A cluster `name` in `namespace` with the defaults: CrateDB 5.10.3, three data nodes in
-    /// group `hot`, no dedicated masters, no dc_util hook, a grace period of 1800 s and the
-    /// [default tables](ClusterShape::default_tables).
+    /// group `hot`, no dedicated masters, no dc_util hook, a grace period of 1800 s, the
+    /// [default tables](ClusterShape::default_tables) and the operator's host-based auth.
     pub fn new(name: &str, namespace: &str) -> ClusterShape {
         ClusterShape {
             name: name.into(),
@@ -55,6 +60,7 @@ impl ClusterShape {
             termination_grace_period_seconds: 1800,
             system_password: format!("cratesim-{name}"),
             tables: ClusterShape::default_tables(),
+            host_based_auth: true,
         }
     }
 
@@ -208,9 +214,10 @@ pub fn custom_resource(shape: &ClusterShape) -> Value {
     })
 }
 
-/// The container command line, as the operator builds it (abridged to the flags tools read).
+/// The container command line, as the operator builds it (abridged to the flags tools read),
+/// with its host-based auth settings when the shape has them (crate-operator.md §2.4 item 8).
 fn crate_command(shape: &ClusterShape, node_name: &str, master: bool, data: bool) -> Vec<String> {
-    vec![
+    let mut command = vec![
         "/docker-entrypoint.sh".into(),
         "crate".into(),
         format!("-Ccluster.name={}", shape.name),
@@ -223,7 +230,20 @@ fn crate_command(shape: &ClusterShape, node_name: &str, master: bool, data: bool
             "-Cdiscovery.seed_providers=srv -Cdiscovery.srv.query=_cluster._tcp.crate-discovery-{}.{}.svc.cluster.local",
             shape.name, shape.namespace
         ),
-    ]
+    ];
+    if shape.host_based_auth {
+        command.extend(
+            [
+                "-Cauth.host_based.enabled=true",
+                "-Cauth.host_based.config.0.user=crate",
+                "-Cauth.host_based.config.0.address=_local_",
+                "-Cauth.host_based.config.0.method=trust",
+                "-Cauth.host_based.config.99.method=password",
+            ]
+            .map(String::from),
+        );
+    }
+    command
 }
 
 /// The CrateDB model for a shape: nodes named as the operator names them (`master-<n>`,
@@ -255,7 +275,9 @@ pub fn database(shape: &ClusterShape) -> CrateCluster {
         system_password: shape.system_password.clone(),
         timings: Timings::default(),
     };
-    CrateCluster::new(spec, std::time::Duration::ZERO)
+    let mut model = CrateCluster::new(spec, std::time::Duration::ZERO);
+    model.set_host_based_auth(shape.host_based_auth);
+    model
 }
 
 /// Creates the CrateDB resource and everything the operator derives from it, and the CrateDB

@@ -1,7 +1,20 @@
-//! HTTP to a pod's CrateDB node: the Kubernetes pod proxy
-//! (`/api/v1/namespaces/<ns>/pods/<pod>:4200/proxy/<path>`, how cratectl reaches CrateDB from
-//! outside the cluster) and a direct prefix (`/_crate/<ns>/<pod>/<path>`, for clients such as
-//! `crash` that take a base URL). Both serve `GET /` and `POST /_sql` from the node's model.
+//! HTTP to a pod's CrateDB node, three ways, each as CrateDB would see it:
+//!
+//! * the Kubernetes **pod proxy** (`/api/v1/namespaces/<ns>/pods/<pod>:4200/proxy/<path>`). A
+//!   real API server authenticates the caller with the `Authorization` header and then deletes
+//!   it (`WithAuthentication` in k8s.io/apiserver: "authorization header is not required anymore
+//!   in case of a successful authentication"; kubernetes/kubernetes#34076, #38775), and dials
+//!   the pod from its own address. So CrateDB never sees Basic or Bearer credentials this way:
+//!   the request runs as `auth.trust.http_default_user` (`crate`) from a remote address, which
+//!   the operator's host-based auth refuses with its plain-text 401;
+//! * a direct prefix (`/_crate/<ns>/<pod>/<path>`, for clients such as `crash` that take a base
+//!   URL): a client inside the cluster dialling the pod IP, headers as sent, a remote address;
+//! * a **port-forward** ([`crate::portforward`]): the tunnel carries the request bytes untouched,
+//!   and the runtime dials `localhost:4200` inside the pod's network namespace, so CrateDB sees
+//!   the header and the loopback address (which the operator's host-based auth trusts for user
+//!   `crate`).
+//!
+//! All serve `GET /` and `POST /_sql` from the node's model.
 
 use std::time::Duration;
 
@@ -10,6 +23,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use crate::cratedb::spec::Peer;
 use crate::cratedb::{Auth, ReplyBody, SqlReply};
 use crate::databases::node_of_pod;
 use crate::kube::ApiServer;
@@ -20,6 +34,27 @@ use crate::kube::status::ApiError;
 /// (DECOMMISSION, snapshots with `wait_for_completion`), in simulated time.
 const MAX_WAIT: Duration = Duration::from_secs(4 * 3600);
 
+/// How a request reaches the node (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The API server's pod proxy: `Authorization` removed, the API server's address.
+    PodProxy,
+    /// In the cluster, by pod IP (`/_crate/…`): headers as sent, a remote address.
+    PodIp,
+    /// A port-forward's tunnel: headers as sent, the pod's loopback address.
+    PortForward,
+}
+
+impl Via {
+    /// The address CrateDB sees the connection come from.
+    fn peer(self) -> Peer {
+        match self {
+            Via::PodProxy | Via::PodIp => Peer::Remote,
+            Via::PortForward => Peer::Loopback,
+        }
+    }
+}
+
 /// How a refused connection looks through the API server's proxy.
 fn refused(ip: &str) -> ApiError {
     ApiError::service_unavailable(format!(
@@ -27,13 +62,50 @@ fn refused(ip: &str) -> ApiError {
     ))
 }
 
+/// CrateDB's answer to failed authentication: 401, the message and a newline as plain text,
+/// `WWW-Authenticate`, and the connection closed (`HttpAuthUpstreamHandler.sendUnauthorized`).
+fn unauthorized(message: &str) -> Response {
+    let mut text = message.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let mut response = text_response(401, "text/plain; charset=UTF-8", text, true);
+    if let Ok(value) = "close".parse() {
+        response.headers_mut().insert("connection", value);
+    }
+    response
+}
+
+/// Whether pod `pod`'s CrateDB node listens on port 4200 now: the pod runs, and so does the
+/// node's process.
+pub fn node_listening(server: &ApiServer, namespace: &str, pod: &str) -> bool {
+    let Some(pod) = server.store().get("pods", namespace, pod).cloned() else {
+        return false;
+    };
+    if pod.pointer("/status/phase").and_then(Value::as_str) != Some("Running") {
+        return false;
+    }
+    let Some(node) = node_of_pod(&pod) else {
+        return false;
+    };
+    server
+        .databases
+        .lock()
+        .get(&node.key())
+        .is_some_and(|m| m.has_node(&node.node) && m.node_process_running(&node.node))
+}
+
 /// Serves `method rest` on the CrateDB node of pod `target` (`<pod>` or `<pod>:4200`).
+///
+/// An `Err` is a refused connection, as the API server's proxy reports it; through a
+/// port-forward it means the tunnel's connection to the node is gone.
 pub async fn forward(
     server: &ApiServer,
     namespace: &str,
     target: &str,
     rest: &str,
     request: &Incoming<'_>,
+    via: Via,
 ) -> Result<Response, ApiError> {
     let Incoming {
         method,
@@ -42,6 +114,15 @@ pub async fn forward(
         body,
         ..
     } = *request;
+    let authorization = match via {
+        Via::PodProxy => None,
+        Via::PodIp | Via::PortForward => authorization,
+    };
+    let auth = match authorization.map(Auth::from_authorization_header) {
+        None => Auth::http_default_user(via.peer()),
+        Some(Ok(auth)) => auth.from_peer(via.peer()),
+        Some(Err(text)) => return Ok(unauthorized(&text)),
+    };
     let (pod_name, port) = target.split_once(':').unwrap_or((target, "4200"));
     let pod = server
         .store()
@@ -69,6 +150,9 @@ pub async fn forward(
         match (method, path) {
             (&Method::GET | &Method::HEAD, "") => {
                 model.advance(now);
+                if let Err(text) = model.authenticate(Some(&auth)) {
+                    return Ok(unauthorized(&text));
+                }
                 let root = model.root(&node.node);
                 let status = root.get("status").and_then(Value::as_u64).unwrap_or(200);
                 return Ok(text_response(
@@ -79,15 +163,8 @@ pub async fn forward(
                 ));
             }
             (&Method::POST, p) if p == "_sql" || p.starts_with("_sql/") || p.starts_with("_sql?") => {
-                let auth = match authorization.map(Auth::from_authorization_header) {
-                    None => None,
-                    Some(Ok(auth)) => Some(auth),
-                    Some(Err(text)) => {
-                        return Ok(text_response(401, "text/plain; charset=UTF-8", text, true));
-                    }
-                };
                 let (types, trace) = (query.crate_flag("types"), query.crate_flag("error_trace"));
-                let reply = model.sql(&node.node, types, trace, body, auth.as_ref(), now);
+                let reply = model.sql(&node.node, types, trace, body, Some(&auth), now);
                 server.evidence.observe(&node.key(), model, server.clock.now());
                 reply
             }

@@ -52,6 +52,9 @@ pub struct ClusterDef {
     pub system_password: Option<String>,
     /// Absent: `doc.events` and the partitioned `doc.metrics`; `[]`: no tables.
     pub tables: Option<Vec<TableDef>>,
+    /// The operator's host-based auth (default `true`); see [`ClusterShape::host_based_auth`].
+    #[serde(default = "default_true")]
+    pub host_based_auth: bool,
 }
 
 /// A data node group.
@@ -86,6 +89,9 @@ pub enum Replicas {
     Text(String),
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_namespace() -> String {
     "cratedb".into()
 }
@@ -139,6 +145,7 @@ impl ClusterDef {
                 .clone()
                 .unwrap_or_else(|| format!("cratesim-{}", self.name)),
             tables,
+            host_based_auth: self.host_based_auth,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! "Decommission with `min_availability = 'FULL'` moves shards off first", through the HTTP
-//! surface cratectl uses, in-process under tokio's paused clock: SQL goes through the pod proxy
-//! with Basic auth to a node other than the one leaving; the test watches `sys.shards` and
+//! surface cratectl uses, in-process under tokio's paused clock: SQL goes to a node other than
+//! the one leaving, with Basic auth, by the direct route (the pod proxy would drop the
+//! credentials); the test watches `sys.shards` and
 //! `sys.nodes` while the statement runs, then checks the evidence report.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

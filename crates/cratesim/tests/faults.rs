@@ -1,5 +1,6 @@
 //! Faults injected through `POST /_sim/faults`, observed the way cratectl would observe them:
-//! kube-rs errors, CrateDB error codes through the pod proxy, pods and nodes that misbehave.
+//! kube-rs errors, CrateDB error codes (SQL with Basic auth by the direct route, as the pod proxy
+//! drops credentials), pods and nodes that misbehave.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -53,7 +54,7 @@ async fn inject(sim: &Sim, faults: Value) {
 async fn sql(sim: &Sim, stmt: &str) -> (u16, Value) {
     post(
         sim,
-        "/api/v1/namespaces/cratedb/pods/crate-data-hot-alpha-0:4200/proxy/_sql",
+        "/_crate/cratedb/crate-data-hot-alpha-0/_sql",
         json!({ "stmt": stmt }),
         true,
     )

@@ -435,3 +435,20 @@ fn injected_api_latency_and_error_rates_reach_kubectl() {
         );
     }
 }
+
+/// `kubectl port-forward` speaks SPDY (1.27) or SPDY tunnelled over WebSocket, falling back to
+/// SPDY (1.31 and later); neither is simulated (only the WebSocket `v4.channel.k8s.io` protocol
+/// kube-rs uses is, see `tests/portforward.rs`). kubectl must say so plainly, not hang.
+#[test]
+fn port_forward_is_refused_with_a_message_saying_spdy_is_not_simulated() {
+    let sim = Sim::start("port-forward");
+    for version in VERSIONS {
+        let out = sim.kubectl(version, &["port-forward", "pod/crate-data-hot-alpha-0", ":4200"]);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "kubectl {version}: {}", text(&out.stdout));
+        assert!(
+            stderr.contains("port-forward over SPDY (Upgrade: SPDY/3.1) is not simulated"),
+            "kubectl {version}: {stderr}"
+        );
+    }
+}

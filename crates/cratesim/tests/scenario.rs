@@ -1,5 +1,6 @@
 //! Scenario files: the shipped example builds the nodes, clusters, tables and faults it
-//! describes, as kube-rs and SQL through the pod proxy see them; `cratesim serve` refuses a bad
+//! describes, as kube-rs and SQL see them (by pod IP, and through the pod proxy for the cluster
+//! without host-based auth); `cratesim serve` refuses a bad
 //! scenario with exit code 2 and a message naming the place.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -27,23 +28,37 @@ fn example() -> Sim {
     Sim::from_scenario(Clock::new(1.0), &scenario).unwrap()
 }
 
-async fn sql(sim: &Sim, namespace: &str, pod: &str, password: &str, stmt: &str) -> Value {
+/// `POST <base>/_sql` as `system` with `password`; (status, body text).
+async fn sql_raw(sim: &Sim, base: &str, password: &str, stmt: &str) -> (u16, String) {
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("system:{password}"));
-    let request = Request::post(format!(
-        "/api/v1/namespaces/{namespace}/pods/{pod}:4200/proxy/_sql"
-    ))
-    .header("content-type", "application/json")
-    .header("authorization", format!("Basic {auth}"))
-    .body(Body::from(json!({ "stmt": stmt }).to_string()))
-    .unwrap();
+    let request = Request::post(format!("{base}/_sql"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Basic {auth}"))
+        .body(Body::from(json!({ "stmt": stmt }).to_string()))
+        .unwrap();
     let response = sim.router().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
-    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// A statement that must succeed at `base` (the direct route or the pod proxy).
+async fn sql(sim: &Sim, base: &str, password: &str, stmt: &str) -> Value {
+    let (status, body) = sql_raw(sim, base, password, stmt).await;
     assert_eq!(status, 200, "{stmt}: {body}");
-    body
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The route of a client in the cluster dialling the pod IP.
+fn direct(namespace: &str, pod: &str) -> String {
+    format!("/_crate/{namespace}/{pod}")
+}
+
+/// The API server's pod proxy.
+fn proxy(namespace: &str, pod: &str) -> String {
+    format!("/api/v1/namespaces/{namespace}/pods/{pod}:4200/proxy")
 }
 
 #[tokio::test(start_paused = true)]
@@ -122,10 +137,27 @@ async fn the_example_builds_its_clusters_tables_and_hook() {
     let secret = secrets.get("user-system-alpha").await.unwrap();
     assert_eq!(secret.data.unwrap()["password"].0, b"alpha-secret");
 
+    // Host-based auth as the operator sets it: on the command line, and the pod proxy (which
+    // drops the credentials) gets CrateDB's 401; by pod IP the password works.
+    let command = spec.containers[0].command.clone().unwrap();
+    assert!(
+        command.contains(&"-Cauth.host_based.enabled=true".to_string()),
+        "{command:?}"
+    );
+    let (status, body) = sql_raw(
+        &sim,
+        &proxy("cratedb", "crate-data-hot-alpha-0"),
+        "alpha-secret",
+        "SELECT 1",
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (401, "password authentication failed for user \"crate\"\n")
+    );
     let tables = sql(
         &sim,
-        "cratedb",
-        "crate-data-hot-alpha-0",
+        &direct("cratedb", "crate-data-hot-alpha-0"),
         "alpha-secret",
         "SELECT table_name, number_of_shards, number_of_replicas, partitioned_by FROM information_schema.tables WHERE table_schema = 'doc' ORDER BY table_name",
     )
@@ -138,19 +170,21 @@ async fn the_example_builds_its_clusters_tables_and_hook() {
     assert_eq!(rows[2][2], "0-1");
     let partitions = sql(
         &sim,
-        "cratedb",
-        "crate-data-hot-alpha-0",
+        &direct("cratedb", "crate-data-hot-alpha-0"),
         "alpha-secret",
         "SELECT count(DISTINCT partition_ident) FROM sys.shards WHERE table_name = 'metrics'",
     )
     .await;
     assert_eq!(partitions["rows"][0][0], 2);
 
-    // beta: three masters and two data groups in its own namespace, default password.
+    // beta: three masters and two data groups in its own namespace, default password, no
+    // host-based auth: the pod proxy reaches CrateDB, which runs the request as `crate`.
+    let beta = proxy("cratedb-prod", "crate-data-cold-beta-1");
+    let user = sql(&sim, &beta, "cratesim-beta", "SELECT CURRENT_USER").await;
+    assert_eq!(user["rows"][0][0], "crate", "the proxy dropped the credentials");
     let nodes = sql(
         &sim,
-        "cratedb-prod",
-        "crate-data-cold-beta-1",
+        &beta,
         "cratesim-beta",
         "SELECT name FROM sys.nodes ORDER BY name",
     )

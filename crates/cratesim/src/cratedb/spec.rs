@@ -152,19 +152,51 @@ pub struct SqlWrite {
     pub args: Vec<serde_json::Value>,
 }
 
-/// Credentials from an HTTP `Authorization` header.
+/// Where an HTTP connection to a node comes from, as CrateDB's host-based auth matches it
+/// (`HostBasedAuthentication.Matchers.isValidAddress`: the address `_local_` matches exactly
+/// 127.0.0.1 and ::1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Peer {
+    /// Another host: a client in the cluster by pod IP, or the API server's pod proxy.
+    #[default]
+    Remote,
+    /// The node's own loopback address: a port-forward, whose runtime dials `localhost:PORT`
+    /// inside the pod's network namespace, or `crash` run in the pod.
+    Loopback,
+}
+
+/// Credentials from an HTTP `Authorization` header, and where the connection comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Auth {
     pub user: String,
     pub password: Option<String>,
+    pub peer: Peer,
 }
 
 impl Auth {
+    /// `user:password` from a remote address.
     pub fn basic(user: &str, password: &str) -> Self {
         Self {
             user: user.to_string(),
             password: Some(password.to_string()),
+            peer: Peer::Remote,
         }
+    }
+
+    /// A request without an `Authorization` header: CrateDB takes the user from
+    /// `auth.trust.http_default_user`, `crate` by default (`HttpAuthUpstreamHandler.
+    /// credentialsFromRequest`; no TLS client certificate is simulated).
+    pub fn http_default_user(peer: Peer) -> Self {
+        Self {
+            user: "crate".to_string(),
+            password: None,
+            peer,
+        }
+    }
+
+    /// The same credentials on a connection from `peer`.
+    pub fn from_peer(self, peer: Peer) -> Self {
+        Self { peer, ..self }
     }
 
     /// Parses an `Authorization` header value as CrateDB does (cratedb-api.md §1.4). The error
@@ -193,10 +225,12 @@ impl Auth {
             Some((user, password)) => Auth {
                 user: user.to_string(),
                 password: Some(password.to_string()),
+                peer: Peer::Remote,
             },
             None => Auth {
                 user: text,
                 password: None,
+                peer: Peer::Remote,
             },
         })
     }

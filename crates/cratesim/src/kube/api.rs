@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -22,7 +22,8 @@ use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{Event, EventType, as_map, metadata_mut};
 use super::table::{table, wants_table};
-use crate::proxy;
+use crate::portforward;
+use crate::proxy::{self, Via};
 
 /// The router serving the Kubernetes API of `server`.
 pub fn router(server: Arc<ApiServer>) -> Router {
@@ -179,13 +180,34 @@ fn ok(body: &Value) -> Response {
     json_response(200, "application/json", body)
 }
 
-async fn handle(
-    State(server): State<Arc<ApiServer>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let route = parse_route(uri.path());
+    // `pods/<name>/portforward` upgrades the connection: it needs the request itself, not its
+    // body.
+    if let Ok(Route::Subresource {
+        resource,
+        namespace,
+        name,
+        sub,
+        ..
+    }) = &route
+        && resource.kind == "Pod"
+        && sub == "portforward"
+    {
+        if let Some(response) = injected_fault(&server, &method, resource.plural).await {
+            return response;
+        }
+        let query = Query::parse(uri.query());
+        let (mut parts, _body) = request.into_parts();
+        return portforward::connect(&server, namespace, name, &query, &mut parts).await;
+    }
+    let headers = request.headers().clone();
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
     let header = |name: &str| {
         headers
             .get(name)
@@ -196,7 +218,7 @@ async fn handle(
     let accept = header("accept");
     let content_type = header("content-type");
     let query = Query::parse(uri.query());
-    let result = match parse_route(uri.path()) {
+    let result = match route {
         Err(e) => Err(e),
         Ok(route) => {
             let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
@@ -208,21 +230,15 @@ async fn handle(
                 authorization,
                 body: &body,
             };
-            // Injected latency and errors come before anything else, as a slow or flaky API
-            // server's would: the request waits, then fails or is served.
             let resource = match &route {
                 Route::Collection { resource, .. } | Route::Object { resource, .. } => Some(resource.plural),
                 Route::Subresource { resource, sub, .. } if sub != "proxy" => Some(resource.plural),
                 _ => None,
             };
-            if let Some(plural) = resource {
-                let delay = server.api_faults.latency(method.as_str(), Some(plural));
-                if !delay.is_zero() {
-                    tokio::time::sleep(server.clock.real(delay)).await;
-                }
-                if let Some(error) = server.api_faults.take(method.as_str(), Some(plural)) {
-                    return error.into_response();
-                }
+            if let Some(plural) = resource
+                && let Some(response) = injected_fault(&server, &method, plural).await
+            {
+                return response;
             }
             let target = write_target(&route);
             let result = dispatch(&server, route, &request).await;
@@ -244,6 +260,19 @@ async fn handle(
         }
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Injected latency and errors for a request on `plural` come before anything else, as a slow
+/// or flaky API server's would: the request waits, then fails (`Some`) or is served (`None`).
+async fn injected_fault(server: &ApiServer, method: &Method, plural: &str) -> Option<Response> {
+    let delay = server.api_faults.latency(method.as_str(), Some(plural));
+    if !delay.is_zero() {
+        tokio::time::sleep(server.clock.real(delay)).await;
+    }
+    server
+        .api_faults
+        .take(method.as_str(), Some(plural))
+        .map(IntoResponse::into_response)
 }
 
 async fn dispatch(
@@ -433,10 +462,10 @@ async fn dispatch(
                 rest,
             },
         ) if resource.kind == "Pod" && sub == "proxy" => {
-            proxy::forward(server, &namespace, &name, &rest, request).await
+            proxy::forward(server, &namespace, &name, &rest, request, Via::PodProxy).await
         }
         (_, Route::Direct { namespace, pod, rest }) => {
-            proxy::forward(server, &namespace, &pod, &rest, request).await
+            proxy::forward(server, &namespace, &pod, &rest, request, Via::PodIp).await
         }
         (_, Route::Subresource { resource, sub, .. }) => Err(ApiError::method_not_allowed(format!(
             "cratesim: the {sub} subresource of {} is not simulated yet",

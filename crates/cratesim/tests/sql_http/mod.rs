@@ -1,5 +1,7 @@
-//! SQL through the Kubernetes pod proxy of an in-process simulator, with HTTP Basic auth, as
-//! cratectl sends it (`POST /api/v1/namespaces/cratedb/pods/P:4200/proxy/_sql`).
+//! SQL to a pod's CrateDB node of an in-process simulator, with HTTP Basic auth, by the direct
+//! route (`POST /_crate/cratedb/P/_sql`: a client in the cluster dialling the pod IP). The
+//! Kubernetes pod proxy would drop the credentials (the operator's host-based auth then answers
+//! 401), and a port-forward needs a real socket; `tests/portforward.rs` covers both.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,16 +13,14 @@ use tower::ServiceExt;
 
 use cratesim::serve::Sim;
 
-/// `POST /_sql?types` to `pod` through the pod proxy; returns (status, body text).
+/// `POST /_sql?types` to `pod`; returns (status, body text).
 pub async fn sql_raw(sim: &Sim, pod: &str, password: &str, stmt: &str, args: Value) -> (u16, String) {
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("system:{password}"));
-    let request = Request::post(format!(
-        "/api/v1/namespaces/cratedb/pods/{pod}:4200/proxy/_sql?types"
-    ))
-    .header("content-type", "application/json")
-    .header("authorization", format!("Basic {auth}"))
-    .body(Body::from(json!({"stmt": stmt, "args": args}).to_string()))
-    .unwrap();
+    let request = Request::post(format!("/_crate/cratedb/{pod}/_sql?types"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Basic {auth}"))
+        .body(Body::from(json!({"stmt": stmt, "args": args}).to_string()))
+        .unwrap();
     let response = sim.router().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)

@@ -15,6 +15,7 @@ pub(crate) mod types;
 
 use serde_json::{Map, Value, json};
 
+use super::spec::Peer;
 use super::{Auth, CrateCluster};
 use error::SqlError;
 
@@ -208,17 +209,40 @@ fn lucene_version(version: &str) -> &'static str {
     }
 }
 
-/// The user a request runs as, or the plain-text 401 message (cratedb-api.md §1.4).
+impl CrateCluster {
+    /// The user an HTTP request runs as, or the plain-text 401 message (cratedb-api.md §1.4).
+    /// CrateDB authenticates every HTTP request this way, `GET /` included
+    /// (`HttpAuthUpstreamHandler.handleHttpRequest`). `None` is a request without an
+    /// `Authorization` header from a remote address.
+    pub fn authenticate(&self, auth: Option<&Auth>) -> Result<String, String> {
+        authenticate(self, auth)
+    }
+}
+
+/// See [`CrateCluster::authenticate`].
 fn authenticate(cluster: &CrateCluster, auth: Option<&Auth>) -> Result<String, String> {
-    let (user, password) = match auth {
-        Some(a) => (a.user.as_str(), a.password.as_deref()),
-        None => ("crate", None),
+    let (user, password, peer) = match auth {
+        Some(a) => (a.user.as_str(), a.password.as_deref(), a.peer),
+        // No header: `auth.trust.http_default_user`.
+        None => ("crate", None, Peer::Remote),
     };
     let known = cluster.users.get(user);
-    if !cluster.hba_enabled {
-        return known
+    let trust = || {
+        known
             .map(|_| user.to_string())
-            .ok_or_else(|| format!("trust authentication failed for user \"{user}\""));
+            .ok_or_else(|| format!("trust authentication failed for user \"{user}\""))
+    };
+    // Host-based auth off (CrateDB's default): every connection is trusted, passwords are
+    // ignored, the user must exist (`AlwaysOKAuthentication`, `TrustAuthenticationMethod`).
+    if !cluster.hba_enabled {
+        return trust();
+    }
+    // On, as crate-operator configures it (crate-operator.md §2.4 item 8), the entries tried in
+    // the order of their keys (`HostBasedAuthentication.getEntry`): `0` trusts user `crate`
+    // from `_local_` (127.0.0.1 or ::1); `99` asks everyone else for a password. (`98`, JWT,
+    // requires TLS, which is not simulated.)
+    if user == "crate" && peer == Peer::Loopback {
+        return trust();
     }
     match known {
         Some(Some(expected)) if password == Some(expected.as_str()) => Ok(user.to_string()),
