@@ -1,7 +1,9 @@
 //! cratectl's CrateDB client: `POST /_sql` with parameters and auth, CrateDB's error codes as
 //! typed errors, retries for transient failures only, and typed reads of the system tables that
-//! operations gate on. The transport is pluggable: a direct URL ([`DirectTransport`]), or the
-//! Kubernetes pod proxy (provided by `cratectl-kube`, implementing [`HttpSend`]).
+//! operations gate on. The transport is pluggable: a direct URL ([`DirectTransport`]), or a
+//! port-forward through the Kubernetes API (`cratectl-kube`'s `PortForward`, implementing
+//! [`HttpSend`]; its `PodProxy` cannot carry credentials: the API server drops the
+//! `Authorization` header of proxied requests).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

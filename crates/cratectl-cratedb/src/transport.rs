@@ -1,5 +1,5 @@
 //! How a request reaches a CrateDB node: the [`HttpSend`] trait, and [`DirectTransport`] for a
-//! URL. `cratectl-kube` implements the trait for the Kubernetes pod proxy.
+//! URL. `cratectl-kube` implements the trait for a port-forward and for the pod proxy.
 //!
 //! # The contract for implementations
 //!

@@ -8,14 +8,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use cratectl_core::prestop::PreStopHook;
+use cratectl_core::topology::NodeFacts;
 use futures::future::join;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Container, Node, Pod};
 use kube::api::{Api, ListParams, ObjectList};
 use kube::{Resource, ResourceExt};
-use cratectl_core::prestop::PreStopHook;
-use cratectl_core::topology::NodeFacts;
 use serde::Serialize;
 
 use crate::config::Kube;
@@ -264,7 +264,12 @@ fn node_infos(list: ObjectList<Node>) -> BTreeMap<String, NodeFacts> {
         .map(|node| {
             let name = node.name_any();
             let spec = node.spec.unwrap_or_default();
-            let taint_keys = spec.taints.unwrap_or_default().into_iter().map(|t| t.key).collect();
+            let taint_keys = spec
+                .taints
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| t.key)
+                .collect();
             let facts = NodeFacts {
                 unschedulable: spec.unschedulable.unwrap_or(false),
                 taint_keys,
@@ -408,9 +413,7 @@ fn pod_info(pod: &Pod, statefulset: &str, group: &str) -> PodInfo {
             (_, Some(get), _) => PreStopHook::HttpGet {
                 path: get.path.clone(),
             },
-            (_, _, Some(_)) => PreStopHook::Other {
-                kind: "sleep".into(),
-            },
+            (_, _, Some(_)) => PreStopHook::Other { kind: "sleep".into() },
             _ => PreStopHook::Other {
                 kind: "tcpSocket".into(),
             },

@@ -1,13 +1,15 @@
 //! cratectl's Kubernetes adapter (kube-rs): kubeconfig resolution as kubectl does it, the
 //! `CrateDB` custom resource, discovery of clusters, StatefulSets, pods and nodes, Leases,
-//! Secrets, and the pod proxy to CrateDB's HTTP port. It reads and applies; every decision is in
-//! `cratectl-core`.
+//! Secrets, and the ways to CrateDB's HTTP port through the API (port-forward, pod proxy). It
+//! reads and applies; every decision is in `cratectl-core`.
 //!
 //! * [`config`] — kubeconfig and context, the client.
 //! * [`crd`] — the `CrateDB` resource type.
 //! * [`discovery`] — clusters and what runs them, in a few list calls.
 //! * [`lease`] — the per-cluster operation lock (read side).
 //! * [`secrets`] — the `system` user's password from the operator's Secret.
+//! * [`transport`] — CrateDB through the Kubernetes API: [`transport::PortForward`] (keeps the
+//!   credentials) and [`transport::PodProxy`] (drops them).
 //! * [`error`] — errors that say what was tried and why it failed.
 
 pub mod config;
@@ -16,6 +18,7 @@ pub mod discovery;
 pub mod error;
 pub mod lease;
 pub mod secrets;
+pub mod transport;
 
 pub use config::{Kube, KubeTarget};
 pub use discovery::{Cluster, Discovery, discover};

@@ -89,7 +89,10 @@ async fn finds_every_cluster_with_its_groups_pods_and_hooks() {
         found.nodes["node-b"].taint_keys,
         ["aws.amazon.com/spot-instance-terminating"]
     );
-    assert_eq!(found.nodes["node-c"].annotations["node.kubernetes.io/suspend"], "true");
+    assert_eq!(
+        found.nodes["node-c"].annotations["node.kubernetes.io/suspend"],
+        "true"
+    );
     assert!(found.nodes["node-d"].unschedulable);
 }
 
