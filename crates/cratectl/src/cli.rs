@@ -22,8 +22,82 @@ use crate::exit::EXIT_CODES_HELP;
 )]
 #[command(after_help = EXIT_CODES_HELP)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// Output format; a command's own -o wins.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every command accepts, before or after the subcommand. Flags override environment
+/// variables, which override a `.env` file in the working directory.
+#[derive(Clone, Debug, Default, Args)]
+pub struct GlobalArgs {
+    /// Kubeconfig file [default: the files in KUBECONFIG, else ~/.kube/config].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context [default: its current context].
+    #[arg(long, global = true, env = "K8S_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace to look for clusters in [default: all namespaces].
+    #[arg(long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Where cratectl keeps its state (workflow records) [default: the user's state directory].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Log verbosity on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogLevel::Warn)]
+    pub log_level: LogLevel,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Address CrateDB directly at this URL instead of through Kubernetes (http:// or https://).
+    #[arg(long, global = true, env = "CRATEDB_CLUSTER_URL", value_name = "URL")]
+    pub cluster_url: Option<String>,
+    /// CrateDB user [default: system, with the password from the cluster's Secret].
+    #[arg(long, global = true, env = "CRATEDB_USERNAME", value_name = "USER")]
+    pub username: Option<String>,
+    /// CrateDB password (prefer the CRATEDB_PASSWORD variable: flags show in process lists).
+    #[arg(
+        long,
+        global = true,
+        env = "CRATEDB_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub password: Option<String>,
+    /// A JWT bearer token for CrateDB instead of a password.
+    #[arg(
+        long,
+        global = true,
+        env = "CRATEDB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        conflicts_with = "password"
+    )]
+    pub token: Option<String>,
+}
+
+/// `--log-level`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    #[default]
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -31,6 +105,133 @@ pub enum Command {
     /// Maintenance windows: check a cluster, list and validate a file, write a sample.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
+
+    /// Discover and inspect CrateDB clusters: list, info, health, ping.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+
+    /// Run SQL on a cluster. Statements that change state need --write.
+    #[command(
+        after_help = "Examples:\n  cratectl sql prod-eu 'SELECT name FROM sys.nodes'\n  \
+        cratectl sql prod-eu 'SELECT * FROM sys.health WHERE table_name = ?' --arg t1 -o json\n  \
+        cratectl sql prod-eu 'RESET GLOBAL \"cluster.routing.allocation.enable\"' --write"
+    )]
+    Sql(SqlArgs),
+
+    /// Find what operations leave behind (settings, labels, Leases) and print the fix for each.
+    ///
+    /// Checks allocation.enable and allocation.exclude._name, graceful_stop.*, stale
+    /// dc-util-routing-owner labels and expired cratectl Leases. Exit 0 when nothing is found,
+    /// 1 when something is (or could not be checked), 2 for invalid input. Fixes nothing unless
+    /// --fix.
+    Doctor(DoctorArgs),
+}
+
+/// Which cluster a command is about: by name through Kubernetes, or `--cluster-url`.
+#[derive(Clone, Debug, Args)]
+pub struct ClusterRef {
+    /// The cluster: its CrateDB resource name or spec.cluster.name. Optional with --cluster-url.
+    #[arg(value_name = "CLUSTER")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Lists the CrateDB clusters: version, nodes ready/desired, health, dc_util hook, the
+    /// operation holding the cluster's Lease.
+    List(ListArgs),
+    /// Shows one cluster: resource, StatefulSets, pods, CrateDB nodes and master, the settings
+    /// operations touch, and tables that are not GREEN.
+    Info(InfoArgs),
+    /// The health verdict and the readings behind it; with --watch, redraws until Ctrl-C.
+    ///
+    /// Exit 0 when the cluster is safe to disrupt a node, 1 when it is not (or is unreachable),
+    /// 2 for invalid input.
+    Health(HealthArgs),
+    /// Whether every node answers, with latency. Exit 1 if any does not.
+    Ping(PingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub cluster: ClusterRef,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub cluster: ClusterRef,
+    /// Redraw a status line every --interval until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+    /// Time between readings with --watch, e.g. 2s or 1m.
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: SignedDuration,
+    /// Output format (text only with --watch).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    #[command(flatten)]
+    pub cluster: ClusterRef,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+/// `cratectl sql -o`: results as a table, JSON or CSV.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum SqlFormat {
+    #[default]
+    Text,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The cluster (resource name or spec.cluster.name); with --cluster-url, give the
+    /// statement alone.
+    #[arg(value_name = "CLUSTER")]
+    pub first: String,
+    /// The statement, when CLUSTER is given.
+    #[arg(value_name = "STATEMENT")]
+    pub second: Option<String>,
+    /// A parameter for the next `?` / `$n`, in order; JSON if it parses as JSON (42, true,
+    /// null, [1,2]), else text.
+    #[arg(long = "arg", value_name = "VALUE")]
+    pub args: Vec<String>,
+    /// Allow a statement that changes state (anything but SELECT, SHOW, EXPLAIN, VALUES).
+    #[arg(long)]
+    pub write: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<SqlFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub cluster: ClusterRef,
+    /// Apply every fix printed (SQL on the cluster, label removal, expired Lease deletion).
+    #[arg(long)]
+    pub fix: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
 }
 
 /// How results are printed.
@@ -88,18 +289,18 @@ pub struct CheckArgs {
     /// and the cluster's min_window_duration.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub needed: Option<SignedDuration>,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-    pub output: OutputFormat,
+    /// Output format [default: text].
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]
 pub struct ListWindowsArgs {
     /// The maintenance configuration file (TOML).
     pub config: PathBuf,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-    pub output: OutputFormat,
+    /// Output format [default: text].
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]
@@ -114,9 +315,9 @@ pub struct NextArgs {
     /// How many openings to show (1 to 1000).
     #[arg(long, short = 'n', default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub count: u16,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-    pub output: OutputFormat,
+    /// Output format [default: text].
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]
@@ -138,9 +339,9 @@ pub struct CreateConfigArgs {
 pub struct ValidateArgs {
     /// The maintenance configuration file (TOML).
     pub config: PathBuf,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-    pub output: OutputFormat,
+    /// Output format [default: text].
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
 }
 
 /// `--at`: RFC 3339 with an offset or `Z`. A time without an offset is refused rather than

@@ -2,9 +2,9 @@
 //!
 //! | code | meaning                                                                 |
 //! |------|-------------------------------------------------------------------------|
-//! | 0    | success (for `maintenance check`: whatever the decision)                 |
-//! | 1    | the operation failed (an I/O error writing output, a cluster failure)    |
-//! | 2    | invalid input: usage, an invalid or missing file, an unknown name, a bad time |
+//! | 0    | success (`maintenance check`: whatever the decision; `cluster health`: safe to disrupt; `doctor`: nothing found) |
+//! | 1    | the operation failed or answered "no" (unreachable, SQL error, not safe, findings) |
+//! | 2    | invalid input: usage, an invalid or missing file, an unknown name, a bad time, a write without --write |
 
 use std::fmt;
 use std::process::ExitCode;
@@ -12,9 +12,15 @@ use std::process::ExitCode;
 /// The exit-code table as `--help` prints it.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  success (maintenance check: whatever the decision)
-  1  the operation failed
-  2  invalid input: usage, an invalid or missing file, an unknown cluster name, a bad time";
+  0  success (maintenance check: whatever the decision; cluster health: safe to disrupt a
+     node; doctor: nothing left behind)
+  1  the operation failed, or answered no: a cluster or API server not reachable, a SQL
+     error, cluster health not safe, cluster ping with a node down, doctor with findings
+  2  invalid input: usage, an invalid or missing file, an unknown or ambiguous cluster
+     name, an unknown context, a bad time, a write statement without --write
+
+Flags override environment variables (KUBECONFIG, K8S_CONTEXT, CRATEDB_CLUSTER_URL,
+CRATEDB_USERNAME, CRATEDB_PASSWORD, CRATEDB_TOKEN), which override ./.env.";
 
 /// Why the process is about to exit unsuccessfully.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +61,15 @@ impl CliError {
         CliError {
             exit: Exit::Failed,
             message: message.into(),
+        }
+    }
+
+    /// The operation's outcome is a failure (exit 1) that the output already explains, so
+    /// nothing more is printed on standard error (`cluster health` of an unhealthy cluster).
+    pub fn silent_failure() -> CliError {
+        CliError {
+            exit: Exit::Failed,
+            message: String::new(),
         }
     }
 

@@ -23,13 +23,15 @@ use crate::cli::{
 use crate::exit::{CliError, CliResult};
 use crate::output::{self, key_values, local_human, local_rfc3339, print, print_structured, utc};
 
-pub fn run(command: MaintenanceCommand) -> CliResult {
+/// Runs `command`; `top` is the `-o` given before the subcommand (the command's own wins).
+pub fn run(command: MaintenanceCommand, top: Option<OutputFormat>) -> CliResult {
+    let format = |own: Option<OutputFormat>| own.or(top).unwrap_or_default();
     match command {
-        MaintenanceCommand::Check(args) => check(args),
-        MaintenanceCommand::ListWindows(args) => list_windows(args),
-        MaintenanceCommand::Next(args) => next(args),
+        MaintenanceCommand::Check(args) => check(format(args.output), args),
+        MaintenanceCommand::ListWindows(args) => list_windows(format(args.output), args),
+        MaintenanceCommand::Next(args) => next(format(args.output), args),
         MaintenanceCommand::CreateConfig(args) => create_config(args),
-        MaintenanceCommand::Validate(args) => validate(args),
+        MaintenanceCommand::Validate(args) => validate(format(args.output), args),
     }
 }
 
@@ -144,14 +146,14 @@ impl From<&Decision> for CheckView {
     }
 }
 
-fn check(args: CheckArgs) -> CliResult {
+fn check(output: OutputFormat, args: CheckArgs) -> CliResult {
     let config = load(&args.config)?;
     let at = instant(args.at);
     let needed = args.needed.map_or(Duration::ZERO, SignedDuration::unsigned_abs);
     let decision =
         decide(&config, &args.cluster, at, needed).map_err(|e| CliError::invalid(e.to_string()))?;
-    if args.output != OutputFormat::Text {
-        return print_structured(args.output, &CheckView::from(&decision));
+    if output != OutputFormat::Text {
+        return print_structured(output, &CheckView::from(&decision));
     }
     let (schedule, _) = schedule(&config, &args.cluster)?;
     let tz = &schedule.timezone;
@@ -248,7 +250,7 @@ fn schedules(config: &MaintenanceConfig) -> Vec<(&str, &Schedule)> {
     all
 }
 
-fn list_windows(args: ListWindowsArgs) -> CliResult {
+fn list_windows(output: OutputFormat, args: ListWindowsArgs) -> CliResult {
     let config = load(&args.config)?;
     let listed: Vec<ListedWindow> = schedules(&config)
         .into_iter()
@@ -270,8 +272,8 @@ fn list_windows(args: ListWindowsArgs) -> CliResult {
             })
         })
         .collect();
-    if args.output != OutputFormat::Text {
-        return print_structured(args.output, &listed);
+    if output != OutputFormat::Text {
+        return print_structured(output, &listed);
     }
     let mut windows = output::table(["Cluster", "#", "Time", "Days", "Time zone", "Description"]);
     let mut blackouts = output::table(["Cluster", "#", "Start (UTC)", "End (UTC)", "Reason"]);
@@ -362,7 +364,7 @@ struct NextView {
     blackouts: Vec<BlackoutView>,
 }
 
-fn next(args: NextArgs) -> CliResult {
+fn next(output: OutputFormat, args: NextArgs) -> CliResult {
     let config = load(&args.config)?;
     let (schedule, from_defaults) = schedule(&config, &args.cluster)?;
     let at = instant(args.at);
@@ -399,8 +401,8 @@ fn next(args: NextArgs) -> CliResult {
             })
             .collect(),
     };
-    if args.output != OutputFormat::Text {
-        return print_structured(args.output, &view);
+    if output != OutputFormat::Text {
+        return print_structured(output, &view);
     }
 
     let mut text = format!(
@@ -542,7 +544,7 @@ struct ValidateView {
     warnings: Vec<ProblemView>,
 }
 
-fn validate(args: ValidateArgs) -> CliResult {
+fn validate(output: OutputFormat, args: ValidateArgs) -> CliResult {
     let file = args.config.display().to_string();
     let text = read(&args.config)?;
     let (config, errors) = match MaintenanceConfig::parse(&file, &text) {
@@ -577,8 +579,8 @@ fn validate(args: ValidateArgs) -> CliResult {
             if count == 1 { "" } else { "s" }
         ))
     };
-    if args.output != OutputFormat::Text {
-        print_structured(args.output, &view)?;
+    if output != OutputFormat::Text {
+        print_structured(output, &view)?;
         return if view.valid { Ok(()) } else { Err(invalid()) };
     }
     if !view.valid {

@@ -1,0 +1,594 @@
+//! `cratectl cluster …`, `sql` and `doctor`, run as a user runs them: the built binary against
+//! cratesim on a real socket (kubeconfig, port-forward to the pods, the Secret's password), in
+//! text and JSON, healthy and not.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Env, json_of, shape, stderr, stdout};
+use cratesim::faults::Fault;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "s3cret-alpha-Pw";
+
+fn fault(value: Value) -> Fault {
+    serde_json::from_value(value).unwrap()
+}
+
+/// alpha (dc_util hook) and beta (no hook), three data nodes each.
+fn two_clusters(name: &str) -> Env {
+    Env::start(
+        name,
+        &[shape("alpha", PASSWORD, true), shape("beta", "beta-pw", false)],
+    )
+}
+
+#[test]
+fn list_shows_every_cluster_with_the_json_contract() {
+    let env = two_clusters("list");
+    let out = env.cratectl(&["cluster", "list", "-o", "json"]);
+    let rows = json_of(&out, 0);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for key in [
+        "name",
+        "namespace",
+        "version",
+        "nodes_ready",
+        "nodes_desired",
+        "health",
+        "has_dc_util",
+        "operation",
+    ] {
+        assert!(rows[0].get(key).is_some(), "missing {key}: {}", rows[0]);
+    }
+    assert_eq!(rows[0]["name"], "alpha");
+    assert_eq!(rows[0]["namespace"], "cratedb");
+    assert_eq!(rows[0]["version"], "5.10.3");
+    assert_eq!(rows[0]["nodes_ready"], 3);
+    assert_eq!(rows[0]["nodes_desired"], 3);
+    assert_eq!(rows[0]["health"], "GREEN");
+    assert_eq!(rows[0]["has_dc_util"], true);
+    assert_eq!(rows[0]["operation"], Value::Null);
+    assert_eq!(rows[1]["name"], "beta");
+    assert_eq!(rows[1]["has_dc_util"], false);
+
+    // Text, with -o before the subcommand accepted too.
+    let text = env.cratectl(&["-o", "text", "cluster", "list"]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let text = stdout(&text);
+    assert!(text.trim_start().starts_with("NAME"), "{text}");
+    assert!(
+        text.contains("alpha") && text.contains("3/3") && text.contains("GREEN"),
+        "{text}"
+    );
+
+    // YAML has the same fields.
+    let yaml = env.cratectl(&["cluster", "list", "-o", "yaml"]);
+    assert!(stdout(&yaml).contains("nodes_desired: 3"), "{}", stdout(&yaml));
+}
+
+#[test]
+fn info_shows_pods_nodes_master_and_settings() {
+    let env = two_clusters("info");
+    let info = json_of(&env.cratectl(&["cluster", "info", "alpha", "-o", "json"]), 0);
+    assert_eq!(info["resource"], "alpha");
+    assert_eq!(info["pods"].as_array().unwrap().len(), 3);
+    let pod = &info["pods"][0];
+    assert_eq!(pod["name"], "crate-data-hot-alpha-0");
+    assert_eq!(pod["ready"], true);
+    assert_eq!(pod["has_dc_util"], true);
+    assert_eq!(pod["dc_util_timeout_s"], 720);
+    assert!(pod["uid"].as_str().unwrap().len() > 8);
+    assert_eq!(info["cratedb"]["reachable"], true);
+    assert_eq!(info["cratedb"]["nodes"].as_array().unwrap().len(), 3);
+    assert!(
+        info["cratedb"]["master"]
+            .as_str()
+            .unwrap()
+            .starts_with("data-hot-")
+    );
+    assert_eq!(
+        info["cratedb"]["settings"]["effective"]["cluster.routing.allocation.enable"],
+        "all"
+    );
+    assert_eq!(info["health"]["health"], "GREEN");
+
+    let text = env.cratectl(&["cluster", "info", "beta"]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let text = stdout(&text);
+    for needle in [
+        "crate-data-hot-beta-0",
+        "data-hot-2",
+        "Master:",
+        "cluster.routing.allocation.enable",
+        "Every table is GREEN",
+    ] {
+        assert!(text.contains(needle), "missing {needle}:\n{text}");
+    }
+}
+
+#[test]
+fn health_of_a_cluster_with_a_pod_away_is_yellow_with_two_of_three_nodes() {
+    let env = two_clusters("away");
+    let healthy = json_of(&env.cratectl(&["cluster", "health", "alpha", "-o", "json"]), 0);
+    assert_eq!(healthy["health"], "GREEN");
+    assert_eq!(healthy["safe_to_disrupt"], true);
+    assert_eq!(healthy["readings"]["nodes"].as_array().unwrap().len(), 3);
+    let via = healthy["via"].as_str().unwrap();
+    assert!(
+        via.contains("crate-data-hot-alpha-0") && via.contains("port-forward"),
+        "{via}"
+    );
+
+    // data-hot-2's pod goes and its node never comes back.
+    env.faults(&[fault(json!({"kind": "node_never_rejoins", "namespace": "cratedb", "cluster": "beta", "node": "data-hot-2"}))]);
+    env.delete_pod("cratedb", "crate-data-hot-beta-2");
+    let mut last = Value::Null;
+    let settled = env.wait_until(30, || {
+        last = serde_json::from_slice(&env.cratectl(&["cluster", "health", "beta", "-o", "json"]).stdout)
+            .unwrap_or(Value::Null);
+        last["health"] == "YELLOW" && last["readings"]["nodes"].as_array().map(Vec::len) == Some(2)
+    });
+    assert!(settled, "never YELLOW with 2 nodes: {last}");
+    let out = env.cratectl(&["cluster", "health", "beta", "-o", "json"]);
+    let away = json_of(&out, 1);
+    assert_eq!(away["safe_to_disrupt"], false);
+    let reasons = away["reasons"].to_string();
+    assert!(reasons.contains("2 of 3 nodes"), "{reasons}");
+    assert!(reasons.contains("underreplicated"), "{reasons}");
+
+    let text = env.cratectl(&["cluster", "health", "beta"]);
+    assert_eq!(text.status.code(), Some(1));
+    assert!(stdout(&text).contains("YELLOW"), "{}", stdout(&text));
+    assert!(
+        stderr(&text).is_empty(),
+        "the verdict is the output: {}",
+        stderr(&text)
+    );
+
+    let list = json_of(&env.cratectl(&["cluster", "list", "-o", "json"]), 0);
+    assert_eq!(list[1]["health"], "YELLOW");
+    assert_eq!(list[1]["nodes_ready"], 2);
+}
+
+#[test]
+fn a_suspended_cluster_is_reported_as_such() {
+    let env = Env::scenario(
+        "suspended",
+        "clusters:\n  - name: alpha\n  - name: idle\n    data_groups: [{name: hot, replicas: 0}]\n",
+    );
+    let list = json_of(&env.cratectl(&["cluster", "list", "-o", "json"]), 0);
+    assert_eq!(list[1]["name"], "idle");
+    assert_eq!(list[1]["health"], "SUSPENDED");
+    assert_eq!(list[1]["nodes_desired"], 0);
+    let health = env.cratectl(&["cluster", "health", "idle", "-o", "json"]);
+    let health = json_of(&health, 1);
+    assert_eq!(health["health"], "SUSPENDED");
+}
+
+#[test]
+fn an_unreachable_cluster_and_an_unreachable_api_server() {
+    let env = two_clusters("unreachable");
+    // Every node of beta down for good: no pod is Ready.
+    for node in ["data-hot-0", "data-hot-1", "data-hot-2"] {
+        env.faults(&[
+            fault(json!({"kind": "node_never_rejoins", "namespace": "cratedb", "cluster": "beta", "node": node})),
+            fault(json!({"kind": "node_crash", "namespace": "cratedb", "cluster": "beta", "node": node})),
+        ]);
+    }
+    let mut last = Value::Null;
+    assert!(
+        env.wait_until(30, || {
+            last = serde_json::from_slice(&env.cratectl(&["cluster", "health", "beta", "-o", "json"]).stdout)
+                .unwrap_or(Value::Null);
+            last["health"] == "UNREACHABLE"
+        }),
+        "{last}"
+    );
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("no pod of cratedb/beta is Ready"),
+        "{last}"
+    );
+    let list = json_of(&env.cratectl(&["cluster", "list", "-o", "json"]), 0);
+    assert_eq!(list[0]["health"], "GREEN", "the other cluster is unaffected");
+    assert_eq!(list[1]["health"], "UNREACHABLE");
+
+    // The API server failing: exit 1 naming the context and what failed.
+    env.faults(&[fault(
+        json!({"kind": "api_error", "verb": "GET", "resource": "pods", "code": 500, "count": 100}),
+    )]);
+    let out = env.cratectl(&["cluster", "info", "alpha"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("listing pods") && err.contains("cratesim"), "{err}");
+}
+
+#[test]
+fn unknown_names_exit_2_with_the_closest_names() {
+    let env = two_clusters("unknown");
+    let out = env.cratectl(&["cluster", "info", "alpah"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("unknown cluster \"alpah\""), "{err}");
+    assert!(err.contains("did you mean alpha"), "{err}");
+    assert!(stdout(&out).is_empty());
+
+    let out = env.cratectl(&["cluster", "health"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--cluster-url"), "{}", stderr(&out));
+
+    let out = env.cratectl(&["--context", "nope", "cluster", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("context \"nope\""), "{}", stderr(&out));
+}
+
+#[test]
+fn ping_reaches_every_node() {
+    let env = two_clusters("ping");
+    let rows = json_of(&env.cratectl(&["cluster", "ping", "alpha", "-o", "json"]), 0);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["target"], format!("crate-data-hot-alpha-{i}"));
+        assert_eq!(row["node"], format!("data-hot-{i}"));
+        assert_eq!(row["reachable"], true);
+        assert!(row["latency_ms"].as_f64().unwrap() >= 0.0);
+    }
+    let text = env.cratectl(&["cluster", "ping", "beta"]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let text = stdout(&text);
+    assert!(
+        text.contains("crate-data-hot-beta-2") && text.contains("data-hot-2") && text.contains(" ms"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sql_reads_refuses_writes_without_the_flag_and_prints_csv() {
+    let env = two_clusters("sql");
+    let out = env.cratectl(&[
+        "sql",
+        "alpha",
+        "SELECT name FROM sys.nodes ORDER BY name",
+        "-o",
+        "json",
+    ]);
+    let result = json_of(&out, 0);
+    assert_eq!(result["cols"], json!(["name"]));
+    assert_eq!(
+        result["rows"],
+        json!([["data-hot-0"], ["data-hot-1"], ["data-hot-2"]])
+    );
+
+    let table = stdout(&env.cratectl(&["sql", "alpha", "SELECT name FROM sys.nodes ORDER BY name"]));
+    assert!(
+        table.contains("data-hot-0") && table.ends_with("(3 rows)\n"),
+        "{table}"
+    );
+
+    let csv = env.cratectl(&[
+        "sql",
+        "alpha",
+        "SELECT name, hostname FROM sys.nodes WHERE name = ?",
+        "--arg",
+        "data-hot-1",
+        "-o",
+        "csv",
+    ]);
+    assert_eq!(csv.status.code(), Some(0), "{}", stderr(&csv));
+    let text = stdout(&csv);
+    assert!(text.starts_with("name,hostname\ndata-hot-1,"), "{text}");
+
+    let write = "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'";
+    let refused = env.cratectl(&["sql", "alpha", write]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("--write"), "{}", stderr(&refused));
+    let settings = |env: &Env| {
+        json_of(&env.cratectl(&["cluster", "info", "alpha", "-o", "json"]), 0)["cratedb"]["settings"]["effective"]
+            ["cluster.routing.allocation.enable"]
+            .clone()
+    };
+    assert_eq!(settings(&env), "all", "nothing ran");
+    let ran = env.cratectl(&["sql", "alpha", write, "--write"]);
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    assert!(stdout(&ran).contains("OK, 1 row affected"), "{}", stdout(&ran));
+    assert_eq!(settings(&env), "primaries");
+
+    let bad = env.cratectl(&["sql", "alpha", "SELECT * FROM doc.nope"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("4041") || stderr(&bad).contains("nope"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn doctor_finds_leftovers_prints_fixes_and_fixes_them() {
+    let env = two_clusters("doctor");
+    let clean = env.cratectl(&["doctor", "alpha"]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&clean),
+        stderr(&clean)
+    );
+    assert!(stdout(&clean).contains("nothing left behind"));
+
+    for stmt in [
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'",
+        "SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2'",
+    ] {
+        let out = env.cratectl(&["sql", "alpha", stmt, "--write"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let found = env.cratectl(&["doctor", "alpha", "-o", "json"]);
+    let found = json_of(&found, 1);
+    let codes: Vec<&str> = found["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["allocation_not_all", "allocation_exclusions"]);
+    assert_eq!(
+        found["findings"][0]["fix"]["command"],
+        "RESET GLOBAL \"cluster.routing.allocation.enable\""
+    );
+    let text = stdout(&env.cratectl(&["doctor", "alpha"]));
+    assert!(text.contains("run with --fix"), "{text}");
+
+    let fixed = env.cratectl(&["doctor", "alpha", "--fix", "-o", "json"]);
+    let fixed = json_of(&fixed, 0);
+    assert!(
+        fixed["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["applied"] == "fixed"),
+        "{fixed}"
+    );
+    let after = env.cratectl(&["doctor", "alpha"]);
+    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
+    let report = env.report();
+    let alpha = report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "alpha")
+        .unwrap();
+    assert_eq!(alpha["settings"]["transient"], json!({}), "{alpha}");
+    assert_eq!(alpha["settings"]["persistent"], json!({}), "{alpha}");
+}
+
+#[test]
+fn a_wrong_password_fails_without_showing_it() {
+    let env = two_clusters("password");
+    let out = env.cratectl_with(
+        &["cluster", "health", "alpha"],
+        &[("CRATEDB_PASSWORD", "not-the-Pw-123")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains("401") || all.to_lowercase().contains("password authentication failed"),
+        "{all}"
+    );
+    assert!(!all.contains("not-the-Pw-123"), "{all}");
+
+    let out = env.cratectl(&["sql", "alpha", "SELECT 1", "--password", "not-the-Pw-123"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains("not-the-Pw-123"));
+}
+
+#[test]
+fn a_url_and_a_dotenv_file_address_a_cluster_without_kubernetes() {
+    let env = two_clusters("url");
+    let url = env.direct_url("cratedb", "crate-data-hot-alpha-1");
+    std::fs::write(
+        env.dir.join(".env"),
+        format!("CRATEDB_USERNAME=system\nCRATEDB_PASSWORD={PASSWORD}\n"),
+    )
+    .unwrap();
+    let health = json_of(
+        &env.cratectl(&["--cluster-url", &url, "cluster", "health", "-o", "json"]),
+        0,
+    );
+    assert_eq!(health["health"], "GREEN");
+    assert_eq!(health["readings"]["nodes"].as_array().unwrap().len(), 3);
+
+    // The flag beats the environment, which beats .env.
+    let out = env.cratectl_with(
+        &["--cluster-url", &url, "sql", "SELECT 1"],
+        &[("CRATEDB_PASSWORD", "wrong-from-env")],
+    );
+    assert_eq!(out.status.code(), Some(1), "the environment overrides .env");
+    let out = env.cratectl_with(
+        &[
+            "--cluster-url",
+            &url,
+            "--password",
+            PASSWORD,
+            "sql",
+            "SELECT 1",
+            "-o",
+            "json",
+        ],
+        &[("CRATEDB_PASSWORD", "wrong-from-env")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the flag overrides the environment: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn doctor_finds_and_removes_stale_labels_and_expired_leases() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::api::{Api, Patch, PatchParams, PostParams};
+    let env = two_clusters("doctor-kube");
+    env.with_kube(async |client| {
+        let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "cratedb");
+        sets.patch(
+            "crate-data-hot-alpha",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"dc-util-routing-owner": "operator-1700000000"}}})),
+        )
+        .await
+        .unwrap();
+        let leases: Api<Lease> = Api::namespaced(client, "cratedb");
+        let lease = serde_json::from_value(json!({
+            "metadata": {"name": "cratectl-alpha", "labels": {"app.kubernetes.io/managed-by": "cratectl"}},
+            "spec": {"holderIdentity": "restart-alpha-20260101T000000Z", "leaseDurationSeconds": 60,
+                     "renewTime": "2026-01-01T00:00:00.000000Z"},
+        }))
+        .unwrap();
+        leases.create(&PostParams::default(), &lease).await.unwrap();
+    });
+    let found = json_of(&env.cratectl(&["doctor", "alpha", "-o", "json"]), 1);
+    let codes: Vec<&str> = found["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["stale_routing_owner_label", "expired_lease"], "{found}");
+    assert_eq!(
+        found["findings"][0]["fix"]["command"],
+        "kubectl -n cratedb label statefulset crate-data-hot-alpha dc-util-routing-owner-"
+    );
+    let text = stdout(&env.cratectl(&["doctor", "alpha"]));
+    assert!(
+        text.contains("kubectl -n cratedb delete lease cratectl-alpha"),
+        "{text}"
+    );
+
+    let fixed = env.cratectl(&["doctor", "alpha", "--fix"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
+    assert!(stdout(&fixed).contains("--fix: fixed"), "{}", stdout(&fixed));
+    let (label, lease) = env.with_kube(async |client| {
+        let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "cratedb");
+        let sts = sets.get("crate-data-hot-alpha").await.unwrap();
+        let leases: Api<Lease> = Api::namespaced(client, "cratedb");
+        (
+            sts.metadata
+                .labels
+                .unwrap_or_default()
+                .get("dc-util-routing-owner")
+                .cloned(),
+            leases.get_opt("cratectl-alpha").await.unwrap(),
+        )
+    });
+    assert_eq!(label, None);
+    assert!(lease.is_none());
+    let list = json_of(&env.cratectl(&["cluster", "list", "-o", "json"]), 0);
+    assert_eq!(list[0]["operation"], Value::Null);
+}
+
+#[test]
+fn a_held_lease_shows_as_the_operation_and_doctor_leaves_it() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::api::{Api, PostParams};
+    let env = two_clusters("lease");
+    let renewed = jiff::Timestamp::now().to_string();
+    env.with_kube(async |client| {
+        let leases: Api<Lease> = Api::namespaced(client, "cratedb");
+        let lease = serde_json::from_value(json!({
+            "metadata": {"name": "cratectl-beta", "labels": {"app.kubernetes.io/managed-by": "cratectl"}},
+            "spec": {"holderIdentity": "restart-beta-20261206T050000Z", "leaseDurationSeconds": 3600, "renewTime": renewed},
+        }))
+        .unwrap();
+        leases.create(&PostParams::default(), &lease).await.unwrap();
+    });
+    let list = json_of(&env.cratectl(&["cluster", "list", "-o", "json"]), 0);
+    assert_eq!(list[1]["operation"], "restart-beta-20261206T050000Z");
+    let text = stdout(&env.cratectl(&["cluster", "list"]));
+    assert!(text.contains("restart-beta-20261206T050000Z"), "{text}");
+    let doctor = env.cratectl(&["doctor", "beta"]);
+    assert_eq!(
+        doctor.status.code(),
+        Some(0),
+        "a live Lease is not a leftover: {}",
+        stdout(&doctor)
+    );
+}
+
+#[test]
+fn the_context_comes_from_the_flag_or_k8s_context() {
+    let env = two_clusters("context");
+    let ok = env.cratectl_with(&["cluster", "list"], &[("K8S_CONTEXT", "cratesim")]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let bad = env.cratectl_with(&["cluster", "list"], &[("K8S_CONTEXT", "prod")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("context \"prod\"") && stderr(&bad).contains("cratesim"),
+        "{}",
+        stderr(&bad)
+    );
+    let flag_wins = env.cratectl_with(
+        &["--context", "cratesim", "cluster", "list"],
+        &[("K8S_CONTEXT", "prod")],
+    );
+    assert_eq!(flag_wins.status.code(), Some(0), "{}", stderr(&flag_wins));
+}
+
+/// No command, at any log level, in any format, prints the Secret's password.
+#[test]
+fn the_secret_never_appears_in_any_output() {
+    let env = two_clusters("secrets");
+    env.cratectl(&[
+        "sql",
+        "alpha",
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'",
+        "--write",
+    ]);
+    let url = env.direct_url("cratedb", "crate-data-hot-alpha-0");
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["cluster", "list"],
+        vec!["cluster", "list", "-o", "json"],
+        vec!["cluster", "info", "alpha"],
+        vec!["cluster", "info", "alpha", "-o", "yaml"],
+        vec!["cluster", "health", "alpha", "-o", "json"],
+        vec!["cluster", "ping", "alpha"],
+        vec!["sql", "alpha", "SELECT name FROM sys.users"],
+        vec!["sql", "alpha", "SELECT 1", "--password", "wrong"],
+        vec!["doctor", "alpha", "-o", "json"],
+        vec!["--cluster-url", &url, "--password", PASSWORD, "cluster", "health"],
+        vec![
+            "--cluster-url",
+            &url,
+            "--password",
+            PASSWORD,
+            "sql",
+            "SELECT nope FROM sys.nodes",
+        ],
+    ];
+    for args in runs {
+        for format in ["text", "json"] {
+            let mut full = vec!["--log-level", "trace", "--log-format", format];
+            full.extend(args.iter().copied());
+            let out = env.cratectl(&full);
+            let all = format!("{}{}", stdout(&out), stderr(&out));
+            assert!(!all.contains(PASSWORD), "{args:?} printed the password:\n{all}");
+            let encoded = base64_of(&format!("system:{PASSWORD}"));
+            assert!(
+                !all.contains(&encoded),
+                "{args:?} printed the Basic header:\n{all}"
+            );
+        }
+    }
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
