@@ -541,8 +541,8 @@ mod tests {
 
     #[tokio::test]
     async fn logs_carry_statements_but_no_secrets() {
-        let logs = Arc::new(Mutex::new(String::new()));
-        let _guard = tracing::subscriber::set_default(Recorder(logs.clone()));
+        Recorder::install();
+        LOGS.with(|logs| logs.borrow_mut().clear());
 
         let transport = Scripted::new(|n, r| {
             if n == 0 {
@@ -572,7 +572,7 @@ mod tests {
             .sql_idempotent("SELECT name FROM sys.nodes WHERE name = ?", &[json!("arg-value")])
             .await
             .unwrap();
-        let logs = logs.lock().unwrap().clone();
+        let logs = LOGS.with(|logs| logs.borrow().clone());
         assert!(
             logs.contains("ALTER USER bob SET (password = '[redacted]')"),
             "{logs}"
@@ -587,8 +587,29 @@ mod tests {
         }
     }
 
-    /// A subscriber that writes every event's fields, at every level, into a string.
-    struct Recorder(Arc<Mutex<String>>);
+    thread_local! {
+        /// What the [`Recorder`] saw on this thread (a current-thread tokio test runs on one).
+        static LOGS: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+
+    /// A subscriber that writes every event's fields, at every level, into [`LOGS`] of the
+    /// thread that emitted it. It is installed as the *global* default once: a thread-local
+    /// default (`set_default`) races with tests on other threads that register the same
+    /// callsites without a subscriber, and tracing may then cache "never interested".
+    struct Recorder;
+
+    impl Recorder {
+        fn install() {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                let _ = tracing::subscriber::set_global_default(Recorder);
+            });
+        }
+
+        fn push(text: &str) {
+            LOGS.with(|logs| logs.borrow_mut().push_str(text));
+        }
+    }
 
     struct Fields<'a>(&'a mut String);
 
@@ -606,14 +627,14 @@ mod tests {
         fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
             let mut line = String::from("span");
             span.record(&mut Fields(&mut line));
-            self.0.lock().unwrap().push_str(&line);
+            Recorder::push(&line);
             tracing::span::Id::from_u64(1)
         }
 
         fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
             let mut line = String::new();
             values.record(&mut Fields(&mut line));
-            self.0.lock().unwrap().push_str(&line);
+            Recorder::push(&line);
         }
 
         fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
@@ -622,7 +643,7 @@ mod tests {
             let mut line = format!("{}:", event.metadata().level());
             event.record(&mut Fields(&mut line));
             line.push('\n');
-            self.0.lock().unwrap().push_str(&line);
+            Recorder::push(&line);
         }
 
         fn enter(&self, _: &tracing::span::Id) {}
