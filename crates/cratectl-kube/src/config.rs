@@ -22,6 +22,66 @@ pub struct KubeTarget {
     pub context: Option<String>,
 }
 
+/// kubectl's default: the files listed in `KUBECONFIG` (missing ones skipped, the rest merged,
+/// first wins), else `~/.kube/config`. Returns the configuration and how to name its source.
+fn read_default() -> Result<(Kubeconfig, String), KubeError> {
+    let listed: Vec<PathBuf> = std::env::var_os("KUBECONFIG")
+        .map(|value| {
+            std::env::split_paths(&value)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if listed.is_empty() {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .ok_or_else(|| KubeError::Kubeconfig {
+                source_desc: "~/.kube/config".into(),
+                message: "no kubeconfig found: pass --kubeconfig or set KUBECONFIG (HOME is not set)".into(),
+            })?;
+        let path = home.join(".kube").join("config");
+        if !path.exists() {
+            return Err(KubeError::Kubeconfig {
+                source_desc: path.display().to_string(),
+                message: "no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config"
+                    .into(),
+            });
+        }
+        let config = Kubeconfig::read_from(&path).map_err(|e| KubeError::Kubeconfig {
+            source_desc: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        return Ok((config, path.display().to_string()));
+    }
+    let source = format!(
+        "KUBECONFIG={}",
+        listed
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":")
+    );
+    let mut merged: Option<Kubeconfig> = None;
+    for path in listed.iter().filter(|p| p.exists()) {
+        let config = Kubeconfig::read_from(path).map_err(|e| KubeError::Kubeconfig {
+            source_desc: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        merged = Some(match merged {
+            None => config,
+            Some(m) => m.merge(config).map_err(|e| KubeError::Kubeconfig {
+                source_desc: source.clone(),
+                message: e.to_string(),
+            })?,
+        });
+    }
+    let config = merged.ok_or_else(|| KubeError::Kubeconfig {
+        source_desc: source.clone(),
+        message: "none of these files exists".into(),
+    })?;
+    Ok((config, source))
+}
+
 /// A connection to one Kubernetes API: the client and where it points.
 #[derive(Clone)]
 pub struct Kube {
@@ -53,23 +113,7 @@ impl Kube {
                 })?,
                 path.display().to_string(),
             ),
-            None => {
-                let source = match std::env::var_os("KUBECONFIG") {
-                    Some(value) if !value.is_empty() => format!("KUBECONFIG={}", value.to_string_lossy()),
-                    _ => "~/.kube/config".to_string(),
-                };
-                let config = Kubeconfig::read().map_err(|e| KubeError::Kubeconfig {
-                    source_desc: source.clone(),
-                    message: match e {
-                        kube::config::KubeconfigError::FindPath => {
-                            "no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config"
-                                .into()
-                        }
-                        other => other.to_string(),
-                    },
-                })?;
-                (config, source)
-            }
+            None => read_default()?,
         };
         let context = match &target.context {
             Some(context) => {

@@ -541,6 +541,31 @@ fn the_context_comes_from_the_flag_or_k8s_context() {
     assert_eq!(flag_wins.status.code(), Some(0), "{}", stderr(&flag_wins));
 }
 
+#[test]
+fn the_kubeconfig_comes_from_kubeconfig_when_no_flag_is_given() {
+    let env = two_clusters("kubeconfig-env");
+    let run = |kubeconfig: &std::ffi::OsStr| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cratectl"))
+            .current_dir(&env.dir)
+            .env("KUBECONFIG", kubeconfig)
+            .env("HOME", &env.dir)
+            .env_remove("K8S_CONTEXT")
+            .args(["cluster", "list", "-o", "json"])
+            .output()
+            .unwrap()
+    };
+    // A list of files as kubectl takes it: a missing first entry is skipped.
+    let mut paths = env.dir.join("missing").into_os_string();
+    paths.push(":");
+    paths.push(env.kubeconfig.as_os_str());
+    let rows = json_of(&run(&paths), 0);
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+
+    let none = run(env.dir.join("missing").as_os_str());
+    assert_eq!(none.status.code(), Some(2), "{}", stderr(&none));
+    assert!(stderr(&none).contains("kubeconfig"), "{}", stderr(&none));
+}
+
 /// No command, at any log level, in any format, prints the Secret's password.
 #[test]
 fn the_secret_never_appears_in_any_output() {
