@@ -1,8 +1,8 @@
 //! Scaling as a real cluster does it, in-process under tokio's paused clock: kube-rs changes the
 //! StatefulSet scale or the `CrateDB` resource, and SQL by the direct route (Basic auth) shows
-//! what CrateDB sees: a node added on scale-out joins and gets shards, a node removed on scale-in leaves for
-//! good (with or without the operator's deallocation first), and suspend/resume brings the same
-//! nodes back.
+//! what CrateDB sees: a node added on scale-out joins and gets shards, a node removed on scale-in
+//! leaves for good (with or without the operator's deallocation first), and suspend/resume brings
+//! the same nodes back.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
