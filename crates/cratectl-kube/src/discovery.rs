@@ -1,5 +1,6 @@
 //! Finding CrateDB clusters and what runs them: the `CrateDB` resources, their StatefulSets by
-//! the operator's names (or owner reference), their pods by owner reference, the Kubernetes
+//! the operator's names (or owner reference; failing both, the older names the Python tool
+//! tried, such as `crate-<name>`), their pods by owner reference, the Kubernetes
 //! nodes those pods run on, and the Lease cratectl uses as the per-cluster operation lock.
 //!
 //! One discovery is a handful of list calls (resources, StatefulSets, pods, Leases, nodes),
@@ -9,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use cratectl_core::prestop::PreStopHook;
-use cratectl_core::topology::NodeFacts;
+use cratectl_core::topology::{NodeFacts, fallback_statefulset_names};
 use futures::future::join;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -248,7 +249,14 @@ pub async fn discover(kube: &Kube, namespace: Option<&str>) -> Result<Discovery,
 
     let mut clusters = Vec::new();
     for cr in &crs.items {
-        clusters.push(assemble(cr, &sets, &pod_list, &leases_by_key));
+        let mut cluster = assemble(cr, &sets, &pod_list, &leases_by_key, None);
+        if cluster.statefulsets.is_empty() {
+            // Not created by the operator as we know it: the names the Python tool tried.
+            if let Some(found) = fallback(kube, cr, &cluster, &leases_by_key).await? {
+                cluster = found;
+            }
+        }
+        clusters.push(cluster);
     }
     clusters.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     Ok(Discovery {
@@ -289,11 +297,46 @@ pub fn statefulset_name(resource: &str, group: &NodeGroup) -> String {
     }
 }
 
+/// For a resource whose StatefulSets are not where the operator puts them: the first of the
+/// fallback names (`cratectl_core::topology::fallback_statefulset_names`) that exists, with the
+/// pods it owns. Only this rare path costs extra calls.
+async fn fallback(
+    kube: &Kube,
+    cr: &CrateDB,
+    cluster: &Cluster,
+    leases: &HashMap<(String, String), &Lease>,
+) -> Result<Option<Cluster>, KubeError> {
+    let namespace = &cluster.namespace;
+    let sets: Api<StatefulSet> = Api::namespaced(kube.client.clone(), namespace);
+    for name in fallback_statefulset_names(&cluster.resource, &cluster.name) {
+        let what = format!("reading StatefulSet {namespace}/{name}");
+        let Some(set) = sets
+            .get_opt(&name)
+            .await
+            .map_err(|e| KubeError::api(what, &kube.context, e))?
+        else {
+            continue;
+        };
+        let pods: Api<Pod> = Api::namespaced(kube.client.clone(), namespace);
+        let pod_list = pods.list(&ListParams::default()).await.map_err(|e| {
+            KubeError::api(format!("listing pods in namespace {namespace}"), &kube.context, e)
+        })?;
+        let set_list = ObjectList {
+            types: Default::default(),
+            metadata: Default::default(),
+            items: vec![set],
+        };
+        return Ok(Some(assemble(cr, &set_list, &pod_list, leases, Some(&name))));
+    }
+    Ok(None)
+}
+
 fn assemble(
     cr: &CrateDB,
     sets: &ObjectList<StatefulSet>,
     pods: &ObjectList<Pod>,
     leases: &HashMap<(String, String), &Lease>,
+    also: Option<&str>,
 ) -> Cluster {
     let resource = cr.name_any();
     let namespace = cr.namespace().unwrap_or_default();
@@ -326,7 +369,7 @@ fn assemble(
         .items
         .iter()
         .filter(|s| s.namespace().as_deref() == Some(namespace.as_str()))
-        .filter(|s| expected.contains(&s.name_any()) || owned_by_cr(s))
+        .filter(|s| expected.contains(&s.name_any()) || owned_by_cr(s) || also == Some(s.name_any().as_str()))
         .map(|s| {
             let name = s.name_any();
             let position = expected.iter().position(|e| *e == name).unwrap_or(usize::MAX);

@@ -183,3 +183,51 @@ async fn errors_say_what_was_tried() {
         }
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resource_without_operator_statefulsets_falls_back_to_the_older_names() {
+    let sim = sim();
+    let kube = kube(&sim);
+    let crs = Api::<cratectl_kube::crd::CrateDB>::namespaced(kube.client.clone(), "cratedb");
+    crs.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "apiVersion": "cloud.crate.io/v1", "kind": "CrateDB",
+            "metadata": {"name": "legacy"},
+            "spec": {"cluster": {"name": "legacy", "version": "4.8.4"}, "nodes": {"data": [{"name": "hot", "replicas": 1}]}},
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let sets: Api<StatefulSet> = Api::namespaced(kube.client.clone(), "cratedb");
+    sets.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": "crate-legacy"},
+            "spec": {
+                "replicas": 1, "serviceName": "crate-legacy",
+                "selector": {"matchLabels": {"app": "crate"}},
+                "template": {"metadata": {"labels": {"app": "crate"}}, "spec": {"containers": [{"name": "crate", "image": "crate:4.8.4"}]}},
+            },
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    // The StatefulSet controller creates its pod.
+    let mut legacy = None;
+    for _ in 0..100 {
+        let found = discover(&kube, Some("cratedb")).await.unwrap();
+        legacy = found.matching("legacy").next().cloned();
+        if legacy.as_ref().is_some_and(|c| !c.pods.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    let legacy = legacy.unwrap();
+    assert_eq!(legacy.statefulsets.len(), 1);
+    assert_eq!(legacy.statefulsets[0].name, "crate-legacy");
+    assert_eq!(legacy.pods[0].name, "crate-legacy-0");
+    assert_eq!(legacy.desired_nodes(), 1);
+}
