@@ -46,5 +46,5 @@ pub use retry::{Idempotency, RetryPolicy};
 pub use secret::{Credentials, Secret};
 pub use transport::{
     BoxFuture, ConfigError, DirectOptions, DirectTransport, HttpSend, RequestTimeout, TransportError,
-    TransportErrorKind,
+    TransportErrorKind, error_chain,
 };

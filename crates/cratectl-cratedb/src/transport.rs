@@ -258,9 +258,10 @@ impl HttpSend for DirectTransport {
     }
 }
 
-/// reqwest's error with its causes (`error sending request …: connection refused`). URLs in
-/// it carry no credentials: [`DirectTransport::new`] refuses URLs with user information.
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error with its causes, each once (`error sending request …: connection refused`), for
+/// transports' messages. reqwest's URLs in it carry no credentials: [`DirectTransport::new`]
+/// refuses URLs with user information.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

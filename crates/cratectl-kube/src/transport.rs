@@ -20,7 +20,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use cratectl_cratedb::{BoxFuture, HttpSend, RequestTimeout, TransportError, TransportErrorKind};
+use cratectl_cratedb::{
+    BoxFuture, HttpSend, RequestTimeout, TransportError, TransportErrorKind, error_chain,
+};
 use http::header::{AUTHORIZATION, HOST};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -498,19 +500,4 @@ fn classify_kube(error: &kube::Error) -> TransportError {
         }
     };
     TransportError::new(kind, format!("the Kubernetes API: {}", error_chain(error)))
-}
-
-/// An error with its causes, each once.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
