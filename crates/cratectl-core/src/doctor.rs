@@ -129,6 +129,22 @@ pub struct LeaseReading {
     pub lease_duration_seconds: Option<i64>,
 }
 
+impl LeaseReading {
+    /// When the Lease lapses unless renewed: renew time plus duration; `None` when either is
+    /// missing (such a Lease never lapses by itself).
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        let renewed = self.renew_time?;
+        let seconds = self.lease_duration_seconds?;
+        renewed.checked_add(SignedDuration::from_secs(seconds)).ok()
+    }
+
+    /// Held by someone and not lapsed at `now` (a Lease without expiry counts as held).
+    pub fn held_at(&self, now: Timestamp) -> bool {
+        self.holder.as_deref().is_some_and(|h| !h.is_empty())
+            && self.expires_at().is_none_or(|expiry| expiry > now)
+    }
+}
+
 /// The exact fix for a finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "command", rename_all = "snake_case")]
@@ -346,16 +362,13 @@ fn operation_running(input: &DoctorInput) -> Option<String> {
             ));
         }
     }
-    let lease = input.lease.as_ref()?;
-    let holder = lease.holder.as_deref().filter(|h| !h.is_empty())?;
-    match lease_expiry(lease) {
-        Some(expiry) if expiry < input.now => None,
-        _ => Some(format!(
-            "Lease {} is held by {holder}: an operation is running and may hold these settings on purpose; \
-             fix only once it has finished",
-            lease.name
-        )),
-    }
+    let lease = input.lease.as_ref().filter(|l| l.held_at(input.now))?;
+    Some(format!(
+        "Lease {} is held by {}: an operation is running and may hold these settings on purpose; \
+         fix only once it has finished",
+        lease.name,
+        lease.holder.as_deref().unwrap_or_default()
+    ))
 }
 
 fn label_finding(label: &OwnerLabel, namespace: &str, now: Timestamp) -> Option<Finding> {
@@ -418,12 +431,6 @@ fn with_action(action: Action, mut finding: Finding) -> Finding {
     finding
 }
 
-fn lease_expiry(lease: &LeaseReading) -> Option<Timestamp> {
-    let renewed = lease.renew_time?;
-    let seconds = lease.lease_duration_seconds?;
-    renewed.checked_add(SignedDuration::from_secs(seconds)).ok()
-}
-
 fn lease_finding(lease: &LeaseReading, namespace: &str, now: Timestamp) -> Option<Finding> {
     let holder = lease.holder.as_deref().filter(|h| !h.is_empty())?;
     let fix = Fix::Kubectl(format!(
@@ -432,7 +439,7 @@ fn lease_finding(lease: &LeaseReading, namespace: &str, now: Timestamp) -> Optio
         shell_word(&lease.name)
     ));
     let delete = Action::DeleteLease(lease.name.clone());
-    match lease_expiry(lease) {
+    match lease.expires_at() {
         Some(expiry) if expiry < now => Some(with_action(
             delete,
             finding(

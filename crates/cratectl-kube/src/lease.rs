@@ -3,6 +3,7 @@
 //! list call finds them all. This module reads them; taking and releasing them belongs to the
 //! operations that need the lock.
 
+use cratectl_core::doctor::LeaseReading;
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
@@ -29,17 +30,25 @@ pub struct LeaseInfo {
 }
 
 impl LeaseInfo {
-    /// When the Lease lapses unless renewed: renew (else acquire) time plus the duration.
+    /// As the pure rules read it (`cratectl_core::doctor::LeaseReading`): the renew time, else
+    /// the acquire time, as the last sign of life.
+    pub fn reading(&self) -> LeaseReading {
+        LeaseReading {
+            name: self.name.clone(),
+            holder: self.holder.clone(),
+            renew_time: self.renewed_at.or(self.acquired_at),
+            lease_duration_seconds: self.duration_s.map(i64::from),
+        }
+    }
+
+    /// When the Lease lapses unless renewed.
     pub fn expires_at(&self) -> Option<Timestamp> {
-        let from = self.renewed_at.or(self.acquired_at)?;
-        from.checked_add(jiff::SignedDuration::from_secs(i64::from(self.duration_s?)))
-            .ok()
+        self.reading().expires_at()
     }
 
     /// Held by someone, and not lapsed at `now`.
     pub fn held_at(&self, now: Timestamp) -> bool {
-        self.holder.as_deref().is_some_and(|h| !h.is_empty())
-            && self.expires_at().is_none_or(|expiry| expiry > now)
+        self.reading().held_at(now)
     }
 }
 

@@ -29,23 +29,16 @@ pub async fn kube(global: &GlobalArgs) -> CliResult<Kube> {
         kubeconfig: global.kubeconfig.clone(),
         context: global.context.clone(),
     };
-    Kube::connect(&target).await.map_err(|e| match e {
-        KubeError::UnknownContext { .. } => CliError::invalid(e.to_string()),
-        other => CliError::invalid(other.to_string()),
-    })
+    // A kubeconfig that cannot be read or a context it lacks is invalid input (exit 2).
+    Kube::connect(&target)
+        .await
+        .map_err(|e| CliError::invalid(e.to_string()))
 }
 
-/// Maps an adapter error from reading Kubernetes to the exit-code table.
+/// Maps an adapter error from reading Kubernetes to the exit-code table: the API server was
+/// asked and failed or refused (exit 1); the message names the context and what was tried.
 pub fn kube_error(error: KubeError) -> CliError {
-    match &error {
-        KubeError::Api {
-            status: Some(401 | 403),
-            ..
-        }
-        | KubeError::Api { status: None, .. }
-        | KubeError::Unexpected { .. } => CliError::failed(error.to_string()),
-        _ => CliError::failed(error.to_string()),
-    }
+    CliError::failed(error.to_string())
 }
 
 /// Discovers clusters in `--namespace` (or all namespaces).

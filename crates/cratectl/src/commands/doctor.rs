@@ -5,9 +5,7 @@
 //! `--fix` never applies a fix the rules mark with a caution (an operation appears to be
 //! running and may hold the setting on purpose), and never deletes a Lease that has no expiry.
 
-use cratectl_core::doctor::{
-    Action, DoctorInput, Finding, LabelledObject, LeaseReading, OwnerLabel, diagnose,
-};
+use cratectl_core::doctor::{Action, DoctorInput, Finding, LabelledObject, OwnerLabel, diagnose};
 use cratectl_kube::Kube;
 use cratectl_kube::discovery::{Cluster, ROUTING_OWNER_LABEL};
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -92,12 +90,7 @@ pub async fn run(args: DoctorArgs, global: GlobalArgs, top: Option<OutputFormat>
         Target::Kube { cluster, .. } => (
             Some(cluster.namespace.clone()),
             owner_labels(cluster),
-            cluster.lease.as_ref().map(|l| LeaseReading {
-                name: l.name.clone(),
-                holder: l.holder.clone(),
-                renew_time: l.renewed_at.or(l.acquired_at),
-                lease_duration_seconds: l.duration_s.map(i64::from),
-            }),
+            cluster.lease.as_ref().map(|l| l.reading()),
             cluster.name.clone(),
         ),
         Target::Url { url, .. } => {
