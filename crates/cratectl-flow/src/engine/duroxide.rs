@@ -1,0 +1,468 @@
+//! The duroxide adapter: the default, embedded engine, storing everything in one SQLite file
+//! under the state directory. The CLI and a worker may be separate processes on that file.
+//!
+//! duroxide traps this adapter designs around (`../shared/research/engines.md` §1, §6.2):
+//! * an instance exists in duroxide's tables only once a worker has picked it up, and a
+//!   duplicate start is silently ignored: [`DuroxideClient::start`] therefore records each id
+//!   in a start registry (`<state-dir>/started/<id>`, created exclusively) and refuses an id that
+//!   is there, which also makes a started-but-not-picked-up instance visible as `pending`;
+//! * mailbox signals use `enqueue_event`/`dequeue_event`, never `raise_event` (dropped early);
+//! * cancel is a `Failed` with `AppErrorKind::Cancelled`: mapped to [`InstanceState::Cancelled`];
+//! * a nondeterminism failure is terminal (`Configuration`): reported as failed with its message.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ::duroxide::providers::Provider;
+use ::duroxide::providers::sqlite::SqliteProvider;
+use ::duroxide::runtime::registry::{ActivityRegistry, ActivityRegistryBuilder};
+use ::duroxide::runtime::{self, OrchestrationRegistry, OrchestrationStatus, RuntimeOptions};
+use ::duroxide::{
+    AppErrorKind, BackoffStrategy, Client, Either2, ErrorDetails, OrchestrationContext, RetryPolicy,
+};
+use jiff::Timestamp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    Activity, ActivityOptions, ActivitySink, EngineClient, EngineError, InstanceState, InstanceStatus,
+    RunActivity, WfError, WfResult, WorkflowCtx,
+};
+
+/// The SQLite file in the state directory.
+pub const STORE_FILE: &str = "cratectl.db";
+const STARTED_DIR: &str = "started";
+
+/// The workflow context on duroxide.
+#[derive(Clone)]
+pub struct DxCtx(pub OrchestrationContext);
+
+impl WorkflowCtx for DxCtx {
+    fn activity<A: Activity>(
+        &self,
+        input: &A::In,
+        options: ActivityOptions,
+    ) -> impl Future<Output = WfResult<A::Out>> {
+        let ctx = self.0.clone();
+        let input = serde_json::to_string(input);
+        async move {
+            let input =
+                input.map_err(|e| WfError::new(format!("cannot encode the input of {}: {e}", A::NAME)))?;
+            let policy = RetryPolicy {
+                max_attempts: options.attempts.max(1),
+                backoff: BackoffStrategy::Exponential {
+                    base: options.backoff,
+                    multiplier: 2.0,
+                    max: Duration::from_secs(30),
+                },
+                timeout: options.timeout,
+            };
+            let out = ctx
+                .schedule_activity_with_retry(A::NAME, input, policy)
+                .await
+                .map_err(WfError::new)?;
+            serde_json::from_str(&out)
+                .map_err(|e| WfError::new(format!("cannot decode the output of {}: {e}", A::NAME)))
+        }
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
+        self.0.schedule_timer(duration)
+    }
+
+    fn recv_or_timeout(&self, mailbox: &str, timeout: Duration) -> impl Future<Output = Option<String>> {
+        let ctx = self.0.clone();
+        let mailbox = mailbox.to_string();
+        async move {
+            match ctx
+                .select2(ctx.dequeue_event(mailbox), ctx.schedule_timer(timeout))
+                .await
+            {
+                Either2::First(message) => Some(message),
+                Either2::Second(()) => None,
+            }
+        }
+    }
+
+    fn set_progress<P: Serialize>(&self, progress: &P) {
+        match serde_json::to_string(progress) {
+            Ok(json) => self.0.set_custom_status(json),
+            Err(e) => self.0.trace_warn(format!("cannot encode progress: {e}")),
+        }
+    }
+
+    fn now(&self) -> impl Future<Output = WfResult<Timestamp>> {
+        let now = self.0.utc_now();
+        async move {
+            let now = now.await.map_err(WfError::new)?;
+            system_time(now).ok_or_else(|| WfError::new("the engine's clock is out of range"))
+        }
+    }
+
+    fn child<I: Serialize, O: DeserializeOwned>(
+        &self,
+        name: &str,
+        id: &str,
+        input: &I,
+    ) -> impl Future<Output = WfResult<O>> {
+        let ctx = self.0.clone();
+        let name = name.to_string();
+        let id = id.to_string();
+        let input = serde_json::to_string(input);
+        async move {
+            let input = input.map_err(|e| WfError::new(format!("cannot encode the input of {id}: {e}")))?;
+            let out = ctx
+                .schedule_sub_orchestration_with_id(name, id.clone(), input)
+                .await
+                .map_err(WfError::new)?;
+            serde_json::from_str(&out)
+                .map_err(|e| WfError::new(format!("cannot decode the output of {id}: {e}")))
+        }
+    }
+
+    fn join<F: Future>(&self, futures: Vec<F>) -> impl Future<Output = Vec<F::Output>> {
+        let ctx = self.0.clone();
+        async move { ctx.join(futures).await }
+    }
+
+    fn log(&self, message: &str) {
+        self.0.trace_info(message.to_string());
+    }
+}
+
+fn system_time(t: SystemTime) -> Option<Timestamp> {
+    Timestamp::try_from(t).ok()
+}
+
+fn millis(ms: u64) -> Option<Timestamp> {
+    Timestamp::from_millisecond(i64::try_from(ms).ok()?).ok()
+}
+
+/// Collects activities for a worker.
+pub struct DxActivities<E> {
+    builder: ActivityRegistryBuilder,
+    env: Arc<E>,
+}
+
+impl<E: Send + Sync + 'static> DxActivities<E> {
+    pub fn new(env: Arc<E>) -> DxActivities<E> {
+        DxActivities {
+            builder: ActivityRegistry::builder(),
+            env,
+        }
+    }
+
+    fn build(self) -> ActivityRegistry {
+        self.builder.build()
+    }
+}
+
+impl<E: Send + Sync + 'static> ActivitySink<E> for DxActivities<E> {
+    fn add<A: RunActivity<E>>(mut self) -> Self {
+        let env = self.env.clone();
+        self.builder = self.builder.register_typed(A::NAME, move |_ctx, input: A::In| {
+            let env = env.clone();
+            A::run(env, input)
+        });
+        self
+    }
+}
+
+/// Opens the store in `state_dir` (created if missing).
+async fn open_store(state_dir: &Path) -> Result<Arc<dyn Provider>, EngineError> {
+    let store_error = |message: String| EngineError::Store {
+        store: state_dir.join(STORE_FILE).display().to_string(),
+        message,
+    };
+    std::fs::create_dir_all(state_dir.join(STARTED_DIR))
+        .map_err(|e| store_error(format!("cannot create the state directory: {e}")))?;
+    let url = format!("sqlite:{}?mode=rwc", state_dir.join(STORE_FILE).display());
+    let provider = SqliteProvider::new(&url, None)
+        .await
+        .map_err(|e| store_error(format!("cannot open: {e}")))?;
+    Ok(Arc::new(provider))
+}
+
+/// Tuning of a worker.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    pub max_concurrent_workflows: usize,
+    pub max_concurrent_activities: usize,
+    /// How long a crashed worker's in-flight activity stays locked before another worker runs
+    /// it again (engines.md §1.2 ii-b). Live workers renew their locks.
+    pub activity_lock_timeout: Duration,
+    /// The dispatcher's idle poll interval.
+    pub poll_interval: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> WorkerOptions {
+        WorkerOptions {
+            max_concurrent_workflows: 8,
+            max_concurrent_activities: 32,
+            activity_lock_timeout: Duration::from_secs(15),
+            poll_interval: Duration::from_millis(20),
+        }
+    }
+}
+
+/// A running worker; stop it with [`DxWorker::shutdown`].
+pub struct DxWorker {
+    runtime: Arc<runtime::Runtime>,
+}
+
+impl DxWorker {
+    /// Starts a worker on the store in `state_dir` with the given activities and workflows.
+    pub async fn start<E: Send + Sync + 'static>(
+        state_dir: &Path,
+        activities: DxActivities<E>,
+        workflows: OrchestrationRegistry,
+        options: &WorkerOptions,
+    ) -> Result<DxWorker, EngineError> {
+        let store = open_store(state_dir).await?;
+        let runtime_options = RuntimeOptions {
+            orchestration_concurrency: options.max_concurrent_workflows.max(1),
+            worker_concurrency: options.max_concurrent_activities.max(1),
+            worker_lock_timeout: options.activity_lock_timeout,
+            worker_lock_renewal_buffer: options.activity_lock_timeout / 3,
+            dispatcher_min_poll_interval: options.poll_interval,
+            dispatcher_long_poll_timeout: options.poll_interval,
+            ..RuntimeOptions::default()
+        };
+        let runtime =
+            runtime::Runtime::start_with_options(store, activities.build(), workflows, runtime_options).await;
+        Ok(DxWorker { runtime })
+    }
+
+    /// Stops dispatching; in-flight activities get up to `grace` to finish (they are
+    /// idempotent, so one cut short runs again on the next start).
+    pub async fn shutdown(self, grace: Duration) {
+        let ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+        self.runtime.shutdown(Some(ms)).await;
+    }
+}
+
+/// The client side, usable with no worker running.
+#[derive(Clone)]
+pub struct DuroxideClient {
+    client: Client,
+    state_dir: PathBuf,
+}
+
+impl DuroxideClient {
+    pub async fn open(state_dir: &Path) -> Result<DuroxideClient, EngineError> {
+        let store = open_store(state_dir).await?;
+        Ok(DuroxideClient {
+            client: Client::new(store),
+            state_dir: state_dir.to_path_buf(),
+        })
+    }
+
+    fn store_error(&self, message: impl std::fmt::Display) -> EngineError {
+        EngineError::Store {
+            store: self.state_dir.join(STORE_FILE).display().to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    fn started_marker(&self, id: &str) -> PathBuf {
+        // Ids are `[A-Za-z0-9._-]`; anything else is encoded so the marker stays one file.
+        let safe: String = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '%'
+                }
+            })
+            .collect();
+        self.state_dir.join(STARTED_DIR).join(safe)
+    }
+
+    /// Started ids with their workflow name and start time, from the registry.
+    fn started(&self) -> Vec<(String, String, Option<Timestamp>)> {
+        let Ok(entries) = std::fs::read_dir(self.state_dir.join(STARTED_DIR)) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            if let Ok(marker) = serde_json::from_str::<StartedMarker>(&text) {
+                out.push((marker.id, marker.workflow, marker.started_at.parse().ok()));
+            }
+        }
+        out
+    }
+
+    fn marker(&self, id: &str) -> Option<StartedMarker> {
+        let text = std::fs::read_to_string(self.started_marker(id)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StartedMarker {
+    id: String,
+    workflow: String,
+    started_at: String,
+}
+
+fn state_of(status: &OrchestrationStatus) -> (InstanceState, Option<String>, Option<String>) {
+    match status {
+        OrchestrationStatus::NotFound => (InstanceState::Pending, None, None),
+        OrchestrationStatus::Running { custom_status, .. } => {
+            (InstanceState::Running, custom_status.clone(), None)
+        }
+        OrchestrationStatus::Completed {
+            output,
+            custom_status,
+            ..
+        } => (
+            InstanceState::Completed,
+            custom_status.clone(),
+            Some(output.clone()),
+        ),
+        OrchestrationStatus::Failed {
+            details,
+            custom_status,
+            ..
+        } => {
+            let state = match details {
+                ErrorDetails::Application {
+                    kind: AppErrorKind::Cancelled { .. },
+                    ..
+                } => InstanceState::Cancelled,
+                _ => InstanceState::Failed,
+            };
+            (state, custom_status.clone(), Some(details.display_message()))
+        }
+    }
+}
+
+impl EngineClient for DuroxideClient {
+    async fn start(&self, workflow: &str, id: &str, input: String) -> Result<(), EngineError> {
+        use std::io::Write;
+        let marker = StartedMarker {
+            id: id.to_string(),
+            workflow: workflow.to_string(),
+            started_at: Timestamp::now().to_string(),
+        };
+        let path = self.started_marker(id);
+        let mut file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(EngineError::AlreadyExists(id.to_string()));
+            }
+            Err(e) => return Err(self.store_error(format!("cannot record {}: {e}", path.display()))),
+        };
+        let text = serde_json::to_string(&marker).map_err(|e| self.store_error(e))?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| self.store_error(format!("cannot record {}: {e}", path.display())))?;
+        // An id the store knows from before the registry existed is refused too.
+        match self.client.get_orchestration_status(id).await {
+            Ok(OrchestrationStatus::NotFound) => {}
+            Ok(_) => return Err(EngineError::AlreadyExists(id.to_string())),
+            Err(e) => return Err(self.store_error(e)),
+        }
+        self.client
+            .start_orchestration(id, workflow, input)
+            .await
+            .map_err(|e| self.store_error(e))
+    }
+
+    async fn status(&self, id: &str) -> Result<Option<InstanceStatus>, EngineError> {
+        let status = self
+            .client
+            .get_orchestration_status(id)
+            .await
+            .map_err(|e| self.store_error(e))?;
+        if matches!(status, OrchestrationStatus::NotFound) {
+            // Started and not yet picked up by a worker, or unknown.
+            return Ok(self.marker(id).map(|m| InstanceStatus {
+                id: m.id,
+                workflow: m.workflow,
+                state: InstanceState::Pending,
+                progress: None,
+                output: None,
+                created_at: m.started_at.parse().ok(),
+                updated_at: None,
+                parent: None,
+            }));
+        }
+        let (state, progress, output) = state_of(&status);
+        let info = self.client.get_instance_info(id).await.ok();
+        Ok(Some(InstanceStatus {
+            id: id.to_string(),
+            workflow: info
+                .as_ref()
+                .map(|i| i.orchestration_name.clone())
+                .unwrap_or_default(),
+            state,
+            progress,
+            output,
+            created_at: info.as_ref().and_then(|i| millis(i.created_at)),
+            updated_at: info.as_ref().and_then(|i| millis(i.updated_at)),
+            parent: info.and_then(|i| i.parent_instance_id),
+        }))
+    }
+
+    async fn list(&self) -> Result<Vec<InstanceStatus>, EngineError> {
+        let mut out = Vec::new();
+        for (id, _, _) in self.started() {
+            if let Some(status) = self.status(&id).await?
+                && status.parent.is_none()
+            {
+                out.push(status);
+            }
+        }
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+        Ok(out)
+    }
+
+    async fn signal(&self, id: &str, mailbox: &str, payload: String) -> Result<(), EngineError> {
+        self.client
+            .enqueue_event(id, mailbox, payload)
+            .await
+            .map_err(|e| self.store_error(e))
+    }
+
+    async fn cancel(&self, id: &str, reason: &str) -> Result<(), EngineError> {
+        self.client
+            .cancel_instance(id, reason)
+            .await
+            .map_err(|e| self.store_error(e))
+    }
+}
+
+/// Registers workflows: `register(registry, name, f)` where `f(ctx, input)` is the workflow.
+pub fn register<I, O, F, Fut>(
+    builder: ::duroxide::runtime::registry::OrchestrationRegistryBuilder,
+    name: &str,
+    f: F,
+) -> ::duroxide::runtime::registry::OrchestrationRegistryBuilder
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize + Send + 'static,
+    F: Fn(DxCtx, I) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = WfResult<O>> + Send + 'static,
+{
+    builder.register_typed(name, move |ctx: OrchestrationContext, input: I| {
+        let f = f.clone();
+        async move { f(DxCtx(ctx), input).await.map_err(|e| e.message) }
+    })
+}
+
+/// A fresh orchestration registry builder.
+pub fn workflows() -> ::duroxide::runtime::registry::OrchestrationRegistryBuilder {
+    OrchestrationRegistry::builder()
+}
