@@ -15,6 +15,8 @@
 //! * [`sql`] — identifier and literal quoting, the statements operations send, and the
 //!   read-only test behind `cratectl sql --write`.
 //! * [`topology`] — the operator's names, pod ordinals, Kubernetes node conditions, "did you mean".
+//! * [`restart`] — a rolling restart's decisions: pod order and skips, window fit, the settings
+//!   saga, workflow ids, and the report `restart` and `status` print.
 //! * [`doctor`] — leftovers of operations (settings, ownership labels, Leases) and their fixes.
 
 pub mod doctor;
@@ -22,5 +24,6 @@ pub mod health;
 pub mod maintenance;
 pub mod prestop;
 pub mod readings;
+pub mod restart;
 pub mod sql;
 pub mod topology;

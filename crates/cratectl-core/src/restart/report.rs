@@ -1,0 +1,558 @@
+//! The report of a restart request: what `restart` and `status` print with `-o json`/`yaml`,
+//! rendered as text for `-o text`, and the exit code it implies.
+//!
+//! The JSON shape is a contract that scripts parse. The fields the issue names are fixed: they
+//! are never renamed or removed, and an absent value is `null`, never a missing key. Instants
+//! are RFC 3339 in UTC (`2026-12-06T07:15:00Z`). The other [`ClusterReport`] fields are
+//! extensions: they may be added to, and default when an older record lacks them.
+//!
+//! Exit codes (with 2, invalid input or refused, decided before a report exists):
+//!
+//! * 0: the request completed and no cluster failed or was cancelled, or it is still running
+//!   (`--async`, or `status` of a running request). A cluster stopped on request at a pod
+//!   boundary (`stop-after-current`) with no failed pod is not a failure.
+//! * 1: the request failed or was cancelled, or a cluster failed, was cancelled, or stopped
+//!   after a pod failed.
+
+use std::fmt::{self, Write as _};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The state of the whole request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    #[default]
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Running => "running",
+            RequestState::Completed => "completed",
+            RequestState::Failed => "failed",
+            RequestState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for RequestState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state of one cluster's restart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterState {
+    /// Not started yet.
+    #[default]
+    Pending,
+    /// Waiting for a maintenance window (or for another operation's Lease).
+    Waiting,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// Stopped at a pod boundary on request (`stop-after-current`).
+    Stopped,
+}
+
+impl ClusterState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterState::Pending => "pending",
+            ClusterState::Waiting => "waiting",
+            ClusterState::Running => "running",
+            ClusterState::Succeeded => "succeeded",
+            ClusterState::Failed => "failed",
+            ClusterState::Cancelled => "cancelled",
+            ClusterState::Stopped => "stopped",
+        }
+    }
+
+    /// True once the cluster's restart has ended, one way or another.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            ClusterState::Succeeded | ClusterState::Failed | ClusterState::Cancelled | ClusterState::Stopped
+        )
+    }
+}
+
+impl fmt::Display for ClusterState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened to one pod.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PodResult {
+    #[default]
+    Pending,
+    Restarted,
+    Skipped,
+    Failed,
+}
+
+impl PodResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodResult::Pending => "pending",
+            PodResult::Restarted => "restarted",
+            PodResult::Skipped => "skipped",
+            PodResult::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for PodResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One pod of a cluster's restart.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodReport {
+    pub name: String,
+    /// The UID before the restart.
+    pub old_uid: Option<String>,
+    /// The UID of the pod that replaced it.
+    pub new_uid: Option<String>,
+    pub result: PodResult,
+    /// Why it was skipped or failed.
+    pub reason: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    /// Seconds from stop to rejoined and stable.
+    pub duration_s: Option<f64>,
+}
+
+/// One cluster of the request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterReport {
+    pub name: String,
+    pub namespace: String,
+    pub state: ClusterState,
+    /// Why it failed, was cancelled or stopped.
+    pub reason: Option<String>,
+    /// What it waits for right now, with the last values seen (ARCHITECTURE §1.8).
+    pub waiting_for: Option<String>,
+    pub pods: Vec<PodReport>,
+
+    // Extensions.
+    /// The CrateDB custom resource's `metadata.name`.
+    #[serde(default)]
+    pub resource: String,
+    /// The cluster's child workflow id ([`super::ids::child_id`]).
+    #[serde(default)]
+    pub child_id: String,
+    /// The workflow phase (`discover`, `gate`, `restart`, `restore`, …).
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// The step within the phase (`waiting for GREEN`, `deleting pod`, …).
+    #[serde(default)]
+    pub current_step: Option<String>,
+    /// 1-based position of the pod being restarted.
+    #[serde(default)]
+    pub pod_index: Option<usize>,
+    #[serde(default)]
+    pub pod_total: usize,
+    /// The last health reading, summarised.
+    #[serde(default)]
+    pub last_readings: Option<String>,
+    /// The maintenance window situation (`waiting for window until 2026-12-07T02:00:00Z`).
+    #[serde(default)]
+    pub window: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub finished_at: Option<Timestamp>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+impl ClusterReport {
+    /// True when the cluster failed, was cancelled, or stopped after a pod failed.
+    pub fn is_failure(&self) -> bool {
+        match self.state {
+            ClusterState::Failed | ClusterState::Cancelled => true,
+            ClusterState::Stopped => self.pods.iter().any(|p| p.result == PodResult::Failed),
+            _ => false,
+        }
+    }
+}
+
+/// The whole request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestartReport {
+    pub workflow_id: String,
+    pub state: RequestState,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub clusters: Vec<ClusterReport>,
+}
+
+impl RestartReport {
+    /// The request's state from its clusters': running while any cluster has not ended; then
+    /// failed when any failed (or stopped after a pod failed), else cancelled when any was
+    /// cancelled, else completed.
+    pub fn overall(clusters: &[ClusterReport]) -> RequestState {
+        if !clusters.iter().all(|c| c.state.is_terminal()) {
+            RequestState::Running
+        } else if clusters
+            .iter()
+            .any(|c| c.is_failure() && c.state != ClusterState::Cancelled)
+        {
+            RequestState::Failed
+        } else if clusters.iter().any(|c| c.state == ClusterState::Cancelled) {
+            RequestState::Cancelled
+        } else {
+            RequestState::Completed
+        }
+    }
+
+    /// The process exit code for this report (module documentation).
+    pub fn exit_code(&self) -> i32 {
+        match self.state {
+            RequestState::Failed | RequestState::Cancelled => 1,
+            RequestState::Running => 0,
+            RequestState::Completed => i32::from(self.clusters.iter().any(ClusterReport::is_failure)),
+        }
+    }
+
+    /// The report for people (`-o text`): a header, then one block per cluster with its state,
+    /// reason, what it waits for, and a line per pod (result, UIDs shortened to 8 characters,
+    /// duration, reason).
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = write!(out, "{}: {}", self.workflow_id, self.state);
+        if let Some(started) = self.started_at {
+            let _ = write!(out, ", started {started}");
+        }
+        if let Some(finished) = self.finished_at {
+            let _ = write!(out, ", finished {finished}");
+        }
+        out.push('\n');
+        for cluster in &self.clusters {
+            out.push('\n');
+            cluster_text(&mut out, cluster);
+        }
+        out
+    }
+}
+
+fn cluster_text(out: &mut String, c: &ClusterReport) {
+    let _ = write!(out, "{} (namespace {}): {}", c.name, c.namespace, c.state);
+    if let Some(index) = c.pod_index {
+        let _ = write!(out, ", pod {index} of {}", c.pod_total);
+    }
+    out.push('\n');
+    let lines = [
+        ("reason", c.reason.as_deref()),
+        ("waiting for", c.waiting_for.as_deref()),
+        ("step", c.current_step.as_deref()),
+        ("window", c.window.as_deref()),
+        ("last readings", c.last_readings.as_deref()),
+    ];
+    for (label, value) in lines {
+        if let Some(value) = value {
+            let _ = writeln!(out, "  {label}: {value}");
+        }
+    }
+    for warning in &c.warnings {
+        let _ = writeln!(out, "  warning: {warning}");
+    }
+    let width = c.pods.iter().map(|p| p.name.chars().count()).max().unwrap_or(0);
+    for pod in &c.pods {
+        let mut line = format!("  {:<width$}  {:<9}", pod.name, pod.result.as_str());
+        match (&pod.old_uid, &pod.new_uid) {
+            (Some(old), Some(new)) => {
+                let _ = write!(line, "  {} -> {}", short(old), short(new));
+            }
+            (Some(old), None) => {
+                let _ = write!(line, "  {}", short(old));
+            }
+            (None, Some(new)) => {
+                let _ = write!(line, "  -> {}", short(new));
+            }
+            (None, None) => {}
+        }
+        if let Some(seconds) = pod.duration_s {
+            let _ = write!(line, "  {}", duration_text(seconds));
+        }
+        if let Some(reason) = &pod.reason {
+            let _ = write!(line, "  ({reason})");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+/// The first 8 characters of a UID.
+fn short(uid: &str) -> &str {
+    uid.char_indices().nth(8).map_or(uid, |(i, _)| &uid[..i])
+}
+
+/// `42.5s`, `3m 05s`, `1h 02m`.
+fn duration_text(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return format!("{seconds}s");
+    }
+    if seconds < 60.0 {
+        return format!("{seconds:.1}s");
+    }
+    // Whole seconds are enough from a minute on; the float is finite and non-negative here.
+    let total = seconds.round() as u64;
+    let (hours, minutes, secs) = (total / 3600, total % 3600 / 60, total % 60);
+    if hours > 0 {
+        format!("{hours}h {minutes:02}m")
+    } else {
+        format!("{minutes}m {secs:02}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ts(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn cluster(state: ClusterState) -> ClusterReport {
+        ClusterReport {
+            name: "prod".into(),
+            namespace: "crate".into(),
+            state,
+            ..ClusterReport::default()
+        }
+    }
+
+    fn report(state: RequestState, clusters: Vec<ClusterReport>) -> RestartReport {
+        RestartReport {
+            workflow_id: "restart-prod-20261206T071500Z".into(),
+            state,
+            clusters,
+            ..RestartReport::default()
+        }
+    }
+
+    #[test]
+    fn json_has_every_contract_field_with_nulls() {
+        let r = RestartReport {
+            workflow_id: "restart-prod-20261206T071500Z".into(),
+            state: RequestState::Running,
+            started_at: Some(ts("2026-12-06T08:15:00+01:00")),
+            finished_at: None,
+            clusters: vec![ClusterReport {
+                pods: vec![PodReport {
+                    name: "crate-data-hot-prod-0".into(),
+                    old_uid: Some("0f1e2d3c-aaaa".into()),
+                    ..PodReport::default()
+                }],
+                ..cluster(ClusterState::Waiting)
+            }],
+        };
+        let value = serde_json::to_value(&r).unwrap();
+        assert_eq!(value["workflow_id"], "restart-prod-20261206T071500Z");
+        assert_eq!(value["state"], "running");
+        assert_eq!(value["started_at"], "2026-12-06T07:15:00Z");
+        assert_eq!(value["finished_at"], json!(null));
+        let c = &value["clusters"][0];
+        for key in ["name", "namespace", "state", "reason", "waiting_for", "pods"] {
+            assert!(c.get(key).is_some(), "cluster lacks {key}");
+        }
+        assert_eq!(c["state"], "waiting");
+        assert_eq!(c["reason"], json!(null));
+        let p = &c["pods"][0];
+        assert_eq!(
+            *p,
+            json!({
+                "name": "crate-data-hot-prod-0", "old_uid": "0f1e2d3c-aaaa", "new_uid": null,
+                "result": "pending", "reason": null, "started_at": null, "finished_at": null,
+                "duration_s": null
+            })
+        );
+        let back: RestartReport = serde_json::from_value(value).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn older_records_without_extensions_still_read() {
+        let value = json!({
+            "workflow_id": "w", "state": "completed", "started_at": null, "finished_at": null,
+            "clusters": [{"name": "a", "namespace": "n", "state": "stopped", "reason": null,
+                          "waiting_for": null, "pods": []}]
+        });
+        let r: RestartReport = serde_json::from_value(value).unwrap();
+        assert_eq!(r.clusters[0].state, ClusterState::Stopped);
+        assert_eq!(r.clusters[0].pod_total, 0);
+    }
+
+    #[test]
+    fn states_serialize_snake_case() {
+        for (state, word) in [
+            (ClusterState::Pending, "pending"),
+            (ClusterState::Waiting, "waiting"),
+            (ClusterState::Running, "running"),
+            (ClusterState::Succeeded, "succeeded"),
+            (ClusterState::Failed, "failed"),
+            (ClusterState::Cancelled, "cancelled"),
+            (ClusterState::Stopped, "stopped"),
+        ] {
+            assert_eq!(serde_json::to_value(state).unwrap(), word);
+            assert_eq!(state.to_string(), word);
+        }
+        for (result, word) in [
+            (PodResult::Pending, "pending"),
+            (PodResult::Restarted, "restarted"),
+            (PodResult::Skipped, "skipped"),
+            (PodResult::Failed, "failed"),
+        ] {
+            assert_eq!(serde_json::to_value(result).unwrap(), word);
+        }
+        assert_eq!(
+            serde_json::to_value(RequestState::Cancelled).unwrap(),
+            "cancelled"
+        );
+    }
+
+    #[test]
+    fn overall_state() {
+        use ClusterState::*;
+        let overall = |states: &[ClusterState]| {
+            RestartReport::overall(&states.iter().map(|s| cluster(*s)).collect::<Vec<_>>())
+        };
+        assert_eq!(overall(&[]), RequestState::Completed);
+        assert_eq!(overall(&[Succeeded, Succeeded]), RequestState::Completed);
+        assert_eq!(overall(&[Succeeded, Stopped]), RequestState::Completed);
+        assert_eq!(overall(&[Failed, Running]), RequestState::Running);
+        assert_eq!(overall(&[Pending, Succeeded]), RequestState::Running);
+        assert_eq!(overall(&[Waiting]), RequestState::Running);
+        assert_eq!(overall(&[Failed, Cancelled, Succeeded]), RequestState::Failed);
+        assert_eq!(overall(&[Cancelled, Succeeded]), RequestState::Cancelled);
+
+        let mut stopped = cluster(Stopped);
+        stopped.pods.push(PodReport {
+            result: PodResult::Failed,
+            ..PodReport::default()
+        });
+        assert_eq!(
+            RestartReport::overall(&[stopped, cluster(Succeeded)]),
+            RequestState::Failed
+        );
+    }
+
+    #[test]
+    fn exit_codes() {
+        use ClusterState::*;
+        assert_eq!(
+            report(RequestState::Completed, vec![cluster(Succeeded)]).exit_code(),
+            0
+        );
+        assert_eq!(report(RequestState::Completed, vec![]).exit_code(), 0);
+        assert_eq!(
+            report(RequestState::Running, vec![cluster(Running)]).exit_code(),
+            0
+        );
+        assert_eq!(
+            report(RequestState::Running, vec![cluster(Failed)]).exit_code(),
+            0
+        );
+        assert_eq!(
+            report(RequestState::Failed, vec![cluster(Succeeded)]).exit_code(),
+            1
+        );
+        assert_eq!(report(RequestState::Cancelled, vec![]).exit_code(), 1);
+        assert_eq!(
+            report(RequestState::Completed, vec![cluster(Succeeded), cluster(Failed)]).exit_code(),
+            1
+        );
+        assert_eq!(
+            report(RequestState::Completed, vec![cluster(Cancelled)]).exit_code(),
+            1
+        );
+        assert_eq!(
+            report(RequestState::Completed, vec![cluster(Stopped)]).exit_code(),
+            0
+        );
+        let mut stopped = cluster(Stopped);
+        stopped.pods.push(PodReport {
+            result: PodResult::Failed,
+            ..PodReport::default()
+        });
+        assert_eq!(report(RequestState::Completed, vec![stopped]).exit_code(), 1);
+    }
+
+    #[test]
+    fn text_summary() {
+        let r = RestartReport {
+            workflow_id: "restart-prod-20261206T071500Z".into(),
+            state: RequestState::Running,
+            started_at: Some(ts("2026-12-06T07:15:00Z")),
+            finished_at: None,
+            clusters: vec![ClusterReport {
+                reason: None,
+                waiting_for: Some("GREEN: 2 underreplicated shards in doc.t1, 1 of 3 stable readings".into()),
+                window: Some("in window until 2026-12-07T02:00:00Z".into()),
+                pod_index: Some(2),
+                pod_total: 3,
+                pods: vec![
+                    PodReport {
+                        name: "crate-data-hot-prod-0".into(),
+                        old_uid: Some("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into()),
+                        new_uid: Some("9a8b7c6d-5e4f-3a2b-1c0d-e9f8a7b6c5d4".into()),
+                        result: PodResult::Restarted,
+                        duration_s: Some(134.4),
+                        ..PodReport::default()
+                    },
+                    PodReport {
+                        name: "crate-data-hot-prod-1".into(),
+                        old_uid: Some("11112222-3333".into()),
+                        result: PodResult::Pending,
+                        ..PodReport::default()
+                    },
+                    PodReport {
+                        name: "crate-data-hot-prod-10".into(),
+                        result: PodResult::Skipped,
+                        reason: Some("not on a suspended node".into()),
+                        duration_s: Some(0.31),
+                        ..PodReport::default()
+                    },
+                ],
+                ..cluster(ClusterState::Running)
+            }],
+        };
+        assert_eq!(
+            r.text(),
+            "restart-prod-20261206T071500Z: running, started 2026-12-06T07:15:00Z\n\
+             \n\
+             prod (namespace crate): running, pod 2 of 3\n\
+             \x20 waiting for: GREEN: 2 underreplicated shards in doc.t1, 1 of 3 stable readings\n\
+             \x20 window: in window until 2026-12-07T02:00:00Z\n\
+             \x20 crate-data-hot-prod-0   restarted  0f1e2d3c -> 9a8b7c6d  2m 14s\n\
+             \x20 crate-data-hot-prod-1   pending    11112222\n\
+             \x20 crate-data-hot-prod-10  skipped    0.3s  (not on a suspended node)\n"
+        );
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration_text(42.46), "42.5s");
+        assert_eq!(duration_text(185.0), "3m 05s");
+        assert_eq!(duration_text(3720.0), "1h 02m");
+        assert_eq!(short("abc"), "abc");
+        assert_eq!(short("0123456789"), "01234567");
+    }
+}
