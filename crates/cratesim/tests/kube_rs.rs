@@ -169,6 +169,117 @@ async fn eviction_respects_the_disruption_budget() {
     }
 }
 
+/// POSTs an Eviction as the API defines it (`deleteOptions`, camelCase: kube-rs 5's
+/// `Api::evict` sends `delete_options`, which a real server ignores as an unknown field).
+async fn evict_raw(
+    pods: &Api<Pod>,
+    name: &str,
+    delete_options: serde_json::Value,
+) -> Result<(), kube::Error> {
+    let body = serde_json::json!({
+        "apiVersion": "policy/v1", "kind": "Eviction",
+        "metadata": {"name": name, "namespace": "cratedb"},
+        "deleteOptions": delete_options,
+    });
+    pods.create_subresource::<_, serde_json::Value>("eviction", name, &PostParams::default(), &body)
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test(start_paused = true)]
+async fn eviction_honours_delete_preconditions_after_the_budget_and_refuses_two_budgets() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::default_namespaced(client(&sim));
+    let name = "crate-data-hot-alpha-0";
+    let uid = pods.get(name).await.unwrap().uid().unwrap();
+
+    // Not the pod the precondition names: 409, and the pod is left alone.
+    let err = evict_raw(
+        &pods,
+        name,
+        serde_json::json!({"preconditions": {"uid": "not-this-one"}}),
+    )
+    .await
+    .unwrap_err();
+    match err {
+        kube::Error::Api(status) => {
+            assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
+            assert!(
+                status.message.contains("UID in precondition: not-this-one"),
+                "{}",
+                status.message
+            );
+        }
+        other => panic!("expected 409, got {other:?}"),
+    }
+    assert!(
+        pods.get(name)
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_none()
+    );
+
+    // A second budget selecting the same pods: the eviction subresource refuses outright (500),
+    // whatever either budget allows.
+    let budgets: Api<DynamicObject> = Api::namespaced_with(
+        client(&sim),
+        "cratedb",
+        &ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+        )),
+    );
+    let selector = pods.get(name).await.unwrap().labels().clone();
+    let second: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "second"},
+        "spec": {"maxUnavailable": 3, "selector": {"matchLabels": {"app.kubernetes.io/name": selector["app.kubernetes.io/name"]}}},
+    }))
+    .unwrap();
+    budgets.create(&PostParams::default(), &second).await.unwrap();
+    let err = evict_raw(&pods, name, serde_json::json!({"preconditions": {"uid": uid}}))
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 500);
+            assert!(
+                status.message.contains("more than one PodDisruptionBudget"),
+                "{}",
+                status.message
+            );
+        }
+        other => panic!("expected 500, got {other:?}"),
+    }
+    budgets.delete("second", &DeleteParams::default()).await.unwrap();
+
+    // The pod the precondition names, with a grace period: accepted, and the pod terminates.
+    evict_raw(
+        &pods,
+        name,
+        serde_json::json!({"preconditions": {"uid": uid}, "gracePeriodSeconds": 60}),
+    )
+    .await
+    .unwrap();
+    let pod = pods.get(name).await.unwrap();
+    assert_eq!(pod.uid().as_deref(), Some(uid.as_str()));
+    assert_eq!(pod.metadata.deletion_grace_period_seconds, Some(60));
+
+    // The API server asks the budget before it checks the preconditions: with the budget spent,
+    // even a stale UID gets the budget's 429, not a 409.
+    let err = evict_raw(
+        &pods,
+        "crate-data-hot-alpha-2",
+        serde_json::json!({"preconditions": {"uid": "not-this-one"}}),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 429), "{err:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn scale_subresource_and_status() {
     let sim = sim();

@@ -20,7 +20,7 @@ use super::query::Query;
 use super::registry::{self, Resource};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{Event, EventType, as_map, metadata_mut};
+use super::store::{Event, EventType, as_map, check_preconditions, metadata_mut};
 use super::table::{table, wants_table};
 use crate::portforward;
 use crate::proxy::{self, Via};
@@ -385,35 +385,7 @@ async fn dispatch(
             let current = store
                 .get(resource.store_key(), &namespace, &name)
                 .ok_or_else(|| ApiError::not_found(&qualified, &name))?;
-            if let Some(uid) = options.pointer("/preconditions/uid").and_then(Value::as_str)
-                && current.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid)
-            {
-                return Err(ApiError::precondition_failed(
-                    &qualified,
-                    &name,
-                    &format!(
-                        "UID in precondition: {uid}, UID in object meta: {}",
-                        current
-                            .pointer("/metadata/uid")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                    ),
-                ));
-            }
-            if let Some(rv) = options
-                .pointer("/preconditions/resourceVersion")
-                .and_then(Value::as_str)
-                && current
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    != Some(rv)
-            {
-                return Err(ApiError::precondition_failed(
-                    &qualified,
-                    &name,
-                    &format!("ResourceVersion in precondition: {rv}"),
-                ));
-            }
+            check_preconditions(&qualified, &name, current, &options)?;
             // Pods stop gracefully: the API server marks them and the kubelet removes them once
             // the containers have stopped (see `pods::delete`).
             if resource.kind == "Pod" {
@@ -550,8 +522,10 @@ fn scale(
     })))
 }
 
-/// `POST pods/<name>/eviction`: 201 when every disruption budget allows it (the pod then stops
-/// gracefully), 429 naming the budget otherwise. Like a real server (fieldValidation=Warn),
+/// `POST pods/<name>/eviction`: 201 when the pod's disruption budget allows it (the pod then
+/// stops gracefully), 429 naming the budget otherwise, 500 when two budgets select the pod;
+/// `deleteOptions` carries the grace period and the preconditions the final delete must meet
+/// (409 when they do not hold; see `pods::evict` for the order). Like a real server (fieldValidation=Warn),
 /// unknown fields such as kube-rs' `delete_options` are ignored with a `Warning` header, so the
 /// grace period they carry has no effect.
 fn evict(
@@ -572,10 +546,11 @@ fn evict(
                 .collect()
         })
         .unwrap_or_default();
-    let grace = eviction
-        .pointer("/deleteOptions/gracePeriodSeconds")
-        .and_then(Value::as_i64);
-    pods::evict(&mut server.store(), &server.clock, namespace, name, grace)?;
+    let options = eviction
+        .get("deleteOptions")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    pods::evict(&mut server.store(), &server.clock, namespace, name, &options)?;
     let status =
         json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
     let mut response = json_response(201, "application/json", &status);

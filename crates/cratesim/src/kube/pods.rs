@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::selectors::LabelSelector;
 use super::status::ApiError;
-use super::store::{Store, metadata_mut};
+use super::store::{Store, check_preconditions, metadata_mut};
 use crate::clock::Clock;
 
 /// Deletes a pod as the API server does: with a grace period (from the request, else the pod's
@@ -64,15 +64,20 @@ pub struct Refusal {
     pub message: String,
 }
 
-/// Whether `budget` allows evicting `pod`, given the pods of its namespace.
-pub fn budget_allows(budget: &Value, pods: &[&Value], pod: &Value) -> Result<(), Refusal> {
+/// The pods `budget` selects.
+fn budget_selector(budget: &Value) -> LabelSelector {
     // policy/v1: a budget without a selector selects every pod of its namespace.
     let empty = serde_json::Map::new();
     let labels = budget
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    let selector = LabelSelector::from_match_labels(labels);
+    LabelSelector::from_match_labels(labels)
+}
+
+/// Whether `budget` allows evicting `pod`, given the pods of its namespace.
+pub fn budget_allows(budget: &Value, pods: &[&Value], pod: &Value) -> Result<(), Refusal> {
+    let selector = budget_selector(budget);
     if !selector.matches(pod) {
         return Ok(());
     }
@@ -117,14 +122,17 @@ fn count(value: &Value, total: i64) -> i64 {
     }
 }
 
-/// `POST pods/<name>/eviction`: refuse with 429 when a budget would be violated, else delete
-/// gracefully.
+/// `POST pods/<name>/eviction` with the Eviction's `deleteOptions`, in the API server's order:
+/// a pod already terminating skips the budgets; otherwise more than one budget selecting the pod
+/// is a 500 (the eviction subresource does not support that) and a budget that would be
+/// violated a 429. Only then are the options' preconditions checked (a 409 when the pod is not
+/// the one they name) and the pod deleted gracefully.
 pub fn evict(
     store: &mut Store,
     clock: &Clock,
     namespace: &str,
     name: &str,
-    grace: Option<i64>,
+    options: &Value,
 ) -> Result<(), ApiError> {
     let pod = store
         .get("pods", namespace, name)
@@ -132,7 +140,18 @@ pub fn evict(
         .ok_or_else(|| ApiError::not_found("pods", name))?;
     if pod.pointer("/metadata/deletionTimestamp").is_none() {
         let pods = store.list("pods", Some(namespace));
-        for budget in store.list("poddisruptionbudgets", Some(namespace)) {
+        let budgets: Vec<&Value> = store
+            .list("poddisruptionbudgets", Some(namespace))
+            .into_iter()
+            .filter(|b| budget_selector(b).matches(&pod))
+            .collect();
+        if budgets.len() > 1 {
+            return Err(ApiError::internal(
+                "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
+                    .into(),
+            ));
+        }
+        for budget in budgets {
             if let Err(refusal) = budget_allows(budget, &pods, &pod) {
                 return Err(ApiError::too_many_requests(
                     "Cannot evict pod as it would violate the pod's disruption budget.".into(),
@@ -141,6 +160,8 @@ pub fn evict(
             }
         }
     }
+    check_preconditions("pods", name, &pod, options)?;
+    let grace = options.get("gracePeriodSeconds").and_then(Value::as_i64);
     delete(store, clock, namespace, name, grace).map(|_| ())
 }
 

@@ -107,6 +107,11 @@ impl ApiError {
         e
     }
 
+    /// 500 InternalError, e.g. an eviction of a pod that more than one budget selects.
+    pub fn internal(message: String) -> ApiError {
+        ApiError::new(500, "InternalError", message)
+    }
+
     /// 503 ServiceUnavailable, e.g. a proxied connection refused.
     pub fn service_unavailable(message: String) -> ApiError {
         ApiError::new(503, "ServiceUnavailable", message)

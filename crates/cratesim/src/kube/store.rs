@@ -296,6 +296,46 @@ impl Store {
     }
 }
 
+/// Checks DeleteOptions' `preconditions` (`uid`, `resourceVersion`) against the stored object,
+/// as the API server does right before it deletes (a plain DELETE, or the delete an eviction
+/// ends in): a precondition that does not hold is a 409 Conflict, and nothing is deleted.
+pub fn check_preconditions(
+    qualified: &str,
+    name: &str,
+    current: &Value,
+    options: &Value,
+) -> Result<(), ApiError> {
+    let meta = |field: &str| {
+        current
+            .pointer(&format!("/metadata/{field}"))
+            .and_then(Value::as_str)
+    };
+    if let Some(uid) = options.pointer("/preconditions/uid").and_then(Value::as_str)
+        && meta("uid") != Some(uid)
+    {
+        return Err(ApiError::precondition_failed(
+            qualified,
+            name,
+            &format!(
+                "UID in precondition: {uid}, UID in object meta: {}",
+                meta("uid").unwrap_or("")
+            ),
+        ));
+    }
+    if let Some(rv) = options
+        .pointer("/preconditions/resourceVersion")
+        .and_then(Value::as_str)
+        && meta("resourceVersion") != Some(rv)
+    {
+        return Err(ApiError::precondition_failed(
+            qualified,
+            name,
+            &format!("ResourceVersion in precondition: {rv}"),
+        ));
+    }
+    Ok(())
+}
+
 /// `metadata.name`, if the object has one.
 pub fn object_name(object: &Value) -> Option<String> {
     object
