@@ -6,7 +6,10 @@
 //! * [`config`] — kubeconfig and context, the client.
 //! * [`crd`] — the `CrateDB` resource type.
 //! * [`discovery`] — clusters and what runs them, in a few list calls.
-//! * [`lease`] — the per-cluster operation lock (read side).
+//! * [`lease`] — the per-cluster operation lock: read, take, renew, release.
+//! * [`labels`] — the operator's `dc-util-routing-owner` label on StatefulSets.
+//! * [`pods`] — read a pod, stop it only if it is still the pod meant (evict or delete), and
+//!   wait, by watching, for it to go and for its replacement to be Ready.
 //! * [`secrets`] — the `system` user's password from the operator's Secret.
 //! * [`transport`] — CrateDB through the Kubernetes API: [`transport::PortForward`] (keeps the
 //!   credentials) and [`transport::PodProxy`] (drops them).
@@ -16,10 +19,14 @@ pub mod config;
 pub mod crd;
 pub mod discovery;
 pub mod error;
+pub mod labels;
 pub mod lease;
+pub mod pods;
 pub mod secrets;
 pub mod transport;
 
 pub use config::{Kube, KubeTarget};
 pub use discovery::{Cluster, Discovery, discover};
 pub use error::KubeError;
+pub use lease::Acquire;
+pub use pods::{PodState, StopOutcome, WaitError};

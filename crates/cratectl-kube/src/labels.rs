@@ -1,0 +1,81 @@
+//! The crate-operator's routing-allocation ownership protocol (`crate-operator.md` §4.3), spoken
+//! by cratectl: while every StatefulSet of a cluster carries
+//! `dc-util-routing-owner=<owner>-<unix seconds>` and that time is within two hours of now,
+//! dc_util's preStop and postStart hooks leave `cluster.routing.allocation.enable` alone. A
+//! restart that holds allocation at `primaries` writes the label first, so a node's own hook
+//! cannot reset the setting behind its back, refreshes it before every pod (the two hours run
+//! from the value, not from the write), and removes it when the setting is restored.
+//!
+//! Leaving a label behind is harmless after two hours (dc_util ignores it) but misleads people
+//! until then, which is why `doctor` reports it and every path of a restart removes it.
+
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+use crate::config::Kube;
+use crate::error::KubeError;
+
+/// The label dc_util reads on the StatefulSet of the pod it runs in. One name across the
+/// workspace: the pure rules about it live in `cratectl_core::doctor`.
+pub const ROUTING_OWNER_LABEL: &str = cratectl_core::doctor::ROUTING_OWNER_LABEL;
+
+/// The label value cratectl writes: `cratectl-<unix seconds>`. dc_util reads the number after
+/// the last `-` as the time the owner last claimed the setting; the prefix tells people who it
+/// was (the operator writes `operator-<unix seconds>`).
+pub fn routing_owner_value(now: Timestamp) -> String {
+    format!("cratectl-{}", now.as_second())
+}
+
+/// Sets the routing-owner label on each named StatefulSet to `value`, or removes it with `None`.
+///
+/// A JSON merge patch of `metadata.labels` touches only this label (a `null` removes it), so it
+/// needs no read and cannot undo a concurrent change to other labels, and writing the same value
+/// twice is harmless: a re-run after a crash may simply call this again. A StatefulSet that does
+/// not exist (404) is skipped: there is nothing for its pods' hooks to read, and a cluster that
+/// lost a StatefulSet mid-operation must still be able to clean up the others. Any other error
+/// stops at that StatefulSet and is returned; the ones before it keep the new value.
+pub async fn set_routing_owner(
+    kube: &Kube,
+    namespace: &str,
+    statefulsets: &[String],
+    value: Option<&str>,
+) -> Result<(), KubeError> {
+    let api: Api<StatefulSet> = Api::namespaced(kube.client.clone(), namespace);
+    let patch = json!({"metadata": {"labels": {ROUTING_OWNER_LABEL: value}}});
+    for name in statefulsets {
+        match api
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                tracing::debug!(namespace, statefulset = %name, "no such StatefulSet: label not written");
+            }
+            Err(error) => {
+                let what = match value {
+                    Some(v) => format!("labelling StatefulSet {namespace}/{name} {ROUTING_OWNER_LABEL}={v}"),
+                    None => {
+                        format!("removing label {ROUTING_OWNER_LABEL} from StatefulSet {namespace}/{name}")
+                    }
+                };
+                return Err(KubeError::api(what, &kube.context, error));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_value_is_the_owner_and_the_unix_seconds() {
+        let now: Timestamp = "2026-01-01T00:00:00.9Z".parse().unwrap();
+        assert_eq!(routing_owner_value(now), "cratectl-1767225600");
+        assert_eq!(ROUTING_OWNER_LABEL, "dc-util-routing-owner");
+    }
+}
