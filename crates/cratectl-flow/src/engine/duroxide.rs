@@ -63,8 +63,13 @@ impl WorkflowCtx for DxCtx {
                 .schedule_activity_with_retry(A::NAME, input, policy)
                 .await
                 .map_err(WfError::new)?;
-            serde_json::from_str(&out)
-                .map_err(|e| WfError::new(format!("cannot decode the output of {}: {e}", A::NAME)))
+            serde_json::from_str(&out).map_err(|e| {
+                let shown: String = out.chars().take(200).collect();
+                WfError::new(format!(
+                    "cannot decode the output of {} ({shown:?}): {e}",
+                    A::NAME
+                ))
+            })
         }
     }
 
@@ -162,9 +167,17 @@ impl<E: Send + Sync + 'static> DxActivities<E> {
 impl<E: Send + Sync + 'static> ActivitySink<E> for DxActivities<E> {
     fn add<A: RunActivity<E>>(mut self) -> Self {
         let env = self.env.clone();
-        self.builder = self.builder.register_typed(A::NAME, move |_ctx, input: A::In| {
+        // Untyped registration with our own serde_json both ways: duroxide's typed codec
+        // unwraps JSON strings, so a unit enum variant would not round-trip.
+        self.builder = self.builder.register(A::NAME, move |_ctx, input: String| {
             let env = env.clone();
-            A::run(env, input)
+            async move {
+                let input: A::In = serde_json::from_str(&input)
+                    .map_err(|e| format!("cannot decode the input of {}: {e}", A::NAME))?;
+                let out = A::run(env, input).await?;
+                serde_json::to_string(&out)
+                    .map_err(|e| format!("cannot encode the output of {}: {e}", A::NAME))
+            }
         });
         self
     }
@@ -310,6 +323,9 @@ struct StartedMarker {
     id: String,
     workflow: String,
     started_at: String,
+    /// The input as started (inputs hold no credentials), so a pending instance can be shown.
+    #[serde(default)]
+    input: Option<String>,
 }
 
 fn state_of(status: &OrchestrationStatus) -> (InstanceState, Option<String>, Option<String>) {
@@ -351,6 +367,7 @@ impl EngineClient for DuroxideClient {
             id: id.to_string(),
             workflow: workflow.to_string(),
             started_at: Timestamp::now().to_string(),
+            input: Some(input.clone()),
         };
         let path = self.started_marker(id);
         let mut file = match std::fs::OpenOptions::new()
@@ -397,6 +414,7 @@ impl EngineClient for DuroxideClient {
                 created_at: m.started_at.parse().ok(),
                 updated_at: None,
                 parent: None,
+                input: m.input,
             }));
         }
         let (state, progress, output) = state_of(&status);
@@ -413,6 +431,7 @@ impl EngineClient for DuroxideClient {
             created_at: info.as_ref().and_then(|i| millis(i.created_at)),
             updated_at: info.as_ref().and_then(|i| millis(i.updated_at)),
             parent: info.and_then(|i| i.parent_instance_id),
+            input: self.marker(id).and_then(|m| m.input),
         }))
     }
 
@@ -445,6 +464,7 @@ impl EngineClient for DuroxideClient {
 }
 
 /// Registers workflows: `register(registry, name, f)` where `f(ctx, input)` is the workflow.
+/// Inputs and outputs are JSON both ways (not duroxide's typed codec, see [`DxActivities`]).
 pub fn register<I, O, F, Fut>(
     builder: ::duroxide::runtime::registry::OrchestrationRegistryBuilder,
     name: &str,
@@ -456,9 +476,16 @@ where
     F: Fn(DxCtx, I) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = WfResult<O>> + Send + 'static,
 {
-    builder.register_typed(name, move |ctx: OrchestrationContext, input: I| {
+    let workflow = name.to_string();
+    builder.register(name, move |ctx: OrchestrationContext, input: String| {
         let f = f.clone();
-        async move { f(DxCtx(ctx), input).await.map_err(|e| e.message) }
+        let workflow = workflow.clone();
+        async move {
+            let input: I = serde_json::from_str(&input)
+                .map_err(|e| format!("cannot decode the input of {workflow}: {e}"))?;
+            let out = f(DxCtx(ctx), input).await.map_err(|e| e.message)?;
+            serde_json::to_string(&out).map_err(|e| format!("cannot encode the output of {workflow}: {e}"))
+        }
     })
 }
 

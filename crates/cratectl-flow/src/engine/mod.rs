@@ -160,6 +160,8 @@ pub struct InstanceStatus {
     pub updated_at: Option<Timestamp>,
     /// The parent instance, for children.
     pub parent: Option<String>,
+    /// The input it was started with (roots started through this client).
+    pub input: Option<String>,
 }
 
 /// Engine failures seen by the CLI.

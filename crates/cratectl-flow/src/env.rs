@@ -1,0 +1,176 @@
+//! What activities run with on a worker: Kubernetes connections (one per kubeconfig/context,
+//! reused) and credentials for CrateDB. None of it is recorded in history: a worker on another
+//! machine brings its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cratectl_core::health::{Observation, Reading, Verdict, assess};
+use cratectl_cratedb::{Client, Credentials, RetryPolicy, Secret};
+use cratectl_kube::discovery::PodInfo;
+use cratectl_kube::transport::PortForward;
+use cratectl_kube::{Cluster, Kube, KubeTarget, discover};
+use tokio::sync::Mutex;
+
+use crate::model::{ClusterRef, TargetSpec};
+
+/// The worker's environment.
+#[derive(Default)]
+pub struct ActivityEnv {
+    /// Credentials given to the worker (flags or environment), used instead of the cluster's
+    /// Secret. Never serialized.
+    pub credentials: Option<Credentials>,
+    kubes: Mutex<HashMap<TargetSpec, Kube>>,
+}
+
+impl ActivityEnv {
+    pub fn new(credentials: Option<Credentials>) -> ActivityEnv {
+        ActivityEnv {
+            credentials,
+            kubes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The Kubernetes client for `target`, connected once.
+    pub async fn kube(&self, target: &TargetSpec) -> Result<Kube, String> {
+        let mut kubes = self.kubes.lock().await;
+        if let Some(kube) = kubes.get(target) {
+            return Ok(kube.clone());
+        }
+        let kube = Kube::connect(&KubeTarget {
+            kubeconfig: target.kubeconfig.clone(),
+            context: target.context.clone(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        kubes.insert(target.clone(), kube.clone());
+        Ok(kube)
+    }
+
+    /// The cluster as Kubernetes shows it now.
+    pub async fn cluster(
+        &self,
+        target: &TargetSpec,
+        cluster: &ClusterRef,
+    ) -> Result<(Kube, Cluster), String> {
+        let kube = self.kube(target).await?;
+        let discovery = discover(&kube, Some(&cluster.namespace))
+            .await
+            .map_err(|e| e.to_string())?;
+        let found = discovery
+            .clusters
+            .into_iter()
+            .find(|c| c.resource == cluster.resource && c.namespace == cluster.namespace)
+            .ok_or_else(|| {
+                format!(
+                    "CrateDB resource {}/{} no longer exists",
+                    cluster.namespace, cluster.resource
+                )
+            })?;
+        Ok((kube, found))
+    }
+
+    /// The credentials for `cluster`: the worker's own, else `system` with the Secret's password.
+    pub async fn credentials(&self, kube: &Kube, cluster: &Cluster) -> Result<Credentials, String> {
+        if let Some(credentials) = &self.credentials {
+            return Ok(credentials.clone());
+        }
+        let password = cratectl_kube::secrets::system_password(kube, cluster)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot read the system user's password of {}: {e}",
+                    cluster.qualified()
+                )
+            })?;
+        Ok(Credentials::Basic {
+            user: "system".into(),
+            password: Secret::new(password),
+        })
+    }
+
+    /// A CrateDB client through a Ready pod of `cluster` other than `avoid` (ARCHITECTURE §1.2:
+    /// never read through the node being disrupted).
+    pub async fn client_avoiding(
+        &self,
+        kube: &Kube,
+        cluster: &Cluster,
+        avoid: Option<&str>,
+    ) -> Result<Client, String> {
+        let pod = reading_pod(cluster, avoid)?;
+        let credentials = self.credentials(kube, cluster).await?;
+        Ok(pod_client(kube, cluster, pod, credentials))
+    }
+
+    /// One health verdict of `cluster`, read through a pod other than `avoid`.
+    pub async fn verdict(&self, kube: &Kube, cluster: &Cluster, avoid: Option<&str>) -> Verdict {
+        let reading = match self.client_avoiding(kube, cluster, avoid).await {
+            Err(why) => Reading::Unreachable {
+                tried: cluster.qualified(),
+                error: why,
+            },
+            Ok(client) => match client.cluster_reading().await {
+                Ok(reading) => Reading::Read(reading),
+                Err(e) => Reading::Unreachable {
+                    tried: client.via(),
+                    error: e.to_string(),
+                },
+            },
+        };
+        assess(&Observation {
+            expected_nodes: cluster.desired_nodes(),
+            expected_node_names: expected_node_names(cluster),
+            suspended: cluster.suspended(),
+            reading,
+        })
+    }
+}
+
+/// A client for one pod of `cluster`, over a port-forward.
+pub fn pod_client(kube: &Kube, cluster: &Cluster, pod: &PodInfo, credentials: Credentials) -> Client {
+    let transport = PortForward::new(kube, &cluster.namespace, &pod.name);
+    Client::new(Arc::new(transport), credentials, RetryPolicy::default())
+}
+
+/// The CrateDB node names the pods' command lines declare, when every pod declares one.
+pub fn expected_node_names(cluster: &Cluster) -> Vec<String> {
+    let hints: Vec<String> = cluster
+        .pods
+        .iter()
+        .filter_map(|p| p.node_name_hint.clone())
+        .collect();
+    if hints.len() == cluster.pods.len() && hints.len() == cluster.desired_nodes() as usize {
+        hints
+    } else {
+        Vec::new()
+    }
+}
+
+/// The pod to read `cluster` through: the first Ready pod other than `avoid`, else an error
+/// naming the pods.
+pub fn reading_pod<'c>(cluster: &'c Cluster, avoid: Option<&str>) -> Result<&'c PodInfo, String> {
+    cluster
+        .ready_pods()
+        .find(|p| Some(p.name.as_str()) != avoid)
+        .ok_or_else(|| {
+            if cluster.pods.is_empty() {
+                format!("{} has no pods", cluster.qualified())
+            } else {
+                format!(
+                    "no pod of {} is Ready{} ({})",
+                    cluster.qualified(),
+                    avoid.map(|a| format!(" besides {a}")).unwrap_or_default(),
+                    cluster
+                        .pods
+                        .iter()
+                        .map(|p| format!(
+                            "{} {}",
+                            p.name,
+                            if p.terminating { "Terminating" } else { &p.phase }
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        })
+}
