@@ -14,6 +14,7 @@ use cratectl_core::restart::plan::{MinAvailability, PlannedPod, PodFacts, plan_p
 use cratectl_core::restart::saga::{self, Saga};
 use cratectl_core::sql::{self, Literal};
 use cratectl_core::topology::node_condition;
+use cratectl_cratedb::UnreachableKind;
 use cratectl_kube::labels;
 use cratectl_kube::lease::{self, Acquire};
 use cratectl_kube::pods::{self, PodState, StopOutcome, WaitError};
@@ -469,6 +470,11 @@ pub struct DecommissionOut {
 /// `graceful_stop.min_availability` (recorded in the saga beforehand), then
 /// `ALTER CLUSTER DECOMMISSION '<node>'` through another pod.
 pub struct Decommission;
+
+/// How long the DECOMMISSION statement's answer is waited for before the node's departure is
+/// watched instead.
+const DECOMMISSION_ANSWER_WAIT: Duration = Duration::from_secs(5);
+
 impl Activity for Decommission {
     const NAME: &'static str = "decommission";
     type In = DecommissionIn;
@@ -502,8 +508,23 @@ impl RunActivity<ActivityEnv> for Decommission {
                 .await
                 .map_err(|e| format!("{stmt}: {e}"))?;
         }
+        // DECOMMISSION answers only after CrateDB's own health wait (minutes to hours:
+        // cratedb-api.md §3.3), and then the node exits. Whether it left is what matters, and
+        // AwaitNodeLeft watches sys.nodes for that; so a statement still running when our short
+        // read timeout passes (or whose connection broke as the node went) counts as issued.
         let stmt = sql::decommission(&node);
-        client.sql(&stmt, &[]).await.map_err(|e| format!("{stmt}: {e}"))?;
+        let issued = client
+            .with_request_timeout(DECOMMISSION_ANSWER_WAIT)
+            .sql(&stmt, &[])
+            .await;
+        match issued {
+            Ok(_)
+            | Err(cratectl_cratedb::Error::Unreachable {
+                cause: UnreachableKind::Timeout | UnreachableKind::ConnectionLost,
+                ..
+            }) => {}
+            Err(e) => return Err(format!("{stmt}: {e}")),
+        }
         Ok(DecommissionOut {
             node: Some(node),
             issued: true,

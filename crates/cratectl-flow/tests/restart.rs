@@ -53,8 +53,22 @@ fn fast_options() -> RestartOptions {
 
 async fn wait_terminal(restarts: &Restarts, id: &str, limit: Duration) -> RestartReport {
     let deadline = tokio::time::Instant::now() + limit;
+    let start = std::time::Instant::now();
+    let mut seen = String::new();
     loop {
         let report = restarts.report(id).await.unwrap().expect("the restart exists");
+        if std::env::var("TRACE_STEPS").is_ok() {
+            for c in &report.clusters {
+                let now = format!(
+                    "{} {:?} {:?} {:?}",
+                    c.name, c.pod_index, c.current_step, c.waiting_for
+                );
+                if now != seen {
+                    eprintln!("{:>7.2}s {now}", start.elapsed().as_secs_f64());
+                    seen = now;
+                }
+            }
+        }
         if report.state != RequestState::Running {
             return report;
         }
@@ -64,7 +78,7 @@ async fn wait_terminal(restarts: &Restarts, id: &str, limit: Duration) -> Restar
                 serde_json::to_string_pretty(&report).unwrap()
             );
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
