@@ -472,8 +472,21 @@ pub struct DecommissionOut {
 pub struct Decommission;
 
 /// How long the DECOMMISSION statement's answer is waited for before the node's departure is
-/// watched instead.
-const DECOMMISSION_ANSWER_WAIT: Duration = Duration::from_secs(5);
+/// watched instead (an immediate refusal, e.g. an unknown node, arrives well within it).
+const DECOMMISSION_ANSWER_WAIT: Duration = Duration::from_millis(500);
+/// The statement itself may run as long as `graceful_stop.timeout` (2 h by default).
+const DECOMMISSION_REQUEST_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
+
+/// A broken connection or a timeout is what a node going away looks like.
+fn lost_with_the_node(e: &cratectl_cratedb::Error) -> bool {
+    matches!(
+        e,
+        cratectl_cratedb::Error::Unreachable {
+            cause: UnreachableKind::Timeout | UnreachableKind::ConnectionLost,
+            ..
+        }
+    )
+}
 
 impl Activity for Decommission {
     const NAME: &'static str = "decommission";
@@ -510,20 +523,27 @@ impl RunActivity<ActivityEnv> for Decommission {
         }
         // DECOMMISSION answers only after CrateDB's own health wait (minutes to hours:
         // cratedb-api.md §3.3), and then the node exits. Whether it left is what matters, and
-        // AwaitNodeLeft watches sys.nodes for that; so a statement still running when our short
-        // read timeout passes (or whose connection broke as the node went) counts as issued.
+        // AwaitNodeLeft watches sys.nodes for that. So the statement is sent and left running:
+        // an answer within DECOMMISSION_ANSWER_WAIT is checked (a refusal fails the step), a
+        // later one only logged.
         let stmt = sql::decommission(&node);
-        let issued = client
-            .with_request_timeout(DECOMMISSION_ANSWER_WAIT)
-            .sql(&stmt, &[])
-            .await;
-        match issued {
-            Ok(_)
-            | Err(cratectl_cratedb::Error::Unreachable {
-                cause: UnreachableKind::Timeout | UnreachableKind::ConnectionLost,
-                ..
-            }) => {}
-            Err(e) => return Err(format!("{stmt}: {e}")),
+        let long = client.with_request_timeout(DECOMMISSION_REQUEST_TIMEOUT);
+        let sent = stmt.clone();
+        let mut answer = tokio::spawn(async move { long.sql(&sent, &[]).await });
+        match tokio::time::timeout(DECOMMISSION_ANSWER_WAIT, &mut answer).await {
+            Err(_still_running) => {
+                tokio::spawn(async move {
+                    if let Ok(Err(e)) = answer.await
+                        && !lost_with_the_node(&e)
+                    {
+                        tracing::warn!("decommission answered late with an error: {e}");
+                    }
+                });
+            }
+            Ok(Ok(Ok(_))) => {}
+            Ok(Ok(Err(e))) if lost_with_the_node(&e) => {}
+            Ok(Ok(Err(e))) => return Err(format!("{stmt}: {e}")),
+            Ok(Err(e)) => return Err(format!("{stmt}: {e}")),
         }
         Ok(DecommissionOut {
             node: Some(node),

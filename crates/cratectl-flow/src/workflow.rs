@@ -409,21 +409,22 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
     where
         A: Activity<Out = Waited<T>>,
     {
-        let start = self.ctx.now().await?;
+        // Time spent is counted in budgets (an activity that is not done used its budget up), so
+        // waiting costs no clock reads: each is a round trip through the engine.
         self.step(step, Some(what.to_string()));
+        let mut spent = Duration::ZERO;
         loop {
-            let now = self.ctx.now().await?;
-            let left = total.saturating_sub(until(start, now));
-            let out = self.call::<A>(&make(left.min(WAIT_SLICE)), RETRIED).await?;
+            let budget = total.saturating_sub(spent).min(WAIT_SLICE);
+            let out = self.call::<A>(&make(budget), RETRIED).await?;
             if let Some(done) = out.done {
                 self.report.last_readings = Some(out.last);
                 return Ok(done);
             }
+            spent += budget;
             self.report.last_readings = Some(out.last.clone());
             self.report.waiting_for = Some(format!("{what} (last: {})", out.last));
             self.publish();
-            let now = self.ctx.now().await?;
-            if until(start, now) >= total {
+            if spent >= total {
                 return Err(Halt::Failed(format!(
                     "timed out after {} waiting for {what}; last seen: {}",
                     human(total),
@@ -613,7 +614,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
 
     async fn stop_pod(&mut self, pod: &str, uid: &str, grace: Option<Duration>) -> Step<()> {
         let evict = !self.input.options.no_eviction;
-        let start = self.ctx.now().await?;
+        let mut waited = Duration::ZERO;
         self.step(
             if evict { "evict" } else { "delete" },
             Some(format!(
@@ -648,14 +649,14 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             );
             self.report.waiting_for = Some(blocked.clone());
             self.publish();
-            let now = self.ctx.now().await?;
-            if until(start, now) >= self.input.options.timeouts.eviction {
+            if waited >= self.input.options.timeouts.eviction {
                 return Err(Halt::Failed(format!(
                     "timed out after {}: {blocked}",
                     human(self.input.options.timeouts.eviction)
                 )));
             }
             self.ctx.sleep(EVICTION_RETRY).await;
+            waited += EVICTION_RETRY;
         }
     }
 

@@ -216,7 +216,7 @@ impl Default for WorkerOptions {
             max_concurrent_workflows: 8,
             max_concurrent_activities: 32,
             activity_lock_timeout: Duration::from_secs(15),
-            poll_interval: Duration::from_millis(20),
+            poll_interval: Duration::from_millis(10),
         }
     }
 }

@@ -1,0 +1,226 @@
+//! Restart benchmarks (a bench binary printing figures; `cargo bench -p cratectl-flow --bench
+//! restart`, or `-- overhead` / `-- fleet` for one of them).
+//!
+//! (a) overhead: a 5-pod restart against cratesim with its fixed simulated delays. The physical
+//!     limit of a pod is the simulated time from its first disruptive write (the allocation
+//!     hold) until the cluster is GREEN again, read from the simulator's evidence, plus the
+//!     deliberate stable-reading windows (two gates per pod, `(polls - 1) × interval` each),
+//!     reported separately. Overhead = wall time − the sum of the limits.
+//! (b) fleet: 100 clusters × 3 pods with `parallel` 20 on one worker: total time against the
+//!     limit (the slowest lane's sum of per-pod limits) and the process's peak memory (VmHWM,
+//!     which includes the simulator running in the same process).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cratectl_core::restart::report::{RequestState, RestartReport};
+use cratectl_flow::engine::duroxide::WorkerOptions;
+use cratectl_flow::env::ActivityEnv;
+use cratectl_flow::model::{ClusterRef, Gate, RestartOptions, RestartRequest, TargetSpec};
+use cratectl_flow::service::{Restarts, start_worker};
+use cratesim::clock::Clock;
+use cratesim::operator::ClusterShape;
+use cratesim::serve::{Sim, kubeconfig, serve, write_kubeconfig};
+use jiff::Timestamp;
+use serde_json::Value;
+
+const SCALE: f64 = 20.0;
+const GATE: Gate = Gate {
+    polls: 3,
+    interval: Duration::from_millis(100),
+};
+
+struct Run {
+    wall: Duration,
+    report: RestartReport,
+    sim: Value,
+}
+
+async fn run(name: &str, shapes: &[ClusterShape], parallel: usize, options: WorkerOptions) -> Run {
+    let sim = Sim::new(Clock::new(SCALE), shapes).unwrap();
+    let running = serve("127.0.0.1:0", sim).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("cratectl-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kubeconfig");
+    write_kubeconfig(&path, &kubeconfig(running.addr, "cratedb")).unwrap();
+    let state = dir.join("state");
+    let worker = start_worker(&state, Arc::new(ActivityEnv::new(None)), &options)
+        .await
+        .unwrap();
+    let restarts = Restarts::open(&state).await.unwrap();
+    let request = RestartRequest {
+        request_id: format!("bench-{name}"),
+        target: TargetSpec {
+            kubeconfig: Some(path),
+            context: None,
+        },
+        clusters: shapes
+            .iter()
+            .map(|s| ClusterRef {
+                namespace: s.namespace.clone(),
+                resource: s.name.clone(),
+                name: s.name.clone(),
+            })
+            .collect(),
+        options: RestartOptions {
+            gate: GATE,
+            parallel,
+            ..RestartOptions::default()
+        },
+    };
+    let started = Instant::now();
+    restarts.start(&request).await.unwrap();
+    let report = loop {
+        let report = restarts.report(&request.request_id).await.unwrap().unwrap();
+        if report.state != RequestState::Running {
+            break report;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let wall = started.elapsed();
+    worker.shutdown(Duration::from_secs(1)).await;
+    let sim = running.server.report();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(report.state, RequestState::Completed, "{}", report.text());
+    Run { wall, report, sim }
+}
+
+fn ts(v: &Value) -> Timestamp {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+/// Per pod of one cluster: the simulated time from the pod's first disruptive SQL write (the
+/// allocation hold names `primaries`) to the next GREEN, in real time.
+fn pod_limits(cluster: &Value) -> Vec<Duration> {
+    let holds: Vec<Timestamp> = cluster["sql_writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| {
+            let stmt = w["stmt"].as_str().unwrap_or("").to_ascii_lowercase();
+            stmt.contains("transient") && stmt.contains("allocation.enable") && stmt.contains("'primaries'")
+        })
+        .map(|w| ts(&w["at"]))
+        .collect();
+    let greens: Vec<Timestamp> = cluster["health"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["health"] == "GREEN")
+        .map(|h| ts(&h["at"]))
+        .collect();
+    holds
+        .iter()
+        .map(|hold| {
+            let green = greens.iter().find(|g| *g > hold).copied().unwrap_or(*hold);
+            let sim = green.duration_since(*hold);
+            Duration::try_from(sim).unwrap_or_default().div_f64(SCALE)
+        })
+        .collect()
+}
+
+fn stable_windows(pods: usize) -> Duration {
+    GATE.interval * (GATE.polls - 1) * 2 * pods as u32
+}
+
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+async fn overhead() {
+    let mut shape = ClusterShape::new("bench", "cratedb");
+    shape.data_groups = vec![("hot".into(), 5)];
+    let run = run("overhead", &[shape], 1, WorkerOptions::default()).await;
+    let cluster = &run.sim["clusters"][0];
+    let limits = pod_limits(cluster);
+    let pods = run.report.clusters[0].pods.len();
+    assert_eq!(limits.len(), pods, "one allocation hold per pod");
+    let sim_limit: Duration = limits.iter().sum();
+    let windows = stable_windows(pods);
+    let limit = sim_limit + windows;
+    let over = run.wall.saturating_sub(limit);
+    let goal = Duration::from_millis(150 * pods as u64).max(limit.mul_f64(0.02));
+    println!(
+        "overhead: 5-pod restart, simulator at x{SCALE}, gate {} polls {:?} apart",
+        GATE.polls, GATE.interval
+    );
+    println!("  wall time                 {:>8.2} s", run.wall.as_secs_f64());
+    println!("  simulated delays (limit)  {:>8.2} s", sim_limit.as_secs_f64());
+    println!(
+        "  stable-reading windows    {:>8.2} s (deliberate safety margin)",
+        windows.as_secs_f64()
+    );
+    println!(
+        "  overhead                  {:>8.2} s = {:.0} ms per pod, {:.1} % (goal: < {:.2} s)",
+        over.as_secs_f64(),
+        over.as_secs_f64() * 1000.0 / pods as f64,
+        100.0 * over.as_secs_f64() / limit.as_secs_f64(),
+        goal.as_secs_f64()
+    );
+    println!(
+        "  max nodes down at once    {:>8}",
+        cluster["max_unavailable_nodes"]
+    );
+}
+
+async fn fleet() {
+    let clusters = 100;
+    let parallel = 20;
+    let shapes: Vec<ClusterShape> = (0..clusters)
+        .map(|i| ClusterShape::new(&format!("c{i:03}"), &format!("ns{i:03}")))
+        .collect();
+    let options = WorkerOptions {
+        max_concurrent_workflows: 32,
+        max_concurrent_activities: 64,
+        ..WorkerOptions::default()
+    };
+    let run = run("fleet", &shapes, parallel, options).await;
+    // The request runs `parallel` lanes, cluster i in lane i % parallel, one after another.
+    let mut lanes = vec![Duration::ZERO; parallel];
+    for (i, cluster) in run.sim["clusters"].as_array().unwrap().iter().enumerate() {
+        let pods = cluster["pods"].as_array().unwrap().len();
+        lanes[i % parallel] += pod_limits(cluster).iter().sum::<Duration>() + stable_windows(pods);
+    }
+    let limit = lanes.iter().max().copied().unwrap_or_default();
+    let max_down = run.sim["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["max_unavailable_nodes"].as_u64())
+        .max()
+        .unwrap_or(0);
+    println!("fleet: {clusters} clusters x 3 pods, parallel {parallel}, one worker, simulator at x{SCALE}");
+    println!("  wall time                 {:>8.2} s", run.wall.as_secs_f64());
+    println!("  limit (slowest lane)      {:>8.2} s", limit.as_secs_f64());
+    println!(
+        "  over the limit            {:>8.2} s ({:.1} %)",
+        run.wall.saturating_sub(limit).as_secs_f64(),
+        100.0 * run.wall.saturating_sub(limit).as_secs_f64() / limit.as_secs_f64()
+    );
+    println!("  clusters succeeded        {:>8}", run.report.clusters.len());
+    println!("  max nodes down in any one {:>8}", max_down);
+    if let Some(mib) = peak_memory_mib() {
+        println!("  peak memory (VmHWM)       {mib:>8.1} MiB (worker + simulator in one process)");
+    }
+}
+
+fn main() {
+    let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wanted = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if wanted("overhead") {
+        runtime.block_on(overhead());
+    }
+    if wanted("fleet") {
+        runtime.block_on(fleet());
+    }
+}
