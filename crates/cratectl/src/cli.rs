@@ -2,8 +2,10 @@
 //! does is in `commands/`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cratectl_core::restart::plan::{MinAvailability, Order};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::exit::EXIT_CODES_HELP;
@@ -34,6 +36,7 @@ pub struct Cli {
 /// Options every command accepts, before or after the subcommand. Flags override environment
 /// variables, which override a `.env` file in the working directory.
 #[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Kubeconfig file [default: the files in KUBECONFIG, else ~/.kube/config].
     #[arg(long, global = true, value_name = "PATH")]
@@ -44,7 +47,8 @@ pub struct GlobalArgs {
     /// Namespace to look for clusters in [default: all namespaces].
     #[arg(long, global = true, value_name = "NAMESPACE")]
     pub namespace: Option<String>,
-    /// Where cratectl keeps its state (workflow records) [default: the user's state directory].
+    /// Where cratectl keeps its workflow records [default: $CRATECTL_STATE_DIR, else
+    /// $XDG_STATE_HOME/cratectl, else ~/.local/state/cratectl].
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Log verbosity on standard error.
@@ -125,7 +129,78 @@ pub enum Command {
     /// 1 when something is (or could not be checked), 2 for invalid input. Fixes nothing unless
     /// --fix.
     Doctor(DoctorArgs),
+
+    /// Rolling restart of CrateDB clusters, one pod at a time, as a durable workflow.
+    ///
+    /// Safety: within a cluster only one node is ever down, and a pod is stopped only after
+    /// CrateDB itself, read through another node, reports every expected node and GREEN with
+    /// nothing initializing or relocating on --stable-polls consecutive readings; a pod is
+    /// deleted only while it still has the UID recorded before its step. Every cluster setting
+    /// the restart changes is recorded first and restored on success, failure, cancel and crash
+    /// recovery, and unknown clusters, an invalid maintenance file, a cluster already in an
+    /// operation or an unhealthy cluster are refused before anything changes.
+    ///
+    /// Without --async it runs the workflow in this process, shows progress, prints the report
+    /// and exits 0 when every cluster succeeded, 1 when one failed or was cancelled. Ctrl-C
+    /// leaves the restart recorded (resume it with `cratectl worker`) and exits 130.
+    #[command(after_help = RESTART_EXAMPLES)]
+    Restart(RestartArgs),
+
+    /// Runs restarts started with --async and resumes interrupted ones.
+    ///
+    /// Runs until Ctrl-C or SIGTERM, then lets in-flight steps finish for a few seconds (a step
+    /// cut short runs again on the next start). At start it first undoes what stopped restarts left open (settings, labels, Leases) and
+    /// logs what it did. Several workers may share a state directory. Exit 0 on a clean stop.
+    Worker(WorkerArgs),
+
+    /// Shows a restart's report (no worker needs to be running).
+    ///
+    /// The report is the same as `restart` prints (-o json: the report contract). Exit 0 when
+    /// the restart is found, whatever its state; 2 when no restart has that id.
+    Status(StatusArgs),
+
+    /// Lists recorded restarts, newest first.
+    #[command(visible_alias = "list-workflows")]
+    List(ListWorkflowsArgs),
+
+    /// Cancels a restart and puts back what it changed.
+    ///
+    /// A hard stop at the next step boundary (waiting up to 30 s for a running worker to stop
+    /// it), then the settings, routing-owner label and Lease it left are restored, and what
+    /// was undone is printed. Exit 2 when the restart has already finished.
+    Cancel(CancelArgs),
+
+    /// Lets a restart waiting for a maintenance window go on now.
+    ///
+    /// Maintenance windows are then ignored for the rest of its run; the health gate still
+    /// applies. Exit 2 when the restart has already finished.
+    ForceRestart(ForceRestartArgs),
+
+    /// Stops a restart cleanly after the pod it is restarting.
+    ///
+    /// The pod in progress is finished, then settings are restored and the Lease released; the
+    /// remaining pods stay pending in the report, with the reason. Exit 2 when the restart has
+    /// already finished.
+    Stop(StopArgs),
+
+    /// A real rolling restart of two simulated clusters, in this process, in seconds.
+    ///
+    /// Serves cratesim on loopback (two CrateDB clusters of three nodes, one with the dc_util
+    /// preStop hook, one without) and restarts both through the whole stack: the workflow
+    /// engine, kube-rs over HTTP, CrateDB through port-forwards. Shows the plan, progress, the
+    /// report and what the simulator saw, then how to run the same against a real cluster.
+    /// Needs no cluster; writes only to a temporary directory. Exits with the report's code.
+    Demo(DemoArgs),
 }
+
+const RESTART_EXAMPLES: &str = "\
+Examples:
+  cratectl restart --context prod prod-eu --dry-run      # the plan; changes nothing
+  cratectl restart --context prod prod-eu                # restart, with progress
+  cratectl restart --context prod all --yes --async      # start for every cluster, return
+  cratectl restart prod-eu --maintenance-config maintenance.toml -o json
+
+The report (-o json) is the same as `cratectl status ID -o json` prints.";
 
 /// Which cluster a command is about: by name through Kubernetes, or `--cluster-url`.
 #[derive(Clone, Debug, Args)]
@@ -230,6 +305,181 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub fix: bool,
     /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+/// `restart --order`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OrderArg {
+    /// Pods of master node groups first, then data groups.
+    #[default]
+    MastersFirst,
+    /// Pods of data node groups first, then master groups.
+    DataFirst,
+}
+
+impl From<OrderArg> for Order {
+    fn from(order: OrderArg) -> Order {
+        match order {
+            OrderArg::MastersFirst => Order::MastersFirst,
+            OrderArg::DataFirst => Order::DataFirst,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct RestartArgs {
+    /// The clusters to restart (CrateDB resource name or spec.cluster.name), or `all` for every
+    /// cluster in --namespace (all namespaces by default; asks for confirmation unless --yes).
+    #[arg(value_name = "CLUSTER", required = true)]
+    pub clusters: Vec<String>,
+    /// Print the plan (pods in order, stop method, estimates, health and maintenance-window
+    /// decision now) and change nothing: no SQL write, no Kubernetes write, no workflow record.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record the restart and return at once with its id; `cratectl worker` runs it.
+    #[arg(long = "async")]
+    pub run_async: bool,
+    /// Only disrupt a cluster inside its maintenance windows from this TOML file; a cluster
+    /// the file has no table for (and no [defaults]) is refused.
+    #[arg(long, value_name = "FILE")]
+    pub maintenance_config: Option<PathBuf>,
+    /// Restart now whatever the maintenance windows say.
+    #[arg(long)]
+    pub ignore_maintenance_windows: bool,
+    /// Leave warnings about preStop hooks cratectl cannot read out of the report.
+    #[arg(long)]
+    pub skip_hook_warning: bool,
+    /// Restart only pods on Kubernetes nodes that are cordoned or being taken away (the others
+    /// are listed as skipped).
+    #[arg(long)]
+    pub only_on_suspended_nodes: bool,
+    /// Which node groups go first.
+    #[arg(long, value_enum, default_value_t = OrderArg::MastersFirst)]
+    pub order: OrderArg,
+    /// How many clusters are restarted at once (each cluster: one pod at a time, always).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+    /// Do not ask for confirmation (needed for `all` without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// graceful_stop.min_availability for nodes cratectl decommissions itself (pods without a
+    /// dc_util hook): NONE, PRIMARIES or FULL [default: the maintenance file's, else PRIMARIES].
+    #[arg(long, value_name = "LEVEL", value_parser = parse_min_availability)]
+    pub min_availability: Option<MinAvailability>,
+    /// Delete pods instead of evicting them (bypasses PodDisruptionBudgets).
+    #[arg(long)]
+    pub no_eviction: bool,
+    #[command(flatten)]
+    pub tuning: RestartTuning,
+    /// Output format of the report (progress goes to standard error).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+/// The health gate and the per-step limits of a restart.
+#[derive(Clone, Debug, Args)]
+pub struct RestartTuning {
+    /// Consecutive identical safe readings required before a pod is disrupted and after it
+    /// rejoined.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub stable_polls: u32,
+    /// Time between health readings (and between membership checks), e.g. 2s or 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_positive_duration)]
+    pub poll_interval: Duration,
+    /// Longest wait for stable GREEN, before a pod and after it rejoined.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_positive_duration)]
+    pub health_timeout: Duration,
+    /// Longest wait for the replacement pod (new UID) to be Ready.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_positive_duration)]
+    pub pod_ready_timeout: Duration,
+    /// Longest wait for the restarted CrateDB node to rejoin the cluster.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_positive_duration)]
+    pub rejoin_timeout: Duration,
+    /// Longest wait for cratectl's own decommission of a node (pods without a dc_util hook).
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_positive_duration)]
+    pub decommission_timeout: Duration,
+    /// Longest wait while a PodDisruptionBudget refuses an eviction.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_positive_duration)]
+    pub eviction_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Restarts (cluster workflows) run at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_concurrent_workflows: u16,
+    /// Activities (readings, waits, side effects) run at once.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub max_concurrent_activities: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The restart's id, as `restart` printed it (e.g. restart-prod-eu-20261206T071500Z).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+/// `list --state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StateFilter {
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Args)]
+pub struct ListWorkflowsArgs {
+    /// Show at most N restarts (the newest).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub limit: usize,
+    /// Only restarts in this state.
+    #[arg(long, value_enum)]
+    pub state: Option<StateFilter>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The restart's id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Why, recorded with the cancellation.
+    #[arg(long, value_name = "TEXT", default_value = "Cancelled via CLI")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ForceRestartArgs {
+    /// The restart's id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Why, recorded in the report's window field.
+    #[arg(long, value_name = "TEXT", default_value = "Operator override via CLI")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The restart's id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Why, recorded in the report.
+    #[arg(long, value_name = "TEXT", default_value = "Operator stop via CLI")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output format of the final report.
     #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
 }
@@ -363,6 +613,21 @@ fn parse_duration(text: &str) -> Result<SignedDuration, String> {
     }
 }
 
+/// `--poll-interval`, `--*-timeout`: a positive duration such as `500ms`, `90s`, `15m`, `2h`
+/// or `1h30m`.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let signed = parse_duration(text)?;
+    match Duration::try_from(signed) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("the duration must be more than zero (got \"{text}\")")),
+    }
+}
+
+/// `--min-availability`: NONE, PRIMARIES or FULL, in any case.
+fn parse_min_availability(text: &str) -> Result<MinAvailability, String> {
+    MinAvailability::parse(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,5 +663,53 @@ mod tests {
         assert_eq!(parse_duration("PT2H").unwrap(), SignedDuration::from_hours(2));
         assert!(parse_duration("-5m").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn restart_durations_are_positive() {
+        assert_eq!(
+            parse_positive_duration("200ms").unwrap(),
+            Duration::from_millis(200)
+        );
+        assert_eq!(parse_positive_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_positive_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(
+            parse_positive_duration("0s")
+                .unwrap_err()
+                .contains("more than zero")
+        );
+        assert!(parse_positive_duration("fast").unwrap_err().contains("45m"));
+    }
+
+    #[test]
+    fn restart_flags_map_onto_the_workflow_options() {
+        let cli = Cli::try_parse_from([
+            "cratectl",
+            "restart",
+            "a",
+            "b",
+            "--order",
+            "data-first",
+            "--min-availability",
+            "full",
+            "--poll-interval",
+            "200ms",
+            "--parallel",
+            "2",
+        ])
+        .unwrap();
+        let Command::Restart(args) = cli.command else {
+            panic!("not restart");
+        };
+        assert_eq!(args.clusters, ["a", "b"]);
+        assert_eq!(Order::from(args.order), Order::DataFirst);
+        assert_eq!(args.min_availability, Some(MinAvailability::Full));
+        assert_eq!(args.tuning.poll_interval, Duration::from_millis(200));
+        assert_eq!(args.tuning.stable_polls, 3);
+        assert_eq!(args.tuning.decommission_timeout, Duration::from_secs(7200));
+        assert_eq!(args.parallel, 2);
+        assert!(Cli::try_parse_from(["cratectl", "restart", "a", "--poll-interval", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["cratectl", "restart"]).is_err());
+        assert!(Cli::try_parse_from(["cratectl", "list-workflows", "--state", "failed"]).is_ok());
     }
 }

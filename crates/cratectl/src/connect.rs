@@ -107,7 +107,7 @@ pub async fn find(global: &GlobalArgs, name: &str) -> CliResult<(Kube, Discovery
 }
 
 /// Credentials given on the command line or in the environment, if any.
-fn explicit_credentials(global: &GlobalArgs) -> Option<Credentials> {
+pub fn explicit_credentials(global: &GlobalArgs) -> Option<Credentials> {
     if let Some(token) = &global.token {
         return Some(Credentials::Bearer(Secret::new(token.clone())));
     }

@@ -4,7 +4,8 @@
 //! |------|-------------------------------------------------------------------------|
 //! | 0    | success (`maintenance check`: whatever the decision; `cluster health`: safe to disrupt; `doctor`: nothing found) |
 //! | 1    | the operation failed or answered "no" (unreachable, SQL error, not safe, findings) |
-//! | 2    | invalid input: usage, an invalid or missing file, an unknown name, a bad time, a write without --write |
+//! | 2    | invalid input: usage, an invalid or missing file, an unknown name, a bad time, a write without --write; a restart refused (cluster in an operation, `all` unconfirmed), a signal to a finished restart |
+//! | 130  | interrupted (Ctrl-C) while `restart` ran its workflow in the foreground: the workflow stays recorded |
 
 use std::fmt;
 use std::process::ExitCode;
@@ -13,14 +14,21 @@ use std::process::ExitCode;
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success (maintenance check: whatever the decision; cluster health: safe to disrupt a
-     node; doctor: nothing left behind)
+     node; doctor: nothing left behind; restart: every cluster succeeded, or started with
+     --async; status: the restart was found, whatever its state)
   1  the operation failed, or answered no: a cluster or API server not reachable, a SQL
-     error, cluster health not safe, cluster ping with a node down, doctor with findings
-  2  invalid input: usage, an invalid or missing file, an unknown or ambiguous cluster
-     name, an unknown context, a bad time, a write statement without --write
+     error, cluster health not safe, cluster ping with a node down, doctor with findings,
+     a restart with a cluster that failed or was cancelled
+  2  invalid input or refused: usage, an invalid or missing file, an unknown or ambiguous
+     cluster name, an unknown context, a bad time, a write statement without --write, a
+     cluster already in an operation, `restart all` unconfirmed, an unknown restart id, a
+     signal or cancel for a restart that has finished
+  130  interrupted: Ctrl-C during `restart` (the restart stays recorded; `cratectl worker`
+     resumes it)
 
 Flags override environment variables (KUBECONFIG, K8S_CONTEXT, CRATEDB_CLUSTER_URL,
-CRATEDB_USERNAME, CRATEDB_PASSWORD, CRATEDB_TOKEN), which override ./.env.";
+CRATEDB_USERNAME, CRATEDB_PASSWORD, CRATEDB_TOKEN, CRATECTL_STATE_DIR), which override
+./.env.";
 
 /// Why the process is about to exit unsuccessfully.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +37,8 @@ pub enum Exit {
     Failed,
     /// 2: the input was wrong; nothing was attempted.
     Invalid,
+    /// 130: interrupted by the user (SIGINT), work left recorded for later.
+    Interrupted,
 }
 
 impl Exit {
@@ -36,6 +46,7 @@ impl Exit {
         match self {
             Exit::Failed => 1,
             Exit::Invalid => 2,
+            Exit::Interrupted => 130,
         }
     }
 }
@@ -69,6 +80,15 @@ impl CliError {
     pub fn silent_failure() -> CliError {
         CliError {
             exit: Exit::Failed,
+            message: String::new(),
+        }
+    }
+
+    /// Interrupted (exit 130); the caller has already said how to go on, so nothing more is
+    /// printed.
+    pub fn interrupted() -> CliError {
+        CliError {
+            exit: Exit::Interrupted,
             message: String::new(),
         }
     }

@@ -1,6 +1,7 @@
 //! Logs on standard error, as text or JSON lines (`--log-level`, `--log-format`).
 //!
-//! The level applies to cratectl's own crates and kube-rs. The HTTP and TLS stacks underneath
+//! The level applies to cratectl's own crates and kube-rs; the workflow engine (duroxide) logs
+//! errors only, unless the level is debug or trace. The HTTP and TLS stacks underneath
 //! (hyper, h2, reqwest, rustls) stay at `warn` whatever the level: at debug and trace they can
 //! print request headers, and headers carry credentials. Our crates never log credentials.
 
@@ -17,8 +18,14 @@ pub fn init(level: LogLevel, format: LogFormat) {
         LogLevel::Debug => "debug",
         LogLevel::Trace => "trace",
     };
+    // The workflow engine retries SQLite lock contention between the worker and the process
+    // reading progress on its own and warns each time; those warnings only show at debug.
+    let engine = match level {
+        "debug" | "trace" => level,
+        _ => "error",
+    };
     let directives = format!(
-        "warn,cratectl={level},cratectl_core={level},cratectl_kube={level},cratectl_cratedb={level},kube={level},kube_client={level},kube_runtime={level},hyper=warn,hyper_util=warn,h2=warn,reqwest=warn,rustls=warn,tower=warn"
+        "warn,duroxide={engine},cratectl={level},cratectl_core={level},cratectl_kube={level},cratectl_cratedb={level},cratectl_flow={level},kube={level},kube_client={level},kube_runtime={level},hyper=warn,hyper_util=warn,h2=warn,reqwest=warn,rustls=warn,tower=warn"
     );
     let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("warn"));
     use std::io::IsTerminal;

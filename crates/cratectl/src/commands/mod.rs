@@ -2,19 +2,30 @@
 //! library crates, and renders the result; none of them decides anything a library could.
 
 pub mod cluster;
+pub mod demo;
 pub mod doctor;
 pub mod maintenance;
+pub mod restart;
 pub mod sql;
+pub mod workflows;
 
 use crate::cli::{Command, GlobalArgs, OutputFormat};
 use crate::exit::CliResult;
 
-/// Runs a command that talks to clusters (everything but `maintenance`).
+/// Runs a command that talks to clusters or the workflow store (everything but `maintenance`).
 pub async fn run_async(command: Command, global: GlobalArgs, top: Option<OutputFormat>) -> CliResult {
     match command {
         Command::Cluster(command) => cluster::run(command, global, top).await,
         Command::Sql(args) => sql::run(args, global, top).await,
         Command::Doctor(args) => doctor::run(args, global, top).await,
         Command::Maintenance(command) => maintenance::run(command, top),
+        Command::Restart(args) => restart::run(args, global, top).await,
+        Command::Worker(args) => workflows::worker(args, global).await,
+        Command::Status(args) => workflows::status(args, global, top).await,
+        Command::List(args) => workflows::list(args, global, top).await,
+        Command::Cancel(args) => workflows::cancel(args, global).await,
+        Command::ForceRestart(args) => workflows::force_restart(args, global).await,
+        Command::Stop(args) => workflows::stop(args, global).await,
+        Command::Demo(args) => demo::run(args, global, top).await,
     }
 }

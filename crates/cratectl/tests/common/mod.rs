@@ -94,6 +94,37 @@ impl Env {
         command.output().expect("cratectl runs")
     }
 
+    /// A state directory for workflow records, inside the scratch directory (not created).
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// Starts `cratectl` in the background with this environment's kubeconfig, as
+    /// [`Env::cratectl`] runs it, with its output discarded.
+    pub fn spawn_cratectl(&self, args: &[&str]) -> std::process::Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cratectl"));
+        command
+            .current_dir(&self.dir)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for var in [
+            "KUBECONFIG",
+            "K8S_CONTEXT",
+            "CRATEDB_CLUSTER_URL",
+            "CRATEDB_USERNAME",
+            "CRATEDB_PASSWORD",
+            "CRATEDB_TOKEN",
+            "CRATECTL_STATE_DIR",
+        ] {
+            command.env_remove(var);
+        }
+        command.spawn().expect("cratectl starts")
+    }
+
     /// Applies faults as `POST /_sim/faults` would.
     pub fn faults(&self, faults: &[Fault]) {
         cratesim::faults::apply(&self.server, faults).unwrap();
@@ -150,6 +181,23 @@ impl Drop for Env {
 fn kubeconfig_value(addr: std::net::SocketAddr) -> Value {
     kubeconfig(addr, "cratedb")
 }
+
+/// Restart flags that keep end-to-end restarts fast: two stable readings 200 ms apart, and
+/// limits that end a stuck test within a minute or two.
+pub const FAST_RESTART: &[&str] = &[
+    "--stable-polls",
+    "2",
+    "--poll-interval",
+    "200ms",
+    "--health-timeout",
+    "60s",
+    "--pod-ready-timeout",
+    "60s",
+    "--rejoin-timeout",
+    "60s",
+    "--decommission-timeout",
+    "120s",
+];
 
 /// A cluster `name` of three data nodes in namespace `cratedb` with `password`.
 pub fn shape(name: &str, password: &str, dc_util: bool) -> ClusterShape {

@@ -1,0 +1,435 @@
+//! `cratectl worker|status|list|cancel|force-restart|stop`: running and steering recorded
+//! restarts.
+//!
+//! Restarts are recorded in one SQLite file in the state directory ([`state_dir`]); `status`
+//! and `list` read it with no worker running (progress is in the records, ARCHITECTURE §3).
+//! Commands that only read never create the store: an empty state directory means no restarts.
+//! `worker` runs whatever is recorded there until SIGINT/SIGTERM; several may share a
+//! directory.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cratectl_core::restart::report::{RequestState, RestartReport};
+use cratectl_flow::engine::EngineError;
+use cratectl_flow::engine::duroxide::{STORE_FILE, WorkerOptions};
+use cratectl_flow::env::ActivityEnv;
+use cratectl_flow::model::Control;
+use cratectl_flow::service::{self, Restarts};
+use serde::Serialize;
+
+use crate::cli::{
+    CancelArgs, ForceRestartArgs, GlobalArgs, ListWorkflowsArgs, OutputFormat, StateFilter, StatusArgs,
+    StopArgs, WorkerArgs,
+};
+use crate::connect;
+use crate::exit::{CliError, CliResult};
+use crate::output::{print, print_structured, render, table};
+
+/// How long in-flight activities get to finish when a worker stops. They are idempotent: one
+/// cut short runs again when a worker next runs the restart.
+pub const WORKER_GRACE: Duration = Duration::from_secs(5);
+
+/// How long `cancel` waits for a live worker to stop the restart before compensating.
+const CANCEL_SETTLE: Duration = Duration::from_secs(30);
+
+// ---- the state directory ----------------------------------------------------------------
+
+/// The state directory: `--state-dir`, else `CRATECTL_STATE_DIR`, else
+/// `$XDG_STATE_HOME/cratectl`, else `~/.local/state/cratectl`; made absolute, so the commands
+/// printed for resuming work from any directory.
+pub fn state_dir(global: &GlobalArgs) -> CliResult<PathBuf> {
+    let dir = resolve_state_dir(
+        global.state_dir.as_deref(),
+        std::env::var_os("CRATECTL_STATE_DIR"),
+        std::env::var_os("XDG_STATE_HOME"),
+        std::env::var_os("HOME"),
+    )
+    .ok_or_else(|| {
+        CliError::invalid(
+            "cannot tell where to keep workflow records: HOME is not set; pass --state-dir DIR or set CRATECTL_STATE_DIR",
+        )
+    })?;
+    std::path::absolute(&dir)
+        .map_err(|e| CliError::invalid(format!("state directory {}: {e}", dir.display())))
+}
+
+/// The resolution rules of [`state_dir`], as a pure function. Empty values count as unset, and
+/// a relative `XDG_STATE_HOME` is ignored, as the XDG specification says.
+fn resolve_state_dir(
+    flag: Option<&Path>,
+    env_dir: Option<OsString>,
+    xdg_state_home: Option<OsString>,
+    home: Option<OsString>,
+) -> Option<PathBuf> {
+    if let Some(flag) = flag.filter(|p| !p.as_os_str().is_empty()) {
+        return Some(flag.to_path_buf());
+    }
+    if let Some(dir) = env_dir.filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(xdg) = xdg_state_home.map(PathBuf::from).filter(|p| p.is_absolute()) {
+        return Some(xdg.join("cratectl"));
+    }
+    home.filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".local").join("state").join("cratectl"))
+}
+
+/// Opens (creating if needed) the store in `dir`.
+pub async fn open_store(dir: &Path) -> CliResult<Restarts> {
+    Restarts::open(dir).await.map_err(engine_error)
+}
+
+/// Opens the store in `dir` if there is one; `None` when nothing was ever recorded there.
+async fn existing_store(dir: &Path) -> CliResult<Option<Restarts>> {
+    if dir.join(STORE_FILE).exists() {
+        open_store(dir).await.map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Maps engine errors to the exit-code table: an id that exists or does not is the user's
+/// input (2); a store that cannot be used is a failure (1).
+pub fn engine_error(error: EngineError) -> CliError {
+    match error {
+        EngineError::AlreadyExists(_) | EngineError::NotFound(_) => CliError::invalid(error.to_string()),
+        EngineError::Store { .. } => CliError::failed(error.to_string()),
+    }
+}
+
+/// The restart `id` in `dir`, or exit 2 naming the id and the directory.
+async fn find(dir: &Path, id: &str) -> CliResult<(Restarts, RestartReport)> {
+    let not_found = || CliError::invalid(format!("no restart with id {id} in {}", dir.display()));
+    let restarts = existing_store(dir).await?.ok_or_else(not_found)?;
+    let report = restarts
+        .report(id)
+        .await
+        .map_err(engine_error)?
+        .ok_or_else(not_found)?;
+    Ok((restarts, report))
+}
+
+/// Refuses (exit 2) to steer a restart that has ended.
+fn still_running(report: &RestartReport, what: &str) -> CliResult {
+    if report.state == RequestState::Running {
+        return Ok(());
+    }
+    Err(CliError::invalid(format!(
+        "restart {} has already finished ({}{}); nothing to {what}",
+        report.workflow_id,
+        report.state,
+        report.finished_at.map(|t| format!(" at {t}")).unwrap_or_default()
+    )))
+}
+
+/// Prints a restart's report: its own text, or the JSON/YAML contract.
+pub fn print_report(format: OutputFormat, report: &RestartReport) -> CliResult {
+    match format {
+        OutputFormat::Text => print(&report.text()),
+        structured => print_structured(structured, report),
+    }
+}
+
+/// The worker's environment: credentials from the flags (never recorded), else each cluster's
+/// Secret.
+pub fn activity_env(global: &GlobalArgs) -> Arc<ActivityEnv> {
+    Arc::new(ActivityEnv::new(connect::explicit_credentials(global)))
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, with the signal's name.
+pub async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "SIGINT"
+}
+
+// ---- worker -----------------------------------------------------------------------------
+
+pub async fn worker(args: WorkerArgs, global: GlobalArgs) -> CliResult {
+    let dir = state_dir(&global)?;
+    let env = activity_env(&global);
+    // Undo what stopped restarts left open first, and say so (start_worker does the same, once
+    // per restart, but logs it only at info).
+    let restarts = open_store(&dir).await?;
+    match restarts.compensate_stopped(&env).await {
+        Ok(notes) => {
+            for note in notes {
+                tracing::warn!("compensated a stopped restart: {note}");
+            }
+        }
+        Err(e) => tracing::warn!("cannot check stopped restarts for settings left behind: {e}"),
+    }
+    let options = WorkerOptions {
+        max_concurrent_workflows: usize::from(args.max_concurrent_workflows),
+        max_concurrent_activities: usize::from(args.max_concurrent_activities),
+        ..WorkerOptions::default()
+    };
+    let worker = service::start_worker(&dir, env, &options)
+        .await
+        .map_err(engine_error)?;
+    let open = restarts.open_operations().await.unwrap_or_default();
+    let mut ids: Vec<&str> = open.iter().map(|(id, _)| id.as_str()).collect();
+    ids.dedup();
+    eprintln!(
+        "cratectl worker: running the restarts recorded in {} ({}); Ctrl-C or SIGTERM stops it, and a stopped worker loses nothing",
+        dir.display(),
+        if ids.is_empty() {
+            "none open now".to_string()
+        } else {
+            format!("open: {}", ids.join(", "))
+        }
+    );
+    tracing::info!(state_dir = %dir.display(), "worker started");
+    let signal = shutdown_signal().await;
+    eprintln!(
+        "cratectl worker: {signal}: stopping (in-flight steps get {}s; they run again on the next start)",
+        WORKER_GRACE.as_secs()
+    );
+    tokio::select! {
+        () = worker.shutdown(WORKER_GRACE) => {}
+        _ = shutdown_signal() => eprintln!("cratectl worker: stopping at once"),
+    }
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+// ---- status, list -----------------------------------------------------------------------
+
+pub async fn status(args: StatusArgs, global: GlobalArgs, top: Option<OutputFormat>) -> CliResult {
+    let format = args.output.or(top).unwrap_or_default();
+    let dir = state_dir(&global)?;
+    let (_, report) = find(&dir, &args.id).await?;
+    print_report(format, &report)
+}
+
+/// One row of `list -o json`.
+#[derive(Serialize)]
+struct ListRow {
+    workflow_id: String,
+    state: RequestState,
+    clusters: Vec<ListCluster>,
+    started_at: Option<jiff::Timestamp>,
+    finished_at: Option<jiff::Timestamp>,
+}
+
+#[derive(Serialize)]
+struct ListCluster {
+    name: String,
+    namespace: String,
+    state: cratectl_core::restart::report::ClusterState,
+}
+
+fn matches(filter: Option<StateFilter>, state: RequestState) -> bool {
+    match filter {
+        None => true,
+        Some(StateFilter::Running) => state == RequestState::Running,
+        Some(StateFilter::Completed) => state == RequestState::Completed,
+        Some(StateFilter::Failed) => state == RequestState::Failed,
+        Some(StateFilter::Cancelled) => state == RequestState::Cancelled,
+    }
+}
+
+pub async fn list(args: ListWorkflowsArgs, global: GlobalArgs, top: Option<OutputFormat>) -> CliResult {
+    let format = args.output.or(top).unwrap_or_default();
+    let dir = state_dir(&global)?;
+    let reports = match existing_store(&dir).await? {
+        Some(restarts) => restarts.list().await.map_err(engine_error)?,
+        None => Vec::new(),
+    };
+    let rows: Vec<ListRow> = reports
+        .into_iter()
+        .filter(|r| matches(args.state, r.state))
+        .take(args.limit)
+        .map(|r| ListRow {
+            workflow_id: r.workflow_id,
+            state: r.state,
+            clusters: r
+                .clusters
+                .into_iter()
+                .map(|c| ListCluster {
+                    name: c.name,
+                    namespace: c.namespace,
+                    state: c.state,
+                })
+                .collect(),
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        })
+        .collect();
+    if format != OutputFormat::Text {
+        return print_structured(format, &rows);
+    }
+    if rows.is_empty() {
+        return print(&format!("No restarts recorded in {}.\n", dir.display()));
+    }
+    let mut t = table(["ID", "STATE", "CLUSTERS", "STARTED", "FINISHED"]);
+    for row in &rows {
+        let clusters = row
+            .clusters
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.state))
+            .collect::<Vec<_>>()
+            .join(", ");
+        t.add_row(vec![
+            row.workflow_id.clone(),
+            row.state.to_string(),
+            clusters,
+            seconds(row.started_at),
+            seconds(row.finished_at),
+        ]);
+    }
+    print(&render(&t))
+}
+
+/// An instant to the second (`2026-12-06T07:15:00Z`), or `-`.
+fn seconds(t: Option<jiff::Timestamp>) -> String {
+    t.map_or_else(
+        || "-".into(),
+        |t| {
+            t.round(
+                jiff::TimestampRound::new()
+                    .smallest(jiff::Unit::Second)
+                    .mode(jiff::RoundMode::Trunc),
+            )
+            .unwrap_or(t)
+            .to_string()
+        },
+    )
+}
+
+// ---- cancel, force-restart, stop --------------------------------------------------------
+
+pub async fn cancel(args: CancelArgs, global: GlobalArgs) -> CliResult {
+    let dir = state_dir(&global)?;
+    let (restarts, report) = find(&dir, &args.id).await?;
+    still_running(&report, "cancel")?;
+    let env = activity_env(&global);
+    let notes = restarts
+        .cancel(&args.id, &args.reason, &env, CANCEL_SETTLE)
+        .await
+        .map_err(engine_error)?;
+    let mut out = format!("Cancelled restart {} ({}).\n", args.id, args.reason);
+    if !notes.is_empty() {
+        out.push_str("Undone:\n");
+        for note in &notes {
+            out.push_str(&format!("  {note}\n"));
+        }
+    }
+    let unpicked = restarts
+        .report(&args.id)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|r| r.state == RequestState::Running);
+    if unpicked {
+        out.push_str(&format!(
+            "No worker has picked it up yet, so nothing was changed on the clusters; it shows as running until a \
+             worker records the cancellation: cratectl worker --state-dir {}\n",
+            dir.display()
+        ));
+    }
+    let names: Vec<&str> = report.clusters.iter().map(|c| c.name.as_str()).collect();
+    if let Some(first) = names.first() {
+        out.push_str(&format!(
+            "Check for anything left behind with `cratectl doctor {first}`{}.\n",
+            if names.len() > 1 {
+                " (and the other clusters)"
+            } else {
+                ""
+            }
+        ));
+    }
+    print(&out)
+}
+
+async fn signal(global: GlobalArgs, id: &str, control: Control, what: &str) -> CliResult {
+    let dir = state_dir(&global)?;
+    let (restarts, report) = find(&dir, id).await?;
+    still_running(&report, what)?;
+    restarts.signal(id, &control).await.map_err(engine_error)?;
+    let pending = report
+        .clusters
+        .iter()
+        .all(|c| c.state == cratectl_core::restart::report::ClusterState::Pending);
+    let mut out = format!("Sent {what} to restart {id}.\n");
+    if pending {
+        out.push_str(&format!(
+            "No worker has picked it up yet; it acts when one runs: cratectl worker --state-dir {}\n",
+            dir.display()
+        ));
+    }
+    out.push_str(&format!(
+        "Follow it with: cratectl status {id} --state-dir {}\n",
+        dir.display()
+    ));
+    print(&out)
+}
+
+pub async fn force_restart(args: ForceRestartArgs, global: GlobalArgs) -> CliResult {
+    let control = Control::ForceRestart { reason: args.reason };
+    signal(global, &args.id, control, "force-restart").await
+}
+
+pub async fn stop(args: StopArgs, global: GlobalArgs) -> CliResult {
+    let control = Control::Stop { reason: args.reason };
+    signal(global, &args.id, control, "stop").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(s: &str) -> Option<OsString> {
+        Some(OsString::from(s))
+    }
+
+    #[test]
+    fn the_state_directory_follows_flag_env_xdg_home() {
+        let flag = Path::new("/flag");
+        assert_eq!(
+            resolve_state_dir(Some(flag), os("/env"), os("/xdg"), os("/home/u")),
+            Some(PathBuf::from("/flag"))
+        );
+        assert_eq!(
+            resolve_state_dir(None, os("/env"), os("/xdg"), os("/home/u")),
+            Some(PathBuf::from("/env"))
+        );
+        assert_eq!(
+            resolve_state_dir(None, os(""), os("/xdg"), os("/home/u")),
+            Some(PathBuf::from("/xdg/cratectl"))
+        );
+        assert_eq!(
+            resolve_state_dir(None, None, os("relative"), os("/home/u")),
+            Some(PathBuf::from("/home/u/.local/state/cratectl"))
+        );
+        assert_eq!(resolve_state_dir(None, None, None, None), None);
+    }
+
+    #[test]
+    fn store_errors_are_failures_and_ids_are_input() {
+        assert_eq!(
+            engine_error(EngineError::NotFound("x".into())).exit,
+            crate::exit::Exit::Invalid
+        );
+        assert_eq!(
+            engine_error(EngineError::Store {
+                store: "s".into(),
+                message: "m".into()
+            })
+            .exit,
+            crate::exit::Exit::Failed
+        );
+    }
+}
