@@ -38,7 +38,13 @@ struct Run {
     sim: Value,
 }
 
-async fn run(name: &str, shapes: &[ClusterShape], parallel: usize, options: WorkerOptions) -> Run {
+async fn run(
+    name: &str,
+    shapes: &[ClusterShape],
+    parallel: usize,
+    options: WorkerOptions,
+    poll: Duration,
+) -> Run {
     let sim = Sim::new(Clock::new(SCALE), shapes).unwrap();
     let running = serve("127.0.0.1:0", sim).await.unwrap();
     let dir = std::env::temp_dir().join(format!("cratectl-bench-{name}-{}", std::process::id()));
@@ -73,12 +79,22 @@ async fn run(name: &str, shapes: &[ClusterShape], parallel: usize, options: Work
     };
     let started = Instant::now();
     restarts.start(&request).await.unwrap();
+    let mut shown = Instant::now();
     let report = loop {
         let report = restarts.report(&request.request_id).await.unwrap().unwrap();
         if report.state != RequestState::Running {
             break report;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        if shown.elapsed() > Duration::from_secs(10) {
+            let done = report.clusters.iter().filter(|c| c.state.is_terminal()).count();
+            eprintln!(
+                "  … {:.0} s: {done} of {} clusters done",
+                started.elapsed().as_secs_f64(),
+                report.clusters.len()
+            );
+            shown = Instant::now();
+        }
+        tokio::time::sleep(poll).await;
     };
     let wall = started.elapsed();
     worker.shutdown(Duration::from_secs(1)).await;
@@ -136,9 +152,24 @@ fn peak_memory_mib() -> Option<f64> {
 async fn overhead() {
     let mut shape = ClusterShape::new("bench", "cratedb");
     shape.data_groups = vec![("hot".into(), 5)];
-    let run = run("overhead", &[shape], 1, WorkerOptions::default()).await;
+    let run = run(
+        "overhead",
+        &[shape],
+        1,
+        WorkerOptions::default(),
+        Duration::from_millis(20),
+    )
+    .await;
     let cluster = &run.sim["clusters"][0];
     let limits = pod_limits(cluster);
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        for h in cluster["health"].as_array().unwrap() {
+            eprintln!("health {} {}", h["at"], h["health"]);
+        }
+        for w in cluster["sql_writes"].as_array().unwrap() {
+            eprintln!("sql {} {}", w["at"], w["stmt"]);
+        }
+    }
     let pods = run.report.clusters[0].pods.len();
     assert_eq!(limits.len(), pods, "one allocation hold per pod");
     let sim_limit: Duration = limits.iter().sum();
@@ -175,12 +206,14 @@ async fn fleet() {
     let shapes: Vec<ClusterShape> = (0..clusters)
         .map(|i| ClusterShape::new(&format!("c{i:03}"), &format!("ns{i:03}")))
         .collect();
+    // Every dispatcher slot polls the SQLite store; more slots than lanes only add contention.
     let options = WorkerOptions {
-        max_concurrent_workflows: 32,
-        max_concurrent_activities: 64,
+        max_concurrent_workflows: 4,
+        max_concurrent_activities: parallel + 4,
+        poll_interval: Duration::from_millis(50),
         ..WorkerOptions::default()
     };
-    let run = run("fleet", &shapes, parallel, options).await;
+    let run = run("fleet", &shapes, parallel, options, Duration::from_secs(1)).await;
     // The request runs `parallel` lanes, cluster i in lane i % parallel, one after another.
     let mut lanes = vec![Duration::ZERO; parallel];
     for (i, cluster) in run.sim["clusters"].as_array().unwrap().iter().enumerate() {

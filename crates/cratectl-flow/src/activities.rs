@@ -21,7 +21,7 @@ use cratectl_kube::pods::{self, PodState, StopOutcome, WaitError};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Activity, ActivitySink, RunActivity};
-use crate::env::ActivityEnv;
+use crate::env::{ActivityEnv, Poller, next_tick, verdict_through};
 use crate::model::{ClusterRef, RestartOptions, TargetSpec};
 
 /// Registers every activity of this module.
@@ -206,31 +206,36 @@ impl Activity for AwaitStable {
 impl RunActivity<ActivityEnv> for AwaitStable {
     async fn run(env: Arc<ActivityEnv>, input: StableIn) -> Result<Waited<String>, String> {
         let deadline = tokio::time::Instant::now() + input.budget;
+        let mut tick = tokio::time::Instant::now();
         let mut gate = StabilityGate::new(input.polls.max(1));
-        let mut last = String::from("no reading yet");
+        let mut last;
+        let mut poller = Poller::new(&env, &input.at.target, &input.at.cluster, input.avoid.as_deref());
         loop {
-            let verdict = match env.cluster(&input.at.target, &input.at.cluster).await {
-                Ok((kube, cluster)) => Some(env.verdict(&kube, &cluster, input.avoid.as_deref()).await),
+            match poller.reader().await {
+                Ok((cluster, client)) => {
+                    let verdict = verdict_through(client, cluster).await;
+                    if verdict.fingerprint.is_none() {
+                        // No answer: the pod read through may be going; find another next time.
+                        poller.invalidate();
+                    }
+                    let stability = gate.observe(&verdict);
+                    last = format!("{} ({})", verdict.summary(), stability.progress());
+                    if stability.is_stable() {
+                        return Ok(Waited {
+                            done: Some(verdict.summary()),
+                            last,
+                        });
+                    }
+                }
                 Err(why) => {
                     last = why;
                     gate.reset();
-                    None
-                }
-            };
-            if let Some(verdict) = verdict {
-                let stability = gate.observe(&verdict);
-                last = format!("{} ({})", verdict.summary(), stability.progress());
-                if stability.is_stable() {
-                    return Ok(Waited {
-                        done: Some(verdict.summary()),
-                        last,
-                    });
+                    poller.invalidate();
                 }
             }
-            if tokio::time::Instant::now() + input.interval > deadline {
+            if !next_tick(&mut tick, input.interval, deadline).await {
                 return Ok(Waited { done: None, last });
             }
-            tokio::time::sleep(input.interval).await;
         }
     }
 }
@@ -473,7 +478,7 @@ pub struct Decommission;
 
 /// How long the DECOMMISSION statement's answer is waited for before the node's departure is
 /// watched instead (an immediate refusal, e.g. an unknown node, arrives well within it).
-const DECOMMISSION_ANSWER_WAIT: Duration = Duration::from_millis(500);
+const DECOMMISSION_ANSWER_WAIT: Duration = Duration::from_millis(100);
 /// The statement itself may run as long as `graceful_stop.timeout` (2 h by default).
 const DECOMMISSION_REQUEST_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
@@ -575,18 +580,19 @@ async fn await_membership(
     want_present: bool,
 ) -> Result<Waited<bool>, String> {
     let deadline = tokio::time::Instant::now() + input.budget;
+    let mut tick = tokio::time::Instant::now();
     let who = input.node.clone().unwrap_or_else(|| input.pod.clone());
+    let mut poller = Poller::new(env, &input.at.target, &input.at.cluster, Some(&input.pod));
     let mut last;
     loop {
-        let read = async {
-            let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
-            let client = env.client_avoiding(&kube, &cluster, Some(&input.pod)).await?;
-            client
+        let read = match poller.reader().await {
+            Ok((_, client)) => client
                 .nodes()
                 .await
-                .map_err(|e| format!("cannot read sys.nodes: {e}"))
+                .map_err(|e| format!("cannot read sys.nodes: {e}")),
+            Err(why) => Err(why),
         };
-        match read.await {
+        match read {
             Ok(nodes) => {
                 let present = node_present(&nodes, input);
                 last = format!(
@@ -601,12 +607,14 @@ async fn await_membership(
                     });
                 }
             }
-            Err(why) => last = why,
+            Err(why) => {
+                last = why;
+                poller.invalidate();
+            }
         }
-        if tokio::time::Instant::now() + input.interval > deadline {
+        if !next_tick(&mut tick, input.interval, deadline).await {
             return Ok(Waited { done: None, last });
         }
-        tokio::time::sleep(input.interval).await;
     }
 }
 

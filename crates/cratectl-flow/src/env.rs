@@ -104,26 +104,103 @@ impl ActivityEnv {
 
     /// One health verdict of `cluster`, read through a pod other than `avoid`.
     pub async fn verdict(&self, kube: &Kube, cluster: &Cluster, avoid: Option<&str>) -> Verdict {
-        let reading = match self.client_avoiding(kube, cluster, avoid).await {
-            Err(why) => Reading::Unreachable {
-                tried: cluster.qualified(),
-                error: why,
-            },
-            Ok(client) => match client.cluster_reading().await {
-                Ok(reading) => Reading::Read(reading),
-                Err(e) => Reading::Unreachable {
-                    tried: client.via(),
-                    error: e.to_string(),
+        match self.client_avoiding(kube, cluster, avoid).await {
+            Err(why) => judge(
+                cluster,
+                Reading::Unreachable {
+                    tried: cluster.qualified(),
+                    error: why,
                 },
-            },
-        };
-        assess(&Observation {
-            expected_nodes: cluster.desired_nodes(),
-            expected_node_names: expected_node_names(cluster),
-            suspended: cluster.suspended(),
-            reading,
-        })
+            ),
+            Ok(client) => verdict_through(&client, cluster).await,
+        }
     }
+}
+
+/// One health verdict of `cluster`, read now through `client`.
+pub async fn verdict_through(client: &Client, cluster: &Cluster) -> Verdict {
+    let reading = match client.cluster_reading().await {
+        Ok(reading) => Reading::Read(reading),
+        Err(e) => Reading::Unreachable {
+            tried: client.via(),
+            error: e.to_string(),
+        },
+    };
+    judge(cluster, reading)
+}
+
+fn judge(cluster: &Cluster, reading: Reading) -> Verdict {
+    assess(&Observation {
+        expected_nodes: cluster.desired_nodes(),
+        expected_node_names: expected_node_names(cluster),
+        suspended: cluster.suspended(),
+        reading,
+    })
+}
+
+/// What a polling activity reads through: the cluster as discovered and a client to a pod other
+/// than the one being disrupted, kept across the polls of one activity run (every poll is still
+/// a fresh query) and rebuilt after a failed read, when the pod may be gone.
+pub struct Poller<'e> {
+    env: &'e ActivityEnv,
+    target: TargetSpec,
+    cluster: ClusterRef,
+    avoid: Option<String>,
+    current: Option<(Cluster, Client)>,
+}
+
+impl<'e> Poller<'e> {
+    pub fn new(
+        env: &'e ActivityEnv,
+        target: &TargetSpec,
+        cluster: &ClusterRef,
+        avoid: Option<&str>,
+    ) -> Poller<'e> {
+        Poller {
+            env,
+            target: target.clone(),
+            cluster: cluster.clone(),
+            avoid: avoid.map(str::to_string),
+            current: None,
+        }
+    }
+
+    /// The cluster and a client, discovering them if needed.
+    pub async fn reader(&mut self) -> Result<(&Cluster, &Client), String> {
+        if self.current.is_none() {
+            let (kube, cluster) = self.env.cluster(&self.target, &self.cluster).await?;
+            let client = self
+                .env
+                .client_avoiding(&kube, &cluster, self.avoid.as_deref())
+                .await?;
+            self.current = Some((cluster, client));
+        }
+        match &self.current {
+            Some((cluster, client)) => Ok((cluster, client)),
+            None => Err("no reader".to_string()),
+        }
+    }
+
+    /// Forgets the reader: the next poll discovers again.
+    pub fn invalidate(&mut self) {
+        self.current = None;
+    }
+}
+
+/// Sleeps until the next tick of a fixed schedule (polls start `interval` apart, however long
+/// each took); `false` when the next tick would pass `deadline`.
+pub async fn next_tick(
+    started: &mut tokio::time::Instant,
+    interval: std::time::Duration,
+    deadline: tokio::time::Instant,
+) -> bool {
+    let next = *started + interval;
+    if next > deadline {
+        return false;
+    }
+    tokio::time::sleep_until(next).await;
+    *started = next;
+    true
 }
 
 /// A client for one pod of `cluster`, over a port-forward.

@@ -156,6 +156,9 @@ pub struct ClusterInput {
     pub target: TargetSpec,
     pub cluster: ClusterRef,
     pub options: RestartOptions,
+    /// `force_restart` reached the request before this cluster's workflow existed.
+    #[serde(default)]
+    pub forced: Option<String>,
 }
 
 /// What a cluster workflow publishes as progress: the report, plus what compensation needs if

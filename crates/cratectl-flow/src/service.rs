@@ -27,6 +27,29 @@ use crate::model::{
 use crate::workflow::{child_id, restart_cluster, restart_request};
 
 const COMPENSATED_DIR: &str = "compensated";
+const CANCELLED_DIR: &str = "cancelled";
+
+/// What compensation did for one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CompensationNote {
+    pub namespace: String,
+    pub cluster: String,
+    /// What was undone ("settings restored", "Lease released", …); empty: nothing was open.
+    pub undone: Vec<String>,
+    /// Why something could not be undone (the cluster needs attention: `cratectl doctor`).
+    pub error: Option<String>,
+}
+
+impl std::fmt::Display for CompensationNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}: ", self.namespace, self.cluster)?;
+        match (&self.error, self.undone.is_empty()) {
+            (Some(e), _) => write!(f, "NOT undone: {e}"),
+            (None, true) => f.write_str("nothing to undo"),
+            (None, false) => f.write_str(&self.undone.join(", ")),
+        }
+    }
+}
 
 /// The restarts recorded in one state directory.
 #[derive(Clone)]
@@ -64,6 +87,39 @@ impl Restarts {
             .await
     }
 
+    /// Whether a worker has created instance `id` (children only exist once started).
+    async fn exists(&self, id: &str) -> Result<bool, EngineError> {
+        Ok(self
+            .client
+            .status(id)
+            .await?
+            .is_some_and(|s| s.state != InstanceState::Pending))
+    }
+
+    fn marker(&self, dir: &str, id: &str) -> PathBuf {
+        let safe: String = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '%'
+                }
+            })
+            .collect();
+        self.state_dir.join(dir).join(safe)
+    }
+
+    fn set_marker(&self, dir: &str, id: &str) {
+        let path = self.marker(dir, id);
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Err(e) = std::fs::write(&path, b"") {
+            tracing::warn!("cannot record {dir}/{id} in {}: {e}", path.display());
+        }
+    }
+
     async fn root(&self, id: &str) -> Result<Option<Root>, EngineError> {
         let Some(status) = self.client.status(id).await? else {
             return Ok(None);
@@ -84,7 +140,17 @@ impl Restarts {
     }
 
     async fn assemble(&self, root: &Root) -> Result<RestartReport, EngineError> {
-        let status = &root.status;
+        let mut cancelled_status;
+        let mut status = &root.status;
+        // Cancelled before a worker recorded it (none ran yet): it is cancelled all the same.
+        if !status.state.is_terminal() && self.marker(CANCELLED_DIR, &status.id).exists() {
+            cancelled_status = status.clone();
+            cancelled_status.state = InstanceState::Cancelled;
+            cancelled_status
+                .output
+                .get_or_insert_with(|| "cancelled".to_string());
+            status = &cancelled_status;
+        }
         if status.state == InstanceState::Completed
             && let Some(report) = status
                 .output
@@ -172,7 +238,9 @@ impl Restarts {
     pub async fn open_operations(&self) -> Result<Vec<(String, ClusterRef)>, EngineError> {
         let mut out = Vec::new();
         for status in self.client.list().await? {
-            if status.state.is_terminal() {
+            let cancelled_unpicked =
+                status.state == InstanceState::Pending && self.marker(CANCELLED_DIR, &status.id).exists();
+            if status.state.is_terminal() || cancelled_unpicked {
                 continue;
             }
             if let Some(request) = status
@@ -200,31 +268,42 @@ impl Restarts {
             message: e.to_string(),
         })?;
         self.client.signal(id, CONTROL_MAILBOX, payload.clone()).await?;
+        // Only to cluster workflows that exist: a message for an instance that does not exist
+        // yet is not buffered by the engine (and can block a worker on it); a cluster started
+        // later learns the message from the request, which reads it before starting each one.
         for cluster in root.request.map(|r| r.clusters).unwrap_or_default() {
-            self.client
-                .signal(&child_id(id, &cluster), CONTROL_MAILBOX, payload.clone())
-                .await?;
+            let child = child_id(id, &cluster);
+            if self.exists(&child).await? {
+                self.client
+                    .signal(&child, CONTROL_MAILBOX, payload.clone())
+                    .await?;
+            }
         }
         Ok(())
     }
 
     /// Cancels restart `id` (a hard stop), waits up to `settle` for it to stop, then undoes what
-    /// its clusters left open. Returns one line per cluster saying what was undone.
+    /// its clusters left open. Returns one note per cluster.
     pub async fn cancel(
         &self,
         id: &str,
         reason: &str,
         env: &ActivityEnv,
         settle: Duration,
-    ) -> Result<Vec<String>, EngineError> {
+    ) -> Result<Vec<CompensationNote>, EngineError> {
         let root = self
             .root(id)
             .await?
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        // Recorded first, so a restart no worker has picked up yet reads as cancelled at once.
+        self.set_marker(CANCELLED_DIR, id);
         self.client.cancel(id, reason).await?;
         let clusters = root.request.map(|r| r.clusters).unwrap_or_default();
         for cluster in &clusters {
-            self.client.cancel(&child_id(id, cluster), reason).await?;
+            let child = child_id(id, cluster);
+            if self.exists(&child).await? {
+                self.client.cancel(&child, reason).await?;
+            }
         }
         // A live worker stops the instances at their next turn (in-flight activities are
         // cancelled); without a worker nothing runs, so waiting is only for a live one.
@@ -252,7 +331,12 @@ impl Restarts {
         Ok(notes)
     }
 
-    async fn compensate_child(&self, child: &str, cluster: &ClusterRef, env: &ActivityEnv) -> String {
+    async fn compensate_child(
+        &self,
+        child: &str,
+        cluster: &ClusterRef,
+        env: &ActivityEnv,
+    ) -> CompensationNote {
         let progress = match self.client.status(child).await {
             Ok(Some(status)) => status
                 .progress
@@ -260,45 +344,28 @@ impl Restarts {
                 .and_then(|p| serde_json::from_str::<ClusterProgress>(p).ok()),
             _ => None,
         };
+        let mut note = CompensationNote {
+            namespace: cluster.namespace.clone(),
+            cluster: cluster.name.clone(),
+            undone: Vec::new(),
+            error: None,
+        };
         let Some(progress) = progress else {
-            return format!("{}/{}: nothing was changed", cluster.namespace, cluster.name);
+            return note;
         };
         match compensate(env, &progress).await {
-            Ok(done) => {
-                self.mark_compensated(child);
-                format!("{}/{}: {done}", cluster.namespace, cluster.name)
+            Ok(undone) => {
+                self.set_marker(COMPENSATED_DIR, child);
+                note.undone = undone;
             }
-            Err(e) => format!("{}/{}: {e}", cluster.namespace, cluster.name),
+            Err(e) => note.error = Some(e),
         }
-    }
-
-    fn compensated_marker(&self, child: &str) -> PathBuf {
-        let safe: String = child
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                    c
-                } else {
-                    '%'
-                }
-            })
-            .collect();
-        self.state_dir.join(COMPENSATED_DIR).join(safe)
-    }
-
-    fn mark_compensated(&self, child: &str) {
-        let path = self.compensated_marker(child);
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if let Err(e) = std::fs::write(&path, b"") {
-            tracing::warn!("cannot record compensation of {child} in {}: {e}", path.display());
-        }
+        note
     }
 
     /// At worker start-up: undoes what stopped instances left open (cancelled while no worker
     /// ran, or failed by the engine), once each.
-    pub async fn compensate_stopped(&self, env: &ActivityEnv) -> Result<Vec<String>, EngineError> {
+    pub async fn compensate_stopped(&self, env: &ActivityEnv) -> Result<Vec<CompensationNote>, EngineError> {
         let mut notes = Vec::new();
         for status in self.client.list().await? {
             if !status.state.is_terminal() {
@@ -313,7 +380,7 @@ impl Restarts {
             };
             for cluster in &request.clusters {
                 let child = child_id(&status.id, cluster);
-                if self.compensated_marker(&child).exists() {
+                if self.marker(COMPENSATED_DIR, &child).exists() {
                     continue;
                 }
                 let Some(child_status) = self.client.status(&child).await? else {
@@ -334,7 +401,7 @@ impl Restarts {
 }
 
 /// Undoes `progress`'s open effects: settings back, label off, Lease released. Idempotent.
-pub async fn compensate(env: &ActivityEnv, progress: &ClusterProgress) -> Result<String, String> {
+pub async fn compensate(env: &ActivityEnv, progress: &ClusterProgress) -> Result<Vec<String>, String> {
     let env = Arc::new(ActivityEnv::new(env.credentials.clone()));
     let at = At {
         target: progress.target.clone(),
@@ -377,11 +444,7 @@ pub async fn compensate(env: &ActivityEnv, progress: &ClusterProgress) -> Result
         .await?;
         done.push("Lease released");
     }
-    Ok(if done.is_empty() {
-        "nothing to undo".to_string()
-    } else {
-        done.join(", ")
-    })
+    Ok(done.into_iter().map(str::to_string).collect())
 }
 
 /// Starts a worker on `state_dir`: first undoes what stopped instances left open, then runs

@@ -63,9 +63,10 @@ pub async fn restart_request<C: WorkflowCtx>(ctx: &C, request: RestartRequest) -
     for index in 0..request.clusters.len() {
         lane_work[index % lanes].push(index);
     }
+    let control = std::sync::Mutex::new(RequestControl::default());
     let futures: Vec<_> = lane_work
         .into_iter()
-        .map(|indices| run_lane(ctx, &request, &child_ids, indices))
+        .map(|indices| run_lane(ctx, &request, &child_ids, indices, &control))
         .collect();
     let mut results: Vec<(usize, ClusterReport)> = ctx.join(futures).await.into_iter().flatten().collect();
     results.sort_by_key(|(index, _)| *index);
@@ -82,21 +83,50 @@ pub async fn restart_request<C: WorkflowCtx>(ctx: &C, request: RestartRequest) -
     Ok(report)
 }
 
+/// Control messages the request itself received. A message is sent to the request and to the
+/// cluster workflows that exist at that moment; a cluster started later learns it from here.
+#[derive(Default)]
+struct RequestControl {
+    forced: Option<String>,
+    stopped: Option<String>,
+}
+
 async fn run_lane<C: WorkflowCtx>(
     ctx: &C,
     request: &RestartRequest,
     child_ids: &[String],
     indices: Vec<usize>,
+    control: &std::sync::Mutex<RequestControl>,
 ) -> Vec<(usize, ClusterReport)> {
     let mut out = Vec::new();
     for index in indices {
         let cluster = &request.clusters[index];
+        while let Some(message) = ctx.recv_or_timeout(CONTROL_MAILBOX, Duration::ZERO).await {
+            let mut flags = control.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match serde_json::from_str::<Control>(&message) {
+                Ok(Control::ForceRestart { reason }) => flags.forced = Some(reason),
+                Ok(Control::Stop { reason }) => flags.stopped = Some(reason),
+                Err(e) => ctx.log(&format!("ignoring an unreadable control message: {e}")),
+            }
+        }
+        let (forced, stopped) = {
+            let flags = control.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            (flags.forced.clone(), flags.stopped.clone())
+        };
+        if let Some(reason) = stopped {
+            let mut report = new_cluster_report(cluster, &child_ids[index]);
+            report.state = ClusterState::Stopped;
+            report.reason = Some(format!("stopped by operator before it started: {reason}"));
+            out.push((index, report));
+            continue;
+        }
         let input = ClusterInput {
             request_id: request.request_id.clone(),
             child_id: child_ids[index].clone(),
             target: request.target.clone(),
             cluster: cluster.clone(),
             options: request.options.clone(),
+            forced,
         };
         let report = match ctx
             .child::<_, ClusterReport>(RESTART_CLUSTER, &child_ids[index], &input)
@@ -139,10 +169,13 @@ pub async fn restart_cluster<C: WorkflowCtx>(ctx: &C, input: ClusterInput) -> Wf
             target: input.target.clone(),
             cluster: input.cluster.clone(),
         },
+        forced: input.forced.is_some(),
         input,
-        forced: false,
         observed: Vec::new(),
     };
+    if let Some(reason) = &run.input.forced {
+        run.report.window = Some(format!("maintenance windows overridden: {reason}"));
+    }
     run.report.started_at = Some(ctx.now().await?);
     run.report.state = ClusterState::Running;
     run.publish();
@@ -530,7 +563,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             .await?;
         self.report.pods[index].new_uid = Some(replaced.uid.clone());
         self.publish();
-        let interval = options.gate.interval;
+        let interval = membership_poll(&options.gate);
         self.wait::<AwaitRejoin, bool>(
             "wait rejoin",
             &format!("the CrateDB node of pod {name} to rejoin"),
@@ -593,7 +626,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             .await?;
         let node = out.node.clone();
         let at = self.at.clone();
-        let interval = self.input.options.gate.interval;
+        let interval = membership_poll(&self.input.options.gate);
         let pod_name = pod.to_string();
         let who = node.clone().unwrap_or_else(|| pod.to_string());
         self.wait::<AwaitNodeLeft, bool>(
@@ -712,6 +745,13 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             Err(problems.join("; "))
         }
     }
+}
+
+/// How often `sys.nodes` is polled while a node leaves or rejoins: nothing is decided on one
+/// reading there (the stable gate follows), so it is polled faster than the gate, for less
+/// dead time between the node's move and ours.
+fn membership_poll(gate: &crate::model::Gate) -> Duration {
+    (gate.interval / 2).min(Duration::from_millis(250))
 }
 
 /// `to - from`, zero when negative.

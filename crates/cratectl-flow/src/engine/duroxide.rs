@@ -141,7 +141,11 @@ fn system_time(t: SystemTime) -> Option<Timestamp> {
     Timestamp::try_from(t).ok()
 }
 
+/// Milliseconds since the epoch; 0 is "not recorded".
 fn millis(ms: u64) -> Option<Timestamp> {
+    if ms == 0 {
+        return None;
+    }
     Timestamp::from_millisecond(i64::try_from(ms).ok()?).ok()
 }
 
@@ -174,7 +178,23 @@ impl<E: Send + Sync + 'static> ActivitySink<E> for DxActivities<E> {
             async move {
                 let input: A::In = serde_json::from_str(&input)
                     .map_err(|e| format!("cannot decode the input of {}: {e}", A::NAME))?;
-                let out = A::run(env, input).await?;
+                let began = std::time::Instant::now();
+                let out = A::run(env, input).await;
+                tracing::debug!(
+                    activity = A::NAME,
+                    ms = began.elapsed().as_millis() as u64,
+                    ok = out.is_ok(),
+                    "activity ran"
+                );
+                if std::env::var_os("CRATECTL_TRACE_ACTIVITIES").is_some() {
+                    let end = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_millis()
+                        % 100_000;
+                    eprintln!("ACT {end} {} {} ms", A::NAME, began.elapsed().as_millis());
+                }
+                let out = out?;
                 serde_json::to_string(&out)
                     .map_err(|e| format!("cannot encode the output of {}: {e}", A::NAME))
             }

@@ -327,18 +327,11 @@ pub async fn cancel(args: CancelArgs, global: GlobalArgs) -> CliResult {
             out.push_str(&format!("  {note}\n"));
         }
     }
-    let unpicked = restarts
-        .report(&args.id)
-        .await
-        .ok()
-        .flatten()
-        .is_some_and(|r| r.state == RequestState::Running);
-    if unpicked {
-        out.push_str(&format!(
-            "No worker has picked it up yet, so nothing was changed on the clusters; it shows as running until a \
-             worker records the cancellation: cratectl worker --state-dir {}\n",
-            dir.display()
-        ));
+    let failed = notes.iter().any(|n| n.error.is_some());
+    if failed {
+        out.push_str(
+            "Some changes could NOT be undone (see above): fix them by hand before anything else runs.\n",
+        );
     }
     let names: Vec<&str> = report.clusters.iter().map(|c| c.name.as_str()).collect();
     if let Some(first) = names.first() {
@@ -351,7 +344,11 @@ pub async fn cancel(args: CancelArgs, global: GlobalArgs) -> CliResult {
             }
         ));
     }
-    print(&out)
+    print(&out)?;
+    if failed {
+        return Err(CliError::silent_failure());
+    }
+    Ok(())
 }
 
 async fn signal(global: GlobalArgs, id: &str, control: Control, what: &str) -> CliResult {

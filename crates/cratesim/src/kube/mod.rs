@@ -50,8 +50,15 @@ impl ApiServer {
     }
 
     /// The evidence report (see [`crate::evidence::Evidence::report`]).
+    /// Every model is first brought up to now and observed, so the report's health timeline
+    /// ends with the state the clusters are in now, not the last one a controller pass noted.
     pub fn report(&self) -> serde_json::Value {
-        let databases = self.databases.lock();
+        let mut databases = self.databases.lock();
+        let elapsed = self.clock.elapsed();
+        for (key, model) in databases.iter_mut() {
+            model.advance(elapsed);
+            self.evidence.observe(key, model, self.clock.now());
+        }
         self.evidence.report(&databases, self.clock.epoch())
     }
 
