@@ -108,38 +108,63 @@ fn ts(v: &Value) -> Timestamp {
     v.as_str().unwrap().parse().unwrap()
 }
 
-/// Per pod of one cluster: the simulated time from the pod's first disruptive SQL write (the
-/// allocation hold names `primaries`) to the next GREEN, in real time.
+/// Per pod of one cluster, the simulated delays only, from the simulator's evidence: the node
+/// leaving after DECOMMISSION (statement → YELLOW), the pod coming back after the eviction
+/// (eviction → the RESET of the allocation hold; this includes our rejoin detection, at most half
+/// a poll interval), and recovery (RESET → GREEN). Everything else is ours.
 fn pod_limits(cluster: &Value) -> Vec<Duration> {
-    let holds: Vec<Timestamp> = cluster["sql_writes"]
+    let sql = |needle: &str| -> Vec<Timestamp> {
+        cluster["sql_writes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["stmt"].as_str().unwrap_or("").contains(needle))
+            .map(|w| ts(&w["at"]))
+            .collect()
+    };
+    let decommissions = sql("DECOMMISSION");
+    let resets = sql("RESET GLOBAL \"cluster.routing.allocation.enable\"");
+    let evictions: Vec<Timestamp> = cluster["kube_writes"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|w| {
-            let stmt = w["stmt"].as_str().unwrap_or("").to_ascii_lowercase();
-            stmt.contains("transient") && stmt.contains("allocation.enable") && stmt.contains("'primaries'")
-        })
+        .filter(|w| w["path"].as_str().unwrap_or("").ends_with("/eviction"))
         .map(|w| ts(&w["at"]))
         .collect();
-    let greens: Vec<Timestamp> = cluster["health"]
+    let health: Vec<(Timestamp, String)> = cluster["health"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|h| h["health"] == "GREEN")
-        .map(|h| ts(&h["at"]))
+        .map(|h| (ts(&h["at"]), h["health"].as_str().unwrap_or("").to_string()))
         .collect();
-    holds
+    let after = |t: Timestamp, green: bool| -> Timestamp {
+        health
+            .iter()
+            .find(|(at, h)| *at > t && (h == "GREEN") == green)
+            .map(|(at, _)| *at)
+            .expect("every pod's restart shows in the health timeline (give every node shards)")
+    };
+    let real = |from: Timestamp, to: Timestamp| {
+        Duration::try_from(to.duration_since(from))
+            .unwrap_or_default()
+            .div_f64(SCALE)
+    };
+    decommissions
         .iter()
-        .map(|hold| {
-            let green = greens.iter().find(|g| *g > hold).copied().unwrap_or(*hold);
-            let sim = green.duration_since(*hold);
-            Duration::try_from(sim).unwrap_or_default().div_f64(SCALE)
+        .zip(&evictions)
+        .zip(&resets)
+        .map(|((decommission, eviction), reset)| {
+            real(*decommission, after(*decommission, false))
+                + real(*eviction, *reset)
+                + real(*reset, after(*reset, true))
         })
         .collect()
 }
 
+/// The gates' deliberate windows: one before the first pod and one after each pod (it also
+/// clears the next pod).
 fn stable_windows(pods: usize) -> Duration {
-    GATE.interval * (GATE.polls - 1) * 2 * pods as u32
+    GATE.interval * (GATE.polls - 1) * (pods as u32 + 1)
 }
 
 fn peak_memory_mib() -> Option<f64> {
@@ -152,6 +177,8 @@ fn peak_memory_mib() -> Option<f64> {
 async fn overhead() {
     let mut shape = ClusterShape::new("bench", "cratedb");
     shape.data_groups = vec![("hot".into(), 5)];
+    // Enough shards that every node holds copies, so each pod's restart shows in the health.
+    shape.tables = ClusterShape::numbered_tables(3);
     let run = run(
         "overhead",
         &[shape],
@@ -169,9 +196,12 @@ async fn overhead() {
         for w in cluster["sql_writes"].as_array().unwrap() {
             eprintln!("sql {} {}", w["at"], w["stmt"]);
         }
+        for w in cluster["kube_writes"].as_array().unwrap() {
+            eprintln!("kube {} {} {}", w["at"], w["verb"], w["path"]);
+        }
     }
     let pods = run.report.clusters[0].pods.len();
-    assert_eq!(limits.len(), pods, "one allocation hold per pod");
+    assert_eq!(limits.len(), pods, "one decommission, eviction and reset per pod");
     let sim_limit: Duration = limits.iter().sum();
     let windows = stable_windows(pods);
     let limit = sim_limit + windows;
@@ -204,7 +234,11 @@ async fn fleet() {
     let clusters = 100;
     let parallel = 20;
     let shapes: Vec<ClusterShape> = (0..clusters)
-        .map(|i| ClusterShape::new(&format!("c{i:03}"), &format!("ns{i:03}")))
+        .map(|i| {
+            let mut shape = ClusterShape::new(&format!("c{i:03}"), &format!("ns{i:03}"));
+            shape.tables = ClusterShape::numbered_tables(1);
+            shape
+        })
         .collect();
     // Every dispatcher slot polls the SQLite store; more slots than lanes only add contention.
     let options = WorkerOptions {

@@ -172,6 +172,7 @@ pub async fn restart_cluster<C: WorkflowCtx>(ctx: &C, input: ClusterInput) -> Wf
         forced: input.forced.is_some(),
         input,
         observed: Vec::new(),
+        stable_for: None,
     };
     if let Some(reason) = &run.input.forced {
         run.report.window = Some(format!("maintenance windows overridden: {reason}"));
@@ -220,6 +221,10 @@ struct ClusterRun<'c, C> {
     forced: bool,
     /// Durations of the pods restarted so far (for estimates).
     observed: Vec<Duration>,
+    /// The pod the last stable gate already cleared: the stable-GREEN wait after a pod reads
+    /// through a node other than the next pod, so when the next pod follows at once (no
+    /// maintenance wait between) its gate is that one, not a second.
+    stable_for: Option<String>,
 }
 
 impl<C: WorkflowCtx> ClusterRun<'_, C> {
@@ -310,11 +315,17 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             self.check_control().await?;
             if let Some(schedule) = &schedule {
                 let needed = estimate_pod_duration(&self.observed, pod.estimate);
-                self.window_gate(schedule, needed, &pod.name).await?;
+                if self.window_gate(schedule, needed, &pod.name).await? {
+                    self.stable_for = None;
+                }
             }
             self.report.pod_index = Some(index + 1);
             self.report.state = ClusterState::Running;
-            if let Err(halt) = self.restart_pod(index, &pod, &snapshot).await {
+            let next = snapshot.pods[index + 1..]
+                .iter()
+                .find(|p| p.skip.is_none())
+                .map(|p| p.name.clone());
+            if let Err(halt) = self.restart_pod(index, &pod, &snapshot, next).await {
                 if let Halt::Failed(reason) = &halt {
                     let entry = &mut self.report.pods[index];
                     entry.result = PodResult::Failed;
@@ -393,11 +404,13 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
         }
     }
 
-    /// Waits until the next pod fits in a maintenance window (or an operator forces it).
-    async fn window_gate(&mut self, schedule: &Schedule, needed: Duration, pod: &str) -> Step<()> {
+    /// Waits until the next pod fits in a maintenance window (or an operator forces it); says
+    /// whether it had to wait.
+    async fn window_gate(&mut self, schedule: &Schedule, needed: Duration, pod: &str) -> Step<bool> {
+        let mut waited = false;
         loop {
             if self.forced {
-                return Ok(());
+                return Ok(waited);
             }
             let now = self.ctx.now().await?;
             let decision = decide(schedule, now, needed);
@@ -405,7 +418,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             let at = match decision {
                 WindowDecision::Proceed { .. } => {
                     self.publish();
-                    return Ok(());
+                    return Ok(waited);
                 }
                 WindowDecision::NoWindowAhead { reason } => return Err(Halt::Failed(reason)),
                 WindowDecision::WaitUntil { at, reason } => {
@@ -417,6 +430,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
                     at
                 }
             };
+            waited = true;
             let left = until(now, at);
             if let Some(message) = self
                 .ctx
@@ -481,18 +495,27 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
         .await
     }
 
-    async fn restart_pod(&mut self, index: usize, pod: &PlannedPod, snapshot: &ClusterSnapshot) -> Step<()> {
+    async fn restart_pod(
+        &mut self,
+        index: usize,
+        pod: &PlannedPod,
+        snapshot: &ClusterSnapshot,
+        next: Option<String>,
+    ) -> Step<()> {
         let options = self.input.options.clone();
         let name = pod.name.clone();
         self.take_lease().await?;
 
-        // 1. Fresh, stable readings from another node.
-        self.await_stable(
-            "gate",
-            &format!("stable GREEN before restarting pod {name}"),
-            Some(name.clone()),
-        )
-        .await?;
+        // 1. Fresh, stable readings from another node (unless the previous pod's closing gate,
+        //    moments ago, was exactly that).
+        if self.stable_for.take().as_deref() != Some(name.as_str()) {
+            self.await_stable(
+                "gate",
+                &format!("stable GREEN before restarting pod {name}"),
+                Some(name.clone()),
+            )
+            .await?;
+        }
 
         // 2. Record (once), then hold allocation.
         if self.open.saga.is_none() {
@@ -591,8 +614,13 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             )
             .await?;
         }
-        self.await_stable("wait green", &format!("stable GREEN after pod {name}"), None)
-            .await?;
+        self.await_stable(
+            "wait green",
+            &format!("stable GREEN after pod {name}"),
+            next.clone(),
+        )
+        .await?;
+        self.stable_for = next;
 
         // 7. Result and timings.
         let finished = self.ctx.now().await?;
