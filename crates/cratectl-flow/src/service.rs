@@ -367,10 +367,9 @@ impl Restarts {
     /// ran, or failed by the engine), once each.
     pub async fn compensate_stopped(&self, env: &ActivityEnv) -> Result<Vec<CompensationNote>, EngineError> {
         let mut notes = Vec::new();
+        // Every restart, finished or not: a cluster's workflow can end on its own (the engine
+        // fails it, it is cancelled) while the request goes on.
         for status in self.client.list().await? {
-            if !status.state.is_terminal() {
-                continue;
-            }
             let Some(request) = status
                 .input
                 .as_deref()
@@ -386,17 +385,40 @@ impl Restarts {
                 let Some(child_status) = self.client.status(&child).await? else {
                     continue;
                 };
+                if !child_status.state.is_terminal() {
+                    continue;
+                }
                 let open = child_status
                     .progress
                     .as_deref()
                     .and_then(|p| serde_json::from_str::<ClusterProgress>(p).ok())
                     .is_some_and(|p| !p.open.is_empty());
-                if child_status.state.is_terminal() && open {
+                if open {
                     notes.push(self.compensate_child(&child, cluster, env).await);
+                } else {
+                    // Ended clean: never looked at again.
+                    self.set_marker(COMPENSATED_DIR, &child);
                 }
             }
         }
         Ok(notes)
+    }
+}
+
+/// How often a worker looks for stopped cluster workflows that left something open.
+const COMPENSATION_SCAN: Duration = Duration::from_secs(30);
+
+/// A running worker: the engine's, plus the compensation scan.
+pub struct Worker {
+    engine: DxWorker,
+    scan: tokio::task::JoinHandle<()>,
+}
+
+impl Worker {
+    /// Stops the worker; in-flight activities get up to `grace` (they run again on resume).
+    pub async fn shutdown(self, grace: Duration) {
+        self.scan.abort();
+        self.engine.shutdown(grace).await;
     }
 }
 
@@ -453,10 +475,10 @@ pub async fn start_worker(
     state_dir: &Path,
     env: Arc<ActivityEnv>,
     options: &WorkerOptions,
-) -> Result<DxWorker, EngineError> {
+) -> Result<Worker, EngineError> {
     let restarts = Restarts::open(state_dir).await?;
     for note in restarts.compensate_stopped(&env).await? {
-        tracing::info!("compensated a stopped restart: {note}");
+        tracing::warn!("undid what a stopped restart left open: {note}");
     }
     let workflows = dx::register(
         dx::workflows(),
@@ -467,6 +489,22 @@ pub async fn start_worker(
         restart_cluster(&ctx, input).await
     })
     .build();
-    let activities = activities::register(DxActivities::new(env));
-    DxWorker::start(state_dir, activities, workflows, options).await
+    let activities = activities::register(DxActivities::new(env.clone()));
+    let engine = DxWorker::start(state_dir, activities, workflows, options).await?;
+    // While it runs, too: a cluster workflow the engine itself failed (a store error, a
+    // nondeterminism after an upgrade) could not clean up after itself.
+    let scan = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(COMPENSATION_SCAN).await;
+            match restarts.compensate_stopped(&env).await {
+                Ok(notes) => {
+                    for note in notes {
+                        tracing::warn!("undid what a stopped restart left open: {note}");
+                    }
+                }
+                Err(e) => tracing::warn!("cannot look for stopped restarts: {e}"),
+            }
+        }
+    });
+    Ok(Worker { engine, scan })
 }

@@ -17,7 +17,6 @@ use cratectl_core::topology::closest_names;
 use cratectl_cratedb::{Client, Credentials, DirectOptions, DirectTransport, RetryPolicy, Secret};
 use cratectl_kube::discovery::{Cluster, Discovery, PodInfo, discover};
 use cratectl_kube::secrets::system_password;
-use cratectl_kube::transport::PortForward;
 use cratectl_kube::{Kube, KubeError, KubeTarget};
 
 use crate::cli::GlobalArgs;
@@ -139,32 +138,12 @@ pub async fn credentials(kube: &Kube, cluster: &Cluster, global: &GlobalArgs) ->
 
 /// A client for one pod of `cluster`, over a port-forward.
 pub fn pod_client(kube: &Kube, cluster: &Cluster, pod: &PodInfo, credentials: Credentials) -> Client {
-    let transport = PortForward::new(kube, &cluster.namespace, &pod.name);
-    Client::new(Arc::new(transport), credentials, RetryPolicy::default())
+    cratectl_flow::env::pod_client(kube, cluster, pod, credentials)
 }
 
 /// The pod to read `cluster` through: the first Ready pod, else an error naming the pods.
 pub fn reading_pod(cluster: &Cluster) -> Result<&PodInfo, String> {
-    cluster.ready_pods().next().ok_or_else(|| {
-        if cluster.pods.is_empty() {
-            format!("{} has no pods", cluster.qualified())
-        } else {
-            format!(
-                "no pod of {} is Ready ({})",
-                cluster.qualified(),
-                cluster
-                    .pods
-                    .iter()
-                    .map(|p| format!(
-                        "{} {}",
-                        p.name,
-                        if p.terminating { "Terminating" } else { &p.phase }
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-    })
+    cratectl_flow::env::reading_pod(cluster, None)
 }
 
 /// A client for `--cluster-url`, with the explicit credentials (none if not given).

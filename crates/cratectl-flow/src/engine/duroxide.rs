@@ -186,14 +186,6 @@ impl<E: Send + Sync + 'static> ActivitySink<E> for DxActivities<E> {
                     ok = out.is_ok(),
                     "activity ran"
                 );
-                if std::env::var_os("CRATECTL_TRACE_ACTIVITIES").is_some() {
-                    let end = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap_or_default()
-                        .as_millis()
-                        % 100_000;
-                    eprintln!("ACT {end} {} {} ms", A::NAME, began.elapsed().as_millis());
-                }
                 let out = out?;
                 serde_json::to_string(&out)
                     .map_err(|e| format!("cannot encode the output of {}: {e}", A::NAME))

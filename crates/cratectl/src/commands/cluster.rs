@@ -50,16 +50,7 @@ pub struct Observed {
 /// The node names the operator configured (`-Cnode.name`), when every pod carries one: hints
 /// that let reasons name a missing node. Never used to address a node.
 fn expected_names(cluster: &Cluster) -> Vec<String> {
-    let hints: Vec<String> = cluster
-        .pods
-        .iter()
-        .filter_map(|p| p.node_name_hint.clone())
-        .collect();
-    if hints.len() == cluster.pods.len() && hints.len() == cluster.desired_nodes() as usize {
-        hints
-    } else {
-        Vec::new()
-    }
+    cratectl_flow::env::expected_node_names(cluster)
 }
 
 /// Reads `cluster` through Kubernetes and CrateDB and gives the verdict.
