@@ -382,7 +382,6 @@ impl Activity for RestoreSettings {
 impl RunActivity<ActivityEnv> for RestoreSettings {
     async fn run(env: Arc<ActivityEnv>, input: RestoreIn) -> Result<(), String> {
         let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
-        let client = env.client_avoiding(&kube, &cluster, None).await?;
         let saga = if input.only.is_empty() {
             input.saga
         } else {
@@ -395,18 +394,34 @@ impl RunActivity<ActivityEnv> for RestoreSettings {
                     .collect(),
             }
         };
-        for stmt in saga::restore_statements(&saga) {
-            client
-                .sql_idempotent(&stmt, &[])
-                .await
-                .map_err(|e| format!("{stmt}: {e}"))?;
+        // Through any node that answers: the pod just stopped may still look Ready.
+        let mut last = format!("no pod of {} is Ready", cluster.qualified());
+        for client in env.clients(&kube, &cluster, None).await? {
+            match restore_through(&client, &saga).await {
+                Ok(()) => return Ok(()),
+                Err((e, true)) => last = e,
+                Err((e, false)) => return Err(e),
+            }
         }
-        let now = client
-            .settings()
-            .await
-            .map_err(|e| format!("cannot read the settings back: {e}"))?;
-        saga::is_restored(&saga, &now).map_err(|wrong| format!("settings not restored: {}", wrong.join("; ")))
+        Err(last)
     }
+}
+
+/// Restores and checks through one client; the flag says whether another node may do better.
+async fn restore_through(client: &cratectl_cratedb::Client, saga: &Saga) -> Result<(), (String, bool)> {
+    let unreachable = |e: &cratectl_cratedb::Error| matches!(e, cratectl_cratedb::Error::Unreachable { .. });
+    for stmt in saga::restore_statements(saga) {
+        client
+            .sql_idempotent(&stmt, &[])
+            .await
+            .map_err(|e| (format!("{stmt}: {e}"), unreachable(&e)))?;
+    }
+    let now = client
+        .settings()
+        .await
+        .map_err(|e| (format!("cannot read the settings back: {e}"), unreachable(&e)))?;
+    saga::is_restored(saga, &now)
+        .map_err(|wrong| (format!("settings not restored: {}", wrong.join("; ")), false))
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -102,6 +102,22 @@ impl ActivityEnv {
         Ok(pod_client(kube, cluster, pod, credentials))
     }
 
+    /// Clients for every Ready pod of `cluster` but `avoid`, in pod order (for a write that
+    /// must get through while one node is going away).
+    pub async fn clients(
+        &self,
+        kube: &Kube,
+        cluster: &Cluster,
+        avoid: Option<&str>,
+    ) -> Result<Vec<Client>, String> {
+        let credentials = self.credentials(kube, cluster).await?;
+        Ok(cluster
+            .ready_pods()
+            .filter(|p| Some(p.name.as_str()) != avoid)
+            .map(|p| pod_client(kube, cluster, p, credentials.clone()))
+            .collect())
+    }
+
     /// One health verdict of `cluster`, read through a pod other than `avoid`.
     pub async fn verdict(&self, kube: &Kube, cluster: &Cluster, avoid: Option<&str>) -> Verdict {
         match self.client_avoiding(kube, cluster, avoid).await {

@@ -86,6 +86,10 @@ fn read_default() -> Result<(Kubeconfig, String), KubeError> {
 #[derive(Clone)]
 pub struct Kube {
     pub client: Client,
+    /// The same connection without kube-rs' transparent retries of 429/503/504, for requests
+    /// whose refusal is an answer: an eviction a PodDisruptionBudget refuses is a 429, which the
+    /// default client would retry for minutes instead of letting us report the budget.
+    pub once: Client,
     /// The context name (for messages: "context prod-eu").
     pub context: String,
     /// The API server URL (for messages; never carries credentials).
@@ -145,12 +149,19 @@ impl Kube {
                 message: e.to_string(),
             })?;
         let server = config.cluster_url.to_string();
-        let client = Client::try_from(config).map_err(|e| KubeError::Kubeconfig {
-            source_desc: format!("{source} (context {context})"),
-            message: e.to_string(),
-        })?;
+        let mut no_retry = config.clone();
+        no_retry.default_retry = false;
+        let build = |config: Config| {
+            Client::try_from(config).map_err(|e| KubeError::Kubeconfig {
+                source_desc: format!("{source} (context {context})"),
+                message: e.to_string(),
+            })
+        };
+        let client = build(config)?;
+        let once = build(no_retry)?;
         Ok(Kube {
             client,
+            once,
             context,
             server,
         })
@@ -159,6 +170,7 @@ impl Kube {
     /// Wraps an existing client (tests drive the simulator in-process this way).
     pub fn from_client(client: Client, context: &str, server: &str) -> Kube {
         Kube {
+            once: client.clone(),
             client,
             context: context.into(),
             server: server.into(),

@@ -256,7 +256,8 @@ pub async fn evict_pod(
     uid: &str,
     grace: Option<Duration>,
 ) -> Result<StopOutcome, KubeError> {
-    let api: Api<Pod> = Api::namespaced(kube.client.clone(), namespace);
+    // Without transparent retries: a budget's refusal (429) is the answer to report.
+    let api: Api<Pod> = Api::namespaced(kube.once.clone(), namespace);
     let mut delete_options = json!({"preconditions": {"uid": uid}});
     if let Some(grace) = grace {
         delete_options["gracePeriodSeconds"] = json!(grace_seconds(grace));
