@@ -97,17 +97,7 @@ impl Restarts {
     }
 
     fn marker(&self, dir: &str, id: &str) -> PathBuf {
-        let safe: String = id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                    c
-                } else {
-                    '%'
-                }
-            })
-            .collect();
-        self.state_dir.join(dir).join(safe)
+        self.state_dir.join(dir).join(dx::file_name(id))
     }
 
     fn set_marker(&self, dir: &str, id: &str) {

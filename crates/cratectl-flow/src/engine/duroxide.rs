@@ -35,6 +35,20 @@ use super::{
 pub const STORE_FILE: &str = "cratectl.db";
 const STARTED_DIR: &str = "started";
 
+/// A workflow id as one file name in the state directory: ids are `[A-Za-z0-9._-]`, anything
+/// else becomes `%`.
+pub fn file_name(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '%'
+            }
+        })
+        .collect()
+}
+
 /// The workflow context on duroxide.
 #[derive(Clone)]
 pub struct DxCtx(pub OrchestrationContext);
@@ -293,18 +307,7 @@ impl DuroxideClient {
     }
 
     fn started_marker(&self, id: &str) -> PathBuf {
-        // Ids are `[A-Za-z0-9._-]`; anything else is encoded so the marker stays one file.
-        let safe: String = id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                    c
-                } else {
-                    '%'
-                }
-            })
-            .collect();
-        self.state_dir.join(STARTED_DIR).join(safe)
+        self.state_dir.join(STARTED_DIR).join(file_name(id))
     }
 
     /// Started ids with their workflow name and start time, from the registry.
