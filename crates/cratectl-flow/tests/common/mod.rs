@@ -3,11 +3,12 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cratectl_core::restart::report::{RequestState, RestartReport};
+use cratectl_core::restart::report::{ClusterReport, RequestState, RestartReport};
 use cratectl_flow::engine::duroxide::WorkerOptions;
 use cratectl_flow::env::ActivityEnv;
 use cratectl_flow::model::{ClusterRef, Gate, RestartOptions, RestartRequest, TargetSpec};
@@ -30,7 +31,12 @@ pub struct Setup {
 impl Setup {
     /// Serves `shapes` (simulator at x20) and starts a worker.
     pub async fn start(name: &str, shapes: &[ClusterShape]) -> Setup {
-        let sim = Sim::new(Clock::new(20.0), shapes).unwrap();
+        Setup::start_at(name, shapes, 20.0).await
+    }
+
+    /// Serves `shapes` with the simulator's clock `scale` times real time, and starts a worker.
+    pub async fn start_at(name: &str, shapes: &[ClusterShape], scale: f64) -> Setup {
+        let sim = Sim::new(Clock::new(scale), shapes).unwrap();
         let running = serve("127.0.0.1:0", sim).await.unwrap();
         let dir = std::env::temp_dir().join(format!("cratectl-flow-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -101,6 +107,8 @@ impl Setup {
         done: impl Fn(&RestartReport) -> bool,
     ) -> RestartReport {
         let deadline = tokio::time::Instant::now() + limit;
+        let start = std::time::Instant::now();
+        let mut seen = String::new();
         loop {
             let report = self
                 .restarts
@@ -108,6 +116,9 @@ impl Setup {
                 .await
                 .unwrap()
                 .expect("the restart exists");
+            if std::env::var_os("TRACE_STEPS").is_some() {
+                trace_steps(id, &report, start, &mut seen);
+            }
             if done(&report) {
                 return report;
             }
@@ -117,7 +128,7 @@ impl Setup {
                     serde_json::to_string_pretty(&report).unwrap()
                 );
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
@@ -170,4 +181,185 @@ pub fn assert_uids(cluster: &Value, n: usize) {
     for pod in cluster["pods"].as_array().unwrap() {
         assert_eq!(pod["uids"].as_array().unwrap().len(), n, "{pod}");
     }
+}
+
+/// `TRACE_STEPS=1`: prints each change of a cluster's step while a test waits.
+fn trace_steps(id: &str, report: &RestartReport, start: std::time::Instant, seen: &mut String) {
+    let now: Vec<String> = report
+        .clusters
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {:?} {:?} {:?}",
+                c.name, c.state, c.pod_index, c.current_step, c.waiting_for
+            )
+        })
+        .collect();
+    let now = now.join(" | ");
+    if now != *seen {
+        eprintln!("{:>7.2}s {id}: {now}", start.elapsed().as_secs_f64());
+        *seen = now;
+    }
+}
+
+impl Setup {
+    /// The StatefulSets of cluster `name` (`crate-…-<name>`) with their routing-owner label
+    /// (`dc-util-routing-owner`) value, if they carry it.
+    pub fn routing_owner_labels(&self, name: &str) -> BTreeMap<String, Option<String>> {
+        let suffix = format!("-{name}");
+        self.server
+            .store()
+            .list("statefulsets", Some("cratedb"))
+            .into_iter()
+            .filter_map(|sts| {
+                let sts_name = sts.pointer("/metadata/name")?.as_str()?;
+                sts_name.ends_with(&suffix).then(|| {
+                    let label = sts
+                        .pointer("/metadata/labels")
+                        .and_then(|l| l.get(ROUTING_OWNER_LABEL))
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    (sts_name.to_string(), label)
+                })
+            })
+            .collect()
+    }
+
+    /// Runs `stmt` on cluster `name` as an operator would: through a Ready pod, with the
+    /// cluster's own credentials.
+    pub async fn sql(&self, name: &str, stmt: &str) {
+        let env = ActivityEnv::new(None);
+        let cluster = ClusterRef {
+            namespace: "cratedb".into(),
+            resource: name.into(),
+            name: name.into(),
+        };
+        let (kube, found) = env.cluster(&self.target, &cluster).await.unwrap();
+        let client = env.client_avoiding(&kube, &found, None).await.unwrap();
+        client.sql_idempotent(stmt, &[]).await.unwrap();
+    }
+
+    /// Sets `cluster.graceful_stop.min_availability` (which a restart without dc_util changes)
+    /// to FULL at both levels, so a test sees a value that is not the default come back at both.
+    /// (The saga restores effective values: a value held at one level only comes back at both,
+    /// and a default written explicitly comes back as a RESET, so only this kind of value can
+    /// be compared level by level.)
+    pub async fn preset_settings(&self, name: &str) -> Value {
+        for level in ["TRANSIENT", "PERSISTENT"] {
+            self.sql(
+                name,
+                &format!("SET GLOBAL {level} \"cluster.graceful_stop.min_availability\" = 'FULL'"),
+            )
+            .await;
+        }
+        let settings = self.sim_cluster(name)["settings"].clone();
+        for level in ["transient", "persistent"] {
+            assert!(
+                settings[level].to_string().to_lowercase().contains("full"),
+                "preset at level {level}: {settings}"
+            );
+        }
+        settings
+    }
+
+    /// Asserts what every ending of a cluster's restart must leave: the settings as `before`
+    /// (both levels), no Lease `cratectl-<name>`, no routing-owner label on its StatefulSets.
+    pub async fn assert_cleaned_up(&self, name: &str, before: &Value, context: &str) {
+        let sim = self.sim_cluster(name);
+        assert_eq!(
+            &sim["settings"], before,
+            "{name}: settings back at both levels; {context}"
+        );
+        assert_eq!(
+            self.lease_holder(name).await,
+            None,
+            "{name}: Lease cratectl-{name} released; {context}"
+        );
+        let labels = self.routing_owner_labels(name);
+        assert!(!labels.is_empty(), "{name} has StatefulSets");
+        assert!(
+            labels.values().all(Option::is_none),
+            "{name}: routing-owner label removed: {labels:?}; {context}"
+        );
+    }
+}
+
+/// The label cratectl (and the operator) put on StatefulSets while they own allocation.
+pub const ROUTING_OWNER_LABEL: &str = "dc-util-routing-owner";
+
+/// The child workflow id of cluster `name` (namespace `cratedb`) in request `id`.
+pub fn child_id(id: &str, name: &str) -> String {
+    cratectl_flow::workflow::child_id(
+        id,
+        &ClusterRef {
+            namespace: "cratedb".into(),
+            resource: name.into(),
+            name: name.into(),
+        },
+    )
+}
+
+/// Whether cluster `name` of `report` is restarting its pod number `index` (1-based) at one of
+/// `steps`.
+pub fn at_step(report: &RestartReport, name: &str, index: usize, steps: &[&str]) -> bool {
+    report.clusters.iter().any(|c| {
+        c.name == name
+            && c.pod_index == Some(index)
+            && c.current_step.as_deref().is_some_and(|s| steps.contains(&s))
+    })
+}
+
+/// The cluster `name` of `report`.
+pub fn cluster<'r>(report: &'r RestartReport, name: &str) -> &'r ClusterReport {
+    report
+        .clusters
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no cluster {name} in {}", report.text()))
+}
+
+/// Pod name → how many UIDs the simulator has seen it with.
+pub fn uid_counts(cluster: &Value) -> BTreeMap<String, usize> {
+    cluster["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["uids"].as_array().unwrap().len(),
+            )
+        })
+        .collect()
+}
+
+/// The state-changing SQL the simulator recorded for the cluster.
+pub fn sql_writes(cluster: &Value) -> Vec<String> {
+    cluster["sql_writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["stmt"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The Kubernetes writes the simulator recorded for the cluster, as `VERB path`.
+pub fn kube_writes(cluster: &Value) -> Vec<String> {
+    cluster["kube_writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {}",
+                w["verb"].as_str().unwrap_or_default(),
+                w["path"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// `value` as indented JSON, for failure messages.
+pub fn pretty<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap()
 }

@@ -1,0 +1,347 @@
+//! An operator's control over a running restart, and one operation per cluster:
+//!
+//! * `cancel` (a hard stop) while the cluster waits for its window holding the Lease, and in
+//!   the middle of a pod after the settings were changed: the restart reads as cancelled, what
+//!   it had changed is undone (settings at both levels, routing-owner label, Lease) and the
+//!   returned notes say so;
+//! * `stop`: the pod under way finishes, the cluster ends `stopped` with the other pods pending
+//!   and the reason, everything undone;
+//! * a second request for a cluster another request holds is refused, naming the holder, and
+//!   disrupts nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Setup, at_step, child_id, fast_options, sql_writes, uid_counts};
+use cratectl_core::restart::report::{ClusterState, PodResult, RequestState};
+use cratectl_flow::env::ActivityEnv;
+use cratectl_flow::model::{Control, MaintenanceSpec, RestartOptions};
+use cratesim::operator::ClusterShape;
+
+/// Options whose maintenance windows are blacked out for the next 20 days: the restart takes
+/// the Lease, then waits.
+fn waiting_options(cluster: &str) -> RestartOptions {
+    let today = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
+    let far = today.checked_add(jiff::Span::new().days(20)).unwrap();
+    let mut options = fast_options();
+    options.maintenance = Some(MaintenanceSpec {
+        path: "freeze.toml".into(),
+        toml: format!(
+            "[{cluster}]\ntimezone = \"UTC\"\nmin_window_duration = 30\n\n[[{cluster}.windows]]\ntime = \"01:00-05:00\"\n\n[[{cluster}.blackouts]]\nstart = \"{today}T00:00:00Z\"\nend = \"{far}T00:00:00Z\"\nreason = \"Freeze\"\n"
+        ),
+    });
+    options
+}
+
+async fn waiting_with_the_lease(setup: &Setup, id: &str, cluster: &str) {
+    let waiting = setup
+        .until(id, Duration::from_secs(30), |r| {
+            r.clusters[0].state == ClusterState::Waiting
+        })
+        .await;
+    assert_eq!(
+        waiting.clusters[0].current_step.as_deref(),
+        Some("maintenance window"),
+        "{}",
+        waiting.text()
+    );
+    assert_eq!(
+        setup.lease_holder(cluster).await,
+        Some(Some(child_id(id, cluster))),
+        "the Lease is taken before the window wait"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_while_waiting_for_a_window_releases_the_lease() {
+    let setup = Setup::start("cancel-waiting", &[ClusterShape::new("alpha", "cratedb")]).await;
+    let before = setup.sim_cluster("alpha");
+    let id = "cancel-waiting";
+    setup
+        .restarts
+        .start(&setup.request(id, &["alpha"], waiting_options("alpha")))
+        .await
+        .unwrap();
+    waiting_with_the_lease(&setup, id, "alpha").await;
+
+    let notes = setup
+        .restarts
+        .cancel(
+            id,
+            "changed my mind",
+            &ActivityEnv::new(None),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let note = &notes[0];
+    assert_eq!(note.error, None, "{note}");
+    assert_eq!(note.undone, vec!["Lease released".to_string()], "{note}");
+    assert_eq!(note.to_string(), "cratedb/alpha: Lease released");
+
+    let report = setup.restarts.report(id).await.unwrap().unwrap();
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Cancelled, "{text}");
+    assert_eq!(report.clusters[0].state, ClusterState::Cancelled, "{text}");
+    let after = setup.sim_cluster("alpha");
+    assert_eq!(uid_counts(&after), uid_counts(&before), "no pod restarted");
+    assert_eq!(sql_writes(&after), sql_writes(&before), "no SQL written");
+    setup
+        .assert_cleaned_up("alpha", &before["settings"], "cancelled while waiting")
+        .await;
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so() {
+    let setup = Setup::start("cancel-mid-pod", &[ClusterShape::new("alpha", "cratedb")]).await;
+    let settings_before = setup.preset_settings("alpha").await;
+    let id = "cancel-mid-pod";
+    setup
+        .restarts
+        .start(&setup.request(id, &["alpha"], fast_options()))
+        .await
+        .unwrap();
+    // The settings are recorded and changed (allocation held, min_availability for our own
+    // decommission), the label is on, the first pod is on its way.
+    setup
+        .until(id, Duration::from_secs(30), |r| {
+            at_step(r, "alpha", 1, &["wait ready", "wait rejoin"])
+        })
+        .await;
+    let during = setup.sim_cluster("alpha");
+    assert_ne!(during["settings"], settings_before, "changed for the restart");
+    assert!(
+        setup
+            .routing_owner_labels("alpha")
+            .values()
+            .all(|l| l.as_deref().is_some_and(|v| v.starts_with("cratectl-"))),
+        "{:?}",
+        setup.routing_owner_labels("alpha")
+    );
+
+    let notes = setup
+        .restarts
+        .cancel(
+            id,
+            "wrong cluster",
+            &ActivityEnv::new(None),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let note = &notes[0];
+    assert_eq!(note.error, None, "{note}");
+    assert_eq!(
+        note.undone,
+        vec![
+            "settings restored".to_string(),
+            "routing-owner label removed".to_string(),
+            "Lease released".to_string()
+        ],
+        "{note}"
+    );
+    let report = setup.restarts.report(id).await.unwrap().unwrap();
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Cancelled, "{text}");
+    assert_eq!(report.clusters[0].state, ClusterState::Cancelled, "{text}");
+    setup
+        .assert_cleaned_up("alpha", &settings_before, "right after the cancel")
+        .await;
+
+    // Nothing of the cancelled workflow comes back later (an activity cut short writing after
+    // the compensation): the interrupted pod returns by itself, nothing else is restarted.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    setup
+        .assert_cleaned_up("alpha", &settings_before, "3 s after the cancel")
+        .await;
+    let uids = uid_counts(&setup.sim_cluster("alpha"));
+    assert_eq!(uids["crate-data-hot-alpha-0"], 2, "{uids:?}");
+    assert_eq!(uids["crate-data-hot-alpha-1"], 1, "{uids:?}");
+    assert_eq!(uids["crate-data-hot-alpha-2"], 1, "{uids:?}");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_finishes_the_current_pod_then_stops_cleanly() {
+    let setup = Setup::start("stop", &[ClusterShape::new("alpha", "cratedb")]).await;
+    let settings_before = setup.preset_settings("alpha").await;
+    let id = "stop";
+    setup
+        .restarts
+        .start(&setup.request(id, &["alpha"], fast_options()))
+        .await
+        .unwrap();
+    setup
+        .until(id, Duration::from_secs(30), |r| {
+            at_step(r, "alpha", 1, &["decommission", "evict", "wait ready"])
+        })
+        .await;
+    setup
+        .restarts
+        .signal(
+            id,
+            &Control::Stop {
+                reason: "end of the change slot".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let report = setup.finish(id, Duration::from_secs(60)).await;
+    let text = report.text();
+    // Stopped on request with no pod failed: not a failure of the request.
+    assert_eq!(report.state, RequestState::Completed, "{text}");
+    let alpha = &report.clusters[0];
+    assert_eq!(alpha.state, ClusterState::Stopped, "{text}");
+    let why = "stopped by operator: end of the change slot";
+    assert_eq!(alpha.reason.as_deref(), Some(why), "{text}");
+    assert_eq!(alpha.pods[0].name, "crate-data-hot-alpha-0", "{text}");
+    assert_eq!(
+        alpha.pods[0].result,
+        PodResult::Restarted,
+        "the current pod finished: {text}"
+    );
+    for pod in &alpha.pods[1..] {
+        assert_eq!(pod.result, PodResult::Pending, "{text}");
+        assert_eq!(pod.reason.as_deref(), Some(why), "{text}");
+    }
+    let sim = setup.sim_cluster("alpha");
+    let uids = uid_counts(&sim);
+    assert_eq!(uids["crate-data-hot-alpha-0"], 2, "{uids:?}");
+    assert_eq!(uids["crate-data-hot-alpha-1"], 1, "{uids:?}");
+    assert_eq!(uids["crate-data-hot-alpha-2"], 1, "{uids:?}");
+    assert!(sim["max_unavailable_nodes"].as_u64().unwrap() <= 1, "{sim}");
+    setup
+        .assert_cleaned_up("alpha", &settings_before, "stopped")
+        .await;
+    setup.stop().await;
+}
+
+/// Asserts that request `second` failed on the Lease `first` holds for `cluster`.
+fn assert_refused_naming_the_holder(
+    report: &cratectl_core::restart::report::RestartReport,
+    first: &str,
+    cluster: &str,
+) {
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Failed, "{text}");
+    let refused = &report.clusters[0];
+    assert_eq!(refused.state, ClusterState::Failed, "{text}");
+    let reason = refused.reason.clone().unwrap_or_default();
+    let holder = child_id(first, cluster);
+    assert!(
+        reason.contains(&format!(
+            "another operation holds the cluster's Lease cratedb/cratectl-{cluster}: {holder}"
+        )),
+        "the reason names the holder {holder}: {reason}"
+    );
+    assert!(
+        refused
+            .pods
+            .iter()
+            .all(|p| p.result == PodResult::Pending && p.old_uid.is_none()),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_request_for_a_held_cluster_is_refused_naming_the_holder() {
+    let setup = Setup::start("second-request", &[ClusterShape::new("alpha", "cratedb")]).await;
+    let before = setup.sim_cluster("alpha");
+    let first = "first-request";
+    setup
+        .restarts
+        .start(&setup.request(first, &["alpha"], waiting_options("alpha")))
+        .await
+        .unwrap();
+    waiting_with_the_lease(&setup, first, "alpha").await;
+
+    let second = "second-request";
+    setup
+        .restarts
+        .start(&setup.request(second, &["alpha"], fast_options()))
+        .await
+        .unwrap();
+    let report = setup.finish(second, Duration::from_secs(30)).await;
+    assert_refused_naming_the_holder(&report, first, "alpha");
+    // The refused request disrupted nothing and left the first one's Lease alone.
+    let after = setup.sim_cluster("alpha");
+    assert_eq!(uid_counts(&after), uid_counts(&before));
+    assert_eq!(sql_writes(&after), sql_writes(&before));
+    assert_eq!(after["settings"], before["settings"]);
+    assert_eq!(
+        setup.lease_holder("alpha").await,
+        Some(Some(child_id(first, "alpha")))
+    );
+    let first_report = setup.restarts.report(first).await.unwrap().unwrap();
+    assert_eq!(
+        first_report.clusters[0].state,
+        ClusterState::Waiting,
+        "{}",
+        first_report.text()
+    );
+
+    setup
+        .restarts
+        .cancel(
+            first,
+            "test over",
+            &ActivityEnv::new(None),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    setup
+        .assert_cleaned_up("alpha", &before["settings"], "first request cancelled")
+        .await;
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bug: the second request fails with \"not safe to start: YELLOW: 2 of 3 nodes present (missing data-hot-0), 2 underreplicated shards in doc.events, …\" instead of naming the Lease holder: restart_cluster validates health (workflow.rs `validate`) before it takes the Lease"]
+async fn a_second_request_during_a_pod_restart_is_refused_naming_the_holder() {
+    let setup = Setup::start("second-mid-pod", &[ClusterShape::new("alpha", "cratedb")]).await;
+    let before = setup.sim_cluster("alpha");
+    let first = "first-mid-pod";
+    setup
+        .restarts
+        .start(&setup.request(first, &["alpha"], fast_options()))
+        .await
+        .unwrap();
+    // A node of the cluster is down because of the first request.
+    setup
+        .until(first, Duration::from_secs(30), |r| {
+            at_step(r, "alpha", 1, &["wait ready"])
+        })
+        .await;
+    let second = "second-mid-pod";
+    setup
+        .restarts
+        .start(&setup.request(second, &["alpha"], fast_options()))
+        .await
+        .unwrap();
+    let report = setup.finish(second, Duration::from_secs(30)).await;
+    let first_report = setup.finish(first, Duration::from_secs(60)).await;
+    assert_eq!(
+        first_report.state,
+        RequestState::Completed,
+        "the first request is not disturbed: {}",
+        first_report.text()
+    );
+    let sim = setup.sim_cluster("alpha");
+    assert!(
+        uid_counts(&sim).values().all(|&n| n == 2),
+        "each pod restarted once, by the first request: {sim}"
+    );
+    assert!(sim["max_unavailable_nodes"].as_u64().unwrap() <= 1, "{sim}");
+    setup
+        .assert_cleaned_up("alpha", &before["settings"], "both requests ended")
+        .await;
+    assert_refused_naming_the_holder(&report, first, "alpha");
+    setup.stop().await;
+}

@@ -1,0 +1,121 @@
+//! A pod that never becomes Ready again fails its cluster, and only its cluster: two clusters in
+//! one request, restarted one after the other (`parallel` 1) and side by side (`parallel` 2).
+//!
+//! cratesim's `node_never_rejoins` is the fault: the node's next process starts but never joins
+//! the cluster, and a CrateDB pod is Ready only while its node serves, so the pod that replaces
+//! the stopped one stays Running and not Ready for good.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Setup, fast_options, uid_counts};
+use cratectl_core::restart::report::{ClusterState, PodResult, RequestState};
+use cratectl_flow::model::Timeouts;
+use cratesim::faults::Fault;
+use cratesim::operator::ClusterShape;
+
+async fn never_ready_in_one_of_two_clusters(parallel: usize) {
+    let name = format!("never-ready-p{parallel}");
+    let setup = Setup::start(
+        &name,
+        &[
+            ClusterShape::new("alpha", "cratedb"),
+            ClusterShape::new("beta", "cratedb"),
+        ],
+    )
+    .await;
+    let alpha_before = setup.preset_settings("alpha").await;
+    let beta_before = setup.preset_settings("beta").await;
+    setup.faults(&[Fault::NodeNeverRejoins {
+        namespace: "cratedb".into(),
+        cluster: "alpha".into(),
+        node: "data-hot-0".into(),
+    }]);
+    let mut options = fast_options();
+    options.parallel = parallel;
+    options.timeouts = Timeouts {
+        pod_ready: Duration::from_secs(5),
+        ..Timeouts::default()
+    };
+    setup
+        .restarts
+        .start(&setup.request(&name, &["alpha", "beta"], options))
+        .await
+        .unwrap();
+    let report = setup.finish(&name, Duration::from_secs(120)).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Failed, "{text}");
+
+    // alpha: failed on the pod that never came back, saying what it saw of it.
+    let alpha = common::cluster(&report, "alpha");
+    assert_eq!(alpha.state, ClusterState::Failed, "{text}");
+    let reason = alpha.reason.clone().unwrap_or_default();
+    for needle in [
+        "timed out after 5s",
+        "pod crate-data-hot-alpha-0 with a new UID to be Ready",
+        "Running, not Ready",
+    ] {
+        assert!(reason.contains(needle), "{needle:?} in the reason: {reason}");
+    }
+    let failed: Vec<_> = alpha
+        .pods
+        .iter()
+        .filter(|p| p.result == PodResult::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{text}");
+    assert_eq!(failed[0].name, "crate-data-hot-alpha-0", "{text}");
+    assert!(
+        alpha
+            .pods
+            .iter()
+            .filter(|p| p.name != "crate-data-hot-alpha-0")
+            .all(|p| p.result == PodResult::Pending),
+        "the other pods of alpha were not touched: {text}"
+    );
+    let sim = setup.sim_cluster("alpha");
+    assert_eq!(
+        sim["max_unavailable_nodes"].as_u64(),
+        Some(1),
+        "one node down, never two: {sim}"
+    );
+    let uids = uid_counts(&sim);
+    assert_eq!(uids["crate-data-hot-alpha-0"], 2, "{uids:?}");
+    assert_eq!(uids["crate-data-hot-alpha-1"], 1, "{uids:?}");
+    assert_eq!(uids["crate-data-hot-alpha-2"], 1, "{uids:?}");
+    setup
+        .assert_cleaned_up("alpha", &alpha_before, &format!("parallel {parallel}"))
+        .await;
+
+    // beta, in the same request: fully restarted all the same.
+    let beta = common::cluster(&report, "beta");
+    assert_eq!(beta.state, ClusterState::Succeeded, "{text}");
+    assert!(
+        beta.pods.iter().all(|p| p.result == PodResult::Restarted),
+        "{text}"
+    );
+    let sim = setup.sim_cluster("beta");
+    assert!(sim["max_unavailable_nodes"].as_u64().unwrap() <= 1, "{sim}");
+    let uids = uid_counts(&sim);
+    assert_eq!(uids.len(), 3, "{uids:?}");
+    assert!(
+        uids.values().all(|&n| n == 2),
+        "each beta pod restarted once: {uids:?}"
+    );
+    setup
+        .assert_cleaned_up("beta", &beta_before, &format!("parallel {parallel}"))
+        .await;
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_never_ready_fails_its_cluster_only_one_cluster_at_a_time() {
+    never_ready_in_one_of_two_clusters(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_never_ready_fails_its_cluster_only_two_clusters_at_once() {
+    never_ready_in_one_of_two_clusters(2).await;
+}
