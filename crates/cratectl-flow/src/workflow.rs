@@ -289,6 +289,11 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             ));
         }
 
+        // The Lease first: while another operation has a node down, the cluster is not healthy,
+        // and the user must hear about the other operation, not only about the health.
+        self.step("lease", None);
+        self.take_lease().await?;
+
         self.step("validate", Some("a healthy cluster to start from".into()));
         let health = self
             .call::<ReadHealth>(
@@ -303,9 +308,6 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
         if !health.safe {
             return Err(Halt::Failed(format!("not safe to start: {}", health.summary)));
         }
-
-        self.step("lease", None);
-        self.take_lease().await?;
 
         for index in 0..snapshot.pods.len() {
             let pod = snapshot.pods[index].clone();
