@@ -248,6 +248,9 @@ pub struct LeaseIn {
     pub at: At,
     pub holder: String,
     pub duration: Duration,
+    /// We took it before: a renewal (a Lease found lost or lapsed is then logged as such).
+    #[serde(default)]
+    pub renew: bool,
 }
 
 /// Takes (or renews, when we hold it) the cluster's Lease.
@@ -260,15 +263,13 @@ impl Activity for TakeLease {
 impl RunActivity<ActivityEnv> for TakeLease {
     async fn run(env: Arc<ActivityEnv>, input: LeaseIn) -> Result<Acquire, String> {
         let kube = env.kube(&input.at.target).await?;
-        lease::acquire_lease(
-            &kube,
-            &input.at.cluster.namespace,
-            &input.at.cluster.resource,
-            &input.holder,
-            input.duration,
-        )
-        .await
-        .map_err(|e| e.to_string())
+        let (namespace, resource) = (&input.at.cluster.namespace, &input.at.cluster.resource);
+        let outcome = if input.renew {
+            lease::renew_lease(&kube, namespace, resource, &input.holder, input.duration).await
+        } else {
+            lease::acquire_lease(&kube, namespace, resource, &input.holder, input.duration).await
+        };
+        outcome.map_err(|e| e.to_string())
     }
 }
 

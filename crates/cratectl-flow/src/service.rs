@@ -451,6 +451,7 @@ pub async fn compensate(env: &ActivityEnv, progress: &ClusterProgress) -> Result
                 at,
                 holder: holder.clone(),
                 duration: Duration::ZERO,
+                renew: false,
             },
         )
         .await?;

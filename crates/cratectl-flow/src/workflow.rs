@@ -348,6 +348,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
                     at: self.at.clone(),
                     holder: holder.clone(),
                     duration: self.input.options.lease_duration,
+                    renew: self.open.lease_holder.is_some(),
                 },
                 RETRIED,
             )
@@ -762,6 +763,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
                 at: self.at.clone(),
                 holder,
                 duration: self.input.options.lease_duration,
+                renew: false,
             };
             match self.call::<ReleaseLease>(&input, RETRIED).await {
                 Ok(_) => self.open.lease_holder = None,
