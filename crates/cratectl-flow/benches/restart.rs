@@ -115,7 +115,8 @@ fn ts(v: &Value) -> Timestamp {
 /// Per pod of one cluster, the simulated delays only, from the simulator's evidence: the node
 /// leaving after DECOMMISSION (statement → YELLOW), the pod coming back after the eviction
 /// (eviction → the RESET of the allocation hold; this includes our rejoin detection, at most half
-/// a poll interval), and recovery (RESET → GREEN). Everything else is ours.
+/// a poll interval), and recovery (RESET → settled: GREEN with no shard initializing or
+/// relocating, which the gate rightly waits for). Everything else is ours.
 fn pod_limits(cluster: &Value, scale: f64) -> Vec<Duration> {
     let sql = |needle: &str| -> Vec<Timestamp> {
         cluster["sql_writes"]
@@ -148,6 +149,21 @@ fn pod_limits(cluster: &Value, scale: f64) -> Vec<Duration> {
             .map(|(at, _)| *at)
             .expect("every pod's restart shows in the health timeline (give every node shards)")
     };
+    // GREEN with nothing initializing or relocating: the rebalance after a node returns is the
+    // cluster's own time too.
+    let settled: Vec<Timestamp> = cluster["settled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["settled"].as_bool() == Some(true))
+        .map(|s| ts(&s["at"]))
+        .collect();
+    let settled_after = |t: Timestamp| -> Timestamp {
+        *settled
+            .iter()
+            .find(|at| **at > t)
+            .expect("the cluster settles after every pod")
+    };
     let real = |from: Timestamp, to: Timestamp| {
         Duration::try_from(to.duration_since(from))
             .unwrap_or_default()
@@ -160,7 +176,7 @@ fn pod_limits(cluster: &Value, scale: f64) -> Vec<Duration> {
         .map(|((decommission, eviction), reset)| {
             real(*decommission, after(*decommission, false))
                 + real(*eviction, *reset)
-                + real(*reset, after(*reset, true))
+                + real(*reset, settled_after(*reset))
         })
         .collect()
 }
@@ -290,6 +306,13 @@ async fn fleet() {
 }
 
 fn main() {
+    // `BENCH_LOG=cratectl_flow=debug` shows each activity's time (and whatever else is asked).
+    if let Ok(filter) = std::env::var("BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -21,7 +21,7 @@ use cratectl_kube::pods::{self, PodState, StopOutcome, WaitError};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Activity, ActivitySink, RunActivity};
-use crate::env::{ActivityEnv, Poller, next_tick, verdict_through};
+use crate::env::{ActivityEnv, Poller, decommission_key, next_tick, verdict_through};
 use crate::model::{ClusterRef, RestartOptions, TargetSpec};
 
 /// Registers every activity of this module.
@@ -220,6 +220,7 @@ impl RunActivity<ActivityEnv> for AwaitStable {
                     }
                     let stability = gate.observe(&verdict);
                     last = format!("{} ({})", verdict.summary(), stability.progress());
+                    tracing::trace!(reading = %last, "stable gate");
                     if stability.is_stable() {
                         return Ok(Waited {
                             done: Some(verdict.summary()),
@@ -233,11 +234,25 @@ impl RunActivity<ActivityEnv> for AwaitStable {
                     poller.invalidate();
                 }
             }
-            if !next_tick(&mut tick, input.interval, deadline).await {
+            // Until a first safe reading, look more often: the dead time between the cluster
+            // turning healthy and us noticing is pure delay. From that reading on, the polls are
+            // `interval` apart, so the window the gate demands is exactly as configured.
+            let step = if gate.streak() == 0 {
+                first_reading_poll(input.interval)
+            } else {
+                input.interval
+            };
+            if !next_tick(&mut tick, step, deadline).await {
                 return Ok(Waited { done: None, last });
             }
         }
     }
+}
+
+/// How often the stable gate polls while it has no safe reading yet: a quarter of its interval
+/// (every 500 ms with the default 2 s), at least every 20 ms.
+pub fn first_reading_poll(interval: Duration) -> Duration {
+    (interval / 4).max(Duration::from_millis(20)).min(interval)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -492,9 +507,6 @@ pub struct DecommissionOut {
 /// `ALTER CLUSTER DECOMMISSION '<node>'` through another pod.
 pub struct Decommission;
 
-/// How long the DECOMMISSION statement's answer is waited for before the node's departure is
-/// watched instead (an immediate refusal, e.g. an unknown node, arrives well within it).
-const DECOMMISSION_ANSWER_WAIT: Duration = Duration::from_millis(100);
 /// The statement itself may run as long as `graceful_stop.timeout` (2 h by default).
 const DECOMMISSION_REQUEST_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
@@ -544,28 +556,23 @@ impl RunActivity<ActivityEnv> for Decommission {
         }
         // DECOMMISSION answers only after CrateDB's own health wait (minutes to hours:
         // cratedb-api.md §3.3), and then the node exits. Whether it left is what matters, and
-        // AwaitNodeLeft watches sys.nodes for that. So the statement is sent and left running:
-        // an answer within DECOMMISSION_ANSWER_WAIT is checked (a refusal fails the step), a
-        // later one only logged.
+        // AwaitNodeLeft watches sys.nodes for that. So the statement is sent and left running;
+        // its answer is recorded for AwaitNodeLeft, which fails the step on a refusal (a missing
+        // privilege, an unknown node) instead of waiting for a departure that will not come.
         let stmt = sql::decommission(&node);
         let long = client.with_request_timeout(DECOMMISSION_REQUEST_TIMEOUT);
-        let sent = stmt.clone();
-        let mut answer = tokio::spawn(async move { long.sql(&sent, &[]).await });
-        match tokio::time::timeout(DECOMMISSION_ANSWER_WAIT, &mut answer).await {
-            Err(_still_running) => {
-                tokio::spawn(async move {
-                    if let Ok(Err(e)) = answer.await
-                        && !lost_with_the_node(&e)
-                    {
-                        tracing::warn!("decommission answered late with an error: {e}");
-                    }
-                });
-            }
-            Ok(Ok(Ok(_))) => {}
-            Ok(Ok(Err(e))) if lost_with_the_node(&e) => {}
-            Ok(Ok(Err(e))) => return Err(format!("{stmt}: {e}")),
-            Ok(Err(e)) => return Err(format!("{stmt}: {e}")),
-        }
+        let call = env.decommission_sent(decommission_key(&input.at.cluster, &node));
+        tokio::spawn(async move {
+            let answer = match long.sql(&stmt, &[]).await {
+                Ok(_) => Ok(()),
+                Err(e) if lost_with_the_node(&e) => Ok(()),
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    Err(e.to_string())
+                }
+            };
+            let _ = call.set(answer);
+        });
         Ok(DecommissionOut {
             node: Some(node),
             issued: true,
@@ -601,6 +608,13 @@ async fn await_membership(
     let mut poller = Poller::new(env, &input.at.target, &input.at.cluster, Some(&input.pod));
     let mut last;
     loop {
+        // A node whose DECOMMISSION CrateDB refused is not going anywhere.
+        if !want_present
+            && let Some(node) = &input.node
+            && let Some(refusal) = env.decommission_refused(&decommission_key(&input.at.cluster, node))
+        {
+            return Err(refusal);
+        }
         let read = match poller.reader().await {
             Ok((_, client)) => client
                 .nodes()

@@ -21,6 +21,18 @@ pub struct ActivityEnv {
     /// Secret. Never serialized.
     pub credentials: Option<Credentials>,
     kubes: Mutex<HashMap<TargetSpec, Kube>>,
+    /// DECOMMISSION statements sent by this worker, by [`decommission_key`]: CrateDB answers
+    /// one only when the node is about to leave (minutes to hours), so it runs in the
+    /// background and the wait for the node to leave checks here whether it was refused.
+    decommissions: std::sync::Mutex<HashMap<String, DecommissionCall>>,
+}
+
+/// The answer to one DECOMMISSION: unset while it runs, `Err` when CrateDB refused it.
+pub type DecommissionCall = Arc<std::sync::OnceLock<Result<(), String>>>;
+
+/// Which node's DECOMMISSION a [`DecommissionCall`] is.
+pub fn decommission_key(cluster: &ClusterRef, node: &str) -> String {
+    format!("{}/{}/{node}", cluster.namespace, cluster.resource)
 }
 
 impl ActivityEnv {
@@ -28,6 +40,27 @@ impl ActivityEnv {
         ActivityEnv {
             credentials,
             kubes: Mutex::new(HashMap::new()),
+            decommissions: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Registers a DECOMMISSION about to be sent (replacing an earlier one of the node); the
+    /// sender records the answer in the returned slot.
+    pub fn decommission_sent(&self, key: String) -> DecommissionCall {
+        let call = DecommissionCall::default();
+        self.decommissions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, call.clone());
+        call
+    }
+
+    /// CrateDB's refusal of the node's DECOMMISSION, if this worker sent one and it was refused.
+    pub fn decommission_refused(&self, key: &str) -> Option<String> {
+        let calls = self.decommissions.lock().unwrap_or_else(|p| p.into_inner());
+        match calls.get(key).and_then(|call| call.get()) {
+            Some(Err(refusal)) => Some(refusal.clone()),
+            _ => None,
         }
     }
 

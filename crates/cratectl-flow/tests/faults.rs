@@ -119,3 +119,48 @@ async fn a_pod_never_ready_fails_its_cluster_only_one_cluster_at_a_time() {
 async fn a_pod_never_ready_fails_its_cluster_only_two_clusters_at_once() {
     never_ready_in_one_of_two_clusters(2).await;
 }
+
+/// CrateDB refusing the DECOMMISSION (here: a missing privilege) fails the cluster with
+/// CrateDB's words as soon as the refusal arrives, instead of waiting up to the decommission
+/// timeout for a node that is not leaving; nothing was evicted and everything is put back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_decommission_fails_the_cluster_with_the_refusal() {
+    let name = "decommission-refused";
+    let setup = Setup::start(name, &[ClusterShape::new("gamma", "cratedb")]).await;
+    let before = setup.preset_settings("gamma").await;
+    setup.faults(&[Fault::StatementFails {
+        namespace: "cratedb".into(),
+        cluster: "gamma".into(),
+        pattern: "alter cluster decommission".into(),
+        code: 4011,
+        message: "MissingPrivilegeException[Missing 'AL' privilege for user 'cratectl']".into(),
+    }]);
+    let options = fast_options();
+    assert!(
+        options.timeouts.decommission >= Duration::from_secs(3600),
+        "the default decommission timeout stays long, so only the refusal can end this early"
+    );
+    setup
+        .restarts
+        .start(&setup.request(name, &["gamma"], options))
+        .await
+        .unwrap();
+    let report = setup.finish(name, Duration::from_secs(120)).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Failed, "{text}");
+    let gamma = common::cluster(&report, "gamma");
+    assert_eq!(gamma.state, ClusterState::Failed, "{text}");
+    let reason = gamma.reason.clone().unwrap_or_default();
+    for needle in ["ALTER CLUSTER DECOMMISSION", "Missing 'AL' privilege"] {
+        assert!(reason.contains(needle), "{needle:?} in the reason: {reason}");
+    }
+    assert_eq!(gamma.pods[0].result, PodResult::Failed, "{text}");
+    let sim = setup.sim_cluster("gamma");
+    let uids = uid_counts(&sim);
+    assert!(uids.values().all(|&n| n == 1), "no pod was evicted: {uids:?}");
+    assert_eq!(sim["max_unavailable_nodes"].as_u64(), Some(0), "{sim}");
+    setup
+        .assert_cleaned_up("gamma", &before, "after a refused decommission")
+        .await;
+    setup.stop().await;
+}

@@ -30,6 +30,9 @@ struct KubeWrite {
 struct ClusterEvidence {
     max_unavailable: usize,
     health: Vec<(Timestamp, Health)>,
+    /// Whether the cluster is settled (GREEN with no shard initializing or relocating), as it
+    /// changes.
+    settled: Vec<(Timestamp, bool)>,
     /// Pod name → its UIDs, in the order they appeared.
     uids: BTreeMap<String, Vec<String>>,
 }
@@ -61,6 +64,10 @@ impl Evidence {
         let health = model.health();
         if cluster.health.last().is_none_or(|(_, last)| *last != health) {
             cluster.health.push((at, health));
+        }
+        let settled = health == Health::Green && model.shards_in_flight() == 0;
+        if cluster.settled.last().is_none_or(|(_, last)| *last != settled) {
+            cluster.settled.push((at, settled));
         }
     }
 
@@ -99,7 +106,9 @@ impl Evidence {
 
     /// The report (contract): `{"clusters": [{"name", "namespace", "max_unavailable_nodes",
     /// "pods": [{"name", "uids"}], "settings": {"transient", "persistent"}, "sql_writes": [{"at",
-    /// "node", "stmt"}], "kube_writes": [{"at", "verb", "path"}], "health": [{"at", "health"}]}]}`.
+    /// "node", "stmt"}], "kube_writes": [{"at", "verb", "path"}], "health": [{"at", "health"}],
+    /// "settled": [{"at", "settled"}]}]}` (settled: GREEN with no shard initializing or
+    /// relocating).
     /// A Kubernetes write concerns a cluster when it is in the cluster's namespace and the
     /// object's name contains the cluster's name (or names no object).
     pub fn report(&self, clusters: &Clusters, epoch: Timestamp) -> Value {
@@ -143,6 +152,14 @@ impl Evidence {
                         .collect()
                 })
                 .unwrap_or_default();
+            let settled: Vec<Value> = evidence
+                .map(|e| {
+                    e.settled
+                        .iter()
+                        .map(|(t, s)| json!({"at": t.to_string(), "settled": s}))
+                        .collect()
+                })
+                .unwrap_or_default();
             out.push(json!({
                 "name": name,
                 "namespace": namespace,
@@ -152,6 +169,7 @@ impl Evidence {
                 "sql_writes": sql_writes,
                 "kube_writes": kube_writes,
                 "health": health,
+                "settled": settled,
             }));
         }
         json!({"clusters": out})

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ::duroxide::providers::Provider;
-use ::duroxide::providers::sqlite::SqliteProvider;
 use ::duroxide::runtime::registry::{ActivityRegistry, ActivityRegistryBuilder};
 use ::duroxide::runtime::{self, OrchestrationRegistry, OrchestrationStatus, RuntimeOptions};
 use ::duroxide::{
@@ -26,6 +25,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::store::Store;
 use super::{
     Activity, ActivityOptions, ActivitySink, EngineClient, EngineError, InstanceState, InstanceStatus,
     RunActivity, WfError, WfResult, WorkflowCtx,
@@ -217,11 +217,10 @@ async fn open_store(state_dir: &Path) -> Result<Arc<dyn Provider>, EngineError> 
     };
     std::fs::create_dir_all(state_dir.join(STARTED_DIR))
         .map_err(|e| store_error(format!("cannot create the state directory: {e}")))?;
-    let url = format!("sqlite:{}?mode=rwc", state_dir.join(STORE_FILE).display());
-    let provider = SqliteProvider::new(&url, None)
+    let store = Store::open(&state_dir.join(STORE_FILE))
         .await
         .map_err(|e| store_error(format!("cannot open: {e}")))?;
-    Ok(Arc::new(provider))
+    Ok(store)
 }
 
 /// Tuning of a worker.
@@ -232,7 +231,9 @@ pub struct WorkerOptions {
     /// How long a crashed worker's in-flight activity stays locked before another worker runs
     /// it again (engines.md §1.2 ii-b). Live workers renew their locks.
     pub activity_lock_timeout: Duration,
-    /// The dispatcher's idle poll interval.
+    /// How long an idle dispatcher waits before looking at the store again on its own. Work
+    /// queued by this process wakes it at once; this bounds how late it notices work queued by
+    /// another process (a `--async` start, a signal) or a crashed worker's expired lock.
     pub poll_interval: Duration,
 }
 
@@ -242,7 +243,7 @@ impl Default for WorkerOptions {
             max_concurrent_workflows: 8,
             max_concurrent_activities: 32,
             activity_lock_timeout: Duration::from_secs(15),
-            poll_interval: Duration::from_millis(10),
+            poll_interval: Duration::from_millis(500),
         }
     }
 }
@@ -266,7 +267,9 @@ impl DxWorker {
             worker_concurrency: options.max_concurrent_activities.max(1),
             worker_lock_timeout: options.activity_lock_timeout,
             worker_lock_renewal_buffer: options.activity_lock_timeout / 3,
-            dispatcher_min_poll_interval: options.poll_interval,
+            // The store waits for work itself (store.rs); the minimum only spaces out a
+            // dispatcher that was woken for work another one took.
+            dispatcher_min_poll_interval: Duration::from_millis(2),
             dispatcher_long_poll_timeout: options.poll_interval,
             ..RuntimeOptions::default()
         };

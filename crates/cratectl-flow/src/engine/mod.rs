@@ -14,6 +14,7 @@
 //! I/O and no tokio/futures combinators (use [`WorkflowCtx::join`]).
 
 pub mod duroxide;
+pub mod store;
 
 use std::future::Future;
 use std::sync::Arc;
