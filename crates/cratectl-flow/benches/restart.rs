@@ -257,18 +257,12 @@ async fn fleet() {
     let shapes: Vec<ClusterShape> = (0..clusters)
         .map(|i| ClusterShape::new(&format!("c{i:03}"), &format!("ns{i:03}")))
         .collect();
-    // Every dispatcher slot polls the SQLite store; more slots than lanes only add contention.
-    let options = WorkerOptions {
-        max_concurrent_workflows: 4,
-        max_concurrent_activities: parallel + 4,
-        poll_interval: Duration::from_millis(200),
-        ..WorkerOptions::default()
-    };
+    // One worker as `cratectl worker` starts it, with its default limits.
     let run = run(
         "fleet",
         &shapes,
         parallel,
-        options,
+        WorkerOptions::default(),
         Duration::from_secs(2),
         FLEET_SCALE,
     )

@@ -34,8 +34,6 @@ use crate::model::{
 const WAIT_SLICE: Duration = Duration::from_secs(30);
 /// How often a blocked eviction is tried again.
 const EVICTION_RETRY: Duration = Duration::from_secs(5);
-/// How often a long maintenance wait wakes up to renew the Lease.
-const LEASE_RENEW_EVERY: Duration = Duration::from_secs(120);
 /// Reads and idempotent writes are retried this often before a step fails.
 const RETRIED: ActivityOptions = ActivityOptions::retried(5);
 
@@ -173,6 +171,7 @@ pub async fn restart_cluster<C: WorkflowCtx>(ctx: &C, input: ClusterInput) -> Wf
         input,
         observed: Vec::new(),
         stable_for: None,
+        unrenewed: Duration::ZERO,
     };
     if let Some(reason) = &run.input.forced {
         run.report.window = Some(format!("maintenance windows overridden: {reason}"));
@@ -225,6 +224,10 @@ struct ClusterRun<'c, C> {
     /// through a node other than the next pod, so when the next pod follows at once (no
     /// maintenance wait between) its gate is that one, not a second.
     stable_for: Option<String>,
+    /// At least how long ago the Lease was last renewed, counted in the budgets of the waits
+    /// since (each counted in full: an upper bound, with no clock read). Long waits renew it
+    /// before it can lapse: see [`ClusterRun::renew_lease_if_due`].
+    unrenewed: Duration,
 }
 
 impl<C: WorkflowCtx> ClusterRun<'_, C> {
@@ -241,6 +244,22 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
         self.report.current_step = Some(step.to_string());
         self.report.waiting_for = waiting_for;
         self.publish();
+    }
+
+    /// How often the Lease is renewed while waiting: a quarter of its duration, so a renewal
+    /// that fails and is retried still lands well before it lapses.
+    fn renew_every(&self) -> Duration {
+        (self.input.options.lease_duration / 4).max(Duration::from_millis(100))
+    }
+
+    /// Renews the Lease when a quarter of its duration may have passed since the last renewal:
+    /// a pod's waits can last hours (a decommission, a recovery), and a lapsed Lease could be
+    /// taken by another operation while we still have a node down.
+    async fn renew_lease_if_due(&mut self) -> Step<()> {
+        if self.open.lease_holder.is_some() && self.unrenewed >= self.renew_every() {
+            self.take_lease().await?;
+        }
+        Ok(())
     }
 
     async fn call<A: Activity>(&self, input: &A::In, options: ActivityOptions) -> Step<A::Out> {
@@ -355,6 +374,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             .await?;
         match outcome {
             Acquire::Acquired => {
+                self.unrenewed = Duration::ZERO;
                 if self.open.lease_holder.is_none() {
                     self.open.lease_holder = Some(holder);
                     self.publish();
@@ -437,7 +457,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             let left = until(now, at);
             if let Some(message) = self
                 .ctx
-                .recv_or_timeout(CONTROL_MAILBOX, left.min(LEASE_RENEW_EVERY))
+                .recv_or_timeout(CONTROL_MAILBOX, left.min(self.renew_every()))
                 .await
             {
                 self.handle_control(&message)?;
@@ -464,8 +484,13 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
         self.step(step, Some(what.to_string()));
         let mut spent = Duration::ZERO;
         loop {
-            let budget = total.saturating_sub(spent).min(WAIT_SLICE);
+            self.renew_lease_if_due().await?;
+            let budget = total
+                .saturating_sub(spent)
+                .min(WAIT_SLICE)
+                .min(self.renew_every());
             let out = self.call::<A>(&make(budget), RETRIED).await?;
+            self.unrenewed += budget;
             if let Some(done) = out.done {
                 self.report.last_readings = Some(out.last);
                 return Ok(done);
@@ -721,6 +746,8 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             }
             self.ctx.sleep(EVICTION_RETRY).await;
             waited += EVICTION_RETRY;
+            self.unrenewed += EVICTION_RETRY;
+            self.renew_lease_if_due().await?;
         }
     }
 

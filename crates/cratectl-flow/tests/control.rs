@@ -344,3 +344,62 @@ async fn a_second_request_during_a_pod_restart_is_refused_naming_the_holder() {
     assert_refused_naming_the_holder(&report, first, "alpha");
     setup.stop().await;
 }
+
+/// A pod's waits can outlast the Lease (a decommission may take hours): the Lease is renewed
+/// while the restart waits, so it never lapses for another operation to take while a node is
+/// down. Here the Lease lasts 4 s and the first pod's replacement is never Ready for 12 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lease_is_renewed_through_a_long_wait_and_never_lapses() {
+    use k8s_openapi::api::coordination::v1::Lease;
+
+    let name = "lease-renewed";
+    let setup = Setup::start(name, &[ClusterShape::new("theta", "cratedb")]).await;
+    setup.faults(&[cratesim::faults::Fault::NodeNeverRejoins {
+        namespace: "cratedb".into(),
+        cluster: "theta".into(),
+        node: "data-hot-0".into(),
+    }]);
+    let mut options = fast_options();
+    options.lease_duration = Duration::from_secs(4);
+    options.timeouts.pod_ready = Duration::from_secs(12);
+    setup
+        .restarts
+        .start(&setup.request(name, &["theta"], options))
+        .await
+        .unwrap();
+    setup
+        .until(name, Duration::from_secs(60), |r| {
+            at_step(r, "theta", 1, &["wait ready"])
+        })
+        .await;
+
+    let api: kube::Api<Lease> = kube::Api::namespaced(setup.kube(), "cratedb");
+    let holder = child_id(name, "theta");
+    let mut renewals = std::collections::BTreeSet::new();
+    let watch_until = std::time::Instant::now() + Duration::from_secs(9);
+    while std::time::Instant::now() < watch_until {
+        let spec = api.get("cratectl-theta").await.unwrap().spec.unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some(holder.as_str()));
+        let seconds = spec.lease_duration_seconds.unwrap();
+        assert_eq!(seconds, 4);
+        let renewed: jiff::Timestamp = spec.renew_time.unwrap().0.to_string().parse().unwrap();
+        let age = jiff::Timestamp::now().duration_since(renewed);
+        assert!(
+            age < jiff::SignedDuration::from_secs(i64::from(seconds)),
+            "the Lease lapsed: renewed {age:?} ago, lasts {seconds}s"
+        );
+        renewals.insert(renewed);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        renewals.len() >= 5,
+        "renewed about every second during 9 s of waiting, saw {} renewals",
+        renewals.len()
+    );
+
+    let report = setup.finish(name, Duration::from_secs(60)).await;
+    let theta = common::cluster(&report, "theta");
+    assert_eq!(theta.state, ClusterState::Failed, "{}", report.text());
+    assert_eq!(setup.lease_holder("theta").await, None, "released at the end");
+    setup.stop().await;
+}

@@ -385,7 +385,9 @@ pub struct RestartTuning {
     /// rejoined.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub stable_polls: u32,
-    /// Time between health readings (and between membership checks), e.g. 2s or 500ms.
+    /// Time between the stable gate's health readings, e.g. 2s or 500ms. Until its first safe
+    /// reading the gate looks four times as often; a node leaving or rejoining is checked every
+    /// half interval (at most 250ms apart).
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_positive_duration)]
     pub poll_interval: Duration,
     /// Longest wait for stable GREEN, before a pod and after it rejoined.
