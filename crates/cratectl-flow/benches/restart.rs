@@ -114,8 +114,9 @@ fn ts(v: &Value) -> Timestamp {
 
 /// Per pod of one cluster, the simulated delays only, from the simulator's evidence: the node
 /// leaving after DECOMMISSION (statement → YELLOW), the pod coming back after the eviction
-/// (eviction → the RESET of the allocation hold; this includes our rejoin detection, at most half
-/// a poll interval), and recovery (RESET → settled: GREEN with no shard initializing or
+/// (eviction → the RESET of the allocation hold; this includes our watching for the new pod to
+/// be Ready, our rejoin detection — at most half a poll interval — and three engine steps), and
+/// recovery (RESET → settled: GREEN with no shard initializing or
 /// relocating, which the gate rightly waits for). Everything else is ours.
 fn pod_limits(cluster: &Value, scale: f64) -> Vec<Duration> {
     let sql = |needle: &str| -> Vec<Timestamp> {

@@ -14,14 +14,14 @@ use cratectl_core::restart::plan::{MinAvailability, PlannedPod, PodFacts, plan_p
 use cratectl_core::restart::saga::{self, Saga};
 use cratectl_core::sql::{self, Literal};
 use cratectl_core::topology::node_condition;
-use cratectl_cratedb::UnreachableKind;
+use cratectl_cratedb::{ErrorKind, UnreachableKind};
 use cratectl_kube::labels;
 use cratectl_kube::lease::{self, Acquire};
 use cratectl_kube::pods::{self, PodState, StopOutcome, WaitError};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Activity, ActivitySink, RunActivity};
-use crate::env::{ActivityEnv, Poller, decommission_key, next_tick, verdict_through};
+use crate::env::{ActivityEnv, Poller, next_tick, verdict_through};
 use crate::model::{ClusterRef, RestartOptions, TargetSpec};
 
 /// Registers every activity of this module.
@@ -500,6 +500,9 @@ pub struct DecommissionOut {
     pub node: Option<String>,
     /// Whether we issued DECOMMISSION (false: the node was not a member any more).
     pub issued: bool,
+    /// The call's id on the worker that sent it ([`ActivityEnv::decommission_sent`]).
+    #[serde(default)]
+    pub call: Option<String>,
 }
 
 /// Our own graceful stop when the pod has no dc_util hook: set
@@ -509,6 +512,8 @@ pub struct Decommission;
 
 /// The statement itself may run as long as `graceful_stop.timeout` (2 h by default).
 const DECOMMISSION_REQUEST_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
+/// How often a DECOMMISSION that did not reach CrateDB is sent again.
+const DECOMMISSION_SENDS: u32 = 2;
 
 /// A broken connection or a timeout is what a node going away looks like.
 fn lost_with_the_node(e: &cratectl_cratedb::Error) -> bool {
@@ -519,6 +524,39 @@ fn lost_with_the_node(e: &cratectl_cratedb::Error) -> bool {
             ..
         }
     )
+}
+
+/// Sends `ALTER CLUSTER DECOMMISSION '<node>'` through `client` in the background as call `id`,
+/// and records how it ended for [`AwaitNodeLeft`]. CrateDB answers only when the node is about
+/// to leave (minutes to hours: cratedb-api.md §3.3), so nothing waits for the answer here; a
+/// refusal (a missing privilege, an unknown node) is final, a statement that did not reach
+/// CrateDB is sent again [`DECOMMISSION_SENDS`] times.
+fn send_decommission(env: &ActivityEnv, client: &cratectl_cratedb::Client, node: &str, id: &str) {
+    let stmt = sql::decommission(node);
+    let long = client.with_request_timeout(DECOMMISSION_REQUEST_TIMEOUT);
+    let call = env.decommission_sent(id);
+    tokio::spawn(async move {
+        let mut attempt = 0;
+        let answer = loop {
+            match long.sql(&stmt, &[]).await {
+                Ok(_) => break Ok(()),
+                Err(e) if lost_with_the_node(&e) => break Ok(()),
+                Err(e) if matches!(e.kind(), ErrorKind::Sql(_) | ErrorKind::Unauthorized) => {
+                    break Err(e.to_string());
+                }
+                Err(e) if attempt < DECOMMISSION_SENDS => {
+                    attempt += 1;
+                    tracing::warn!("{e}; sending it again");
+                    tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+                }
+                Err(e) => break Err(e.to_string()),
+            }
+        };
+        if let Err(why) = &answer {
+            tracing::warn!("{why}");
+        }
+        let _ = call.set(answer);
+    });
 }
 
 impl Activity for Decommission {
@@ -543,6 +581,7 @@ impl RunActivity<ActivityEnv> for Decommission {
             return Ok(DecommissionOut {
                 node: None,
                 issued: false,
+                call: None,
             });
         };
         for stmt in saga::set_statements(
@@ -559,23 +598,12 @@ impl RunActivity<ActivityEnv> for Decommission {
         // AwaitNodeLeft watches sys.nodes for that. So the statement is sent and left running;
         // its answer is recorded for AwaitNodeLeft, which fails the step on a refusal (a missing
         // privilege, an unknown node) instead of waiting for a departure that will not come.
-        let stmt = sql::decommission(&node);
-        let long = client.with_request_timeout(DECOMMISSION_REQUEST_TIMEOUT);
-        let call = env.decommission_sent(decommission_key(&input.at.cluster, &node));
-        tokio::spawn(async move {
-            let answer = match long.sql(&stmt, &[]).await {
-                Ok(_) => Ok(()),
-                Err(e) if lost_with_the_node(&e) => Ok(()),
-                Err(e) => {
-                    tracing::warn!("{e}");
-                    Err(e.to_string())
-                }
-            };
-            let _ = call.set(answer);
-        });
+        let id = env.decommission_id(&node);
+        send_decommission(&env, &client, &node, &id);
         Ok(DecommissionOut {
             node: Some(node),
             issued: true,
+            call: Some(id),
         })
     }
 }
@@ -588,6 +616,10 @@ pub struct NodeWaitIn {
     pub node: Option<String>,
     pub interval: Duration,
     pub budget: Duration,
+    /// Waiting for the node to leave after our DECOMMISSION: the call's id, to fail as soon as
+    /// the call did.
+    #[serde(default)]
+    pub decommission: Option<String>,
 }
 
 fn node_present(nodes: &[cratectl_core::readings::NodeReading], input: &NodeWaitIn) -> bool {
@@ -608,23 +640,38 @@ async fn await_membership(
     let mut poller = Poller::new(env, &input.at.target, &input.at.cluster, Some(&input.pod));
     let mut last;
     loop {
-        // A node whose DECOMMISSION CrateDB refused is not going anywhere.
+        // A node whose DECOMMISSION failed is not going anywhere.
         if !want_present
-            && let Some(node) = &input.node
-            && let Some(refusal) = env.decommission_refused(&decommission_key(&input.at.cluster, node))
+            && let Some(id) = &input.decommission
+            && let Some(why) = env.decommission_failed(id)
         {
-            return Err(refusal);
+            return Err(why);
         }
         let read = match poller.reader().await {
             Ok((_, client)) => client
                 .nodes()
                 .await
+                .map(|nodes| (nodes, client.clone()))
                 .map_err(|e| format!("cannot read sys.nodes: {e}")),
             Err(why) => Err(why),
         };
         match read {
-            Ok(nodes) => {
+            Ok((nodes, client)) => {
                 let present = node_present(&nodes, input);
+                // Still there, and the DECOMMISSION was sent by a worker that is gone (killed
+                // before the statement left it, or the node came back after leaving while no
+                // worker watched): send it again, once per worker — as a re-run of the
+                // Decommission activity after a crash always did.
+                if !want_present
+                    && present
+                    && let (Some(id), Some(node)) = (&input.decommission, &input.node)
+                    && !env.decommission_known(id)
+                {
+                    tracing::warn!(
+                        "node {node} is still a member and its DECOMMISSION was sent by another worker: sending it again"
+                    );
+                    send_decommission(env, &client, node, id);
+                }
                 last = format!(
                     "node {who} {} sys.nodes ({} members)",
                     if present { "is in" } else { "is not in" },

@@ -21,19 +21,17 @@ pub struct ActivityEnv {
     /// Secret. Never serialized.
     pub credentials: Option<Credentials>,
     kubes: Mutex<HashMap<TargetSpec, Kube>>,
-    /// DECOMMISSION statements sent by this worker, by [`decommission_key`]: CrateDB answers
-    /// one only when the node is about to leave (minutes to hours), so it runs in the
-    /// background and the wait for the node to leave checks here whether it was refused.
+    /// DECOMMISSION statements sent by this worker, by call id: CrateDB
+    /// answers one only when the node is about to leave (minutes to hours), so it runs in the
+    /// background and the wait for the node to leave checks here whether it failed.
     decommissions: std::sync::Mutex<HashMap<String, DecommissionCall>>,
+    /// Makes this worker's call ids unlike any other worker's (`<pid>.<start nanos>`).
+    instance: String,
+    calls: std::sync::atomic::AtomicU64,
 }
 
-/// The answer to one DECOMMISSION: unset while it runs, `Err` when CrateDB refused it.
+/// The answer to one DECOMMISSION: unset while it runs, `Err` when it failed.
 pub type DecommissionCall = Arc<std::sync::OnceLock<Result<(), String>>>;
-
-/// Which node's DECOMMISSION a [`DecommissionCall`] is.
-pub fn decommission_key(cluster: &ClusterRef, node: &str) -> String {
-    format!("{}/{}/{node}", cluster.namespace, cluster.resource)
-}
 
 impl ActivityEnv {
     pub fn new(credentials: Option<Credentials>) -> ActivityEnv {
@@ -41,25 +39,51 @@ impl ActivityEnv {
             credentials,
             kubes: Mutex::new(HashMap::new()),
             decommissions: std::sync::Mutex::new(HashMap::new()),
+            instance: format!(
+                "{}.{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ),
+            calls: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    /// Registers a DECOMMISSION about to be sent (replacing an earlier one of the node); the
-    /// sender records the answer in the returned slot.
-    pub fn decommission_sent(&self, key: String) -> DecommissionCall {
+    /// A new id for a DECOMMISSION of `node` (recorded in history, so the wait for the node
+    /// asks about this very call).
+    pub fn decommission_id(&self, node: &str) -> String {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{node}@{}#{n}", self.instance)
+    }
+
+    /// Registers call `id` as sent by this worker; the sender records the answer in the
+    /// returned slot.
+    pub fn decommission_sent(&self, id: &str) -> DecommissionCall {
         let call = DecommissionCall::default();
         self.decommissions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(key, call.clone());
+            .insert(id.to_string(), call.clone());
         call
     }
 
-    /// CrateDB's refusal of the node's DECOMMISSION, if this worker sent one and it was refused.
-    pub fn decommission_refused(&self, key: &str) -> Option<String> {
+    /// Whether this worker sent call `id` (no: another worker did, or this one before it was
+    /// restarted).
+    pub fn decommission_known(&self, id: &str) -> bool {
+        self.decommissions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id)
+    }
+
+    /// Why the DECOMMISSION call `id` failed, if this worker sent it and it did. (A call of
+    /// another worker, or of this one before a restart, is not known: the wait then only
+    /// watches the node.)
+    pub fn decommission_failed(&self, id: &str) -> Option<String> {
         let calls = self.decommissions.lock().unwrap_or_else(|p| p.into_inner());
-        match calls.get(key).and_then(|call| call.get()) {
-            Some(Err(refusal)) => Some(refusal.clone()),
+        match calls.get(id).and_then(|call| call.get()) {
+            Some(Err(why)) => Some(why.clone()),
             _ => None,
         }
     }
@@ -237,13 +261,15 @@ impl<'e> Poller<'e> {
 }
 
 /// Sleeps until the next tick of a fixed schedule (polls start `interval` apart, however long
-/// each took); `false` when the next tick would pass `deadline`.
+/// each took); `false` when the next tick would pass `deadline`. A poll that overran its slot
+/// moves the schedule on instead of being caught up: two polls never start less than
+/// `interval` apart (the stable gate's window depends on it).
 pub async fn next_tick(
     started: &mut tokio::time::Instant,
     interval: std::time::Duration,
     deadline: tokio::time::Instant,
 ) -> bool {
-    let next = *started + interval;
+    let next = (*started + interval).max(tokio::time::Instant::now());
     if next > deadline {
         return false;
     }
@@ -299,4 +325,39 @@ pub fn reading_pod<'c>(cluster: &'c Cluster, avoid: Option<&str>) -> Result<&'c 
                 )
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::time::Instant;
+
+    use super::next_tick;
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_start_at_least_an_interval_apart_even_after_an_overrun() {
+        let interval = Duration::from_millis(100);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut tick = Instant::now();
+        let first = tick;
+        // A poll that took three intervals.
+        tokio::time::advance(interval * 3).await;
+        assert!(next_tick(&mut tick, interval, deadline).await);
+        let second = tick;
+        assert!(second - first >= interval * 3, "not scheduled in the past");
+        // The next poll is a full interval after that one, not due at once.
+        assert!(next_tick(&mut tick, interval, deadline).await);
+        assert_eq!(tick - second, interval);
+        assert_eq!(Instant::now(), tick, "it slept until the tick");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_tick_past_the_deadline() {
+        let interval = Duration::from_millis(100);
+        let mut tick = Instant::now();
+        let deadline = tick + Duration::from_millis(150);
+        assert!(next_tick(&mut tick, interval, deadline).await);
+        assert!(!next_tick(&mut tick, interval, deadline).await);
+    }
 }

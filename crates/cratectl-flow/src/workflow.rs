@@ -224,9 +224,9 @@ struct ClusterRun<'c, C> {
     /// through a node other than the next pod, so when the next pod follows at once (no
     /// maintenance wait between) its gate is that one, not a second.
     stable_for: Option<String>,
-    /// At least how long ago the Lease was last renewed, counted in the budgets of the waits
-    /// since (each counted in full: an upper bound, with no clock read). Long waits renew it
-    /// before it can lapse: see [`ClusterRun::renew_lease_if_due`].
+    /// Waiting done since the Lease was last renewed, counted in the budgets of the wait slices
+    /// and eviction retries since (each in full; no clock read, so replay gives the same
+    /// count). Long waits renew the Lease by it: see [`ClusterRun::renew_lease_if_due`].
     unrenewed: Duration,
 }
 
@@ -485,10 +485,14 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
         let mut spent = Duration::ZERO;
         loop {
             self.renew_lease_if_due().await?;
+            // Slices no longer than the renewal period (with a short Lease), but long enough
+            // for the stable gate's readings to fit in one.
+            let gate = &self.input.options.gate;
+            let gate_span = gate.interval * (gate.polls + 1);
             let budget = total
                 .saturating_sub(spent)
                 .min(WAIT_SLICE)
-                .min(self.renew_every());
+                .min(self.renew_every().max(gate_span));
             let out = self.call::<A>(&make(budget), RETRIED).await?;
             self.unrenewed += budget;
             if let Some(done) = out.done {
@@ -625,6 +629,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
                 node: node.clone(),
                 interval,
                 budget,
+                decommission: None,
             },
         )
         .await?;
@@ -681,6 +686,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
             )
             .await?;
         let node = out.node.clone();
+        let call = out.call.clone();
         let at = self.at.clone();
         let interval = membership_poll(&self.input.options.gate);
         let pod_name = pod.to_string();
@@ -695,6 +701,7 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
                 node: node.clone(),
                 interval,
                 budget,
+                decommission: call.clone(),
             },
         )
         .await?;
@@ -744,9 +751,10 @@ impl<C: WorkflowCtx> ClusterRun<'_, C> {
                     human(self.input.options.timeouts.eviction)
                 )));
             }
-            self.ctx.sleep(EVICTION_RETRY).await;
-            waited += EVICTION_RETRY;
-            self.unrenewed += EVICTION_RETRY;
+            let pause = EVICTION_RETRY.min(self.renew_every());
+            self.ctx.sleep(pause).await;
+            waited += pause;
+            self.unrenewed += pause;
             self.renew_lease_if_due().await?;
         }
     }

@@ -164,3 +164,60 @@ async fn a_refused_decommission_fails_the_cluster_with_the_refusal() {
         .await;
     setup.stop().await;
 }
+
+/// A worker killed right after its Decommission activity completed may not have got the
+/// statement out (it is sent in the background). The wait for the node, run by a worker that
+/// does not know the call, sends it again when the node is still a member; a wait with no call
+/// of ours sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decommission_lost_with_its_worker_is_sent_again_by_the_wait() {
+    use std::sync::Arc;
+
+    use cratectl_flow::activities::{At, AwaitNodeLeft, NodeWaitIn};
+    use cratectl_flow::engine::RunActivity;
+    use cratectl_flow::env::ActivityEnv;
+    use cratectl_flow::model::ClusterRef;
+
+    let setup = Setup::start("decommission-lost", &[ClusterShape::new("iota", "cratedb")]).await;
+    let input = |decommission: Option<&str>, budget: Duration| NodeWaitIn {
+        at: At {
+            target: setup.target.clone(),
+            cluster: ClusterRef {
+                namespace: "cratedb".into(),
+                resource: "iota".into(),
+                name: "iota".into(),
+            },
+        },
+        pod: "crate-data-hot-iota-0".into(),
+        node: Some("data-hot-0".into()),
+        interval: Duration::from_millis(50),
+        budget,
+        decommission: decommission.map(str::to_string),
+    };
+    let decommissions = |setup: &Setup| {
+        common::sql_writes(&setup.sim_cluster("iota"))
+            .into_iter()
+            .filter(|w| w.contains("DECOMMISSION"))
+            .count()
+    };
+
+    // Not ours to send: it only watches, and the node stays.
+    let env = Arc::new(ActivityEnv::new(None));
+    let out = AwaitNodeLeft::run(env, input(None, Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!(out.done, None, "the node did not leave: {}", out.last);
+    assert_eq!(decommissions(&setup), 0);
+
+    // Sent by a worker that is gone: this fresh worker sends it again, once, and the node leaves.
+    let env = Arc::new(ActivityEnv::new(None));
+    let out = AwaitNodeLeft::run(
+        env,
+        input(Some("data-hot-0@gone-worker#0"), Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.done, Some(true), "the node left: {}", out.last);
+    assert_eq!(decommissions(&setup), 1, "sent once");
+    setup.stop().await;
+}

@@ -172,9 +172,15 @@ pub fn decide_for(
     }
 }
 
-/// A duration in words at minute precision: `45 min`, `3 h 10 min`, `2 d 4 h`.
+/// A duration in words at minute precision (seconds under a minute): `40 s`, `45 min`,
+/// `3 h 10 min`, `2 d 4 h`.
 pub fn in_words(duration: SignedDuration) -> String {
-    let minutes = duration.as_secs().max(0) / 60;
+    let seconds = duration.as_secs().max(0);
+    if (1..60).contains(&seconds) {
+        // Short estimates (a small pod, a fast simulator) must not read as "0 min".
+        return format!("{seconds} s");
+    }
+    let minutes = seconds / 60;
     let (days, hours, mins) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
     match (days, hours, mins) {
         (0, 0, m) => format!("{m} min"),
@@ -193,6 +199,9 @@ mod tests {
     fn durations_in_words() {
         assert_eq!(in_words(SignedDuration::from_mins(45)), "45 min");
         assert_eq!(in_words(SignedDuration::from_mins(0)), "0 min");
+        assert_eq!(in_words(SignedDuration::from_secs(40)), "40 s");
+        assert_eq!(in_words(SignedDuration::from_secs(59)), "59 s");
+        assert_eq!(in_words(SignedDuration::from_secs(60)), "1 min");
         assert_eq!(in_words(SignedDuration::from_mins(190)), "3 h 10 min");
         assert_eq!(in_words(SignedDuration::from_hours(3)), "3 h");
         assert_eq!(in_words(SignedDuration::from_hours(52)), "2 d 4 h");

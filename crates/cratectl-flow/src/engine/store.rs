@@ -64,11 +64,13 @@ impl Queue {
         self.wake();
     }
 
-    /// The earliest known due instant still ahead (past ones are dropped: their fetch ran).
-    fn next_due(&self, now: Instant) -> Option<Instant> {
+    /// The earliest known due instant after `tried` (the start of a fetch that found nothing):
+    /// ones before it are dropped, as that fetch saw their items; later ones stay, even if they
+    /// passed meanwhile (the caller then tries again at once).
+    fn next_due(&self, tried: Instant) -> Option<Instant> {
         let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
         while let Some(Reverse(at)) = due.peek() {
-            if *at <= now {
+            if *at <= tried {
                 due.pop();
             } else {
                 return Some(*at);
@@ -100,6 +102,9 @@ impl Store {
         let key = std::fs::canonicalize(path.parent().unwrap_or(Path::new(".")))
             .map(|dir| dir.join(path.file_name().unwrap_or_default()))
             .unwrap_or_else(|_| path.to_path_buf());
+        // One opener at a time: opening runs duroxide's schema migrations.
+        static OPENING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _opening = OPENING.lock().await;
         if let Some(store) = Self::shared(&key) {
             return Ok(store);
         }
@@ -112,10 +117,6 @@ impl Store {
             activities: Queue::default(),
         });
         let mut stores = open_stores().lock().unwrap_or_else(|p| p.into_inner());
-        // Two first openers may race; the first one registered wins and the other pool closes.
-        if let Some(existing) = stores.get(&key).and_then(Weak::upgrade) {
-            return Ok(existing);
-        }
         stores.retain(|_, weak| weak.strong_count() > 0);
         stores.insert(key, Arc::downgrade(&store));
         Ok(store)
@@ -143,19 +144,19 @@ impl Store {
             let woken = queue.ready.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let found = {
+            let (found, tried) = {
                 let _serial = self.serial.lock().await;
-                attempt().await?
+                let tried = Instant::now();
+                (attempt().await?, tried)
             };
             if found.is_some() {
                 queue.wake();
                 return Ok(found);
             }
-            let now = Instant::now();
-            if now >= deadline {
+            if Instant::now() >= deadline {
                 return Ok(None);
             }
-            let until = queue.next_due(now).map_or(deadline, |due| due.min(deadline));
+            let until = queue.next_due(tried).map_or(deadline, |due| due.min(deadline));
             let _ = tokio::time::timeout_at(until.into(), woken).await;
         }
     }
@@ -368,6 +369,8 @@ impl Provider for Store {
         result
     }
 
+    /// duroxide's management calls, unserialized and waking no one: cratectl only reads through
+    /// them (instance information for `status` and `list`).
     fn as_management_capability(&self) -> Option<&dyn ProviderAdmin> {
         self.inner.as_management_capability()
     }
@@ -420,6 +423,14 @@ mod tests {
         }
     }
 
+    fn metadata() -> ExecutionMetadata {
+        ExecutionMetadata {
+            orchestration_name: Some("test".to_string()),
+            orchestration_version: Some("1.0.0".to_string()),
+            ..Default::default()
+        }
+    }
+
     const LOCK: Duration = Duration::from_secs(60);
     /// Long enough that a fetch returning work well before it was woken, not timed out.
     const POLL: Duration = Duration::from_secs(120);
@@ -456,19 +467,7 @@ mod tests {
                         continue;
                     };
                     store
-                        .ack_orchestration_item(
-                            &token,
-                            1,
-                            vec![],
-                            vec![],
-                            vec![],
-                            ExecutionMetadata {
-                                orchestration_name: Some("test".to_string()),
-                                orchestration_version: Some("1.0.0".to_string()),
-                                ..Default::default()
-                            },
-                            vec![],
-                        )
+                        .ack_orchestration_item(&token, 1, vec![], vec![], vec![], metadata(), vec![])
                         .await?;
                     taken.lock().unwrap().push(item.instance);
                 }
@@ -527,13 +526,88 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_idle_fetch_returns_nothing_after_its_poll_timeout() {
+    async fn an_idle_fetch_waits_out_its_poll_timeout_then_returns_nothing() {
         let store = Store::open(&db("idle")).await.unwrap();
+        let began = Instant::now();
         let found = store
-            .fetch_orchestration_item(LOCK, Duration::from_millis(50), None)
+            .fetch_orchestration_item(LOCK, Duration::from_millis(300), None)
             .await
             .unwrap();
         assert!(found.is_none());
+        assert!(
+            began.elapsed() >= Duration::from_millis(300),
+            "it waited instead of returning at once"
+        );
+    }
+
+    #[tokio::test]
+    async fn queued_activities_wake_a_waiting_worker_fetch_and_their_completion_an_orchestration_fetch() {
+        let store = Store::open(&db("activities")).await.unwrap();
+        // The instance the activity belongs to, started and acknowledged.
+        store.enqueue_for_orchestrator(start("a"), None).await.unwrap();
+        let (_, token, _) = store
+            .fetch_orchestration_item(LOCK, POLL, None)
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .ack_orchestration_item(&token, 1, vec![], vec![], vec![], metadata(), vec![])
+            .await
+            .unwrap();
+        let fetch = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .fetch_work_item(LOCK, POLL, None, &TagFilter::default())
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!fetch.is_finished(), "nothing queued yet: the fetch waits");
+        store
+            .enqueue_for_worker(WorkItem::ActivityExecute {
+                instance: "a".to_string(),
+                execution_id: 1,
+                id: 7,
+                name: "step".to_string(),
+                input: "{}".to_string(),
+                session_id: None,
+                tag: None,
+            })
+            .await
+            .unwrap();
+        let (_, token, _) = tokio::time::timeout(PATIENCE, fetch)
+            .await
+            .expect("woken long before its poll timeout")
+            .unwrap()
+            .unwrap()
+            .expect("the queued activity");
+
+        let orchestration = {
+            let store = store.clone();
+            tokio::spawn(async move { store.fetch_orchestration_item(LOCK, POLL, None).await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!orchestration.is_finished(), "nothing for the orchestration yet");
+        store
+            .ack_work_item(
+                &token,
+                Some(WorkItem::ActivityCompleted {
+                    instance: "a".to_string(),
+                    execution_id: 1,
+                    id: 7,
+                    result: "{}".to_string(),
+                }),
+            )
+            .await
+            .unwrap();
+        let (item, _, _) = tokio::time::timeout(PATIENCE, orchestration)
+            .await
+            .expect("the completion woke it")
+            .unwrap()
+            .unwrap()
+            .expect("the completion");
+        assert_eq!(item.instance, "a");
     }
 
     #[tokio::test]

@@ -319,8 +319,6 @@ impl CrateCluster {
         self.settings.levels()
     }
 
-    /// Nodes that are stopping, stopped, or not yet rejoined; neither departed nodes (their
-    /// pods are gone for good) nor added nodes that have not joined for the first time count.
     /// Shard copies initializing or relocating now (what a rolling restart waits out).
     pub fn shards_in_flight(&self) -> usize {
         self.all_copies()
@@ -333,6 +331,8 @@ impl CrateCluster {
             .count()
     }
 
+    /// Nodes that are stopping, stopped, or not yet rejoined; neither departed nodes (their
+    /// pods are gone for good) nor added nodes that have not joined for the first time count.
     pub fn nodes_not_serving(&self) -> usize {
         self.nodes.iter().filter(|n| n.unavailable()).count()
     }
