@@ -250,7 +250,7 @@ impl RunActivity<ActivityEnv> for AwaitStable {
 }
 
 /// How often the stable gate polls while it has no safe reading yet: a quarter of its interval
-/// (every 500 ms with the default 2 s), at least every 20 ms.
+/// (every 500 ms with the default 2 s), never more often than every 20 ms.
 pub fn first_reading_poll(interval: Duration) -> Duration {
     (interval / 4).max(Duration::from_millis(20)).min(interval)
 }
