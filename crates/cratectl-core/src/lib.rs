@@ -15,13 +15,15 @@
 //! * [`sql`] — identifier and literal quoting, the statements operations send, and the
 //!   read-only test behind `cratectl sql --write`.
 //! * [`topology`] — the operator's names, pod ordinals, Kubernetes node conditions, "did you mean".
-//! * [`restart`] — a rolling restart's decisions: pod order and skips, window fit, the settings
-//!   saga, workflow ids, and the report `restart` and `status` print.
+//! * [`op`] — what every disruptive operation shares: workflow ids, the settings saga, window
+//!   fit, the report's common part, states and exit codes, lanes.
+//! * [`restart`] — a rolling restart's own decisions: pod order and skips, and its report.
 //! * [`doctor`] — leftovers of operations (settings, ownership labels, Leases) and their fixes.
 
 pub mod doctor;
 pub mod health;
 pub mod maintenance;
+pub mod op;
 pub mod prestop;
 pub mod readings;
 pub mod restart;

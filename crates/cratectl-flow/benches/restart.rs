@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use cratectl_core::restart::report::{RequestState, RestartReport};
 use cratectl_flow::engine::duroxide::WorkerOptions;
 use cratectl_flow::env::ActivityEnv;
-use cratectl_flow::model::{ClusterRef, Gate, RestartOptions, RestartRequest, TargetSpec};
-use cratectl_flow::service::{Restarts, start_worker};
+use cratectl_flow::model::{ClusterRef, Gate, TargetSpec};
+use cratectl_flow::operations::{Operations as Restarts, start_worker};
+use cratectl_flow::ops::restart::model::{RestartOptions, RestartRequest};
 use cratesim::clock::Clock;
 use cratesim::operator::ClusterShape;
 use cratesim::serve::{Sim, kubeconfig, serve, write_kubeconfig};
@@ -90,7 +91,11 @@ async fn run(
             break report;
         }
         if shown.elapsed() > Duration::from_secs(10) {
-            let done = report.clusters.iter().filter(|c| c.state.is_terminal()).count();
+            let done = report
+                .clusters
+                .iter()
+                .filter(|c| c.common.state.is_terminal())
+                .count();
             eprintln!(
                 "  … {:.0} s: {done} of {} clusters done",
                 started.elapsed().as_secs_f64(),

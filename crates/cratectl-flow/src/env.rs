@@ -12,7 +12,19 @@ use cratectl_kube::transport::PortForward;
 use cratectl_kube::{Cluster, Kube, KubeTarget, discover};
 use tokio::sync::Mutex;
 
+use crate::engine::ActivityError;
 use crate::model::{ClusterRef, TargetSpec};
+
+/// A Kubernetes failure as an activity's: retryable when the API server may answer better later.
+pub fn kube_error(e: &cratectl_kube::KubeError) -> ActivityError {
+    ActivityError::transient_if(e.is_transient(), e.to_string())
+}
+
+/// A CrateDB failure as an activity's: retryable when CrateDB may answer better later (a lost
+/// connection, a 503), permanent for a refusal (a missing privilege, an unknown table).
+pub fn cratedb_error(e: &cratectl_cratedb::Error) -> ActivityError {
+    ActivityError::transient_if(e.is_transient(), e.to_string())
+}
 
 /// The worker's environment.
 #[derive(Default)]
@@ -89,7 +101,7 @@ impl ActivityEnv {
     }
 
     /// The Kubernetes client for `target`, connected once.
-    pub async fn kube(&self, target: &TargetSpec) -> Result<Kube, String> {
+    pub async fn kube(&self, target: &TargetSpec) -> Result<Kube, ActivityError> {
         let mut kubes = self.kubes.lock().await;
         if let Some(kube) = kubes.get(target) {
             return Ok(kube.clone());
@@ -99,7 +111,7 @@ impl ActivityEnv {
             context: target.context.clone(),
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| kube_error(&e))?;
         kubes.insert(target.clone(), kube.clone());
         Ok(kube)
     }
@@ -109,36 +121,36 @@ impl ActivityEnv {
         &self,
         target: &TargetSpec,
         cluster: &ClusterRef,
-    ) -> Result<(Kube, Cluster), String> {
+    ) -> Result<(Kube, Cluster), ActivityError> {
         let kube = self.kube(target).await?;
         let discovery = discover(&kube, Some(&cluster.namespace))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| kube_error(&e))?;
         let found = discovery
             .clusters
             .into_iter()
             .find(|c| c.resource == cluster.resource && c.namespace == cluster.namespace)
             .ok_or_else(|| {
-                format!(
+                ActivityError::permanent(format!(
                     "CrateDB resource {}/{} no longer exists",
                     cluster.namespace, cluster.resource
-                )
+                ))
             })?;
         Ok((kube, found))
     }
 
     /// The credentials for `cluster`: the worker's own, else `system` with the Secret's password.
-    pub async fn credentials(&self, kube: &Kube, cluster: &Cluster) -> Result<Credentials, String> {
+    pub async fn credentials(&self, kube: &Kube, cluster: &Cluster) -> Result<Credentials, ActivityError> {
         if let Some(credentials) = &self.credentials {
             return Ok(credentials.clone());
         }
         let password = cratectl_kube::secrets::system_password(kube, cluster)
             .await
             .map_err(|e| {
-                format!(
-                    "cannot read the system user's password of {}: {e}",
+                kube_error(&e).context(format!(
+                    "cannot read the system user's password of {}",
                     cluster.qualified()
-                )
+                ))
             })?;
         Ok(Credentials::Basic {
             user: "system".into(),
@@ -153,8 +165,9 @@ impl ActivityEnv {
         kube: &Kube,
         cluster: &Cluster,
         avoid: Option<&str>,
-    ) -> Result<Client, String> {
-        let pod = reading_pod(cluster, avoid)?;
+    ) -> Result<Client, ActivityError> {
+        // No Ready pod now: pods come back, so this is worth another try.
+        let pod = reading_pod(cluster, avoid).map_err(ActivityError::retryable)?;
         let credentials = self.credentials(kube, cluster).await?;
         Ok(pod_client(kube, cluster, pod, credentials))
     }
@@ -166,7 +179,7 @@ impl ActivityEnv {
         kube: &Kube,
         cluster: &Cluster,
         avoid: Option<&str>,
-    ) -> Result<Vec<Client>, String> {
+    ) -> Result<Vec<Client>, ActivityError> {
         let credentials = self.credentials(kube, cluster).await?;
         Ok(cluster
             .ready_pods()
@@ -182,7 +195,7 @@ impl ActivityEnv {
                 cluster,
                 Reading::Unreachable {
                     tried: cluster.qualified(),
-                    error: why,
+                    error: why.message,
                 },
             ),
             Ok(client) => verdict_through(&client, cluster).await,
@@ -239,7 +252,7 @@ impl<'e> Poller<'e> {
     }
 
     /// The cluster and a client, discovering them if needed.
-    pub async fn reader(&mut self) -> Result<(&Cluster, &Client), String> {
+    pub async fn reader(&mut self) -> Result<(&Cluster, &Client), ActivityError> {
         if self.current.is_none() {
             let (kube, cluster) = self.env.cluster(&self.target, &self.cluster).await?;
             let client = self
@@ -250,7 +263,7 @@ impl<'e> Poller<'e> {
         }
         match &self.current {
             Some((cluster, client)) => Ok((cluster, client)),
-            None => Err("no reader".to_string()),
+            None => Err(ActivityError::retryable("no reader")),
         }
     }
 

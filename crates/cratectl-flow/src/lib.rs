@@ -1,16 +1,21 @@
 //! cratectl-flow: cratectl's durable workflows and their activities.
 //!
-//! * [`engine`] — the thin engine trait and the duroxide (SQLite) adapter.
-//! * [`model`] — workflow inputs and progress records (no credentials, ever).
-//! * [`workflow`] — the restart workflows, written once against the engine trait.
-//! * [`activities`] — every side effect and reading, idempotent and self-bounded.
+//! * [`engine`] — the thin engine trait (workflow context, activities with typed errors, the
+//!   client and worker an engine provides) and the duroxide (SQLite) adapter.
+//! * [`harness`] — the per-cluster harness every operation runs on: Lease, settings saga,
+//!   gates, waits that publish what they saw, control, cleanup.
+//! * [`activities`] — the side effects and readings every operation shares.
+//! * [`ops`] — one module per operation (`restart` today): its workflows, its own activities,
+//!   its inputs and its dry run.
+//! * [`model`] — what every operation records: cluster, control messages, open effects,
+//!   progress (no credentials, ever).
 //! * [`env`] — what activities run with on a worker (Kubernetes connections, credentials).
-//! * [`service`] — what the CLI uses: start, report, list, signal, cancel, worker.
-//! * [`dry_run`] — the plan of a restart from the read-only activities, recording nothing.
+//! * [`operations`] — what the CLI uses for any operation: start, report, list, signal, cancel
+//!   with compensation, and the worker.
 pub mod activities;
-pub mod dry_run;
 pub mod engine;
 pub mod env;
+pub mod harness;
 pub mod model;
-pub mod service;
-pub mod workflow;
+pub mod operations;
+pub mod ops;

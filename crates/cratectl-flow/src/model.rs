@@ -1,29 +1,26 @@
-//! The inputs and progress records of the restart workflows. Everything here is serialized into
-//! the engine's history or status, so it holds no credentials: the worker reads those from the
-//! cluster's Secret (or its own environment) when an activity runs.
+//! What every operation's workflows record: the cluster they work on, the options every
+//! operation shares (the stable gate, the Lease, maintenance windows), the control messages
+//! they listen for, the side effects they have open, and the progress record around each
+//! operation's own report. Everything here is serialized into the engine's history or status,
+//! so it holds no credentials: the worker reads those from the cluster's Secret (or its own
+//! environment) when an activity runs.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cratectl_core::restart::plan::{MinAvailability, Order, PlannedPod};
-use cratectl_core::restart::report::{ClusterReport, ClusterState, PodReport, PodResult};
-use cratectl_core::restart::saga::Saga;
+use cratectl_core::op::saga::Saga;
 use serde::{Deserialize, Serialize};
 
-/// The registered workflow names (a changed workflow gets a new name: ARCHITECTURE §3).
-pub const RESTART_REQUEST: &str = "restart_request.v1";
-pub const RESTART_CLUSTER: &str = "restart_cluster.v1";
-
-/// The one mailbox a restart listens on; messages are [`Control`] as JSON.
+/// The one mailbox every operation's workflows listen on; messages are [`Control`] as JSON.
 pub const CONTROL_MAILBOX: &str = "control";
 
-/// An operator's message to a running restart.
+/// An operator's message to a running operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "signal", rename_all = "snake_case")]
 pub enum Control {
     /// Leave the maintenance wait now (and ignore windows for the rest of the run).
     ForceRestart { reason: String },
-    /// Finish the current pod, then stop cleanly.
+    /// Finish the current step (a restart: the pod in progress), then stop cleanly.
     Stop { reason: String },
 }
 
@@ -43,33 +40,6 @@ pub struct ClusterRef {
     pub resource: String,
     /// The CrateDB cluster name (what users type).
     pub name: String,
-}
-
-/// Per-step limits; each is reported by name when hit.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Timeouts {
-    /// Waiting for stable GREEN (before a pod, and after it rejoined).
-    pub health: Duration,
-    /// Waiting for a pod with a new UID to be Ready.
-    pub pod_ready: Duration,
-    /// Waiting for the restarted CrateDB node to rejoin.
-    pub rejoin: Duration,
-    /// Our own decommission, until the node has left (dc_util's own timeout applies to hooks).
-    pub decommission: Duration,
-    /// Waiting while a PodDisruptionBudget refuses the eviction.
-    pub eviction: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Timeouts {
-        Timeouts {
-            health: Duration::from_secs(15 * 60),
-            pod_ready: Duration::from_secs(15 * 60),
-            rejoin: Duration::from_secs(10 * 60),
-            decommission: Duration::from_secs(2 * 3600),
-            eviction: Duration::from_secs(30 * 60),
-        }
-    }
 }
 
 /// The stable-reading gate (ARCHITECTURE §1.2).
@@ -97,75 +67,49 @@ pub struct MaintenanceSpec {
     pub toml: String,
 }
 
-/// How to restart.
+/// What every operation's cluster workflow is given besides its own options.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RestartOptions {
-    pub order: Order,
-    pub only_on_suspended_nodes: bool,
-    /// Leave preStop-hook warnings out of the report.
-    pub skip_hook_warning: bool,
-    /// `--min-availability`; `None` = the maintenance config's, else PRIMARIES.
-    pub min_availability: Option<MinAvailability>,
-    pub maintenance: Option<MaintenanceSpec>,
-    pub ignore_maintenance_windows: bool,
-    /// Clusters restarted at once (each cluster: one pod at a time, always).
-    pub parallel: usize,
-    /// Delete pods instead of evicting them (bypasses PodDisruptionBudgets).
-    pub no_eviction: bool,
+pub struct Common {
     pub gate: Gate,
-    pub timeouts: Timeouts,
-    /// How long a pod takes to start and rejoin, for estimates when none was observed.
-    pub startup_estimate: Duration,
+    /// Waiting for stable GREEN (before a disruption, and after it).
+    pub health_timeout: Duration,
     /// How long the cluster's Lease lasts without renewal.
     pub lease_duration: Duration,
+    pub maintenance: Option<MaintenanceSpec>,
+    pub ignore_maintenance_windows: bool,
 }
 
-impl Default for RestartOptions {
-    fn default() -> RestartOptions {
-        RestartOptions {
-            order: Order::MastersFirst,
-            only_on_suspended_nodes: false,
-            skip_hook_warning: false,
-            min_availability: None,
-            maintenance: None,
-            ignore_maintenance_windows: false,
-            parallel: 1,
-            no_eviction: false,
-            gate: Gate::default(),
-            timeouts: Timeouts::default(),
-            startup_estimate: Duration::from_secs(120),
-            lease_duration: Duration::from_secs(10 * 60),
-        }
+impl Common {
+    /// The maintenance schedule of `cluster` (its CrateDB name) when windows apply: `None` with
+    /// no file or with `--ignore-maintenance-windows`. The one lookup for the workflows and the
+    /// dry runs; an error names the file.
+    pub fn schedule(&self, cluster: &str) -> Result<Option<cratectl_core::maintenance::Schedule>, String> {
+        let (Some(spec), false) = (&self.maintenance, self.ignore_maintenance_windows) else {
+            return Ok(None);
+        };
+        let config = cratectl_core::maintenance::MaintenanceConfig::parse(&spec.path, &spec.toml)
+            .map_err(|e| format!("maintenance config {}: {e}", spec.path))?;
+        let (schedule, _) = config
+            .schedule(cluster)
+            .map_err(|e| format!("maintenance config {}: {e}", spec.path))?;
+        Ok(Some(schedule.clone()))
     }
 }
 
-/// The input of the top-level workflow.
+/// What a cluster workflow publishes as progress: the operation's report, plus what
+/// compensation needs if the workflow is cancelled (hard stop) before it could clean up itself.
+/// Compensation reads only [`OpenState`], the same for every operation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RestartRequest {
-    pub request_id: String,
-    pub target: TargetSpec,
-    pub clusters: Vec<ClusterRef>,
-    pub options: RestartOptions,
-}
-
-/// The input of one cluster's child workflow.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ClusterInput {
-    pub request_id: String,
-    pub child_id: String,
+pub struct ClusterProgress<R> {
+    pub report: R,
+    pub open: OpenEffects,
     pub target: TargetSpec,
     pub cluster: ClusterRef,
-    pub options: RestartOptions,
-    /// `force_restart` reached the request before this cluster's workflow existed.
-    #[serde(default)]
-    pub forced: Option<String>,
 }
 
-/// What a cluster workflow publishes as progress: the report, plus what compensation needs if
-/// the workflow is cancelled (hard stop) before it could clean up itself.
+/// The part of any operation's [`ClusterProgress`] that compensation needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ClusterProgress {
-    pub report: ClusterReport,
+pub struct OpenState {
     pub open: OpenEffects,
     pub target: TargetSpec,
     pub cluster: ClusterRef,
@@ -197,43 +141,14 @@ pub struct RequestProgress {
     pub child_ids: Vec<String>,
 }
 
-/// A cluster's report before anything ran: pending, no pods known yet.
-pub fn new_cluster_report(cluster: &ClusterRef, child_id: &str) -> ClusterReport {
-    ClusterReport {
+/// The common part of a cluster's report before anything ran: pending.
+pub fn new_cluster_common(cluster: &ClusterRef, child_id: &str) -> cratectl_core::op::report::ClusterCommon {
+    cratectl_core::op::report::ClusterCommon {
         name: cluster.name.clone(),
         namespace: cluster.namespace.clone(),
-        state: ClusterState::Pending,
-        reason: None,
-        waiting_for: None,
-        pods: Vec::new(),
+        state: cratectl_core::op::report::ClusterState::Pending,
         resource: cluster.resource.clone(),
         child_id: child_id.to_string(),
-        phase: None,
-        current_step: None,
-        pod_index: None,
-        pod_total: 0,
-        last_readings: None,
-        window: None,
-        started_at: None,
-        finished_at: None,
-        warnings: Vec::new(),
-    }
-}
-
-/// A planned pod's report entry: pending, or skipped with the plan's reason.
-pub fn planned_pod_report(pod: &PlannedPod) -> PodReport {
-    PodReport {
-        name: pod.name.clone(),
-        old_uid: None,
-        new_uid: None,
-        result: if pod.skip.is_some() {
-            PodResult::Skipped
-        } else {
-            PodResult::Pending
-        },
-        reason: pod.skip.clone().or_else(|| pod.note.clone()),
-        started_at: None,
-        finished_at: None,
-        duration_s: None,
+        ..Default::default()
     }
 }

@@ -18,7 +18,8 @@ use std::time::Duration;
 use common::{Setup, at_step, child_id, fast_options, sql_writes, uid_counts};
 use cratectl_core::restart::report::{ClusterState, PodResult, RequestState};
 use cratectl_flow::env::ActivityEnv;
-use cratectl_flow::model::{Control, MaintenanceSpec, RestartOptions};
+use cratectl_flow::model::{Control, MaintenanceSpec};
+use cratectl_flow::ops::restart::model::RestartOptions;
 use cratesim::operator::ClusterShape;
 
 /// Options whose maintenance windows are blacked out for the next 20 days: the restart takes
@@ -39,11 +40,11 @@ fn waiting_options(cluster: &str) -> RestartOptions {
 async fn waiting_with_the_lease(setup: &Setup, id: &str, cluster: &str) {
     let waiting = setup
         .until(id, Duration::from_secs(30), |r| {
-            r.clusters[0].state == ClusterState::Waiting
+            r.clusters[0].common.state == ClusterState::Waiting
         })
         .await;
     assert_eq!(
-        waiting.clusters[0].current_step.as_deref(),
+        waiting.clusters[0].common.current_step.as_deref(),
         Some("maintenance window"),
         "{}",
         waiting.text()
@@ -86,7 +87,7 @@ async fn cancel_while_waiting_for_a_window_releases_the_lease() {
     let report = setup.restarts.report(id).await.unwrap().unwrap();
     let text = report.text();
     assert_eq!(report.state, RequestState::Cancelled, "{text}");
-    assert_eq!(report.clusters[0].state, ClusterState::Cancelled, "{text}");
+    assert_eq!(report.clusters[0].common.state, ClusterState::Cancelled, "{text}");
     let after = setup.sim_cluster("alpha");
     assert_eq!(uid_counts(&after), uid_counts(&before), "no pod restarted");
     assert_eq!(sql_writes(&after), sql_writes(&before), "no SQL written");
@@ -149,7 +150,7 @@ async fn cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so() {
     let report = setup.restarts.report(id).await.unwrap().unwrap();
     let text = report.text();
     assert_eq!(report.state, RequestState::Cancelled, "{text}");
-    assert_eq!(report.clusters[0].state, ClusterState::Cancelled, "{text}");
+    assert_eq!(report.clusters[0].common.state, ClusterState::Cancelled, "{text}");
     setup
         .assert_cleaned_up("alpha", &settings_before, "right after the cancel")
         .await;
@@ -197,9 +198,9 @@ async fn stop_finishes_the_current_pod_then_stops_cleanly() {
     // Stopped on request with no pod failed: not a failure of the request.
     assert_eq!(report.state, RequestState::Completed, "{text}");
     let alpha = &report.clusters[0];
-    assert_eq!(alpha.state, ClusterState::Stopped, "{text}");
+    assert_eq!(alpha.common.state, ClusterState::Stopped, "{text}");
     let why = "stopped by operator: end of the change slot";
-    assert_eq!(alpha.reason.as_deref(), Some(why), "{text}");
+    assert_eq!(alpha.common.reason.as_deref(), Some(why), "{text}");
     assert_eq!(alpha.pods[0].name, "crate-data-hot-alpha-0", "{text}");
     assert_eq!(
         alpha.pods[0].result,
@@ -231,8 +232,8 @@ fn assert_refused_naming_the_holder(
     let text = report.text();
     assert_eq!(report.state, RequestState::Failed, "{text}");
     let refused = &report.clusters[0];
-    assert_eq!(refused.state, ClusterState::Failed, "{text}");
-    let reason = refused.reason.clone().unwrap_or_default();
+    assert_eq!(refused.common.state, ClusterState::Failed, "{text}");
+    let reason = refused.common.reason.clone().unwrap_or_default();
     let holder = child_id(first, cluster);
     assert!(
         reason.contains(&format!(
@@ -280,7 +281,7 @@ async fn a_second_request_for_a_held_cluster_is_refused_naming_the_holder() {
     );
     let first_report = setup.restarts.report(first).await.unwrap().unwrap();
     assert_eq!(
-        first_report.clusters[0].state,
+        first_report.clusters[0].common.state,
         ClusterState::Waiting,
         "{}",
         first_report.text()
@@ -399,7 +400,7 @@ async fn the_lease_is_renewed_through_a_long_wait_and_never_lapses() {
 
     let report = setup.finish(name, Duration::from_secs(60)).await;
     let theta = common::cluster(&report, "theta");
-    assert_eq!(theta.state, ClusterState::Failed, "{}", report.text());
+    assert_eq!(theta.common.state, ClusterState::Failed, "{}", report.text());
     assert_eq!(setup.lease_holder("theta").await, None, "released at the end");
     setup.stop().await;
 }

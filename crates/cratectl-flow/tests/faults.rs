@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::{Setup, fast_options, uid_counts};
 use cratectl_core::restart::report::{ClusterState, PodResult, RequestState};
-use cratectl_flow::model::Timeouts;
+use cratectl_flow::ops::restart::model::Timeouts;
 use cratesim::faults::Fault;
 use cratesim::operator::ClusterShape;
 
@@ -51,8 +51,8 @@ async fn never_ready_in_one_of_two_clusters(parallel: usize) {
 
     // alpha: failed on the pod that never came back, saying what it saw of it.
     let alpha = common::cluster(&report, "alpha");
-    assert_eq!(alpha.state, ClusterState::Failed, "{text}");
-    let reason = alpha.reason.clone().unwrap_or_default();
+    assert_eq!(alpha.common.state, ClusterState::Failed, "{text}");
+    let reason = alpha.common.reason.clone().unwrap_or_default();
     for needle in [
         "timed out after 5s",
         "pod crate-data-hot-alpha-0 with a new UID to be Ready",
@@ -91,7 +91,7 @@ async fn never_ready_in_one_of_two_clusters(parallel: usize) {
 
     // beta, in the same request: fully restarted all the same.
     let beta = common::cluster(&report, "beta");
-    assert_eq!(beta.state, ClusterState::Succeeded, "{text}");
+    assert_eq!(beta.common.state, ClusterState::Succeeded, "{text}");
     assert!(
         beta.pods.iter().all(|p| p.result == PodResult::Restarted),
         "{text}"
@@ -149,8 +149,8 @@ async fn a_refused_decommission_fails_the_cluster_with_the_refusal() {
     let text = report.text();
     assert_eq!(report.state, RequestState::Failed, "{text}");
     let gamma = common::cluster(&report, "gamma");
-    assert_eq!(gamma.state, ClusterState::Failed, "{text}");
-    let reason = gamma.reason.clone().unwrap_or_default();
+    assert_eq!(gamma.common.state, ClusterState::Failed, "{text}");
+    let reason = gamma.common.reason.clone().unwrap_or_default();
     for needle in ["ALTER CLUSTER DECOMMISSION", "Missing 'AL' privilege"] {
         assert!(reason.contains(needle), "{needle:?} in the reason: {reason}");
     }
@@ -173,10 +173,11 @@ async fn a_refused_decommission_fails_the_cluster_with_the_refusal() {
 async fn a_decommission_lost_with_its_worker_is_sent_again_by_the_wait() {
     use std::sync::Arc;
 
-    use cratectl_flow::activities::{At, AwaitNodeLeft, NodeWaitIn};
+    use cratectl_flow::activities::At;
     use cratectl_flow::engine::RunActivity;
     use cratectl_flow::env::ActivityEnv;
     use cratectl_flow::model::ClusterRef;
+    use cratectl_flow::ops::restart::activities::{AwaitNodeLeft, NodeWaitIn};
 
     let setup = Setup::start("decommission-lost", &[ClusterShape::new("iota", "cratedb")]).await;
     let input = |decommission: Option<&str>, budget: Duration| NodeWaitIn {

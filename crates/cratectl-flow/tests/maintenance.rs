@@ -66,18 +66,18 @@ async fn outside_its_window_a_cluster_waits_disrupting_nothing_until_forced() {
         .unwrap();
     let waiting = setup
         .until(id, Duration::from_secs(30), |r| {
-            r.clusters[0].state == ClusterState::Waiting
+            r.clusters[0].common.state == ClusterState::Waiting
         })
         .await;
     let alpha = &waiting.clusters[0];
     let text = waiting.text();
     assert_eq!(waiting.state, RequestState::Running, "{text}");
     assert_eq!(
-        alpha.window.as_deref(),
+        alpha.common.window.as_deref(),
         Some(format!("waiting for window until {opens}").as_str()),
         "{text}"
     );
-    let waiting_for = alpha.waiting_for.clone().unwrap_or_default();
+    let waiting_for = alpha.common.waiting_for.clone().unwrap_or_default();
     for needle in [
         format!("maintenance window for pod crate-data-hot-alpha-0 at {opens}"),
         "outside the maintenance window".to_string(),
@@ -129,9 +129,9 @@ async fn outside_its_window_a_cluster_waits_disrupting_nothing_until_forced() {
     let text = report.text();
     assert_eq!(report.state, RequestState::Completed, "{text}");
     let alpha = &report.clusters[0];
-    assert_eq!(alpha.state, ClusterState::Succeeded, "{text}");
+    assert_eq!(alpha.common.state, ClusterState::Succeeded, "{text}");
     assert_eq!(
-        alpha.window.as_deref(),
+        alpha.common.window.as_deref(),
         Some("maintenance windows overridden: urgent security patch"),
         "{text}"
     );
@@ -205,7 +205,7 @@ async fn a_window_that_closes_mid_restart_pauses_at_a_pod_boundary_and_the_next_
         .unwrap();
     let paused = setup
         .until(id, Duration::from_secs(40), |r| {
-            r.clusters[0].state == ClusterState::Waiting
+            r.clusters[0].common.state == ClusterState::Waiting
         })
         .await;
     let text = paused.text();
@@ -232,16 +232,16 @@ async fn a_window_that_closes_mid_restart_pauses_at_a_pod_boundary_and_the_next_
         common::pretty(&paused)
     );
     assert_eq!(
-        alpha.current_step.as_deref(),
+        alpha.common.current_step.as_deref(),
         Some("maintenance window"),
         "{text}"
     );
     assert_eq!(
-        alpha.window.as_deref(),
+        alpha.common.window.as_deref(),
         Some(format!("waiting for window until {reopens}").as_str()),
         "{text}"
     );
-    let waiting_for = alpha.waiting_for.clone().unwrap_or_default();
+    let waiting_for = alpha.common.waiting_for.clone().unwrap_or_default();
     assert!(
         waiting_for.contains(&format!("maintenance window for pod {} at {reopens}", pending[0])),
         "{waiting_for}"

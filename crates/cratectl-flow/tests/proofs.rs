@@ -14,7 +14,8 @@ use std::time::Duration;
 use common::{Setup, assert_uids, fast_options};
 use cratectl_core::restart::report::{ClusterState, PodResult, RequestState};
 use cratectl_flow::env::ActivityEnv;
-use cratectl_flow::model::{Control, MaintenanceSpec, Timeouts};
+use cratectl_flow::model::{Control, MaintenanceSpec};
+use cratectl_flow::ops::restart::model::Timeouts;
 use cratesim::faults::Fault;
 use cratesim::operator::ClusterShape;
 
@@ -46,15 +47,15 @@ async fn a_node_that_never_rejoins_fails_its_cluster_safely_and_the_other_cluste
     let text = report.text();
     assert_eq!(report.state, RequestState::Failed, "{text}");
     let alpha = &report.clusters[0];
-    assert_eq!(alpha.state, ClusterState::Failed, "{text}");
-    let reason = alpha.reason.clone().unwrap_or_default();
+    assert_eq!(alpha.common.state, ClusterState::Failed, "{text}");
+    let reason = alpha.common.reason.clone().unwrap_or_default();
     assert!(
         reason.contains("crate-data-hot-alpha-0") && reason.contains("timed out"),
         "{reason}"
     );
     assert_eq!(alpha.pods[0].result, PodResult::Failed, "{text}");
     assert_eq!(alpha.pods[1].result, PodResult::Pending, "{text}");
-    assert_eq!(report.clusters[1].state, ClusterState::Succeeded, "{text}");
+    assert_eq!(report.clusters[1].common.state, ClusterState::Succeeded, "{text}");
 
     let sim = setup.sim_cluster("alpha");
     assert_eq!(
@@ -91,8 +92,8 @@ async fn health_stuck_yellow_fails_after_the_timeout_with_the_tables_named() {
     }]);
     let report = setup.finish("yellow", Duration::from_secs(120)).await;
     let gamma = &report.clusters[0];
-    assert_eq!(gamma.state, ClusterState::Failed, "{}", report.text());
-    let reason = gamma.reason.clone().unwrap_or_default();
+    assert_eq!(gamma.common.state, ClusterState::Failed, "{}", report.text());
+    let reason = gamma.common.reason.clone().unwrap_or_default();
     assert!(
         reason.contains("timed out after 4s") && reason.contains("YELLOW"),
         "{reason}"
@@ -197,12 +198,13 @@ async fn a_blocking_disruption_budget_is_reported_then_passed() {
     let blocked = setup
         .until("pdb", Duration::from_secs(60), |r| {
             r.clusters[0]
+                .common
                 .waiting_for
                 .as_deref()
                 .is_some_and(|w| w.contains("freeze"))
         })
         .await;
-    assert_eq!(blocked.clusters[0].state, ClusterState::Running);
+    assert_eq!(blocked.clusters[0].common.state, ClusterState::Running);
     assert_uids(&setup.sim_cluster("epsilon"), 1);
     api.delete("freeze", &Default::default()).await.unwrap();
     let report = setup.finish("pdb", Duration::from_secs(150)).await;
@@ -237,11 +239,11 @@ async fn outside_its_window_a_cluster_waits_until_force_restart_on_the_top_level
         .unwrap();
     let waiting = setup
         .until("window", Duration::from_secs(60), |r| {
-            r.clusters[0].state == ClusterState::Waiting
+            r.clusters[0].common.state == ClusterState::Waiting
         })
         .await;
     let zeta = &waiting.clusters[0];
-    let until = zeta.waiting_for.clone().unwrap_or_default();
+    let until = zeta.common.waiting_for.clone().unwrap_or_default();
     assert!(
         until.contains("maintenance window") && until.contains("01:00:00Z"),
         "{until}"

@@ -25,7 +25,7 @@ async fn three_nodes_restart_one_at_a_time_and_settings_come_back() {
     let text = serde_json::to_string_pretty(&report).unwrap();
     assert_eq!(report.state, RequestState::Completed, "{text}");
     let cluster = &report.clusters[0];
-    assert_eq!(cluster.state, ClusterState::Succeeded, "{text}");
+    assert_eq!(cluster.common.state, ClusterState::Succeeded, "{text}");
     assert_eq!(cluster.pods.len(), 3, "{text}");
     for pod in &cluster.pods {
         assert_eq!(pod.result, PodResult::Restarted, "{text}");

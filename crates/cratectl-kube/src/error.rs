@@ -67,8 +67,56 @@ impl KubeError {
         )
     }
 
+    /// Whether trying again may help: no answer from the API server (unreachable, a timeout),
+    /// or an answer that says "later" (429, 500, 502, 503, 504). A kubeconfig problem, an
+    /// unknown context, a 4xx refusal (401, 403, 404, 409, 422) or an answer we cannot use is
+    /// not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            KubeError::Api { status: None, .. } => true,
+            KubeError::Api {
+                status: Some(code), ..
+            } => matches!(code, 429 | 500 | 502 | 503 | 504),
+            KubeError::Kubeconfig { .. }
+            | KubeError::UnknownContext { .. }
+            | KubeError::Unexpected { .. } => false,
+        }
+    }
+
     /// Whether the API server could not be reached at all (no HTTP answer).
     pub fn is_unreachable(&self) -> bool {
         matches!(self, KubeError::Api { status: None, .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KubeError;
+
+    fn api(status: Option<u16>) -> KubeError {
+        KubeError::Api {
+            what: "reading".into(),
+            context: "ctx".into(),
+            reason: "r".into(),
+            status,
+        }
+    }
+
+    #[test]
+    fn only_answers_that_say_later_and_no_answer_are_transient() {
+        for code in [429, 500, 502, 503, 504] {
+            assert!(api(Some(code)).is_transient(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 409, 422] {
+            assert!(!api(Some(code)).is_transient(), "{code}");
+        }
+        assert!(api(None).is_transient());
+        assert!(
+            !KubeError::Unexpected {
+                what: "w".into(),
+                reason: "r".into()
+            }
+            .is_transient()
+        );
     }
 }

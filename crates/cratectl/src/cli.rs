@@ -405,6 +405,12 @@ pub struct RestartTuning {
     /// Longest wait while a PodDisruptionBudget refuses an eviction.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_positive_duration)]
     pub eviction_timeout: Duration,
+    /// How long allocation stays held at `primaries` while the pod being restarted has not
+    /// rejoined. Then the setting is restored so CrateDB rebuilds the replicas the node held
+    /// (the report says so), and the restart goes on waiting for the node; the hold is taken
+    /// again before the next pod.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_positive_duration)]
+    pub hold_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -1,96 +1,20 @@
-//! The report of a restart request: what `restart` and `status` print with `-o json`/`yaml`,
-//! rendered as text for `-o text`, and the exit code it implies.
+//! The restart's report: each cluster's common part ([`ClusterCommon`]) plus its pods, what
+//! `restart` and `status` print with `-o json`/`yaml`, rendered as text for `-o text`. The
+//! top level, the states and the exit-code rule are every operation's
+//! ([`crate::op::report`]).
 //!
-//! The JSON shape is a contract that scripts parse. The fields the issue names are fixed: they
-//! are never renamed or removed, and an absent value is `null`, never a missing key. Instants
-//! are RFC 3339 in UTC (`2026-12-06T07:15:00Z`). The other [`ClusterReport`] fields are
-//! extensions: they may be added to, and default when an older record lacks them.
-//!
-//! Exit codes (with 2, invalid input or refused, decided before a report exists):
-//!
-//! * 0: the request completed and no cluster failed or was cancelled, or it is still running
-//!   (`--async`, or `status` of a running request). A cluster stopped on request at a pod
-//!   boundary (`stop-after-current`) with no failed pod is not a failure.
-//! * 1: the request failed or was cancelled, or a cluster failed, was cancelled, or stopped
-//!   after a pod failed.
+//! The JSON shape is a contract that scripts parse: `workflow_id`, `operation`, `state`,
+//! `started_at`, `finished_at`, `clusters[]` with `name`, `namespace`, `state`, `reason`,
+//! `waiting_for`, `pods[]` and the other fields below are never renamed or removed; fields
+//! added later default when an older record lacks them.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
+use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// The state of the whole request.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestState {
-    #[default]
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl RequestState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestState::Running => "running",
-            RequestState::Completed => "completed",
-            RequestState::Failed => "failed",
-            RequestState::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl fmt::Display for RequestState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The state of one cluster's restart.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClusterState {
-    /// Not started yet.
-    #[default]
-    Pending,
-    /// Waiting for a maintenance window (or for another operation's Lease).
-    Waiting,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    /// Stopped at a pod boundary on request (`stop-after-current`).
-    Stopped,
-}
-
-impl ClusterState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClusterState::Pending => "pending",
-            ClusterState::Waiting => "waiting",
-            ClusterState::Running => "running",
-            ClusterState::Succeeded => "succeeded",
-            ClusterState::Failed => "failed",
-            ClusterState::Cancelled => "cancelled",
-            ClusterState::Stopped => "stopped",
-        }
-    }
-
-    /// True once the cluster's restart has ended, one way or another.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            ClusterState::Succeeded | ClusterState::Failed | ClusterState::Cancelled | ClusterState::Stopped
-        )
-    }
-}
-
-impl fmt::Display for ClusterState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::op::report::{ClusterCommon, ClusterOutcome, ClusterState, OperationReport, RequestState};
 
 /// What happened to one pod.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -140,51 +64,28 @@ pub struct PodReport {
 /// One cluster of the request.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClusterReport {
-    pub name: String,
-    pub namespace: String,
-    pub state: ClusterState,
-    /// Why it failed, was cancelled or stopped.
-    pub reason: Option<String>,
-    /// What it waits for right now, with the last values seen (ARCHITECTURE §1.8).
-    pub waiting_for: Option<String>,
+    #[serde(flatten)]
+    pub common: ClusterCommon,
     pub pods: Vec<PodReport>,
-
-    // Extensions.
-    /// The CrateDB custom resource's `metadata.name`.
-    #[serde(default)]
-    pub resource: String,
-    /// The cluster's child workflow id ([`super::ids::child_id`]).
-    #[serde(default)]
-    pub child_id: String,
-    /// The workflow phase (`discover`, `gate`, `restart`, `restore`, …).
-    #[serde(default)]
-    pub phase: Option<String>,
-    /// The step within the phase (`waiting for GREEN`, `deleting pod`, …).
-    #[serde(default)]
-    pub current_step: Option<String>,
     /// 1-based position of the pod being restarted.
     #[serde(default)]
     pub pod_index: Option<usize>,
     #[serde(default)]
     pub pod_total: usize,
-    /// The last health reading, summarised.
-    #[serde(default)]
-    pub last_readings: Option<String>,
-    /// The maintenance window situation (`waiting for window until 2026-12-07T02:00:00Z`).
-    #[serde(default)]
-    pub window: Option<String>,
-    #[serde(default)]
-    pub started_at: Option<Timestamp>,
-    #[serde(default)]
-    pub finished_at: Option<Timestamp>,
-    #[serde(default)]
-    pub warnings: Vec<String>,
 }
 
-impl ClusterReport {
-    /// True when the cluster failed, was cancelled, or stopped after a pod failed.
-    pub fn is_failure(&self) -> bool {
-        match self.state {
+impl ClusterOutcome for ClusterReport {
+    fn common(&self) -> &ClusterCommon {
+        &self.common
+    }
+
+    fn common_mut(&mut self) -> &mut ClusterCommon {
+        &mut self.common
+    }
+
+    /// A restart stopped on request is a failure only when a pod failed before.
+    fn is_failure(&self) -> bool {
+        match self.common.state {
             ClusterState::Failed | ClusterState::Cancelled => true,
             ClusterState::Stopped => self.pods.iter().any(|p| p.result == PodResult::Failed),
             _ => false,
@@ -193,43 +94,9 @@ impl ClusterReport {
 }
 
 /// The whole request.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RestartReport {
-    pub workflow_id: String,
-    pub state: RequestState,
-    pub started_at: Option<Timestamp>,
-    pub finished_at: Option<Timestamp>,
-    pub clusters: Vec<ClusterReport>,
-}
+pub type RestartReport = OperationReport<ClusterReport>;
 
-impl RestartReport {
-    /// The request's state from its clusters': running while any cluster has not ended; then
-    /// failed when any failed (or stopped after a pod failed), else cancelled when any was
-    /// cancelled, else completed.
-    pub fn overall(clusters: &[ClusterReport]) -> RequestState {
-        if !clusters.iter().all(|c| c.state.is_terminal()) {
-            RequestState::Running
-        } else if clusters
-            .iter()
-            .any(|c| c.is_failure() && c.state != ClusterState::Cancelled)
-        {
-            RequestState::Failed
-        } else if clusters.iter().any(|c| c.state == ClusterState::Cancelled) {
-            RequestState::Cancelled
-        } else {
-            RequestState::Completed
-        }
-    }
-
-    /// The process exit code for this report (module documentation).
-    pub fn exit_code(&self) -> i32 {
-        match self.state {
-            RequestState::Failed | RequestState::Cancelled => 1,
-            RequestState::Running => 0,
-            RequestState::Completed => i32::from(self.clusters.iter().any(ClusterReport::is_failure)),
-        }
-    }
-
+impl OperationReport<ClusterReport> {
     /// The report for people (`-o text`): a header, then one block per cluster with its state,
     /// reason, what it waits for, and a line per pod (result, UIDs shortened to 8 characters,
     /// duration, reason).
@@ -251,10 +118,11 @@ impl RestartReport {
     }
 }
 
-fn cluster_text(out: &mut String, c: &ClusterReport) {
+fn cluster_text(out: &mut String, report: &ClusterReport) {
+    let c = &report.common;
     let _ = write!(out, "{} (namespace {}): {}", c.name, c.namespace, c.state);
-    if let Some(index) = c.pod_index {
-        let _ = write!(out, ", pod {index} of {}", c.pod_total);
+    if let Some(index) = report.pod_index {
+        let _ = write!(out, ", pod {index} of {}", report.pod_total);
     }
     out.push('\n');
     let lines = [
@@ -272,8 +140,13 @@ fn cluster_text(out: &mut String, c: &ClusterReport) {
     for warning in &c.warnings {
         let _ = writeln!(out, "  warning: {warning}");
     }
-    let width = c.pods.iter().map(|p| p.name.chars().count()).max().unwrap_or(0);
-    for pod in &c.pods {
+    let width = report
+        .pods
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for pod in &report.pods {
         let mut line = format!("  {:<width$}  {:<9}", pod.name, pod.result.as_str());
         match (&pod.old_uid, &pod.new_uid) {
             (Some(old), Some(new)) => {
@@ -324,6 +197,7 @@ fn duration_text(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::op::ids::OperationKind;
     use serde_json::json;
 
     fn ts(text: &str) -> Timestamp {
@@ -332,9 +206,12 @@ mod tests {
 
     fn cluster(state: ClusterState) -> ClusterReport {
         ClusterReport {
-            name: "prod".into(),
-            namespace: "crate".into(),
-            state,
+            common: ClusterCommon {
+                name: "prod".into(),
+                namespace: "crate".into(),
+                state,
+                ..ClusterCommon::default()
+            },
             ..ClusterReport::default()
         }
     }
@@ -363,9 +240,11 @@ mod tests {
                 }],
                 ..cluster(ClusterState::Waiting)
             }],
+            ..RestartReport::default()
         };
         let value = serde_json::to_value(&r).unwrap();
         assert_eq!(value["workflow_id"], "restart-prod-20261206T071500Z");
+        assert_eq!(value["operation"], "restart");
         assert_eq!(value["state"], "running");
         assert_eq!(value["started_at"], "2026-12-06T07:15:00Z");
         assert_eq!(value["finished_at"], json!(null));
@@ -396,7 +275,8 @@ mod tests {
                           "waiting_for": null, "pods": []}]
         });
         let r: RestartReport = serde_json::from_value(value).unwrap();
-        assert_eq!(r.clusters[0].state, ClusterState::Stopped);
+        assert_eq!(r.operation, OperationKind::Restart);
+        assert_eq!(r.clusters[0].common.state, ClusterState::Stopped);
         assert_eq!(r.clusters[0].pod_total, 0);
     }
 
@@ -503,9 +383,13 @@ mod tests {
             started_at: Some(ts("2026-12-06T07:15:00Z")),
             finished_at: None,
             clusters: vec![ClusterReport {
-                reason: None,
-                waiting_for: Some("GREEN: 2 underreplicated shards in doc.t1, 1 of 3 stable readings".into()),
-                window: Some("in window until 2026-12-07T02:00:00Z".into()),
+                common: ClusterCommon {
+                    waiting_for: Some(
+                        "GREEN: 2 underreplicated shards in doc.t1, 1 of 3 stable readings".into(),
+                    ),
+                    window: Some("in window until 2026-12-07T02:00:00Z".into()),
+                    ..cluster(ClusterState::Running).common
+                },
                 pod_index: Some(2),
                 pod_total: 3,
                 pods: vec![
@@ -531,8 +415,8 @@ mod tests {
                         ..PodReport::default()
                     },
                 ],
-                ..cluster(ClusterState::Running)
             }],
+            ..RestartReport::default()
         };
         assert_eq!(
             r.text(),

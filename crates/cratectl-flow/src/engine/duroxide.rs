@@ -7,7 +7,10 @@
 //!   in a start registry (`<state-dir>/started/<id>`, created exclusively) and refuses an id that
 //!   is there, which also makes a started-but-not-picked-up instance visible as `pending`;
 //! * mailbox signals use `enqueue_event`/`dequeue_event`, never `raise_event` (dropped early);
-//! * cancel is a `Failed` with `AppErrorKind::Cancelled`: mapped to [`InstanceState::Cancelled`];
+//! * cancel is a `Failed` with `AppErrorKind::Cancelled`: mapped to [`InstanceState::Cancelled`]
+//!   with `cancelled: <reason>` as given; a cancel is also recorded in `<state-dir>/cancelled/`,
+//!   so an instance no worker has picked up yet reads as cancelled at once;
+//! * the compensation record of [`EngineClient::mark_compensated`] is `<state-dir>/compensated/`;
 //! * a nondeterminism failure is terminal (`Configuration`): reported as failed with its message.
 
 use std::future::Future;
@@ -27,13 +30,15 @@ use serde::de::DeserializeOwned;
 
 use super::store::Store;
 use super::{
-    Activity, ActivityOptions, ActivitySink, EngineClient, EngineError, InstanceState, InstanceStatus,
-    RunActivity, WfError, WfResult, WorkflowCtx,
+    Activity, ActivityError, ActivityOptions, ActivitySink, EngineClient, EngineError, InstanceState,
+    InstanceStatus, RunActivity, WfError, WfResult, WorkflowCtx,
 };
 
 /// The SQLite file in the state directory.
 pub const STORE_FILE: &str = "cratectl.db";
 const STARTED_DIR: &str = "started";
+const CANCELLED_DIR: &str = "cancelled";
+const COMPENSATED_DIR: &str = "compensated";
 
 /// A workflow id as one file name in the state directory: ids are `[A-Za-z0-9._-]`, anything
 /// else becomes `%`.
@@ -64,19 +69,36 @@ impl WorkflowCtx for DxCtx {
         async move {
             let input =
                 input.map_err(|e| WfError::new(format!("cannot encode the input of {}: {e}", A::NAME)))?;
-            let policy = RetryPolicy {
-                max_attempts: options.attempts.max(1),
-                backoff: BackoffStrategy::Exponential {
-                    base: options.backoff,
-                    multiplier: 2.0,
-                    max: Duration::from_secs(30),
-                },
+            // duroxide's own retry policy retries every error; ours retries only retryable
+            // ones, with the same history shape (attempt, timer, attempt, …).
+            let once = RetryPolicy {
+                max_attempts: 1,
+                backoff: BackoffStrategy::None,
                 timeout: options.timeout,
             };
-            let out = ctx
-                .schedule_activity_with_retry(A::NAME, input, policy)
-                .await
-                .map_err(WfError::new)?;
+            let attempts = options.attempts.max(1);
+            let mut attempt = 1;
+            let out = loop {
+                match ctx
+                    .schedule_activity_with_retry(A::NAME, input.clone(), once.clone())
+                    .await
+                {
+                    Ok(out) => break out,
+                    Err(text) => {
+                        let error = ActivityError::decode(&text);
+                        if !error.is_retryable() || attempt >= attempts {
+                            return Err(WfError::from(error));
+                        }
+                        ctx.trace_warn(format!(
+                            "activity {} attempt {attempt}/{attempts} failed: {}; trying again",
+                            A::NAME,
+                            error.message
+                        ));
+                        ctx.schedule_timer(options.backoff_after(attempt)).await;
+                        attempt += 1;
+                    }
+                }
+            };
             serde_json::from_str(&out).map_err(|e| {
                 let shown: String = out.chars().take(200).collect();
                 WfError::new(format!(
@@ -190,8 +212,9 @@ impl<E: Send + Sync + 'static> ActivitySink<E> for DxActivities<E> {
         self.builder = self.builder.register(A::NAME, move |_ctx, input: String| {
             let env = env.clone();
             async move {
-                let input: A::In = serde_json::from_str(&input)
-                    .map_err(|e| format!("cannot decode the input of {}: {e}", A::NAME))?;
+                let input: A::In = serde_json::from_str(&input).map_err(|e| {
+                    ActivityError::permanent(format!("cannot decode the input of {}: {e}", A::NAME)).encode()
+                })?;
                 let began = std::time::Instant::now();
                 let out = A::run(env, input).await;
                 tracing::debug!(
@@ -200,9 +223,10 @@ impl<E: Send + Sync + 'static> ActivitySink<E> for DxActivities<E> {
                     ok = out.is_ok(),
                     "activity ran"
                 );
-                let out = out?;
-                serde_json::to_string(&out)
-                    .map_err(|e| format!("cannot encode the output of {}: {e}", A::NAME))
+                let out = out.map_err(|e| e.encode())?;
+                serde_json::to_string(&out).map_err(|e| {
+                    ActivityError::permanent(format!("cannot encode the output of {}: {e}", A::NAME)).encode()
+                })
             }
         });
         self
@@ -334,6 +358,25 @@ impl DuroxideClient {
         let text = std::fs::read_to_string(self.started_marker(id)).ok()?;
         serde_json::from_str(&text).ok()
     }
+
+    fn note_path(&self, dir: &str, id: &str) -> PathBuf {
+        self.state_dir.join(dir).join(file_name(id))
+    }
+
+    fn write_note(&self, dir: &str, id: &str, text: &str) -> Result<(), EngineError> {
+        let path = self.note_path(dir, id);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| self.store_error(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| self.store_error(format!("cannot record {}: {e}", path.display())))
+    }
+
+    /// The reason a cancel of `id` was recorded with, if one was.
+    fn cancel_reason(&self, id: &str) -> Option<String> {
+        std::fs::read_to_string(self.note_path(CANCELLED_DIR, id)).ok()
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -365,16 +408,21 @@ fn state_of(status: &OrchestrationStatus) -> (InstanceState, Option<String>, Opt
             details,
             custom_status,
             ..
-        } => {
-            let state = match details {
-                ErrorDetails::Application {
-                    kind: AppErrorKind::Cancelled { .. },
-                    ..
-                } => InstanceState::Cancelled,
-                _ => InstanceState::Failed,
-            };
-            (state, custom_status.clone(), Some(details.display_message()))
-        }
+        } => match details {
+            ErrorDetails::Application {
+                kind: AppErrorKind::Cancelled { reason },
+                ..
+            } => (
+                InstanceState::Cancelled,
+                custom_status.clone(),
+                Some(format!("cancelled: {reason}")),
+            ),
+            _ => (
+                InstanceState::Failed,
+                custom_status.clone(),
+                Some(details.display_message()),
+            ),
+        },
     }
 }
 
@@ -422,13 +470,18 @@ impl EngineClient for DuroxideClient {
             .await
             .map_err(|e| self.store_error(e))?;
         if matches!(status, OrchestrationStatus::NotFound) {
-            // Started and not yet picked up by a worker, or unknown.
+            // Started and not yet picked up by a worker (cancelled already, perhaps), or unknown.
+            let cancelled = self.cancel_reason(id);
             return Ok(self.marker(id).map(|m| InstanceStatus {
                 id: m.id,
                 workflow: m.workflow,
-                state: InstanceState::Pending,
+                state: if cancelled.is_some() {
+                    InstanceState::Cancelled
+                } else {
+                    InstanceState::Pending
+                },
                 progress: None,
-                output: None,
+                output: cancelled.map(|reason| format!("cancelled: {reason}")),
                 created_at: m.started_at.parse().ok(),
                 updated_at: None,
                 parent: None,
@@ -474,10 +527,22 @@ impl EngineClient for DuroxideClient {
     }
 
     async fn cancel(&self, id: &str, reason: &str) -> Result<(), EngineError> {
+        // Recorded first, so an instance no worker has picked up yet reads as cancelled at once.
+        self.write_note(CANCELLED_DIR, id, reason)?;
         self.client
             .cancel_instance(id, reason)
             .await
             .map_err(|e| self.store_error(e))
+    }
+
+    async fn mark_compensated(&self, id: &str) {
+        if let Err(e) = self.write_note(COMPENSATED_DIR, id, "") {
+            tracing::warn!("{e}");
+        }
+    }
+
+    async fn is_compensated(&self, id: &str) -> bool {
+        self.note_path(COMPENSATED_DIR, id).exists()
     }
 }
 

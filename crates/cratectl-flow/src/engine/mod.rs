@@ -1,14 +1,30 @@
 //! The thin engine trait (ARCHITECTURE §3): workflows are plain async functions over
-//! [`WorkflowCtx`], activities are typed [`Activity`] definitions run by [`RunActivity`], and the
-//! CLI talks to whatever engine runs them through [`EngineClient`]. Nothing here names duroxide;
-//! [`duroxide`] is one adapter, and a Temporal adapter can be added beside it without touching
-//! workflow code (`../shared/research/engines.md` §7 lists what each method maps to there).
+//! [`WorkflowCtx`], activities are typed [`Activity`] definitions run by [`RunActivity`] whose
+//! failures say whether a retry can help ([`ActivityError`]), and the CLI talks to whatever
+//! engine runs them through [`EngineClient`]. Nothing here names duroxide; [`duroxide`] is one
+//! adapter (embedded, one SQLite file), and a server engine such as Temporal can be added beside
+//! it without touching workflow code.
 //!
-//! What the trait deliberately does not promise (engines.md §7.3):
+//! For a server engine (no state directory, workers on other hosts):
+//! * **progress stays readable with no worker running**: [`WorkflowCtx::set_progress`] must be
+//!   stored by the server (on Temporal: the workflow's memo or a search attribute upserted by
+//!   the workflow, not a query, which needs a live worker);
+//! * **cancel is a hard stop**: the client terminates the instance; the open effects it
+//!   published are then undone by the caller of `cancel` and by the workers' compensation scan,
+//!   exactly once thanks to [`EngineClient::mark_compensated`], which the server keeps (on
+//!   Temporal: a memo or a search attribute, or a bookkeeping record the workers share);
+//! * **compensation runs on a worker or the CLI**, never inside the cancelled workflow;
+//! * activity failures of kind [`ErrorKind::Permanent`] or [`ErrorKind::Refused`] are
+//!   non-retryable application errors.
+//!
+//! What the trait deliberately does not promise:
 //! * signals are **mailbox** messages: buffered once the instance exists, lost if sent before;
 //! * `cancel` is a hard stop at a turn boundary: compensation is the worker's job, not the
 //!   cancelled workflow's;
 //! * no in-place versioning: a changed workflow is a new registered name.
+//!
+//! (duroxide's documentation on docs.rs/duroxide describes its mailbox events, cancellation and
+//! versioning; Temporal's at <https://docs.temporal.io/workflows>.)
 //!
 //! Workflow code must be deterministic: no clocks (use [`WorkflowCtx::now`]), no randomness, no
 //! I/O and no tokio/futures combinators (use [`WorkflowCtx::join`]).
@@ -24,17 +40,115 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// A failure a workflow sees or returns: a message for the user, never containing credentials.
+/// What kind of failure an activity had, which decides whether it is tried again. The model
+/// is Temporal's non-retryable application errors and Strimzi's split of a rolling restart's
+/// problems into forceable and fatal ones: only a failure that time can heal is retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Transient: a 5xx or 429 answer, a timeout, a refused or lost connection. Tried again
+    /// within the step's budget ([`ActivityOptions`]).
+    Retryable,
+    /// A refusal that a retry cannot change: a missing privilege, an unknown table, a 403, a
+    /// CrateDB resource that no longer exists. Fails the step at once.
+    Permanent,
+    /// Refused by one of our own safety rules (another operation holds the cluster, a
+    /// setting we do not own). Fails the step at once.
+    Refused,
+}
+
+/// An activity's failure: its kind and a sentence for the user, never containing credentials.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[error("{message}")]
+pub struct ActivityError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ActivityError {
+    pub fn retryable(message: impl Into<String>) -> ActivityError {
+        ActivityError {
+            kind: ErrorKind::Retryable,
+            message: message.into(),
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> ActivityError {
+        ActivityError {
+            kind: ErrorKind::Permanent,
+            message: message.into(),
+        }
+    }
+
+    pub fn refused(message: impl Into<String>) -> ActivityError {
+        ActivityError {
+            kind: ErrorKind::Refused,
+            message: message.into(),
+        }
+    }
+
+    /// Retryable when `transient`, else permanent.
+    pub fn transient_if(transient: bool, message: impl Into<String>) -> ActivityError {
+        if transient {
+            ActivityError::retryable(message)
+        } else {
+            ActivityError::permanent(message)
+        }
+    }
+
+    /// The same failure with `what` in front: `what: message`.
+    pub fn context(self, what: impl std::fmt::Display) -> ActivityError {
+        ActivityError {
+            kind: self.kind,
+            message: format!("{what}: {}", self.message),
+        }
+    }
+
+    /// Whether the engine should try the activity again.
+    pub fn is_retryable(&self) -> bool {
+        self.kind == ErrorKind::Retryable
+    }
+
+    /// The error as an engine carries it (engines carry activity errors as text).
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| self.message.clone())
+    }
+
+    /// Reads an error an engine carried back. Text that is not one of ours came from the
+    /// engine itself (a per-attempt timeout, an unregistered activity): it is not retried.
+    pub fn decode(text: &str) -> ActivityError {
+        serde_json::from_str(text).unwrap_or_else(|_| ActivityError::permanent(text))
+    }
+}
+
+/// A failure a workflow sees or returns: a message for the user, never containing credentials,
+/// and, for an activity's failure, its kind.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{message}")]
 pub struct WfError {
     pub message: String,
+    #[serde(default = "permanent")]
+    pub kind: ErrorKind,
+}
+
+fn permanent() -> ErrorKind {
+    ErrorKind::Permanent
 }
 
 impl WfError {
     pub fn new(message: impl Into<String>) -> WfError {
         WfError {
             message: message.into(),
+            kind: ErrorKind::Permanent,
+        }
+    }
+}
+
+impl From<ActivityError> for WfError {
+    fn from(e: ActivityError) -> WfError {
+        WfError {
+            message: e.message,
+            kind: e.kind,
         }
     }
 }
@@ -51,9 +165,10 @@ pub trait Activity: Send + Sync + 'static {
 
 /// The code of an activity, run on a worker with the worker's environment `E` (clients,
 /// credentials: things that must not be recorded in history). Activities may run more than
-/// once (at-least-once on every engine): each must be idempotent.
+/// once (at-least-once on every engine): each must be idempotent. A failure says whether a
+/// retry could help ([`ActivityError`]).
 pub trait RunActivity<E: Send + Sync + 'static>: Activity {
-    fn run(env: Arc<E>, input: Self::In) -> impl Future<Output = Result<Self::Out, String>> + Send;
+    fn run(env: Arc<E>, input: Self::In) -> impl Future<Output = Result<Self::Out, ActivityError>> + Send;
 }
 
 /// Where a worker registers its activities; each engine adapter implements it.
@@ -64,7 +179,8 @@ pub trait ActivitySink<E: Send + Sync + 'static>: Sized {
 /// How an activity call is scheduled. No engine defaults: every call says what it wants.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ActivityOptions {
-    /// Attempts in all (1 = no retry). Retries happen on an activity error, not a timeout.
+    /// Attempts in all (1 = no retry). Only a [`ErrorKind::Retryable`] failure is tried again;
+    /// a permanent or refused one, or the per-attempt timeout, ends the call at once.
     pub attempts: u32,
     /// Delay before the first retry; doubled each time, capped at 30 s.
     pub backoff: Duration,
@@ -88,6 +204,42 @@ impl ActivityOptions {
             timeout: None,
         }
     }
+
+    /// As many tries as fit in `budget`: the backoffs between them (from 1 s, doubled, capped
+    /// at [`MAX_BACKOFF`]) add up to no more than `budget`, and there is always at least one.
+    /// A step's retries are the step's budget, not a fixed count.
+    pub fn within(budget: Duration) -> ActivityOptions {
+        let backoff = Duration::from_secs(1);
+        let mut attempts = 1u32;
+        let mut waited = Duration::ZERO;
+        loop {
+            let next = backoff_for(backoff, attempts);
+            if waited + next > budget || attempts >= 1000 {
+                break;
+            }
+            waited += next;
+            attempts += 1;
+        }
+        ActivityOptions {
+            attempts,
+            backoff,
+            timeout: None,
+        }
+    }
+
+    /// The pause before try `attempt + 1`.
+    pub fn backoff_after(&self, attempt: u32) -> Duration {
+        backoff_for(self.backoff, attempt)
+    }
+}
+
+/// The longest pause between two tries of an activity.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// `base` doubled `attempt - 1` times, capped at [`MAX_BACKOFF`].
+fn backoff_for(base: Duration, attempt: u32) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(16);
+    base.saturating_mul(1 << doublings).min(MAX_BACKOFF)
 }
 
 /// What a workflow may do. Every method is replay-safe on every engine.
@@ -191,6 +343,14 @@ pub trait EngineClient {
         mailbox: &str,
         payload: String,
     ) -> impl Future<Output = Result<(), EngineError>>;
-    /// Hard-stops the instance (and its children) at the next turn boundary.
+    /// Hard-stops the instance (and its children) at the next turn boundary. The cancel is
+    /// recorded at once: an instance no worker has picked up reads as cancelled from then on,
+    /// and a cancelled instance's output is `cancelled: <reason>` with the reason as given.
     fn cancel(&self, id: &str, reason: &str) -> impl Future<Output = Result<(), EngineError>>;
+    /// Records that what instance `id` left open was undone (or that it ended clean), so
+    /// compensation never runs twice and an old saga is never replayed over later changes.
+    /// Kept by the engine, not by a CLI machine: every worker and CLI of the engine sees it.
+    fn mark_compensated(&self, id: &str) -> impl Future<Output = ()>;
+    /// Whether [`EngineClient::mark_compensated`] was recorded for `id`.
+    fn is_compensated(&self, id: &str) -> impl Future<Output = bool>;
 }

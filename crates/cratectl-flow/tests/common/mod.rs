@@ -11,8 +11,9 @@ use std::time::Duration;
 use cratectl_core::restart::report::{ClusterReport, RequestState, RestartReport};
 use cratectl_flow::engine::duroxide::WorkerOptions;
 use cratectl_flow::env::ActivityEnv;
-use cratectl_flow::model::{ClusterRef, Gate, RestartOptions, RestartRequest, TargetSpec};
-use cratectl_flow::service::{Restarts, Worker, start_worker};
+use cratectl_flow::model::{ClusterRef, Gate, TargetSpec};
+use cratectl_flow::operations::{Operations as Restarts, Worker, start_worker};
+use cratectl_flow::ops::restart::model::{RestartOptions, RestartRequest};
 use cratesim::clock::Clock;
 use cratesim::faults::Fault;
 use cratesim::operator::ClusterShape;
@@ -191,7 +192,7 @@ fn trace_steps(id: &str, report: &RestartReport, start: std::time::Instant, seen
         .map(|c| {
             format!(
                 "{} {} {:?} {:?} {:?}",
-                c.name, c.state, c.pod_index, c.current_step, c.waiting_for
+                c.common.name, c.common.state, c.pod_index, c.common.current_step, c.common.waiting_for
             )
         })
         .collect();
@@ -289,7 +290,7 @@ pub const ROUTING_OWNER_LABEL: &str = "dc-util-routing-owner";
 
 /// The child workflow id of cluster `name` (namespace `cratedb`) in request `id`.
 pub fn child_id(id: &str, name: &str) -> String {
-    cratectl_flow::workflow::child_id(
+    cratectl_flow::ops::restart::workflow::child_id(
         id,
         &ClusterRef {
             namespace: "cratedb".into(),
@@ -303,9 +304,12 @@ pub fn child_id(id: &str, name: &str) -> String {
 /// `steps`.
 pub fn at_step(report: &RestartReport, name: &str, index: usize, steps: &[&str]) -> bool {
     report.clusters.iter().any(|c| {
-        c.name == name
+        c.common.name == name
             && c.pod_index == Some(index)
-            && c.current_step.as_deref().is_some_and(|s| steps.contains(&s))
+            && c.common
+                .current_step
+                .as_deref()
+                .is_some_and(|s| steps.contains(&s))
     })
 }
 
@@ -314,7 +318,7 @@ pub fn cluster<'r>(report: &'r RestartReport, name: &str) -> &'r ClusterReport {
     report
         .clusters
         .iter()
-        .find(|c| c.name == name)
+        .find(|c| c.common.name == name)
         .unwrap_or_else(|| panic!("no cluster {name} in {}", report.text()))
 }
 

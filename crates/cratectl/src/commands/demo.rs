@@ -157,6 +157,7 @@ fn fast_tuning() -> RestartTuning {
         rejoin_timeout: Duration::from_secs(120),
         decommission_timeout: Duration::from_secs(300),
         eviction_timeout: Duration::from_secs(60),
+        hold_timeout: Duration::from_secs(60),
     }
 }
 

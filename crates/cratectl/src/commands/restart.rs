@@ -18,16 +18,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use cratectl_core::maintenance::MaintenanceConfig;
-use cratectl_core::restart::ids::request_id;
+use cratectl_core::op::{OperationKind, request_id};
 use cratectl_core::restart::report::{ClusterReport, ClusterState, PodResult, RequestState, RestartReport};
-use cratectl_flow::dry_run::{self, DryRun};
 use cratectl_flow::engine::EngineError;
 use cratectl_flow::engine::duroxide::WorkerOptions;
-use cratectl_flow::model::{
-    ClusterRef, Gate, MaintenanceSpec, RestartOptions, RestartRequest, TargetSpec, Timeouts,
-};
-use cratectl_flow::service::{self, Restarts};
-use cratectl_flow::workflow::human;
+use cratectl_flow::harness::human;
+use cratectl_flow::model::{ClusterRef, Gate, MaintenanceSpec, TargetSpec};
+use cratectl_flow::operations::{self as service, Operations};
+use cratectl_flow::ops::restart::dry_run::{self, DryRun};
+use cratectl_flow::ops::restart::model::{RestartOptions, RestartRequest, Timeouts};
 use cratectl_kube::Kube;
 use cratectl_kube::discovery::{Cluster, Discovery};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -86,7 +85,7 @@ pub async fn execute(args: RestartArgs, global: &GlobalArgs, format: OutputForma
     let now = Timestamp::now();
     let names: Vec<String> = clusters.iter().map(|c| c.name.clone()).collect();
     let request = RestartRequest {
-        request_id: request_id(&names, now),
+        request_id: request_id(OperationKind::Restart, &names, now),
         target: target_spec(global, &kube)?,
         clusters: clusters
             .iter()
@@ -261,6 +260,7 @@ fn options(args: &RestartArgs, maintenance: Option<MaintenanceSpec>) -> RestartO
             rejoin: tuning.rejoin_timeout,
             decommission: tuning.decommission_timeout,
             eviction: tuning.eviction_timeout,
+            hold: tuning.hold_timeout,
         },
         ..RestartOptions::default()
     }
@@ -268,7 +268,7 @@ fn options(args: &RestartArgs, maintenance: Option<MaintenanceSpec>) -> RestartO
 
 /// One operation per cluster (ARCHITECTURE §1.6): a cluster in an open restart of this state
 /// directory, or whose Lease another operation holds now, is refused, naming the operation.
-async fn refuse_open_operations(restarts: &Restarts, clusters: &[Cluster], now: Timestamp) -> CliResult {
+async fn refuse_open_operations(restarts: &Operations, clusters: &[Cluster], now: Timestamp) -> CliResult {
     let open = restarts.open_operations().await.map_err(engine_error)?;
     let mut problems = Vec::new();
     for cluster in clusters {
@@ -420,7 +420,7 @@ fn plan_text(plan: &DryRun) -> String {
 
 // ---- --async ----------------------------------------------------------------------------
 
-async fn print_started(format: OutputFormat, restarts: &Restarts, id: &str, dir: &Path) -> CliResult {
+async fn print_started(format: OutputFormat, restarts: &Operations, id: &str, dir: &Path) -> CliResult {
     if format != OutputFormat::Text {
         let report =
             restarts.report(id).await.map_err(engine_error)?.ok_or_else(|| {
@@ -446,7 +446,7 @@ enum Outcome {
 }
 
 async fn foreground(
-    restarts: &Restarts,
+    restarts: &Operations,
     id: &str,
     global: &GlobalArgs,
     format: OutputFormat,
@@ -585,7 +585,7 @@ impl Progress {
 
     fn plain(&mut self, report: &RestartReport) {
         for cluster in &report.clusters {
-            let key = format!("{}/{}", cluster.namespace, cluster.name);
+            let key = format!("{}/{}", cluster.common.namespace, cluster.common.name);
             for pod in &cluster.pods {
                 let pod_key = (key.clone(), pod.name.clone());
                 let before = self.pods.insert(pod_key, pod.result);
@@ -629,14 +629,14 @@ impl Bars {
         let width = report
             .clusters
             .iter()
-            .map(|c| c.name.chars().count())
+            .map(|c| c.common.name.chars().count())
             .max()
             .unwrap_or(0);
         if width > self.width {
             self.width = width;
         }
         for cluster in &report.clusters {
-            let key = format!("{}/{}", cluster.namespace, cluster.name);
+            let key = format!("{}/{}", cluster.common.namespace, cluster.common.name);
             let bar = match self.bars.get(&key) {
                 Some(bar) => bar.clone(),
                 None => {
@@ -648,7 +648,7 @@ impl Bars {
                         .unwrap_or_else(|_| ProgressStyle::default_bar())
                         .progress_chars("=> ");
                     let bar = self.multi.add(ProgressBar::new(1).with_style(style));
-                    bar.set_prefix(cluster.name.clone());
+                    bar.set_prefix(cluster.common.name.clone());
                     bar.enable_steady_tick(Duration::from_millis(500));
                     self.bars.insert(key.clone(), bar.clone());
                     bar
@@ -683,18 +683,18 @@ fn counts(cluster: &ClusterReport) -> String {
 
 /// `running · gate · stable GREEN before restarting pod … (last: …)`, `failed: why`.
 fn message(cluster: &ClusterReport) -> String {
-    let mut parts = vec![match cluster.state {
+    let mut parts = vec![match cluster.common.state {
         ClusterState::Pending => "pending (waiting for the worker)".to_string(),
         state => state.to_string(),
     }];
-    if !cluster.state.is_terminal() {
-        if let Some(step) = &cluster.current_step {
+    if !cluster.common.state.is_terminal() {
+        if let Some(step) = &cluster.common.current_step {
             parts.push(step.clone());
         }
-        if let Some(waiting) = &cluster.waiting_for {
+        if let Some(waiting) = &cluster.common.waiting_for {
             parts.push(format!("waiting for {waiting}"));
         }
-    } else if let Some(reason) = &cluster.reason {
+    } else if let Some(reason) = &cluster.common.reason {
         parts.push(reason.clone());
     }
     parts.join(" · ")
@@ -719,11 +719,14 @@ mod tests {
     #[test]
     fn messages_say_what_a_cluster_waits_for_or_why_it_ended() {
         let mut cluster = ClusterReport {
-            name: "prod".into(),
-            namespace: "crate".into(),
-            state: ClusterState::Running,
-            current_step: Some("gate".into()),
-            waiting_for: Some("stable GREEN before restarting pod p-1".into()),
+            common: cratectl_core::op::ClusterCommon {
+                name: "prod".into(),
+                namespace: "crate".into(),
+                state: ClusterState::Running,
+                current_step: Some("gate".into()),
+                waiting_for: Some("stable GREEN before restarting pod p-1".into()),
+                ..Default::default()
+            },
             pod_total: 3,
             pods: vec![
                 PodReport {
@@ -743,10 +746,10 @@ mod tests {
             "running · gate · waiting for stable GREEN before restarting pod p-1"
         );
         assert_eq!(counts(&cluster), "1/3");
-        cluster.state = ClusterState::Failed;
-        cluster.reason = Some("timed out".into());
+        cluster.common.state = ClusterState::Failed;
+        cluster.common.reason = Some("timed out".into());
         assert_eq!(message(&cluster), "failed · timed out");
-        cluster.state = ClusterState::Pending;
+        cluster.common.state = ClusterState::Pending;
         cluster.pods.clear();
         cluster.pod_total = 0;
         assert_eq!(counts(&cluster), "-/-");

@@ -1,7 +1,7 @@
 //! `cratectl worker|status|list|cancel|force-restart|stop`: running and steering recorded
 //! restarts.
 //!
-//! Restarts are recorded in one SQLite file in the state directory ([`state_dir`]); `status`
+//! Operations are recorded in one SQLite file in the state directory ([`state_dir`]); `status`
 //! and `list` read it with no worker running (progress is in the records, ARCHITECTURE §3).
 //! Commands that only read never create the store: an empty state directory means no restarts.
 //! `worker` runs whatever is recorded there until SIGINT/SIGTERM; several may share a
@@ -17,7 +17,7 @@ use cratectl_flow::engine::EngineError;
 use cratectl_flow::engine::duroxide::{STORE_FILE, WorkerOptions};
 use cratectl_flow::env::ActivityEnv;
 use cratectl_flow::model::Control;
-use cratectl_flow::service::{self, Restarts};
+use cratectl_flow::operations::{self as service, Operations};
 use serde::Serialize;
 
 use crate::cli::{
@@ -78,12 +78,12 @@ fn resolve_state_dir(
 }
 
 /// Opens (creating if needed) the store in `dir`.
-pub async fn open_store(dir: &Path) -> CliResult<Restarts> {
-    Restarts::open(dir).await.map_err(engine_error)
+pub async fn open_store(dir: &Path) -> CliResult<Operations> {
+    Operations::open(dir).await.map_err(engine_error)
 }
 
 /// Opens the store in `dir` if there is one; `None` when nothing was ever recorded there.
-async fn existing_store(dir: &Path) -> CliResult<Option<Restarts>> {
+async fn existing_store(dir: &Path) -> CliResult<Option<Operations>> {
     if dir.join(STORE_FILE).exists() {
         open_store(dir).await.map(Some)
     } else {
@@ -101,7 +101,7 @@ pub fn engine_error(error: EngineError) -> CliError {
 }
 
 /// The restart `id` in `dir`, or exit 2 naming the id and the directory.
-async fn find(dir: &Path, id: &str) -> CliResult<(Restarts, RestartReport)> {
+async fn find(dir: &Path, id: &str) -> CliResult<(Operations, RestartReport)> {
     let not_found = || CliError::invalid(format!("no restart with id {id} in {}", dir.display()));
     let restarts = existing_store(dir).await?.ok_or_else(not_found)?;
     let report = restarts
@@ -259,9 +259,9 @@ pub async fn list(args: ListWorkflowsArgs, global: GlobalArgs, top: Option<Outpu
                 .clusters
                 .into_iter()
                 .map(|c| ListCluster {
-                    name: c.name,
-                    namespace: c.namespace,
-                    state: c.state,
+                    name: c.common.name,
+                    namespace: c.common.namespace,
+                    state: c.common.state,
                 })
                 .collect(),
             started_at: r.started_at,
@@ -333,7 +333,7 @@ pub async fn cancel(args: CancelArgs, global: GlobalArgs) -> CliResult {
             "Some changes could NOT be undone (see above): fix them by hand before anything else runs.\n",
         );
     }
-    let names: Vec<&str> = report.clusters.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<&str> = report.clusters.iter().map(|c| c.common.name.as_str()).collect();
     if let Some(first) = names.first() {
         out.push_str(&format!(
             "Check for anything left behind with `cratectl doctor {first}`{}.\n",
@@ -359,7 +359,7 @@ async fn signal(global: GlobalArgs, id: &str, control: Control, what: &str) -> C
     let pending = report
         .clusters
         .iter()
-        .all(|c| c.state == cratectl_core::restart::report::ClusterState::Pending);
+        .all(|c| c.common.state == cratectl_core::restart::report::ClusterState::Pending);
     let mut out = format!("Sent {what} to restart {id}.\n");
     if pending {
         out.push_str(&format!(

@@ -1,6 +1,6 @@
-//! The settings saga of a restart (ARCHITECTURE §1.3): every cluster setting a restart changes
-//! is recorded before the change and put back afterwards, on success, failure, cancel and crash
-//! recovery alike.
+//! The settings saga of an operation (ARCHITECTURE §1.3): every cluster setting an operation
+//! changes is recorded before the change and put back afterwards, on success, failure, cancel
+//! and crash recovery alike.
 //!
 //! CrateDB's SQL shows only the **effective** value of a setting (transient over persistent over
 //! default, [`crate::readings`]), so the saga records effective values, and a restore puts the
@@ -22,6 +22,14 @@
 //! and `"5"` equal to their text, and surrounding blanks ignored. Node filters
 //! (`*.exclude.*`, `*.include.*`, `*.require.*`) match node names case-sensitively, so they are
 //! compared exactly (after trimming).
+//!
+//! One setting is set-valued: `cluster.routing.allocation.exclude._name`, the nodes CrateDB
+//! moves every shard away from. Others (people, the crate-operator's scale-down) may add to it
+//! while an operation runs, so its prior value is not what is put back: the saga records the
+//! names *we* add ([`Saga::excluded`]) before adding them, and a restore removes exactly those
+//! from the list as it is then ([`exclusion_statements`]), so names others wrote during the
+//! operation survive. An empty remainder is RESET; otherwise both levels are set to the
+//! remaining names, sorted, joined with `,`.
 //!
 //! Record once, before the first change ([`record`], then [`Saga::add`] for settings a later
 //! step touches): a setting recorded after our own change would save our value as "prior".
@@ -50,10 +58,16 @@ pub struct SavedSetting {
     pub prior: Value,
 }
 
+/// The set-valued setting whose entries the saga tracks one by one.
+pub const ALLOCATION_EXCLUDE_NAME: &str = "cluster.routing.allocation.exclude._name";
+
 /// The settings to put back, in the order they were recorded.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Saga {
     pub saved: Vec<SavedSetting>,
+    /// Node names we added to [`ALLOCATION_EXCLUDE_NAME`] (recorded before the write), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
 impl Saga {
@@ -80,7 +94,68 @@ impl Saga {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.saved.is_empty()
+        self.saved.is_empty() && self.excluded.is_empty()
+    }
+
+    /// Records that we are about to add `names` to the exclusion list. Names already excluded
+    /// by someone else before (in `reading`) are not ours and are not recorded: we never remove
+    /// an exclusion we did not write.
+    pub fn record_exclusions(&mut self, reading: &SettingsReading, names: &[String]) {
+        let before = exclusion_list(reading);
+        for name in names {
+            if !before.contains(name) && !self.excluded.contains(name) {
+                self.excluded.push(name.clone());
+            }
+        }
+        self.excluded.sort();
+    }
+
+    /// The saga without `names` in its exclusions (they were removed on purpose, e.g. a node
+    /// that left for good and whose exclusion was lifted).
+    pub fn forget_exclusions(&mut self, names: &[String]) {
+        self.excluded.retain(|n| !names.contains(n));
+    }
+}
+
+/// The node names in the exclusion list of `reading` (CrateDB renders it as one
+/// comma-separated string; blanks and empty entries are ignored).
+pub fn exclusion_list(reading: &SettingsReading) -> Vec<String> {
+    let text = match reading.effective.get(ALLOCATION_EXCLUDE_NAME) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => list_text(items),
+        _ => String::new(),
+    };
+    let mut names: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The statements that change the exclusion list of `reading` by adding `add` and removing
+/// `remove` (each name exactly; others' entries untouched): nothing when the list would not
+/// change, `RESET` when it would be empty, else both levels set to the names sorted and joined
+/// with `,`.
+pub fn exclusion_statements(reading: &SettingsReading, add: &[String], remove: &[String]) -> Vec<String> {
+    let before = exclusion_list(reading);
+    let mut after: Vec<String> = before
+        .iter()
+        .filter(|n| !remove.contains(n))
+        .cloned()
+        .chain(add.iter().cloned())
+        .collect();
+    after.sort();
+    after.dedup();
+    if after == before {
+        Vec::new()
+    } else if after.is_empty() {
+        vec![sql::reset_global(ALLOCATION_EXCLUDE_NAME)]
+    } else {
+        set_statements(ALLOCATION_EXCLUDE_NAME, &Literal::text(after.join(",")))
     }
 }
 
@@ -103,7 +178,8 @@ pub fn set_statements(name: &str, value: &Literal) -> Vec<String> {
     ]
 }
 
-/// The statements that put every recorded setting back, last recorded first: `RESET GLOBAL` for
+/// The statements that put every recorded scalar setting back, last recorded first (the
+/// exclusions we added are removed by [`exclusion_statements`] against a fresh reading): `RESET GLOBAL` for
 /// a setting that was at its default (or whose prior value is unknown), else `SET GLOBAL
 /// TRANSIENT` and `PERSISTENT` to the prior value.
 pub fn restore_statements(saga: &Saga) -> Vec<String> {
@@ -126,6 +202,16 @@ pub fn restore_statements(saga: &Saga) -> Vec<String> {
 /// assumed restored.
 pub fn is_restored(saga: &Saga, now: &SettingsReading) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
+    let left: Vec<String> = exclusion_list(now)
+        .into_iter()
+        .filter(|n| saga.excluded.contains(n))
+        .collect();
+    if !left.is_empty() {
+        problems.push(format!(
+            "{ALLOCATION_EXCLUDE_NAME} still excludes {}, which we added",
+            left.join(", ")
+        ));
+    }
     for saved in &saga.saved {
         let name = saved.name.as_str();
         let current = now.effective.get(name).filter(|v| !v.is_null());
@@ -213,6 +299,58 @@ fn render(value: &Value) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn excluding(list: &str) -> SettingsReading {
+        let mut reading = SettingsReading::default();
+        reading.effective.insert(
+            ALLOCATION_EXCLUDE_NAME.to_string(),
+            Value::String(list.to_string()),
+        );
+        reading
+    }
+
+    fn name_list(list: &[&str]) -> Vec<String> {
+        list.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn only_the_exclusions_we_added_are_recorded_and_removed() {
+        // Someone excluded node-9 before us.
+        let before = excluding("node-9");
+        let mut saga = Saga::default();
+        saga.record_exclusions(&before, &name_list(&["node-2", "node-9"]));
+        assert_eq!(saga.excluded, name_list(&["node-2"]), "node-9 was not ours");
+        assert_eq!(
+            exclusion_statements(&before, &name_list(&["node-2"]), &[]),
+            vec![
+                "SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'node-2,node-9'",
+                "SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'node-2,node-9'",
+            ]
+        );
+        // While we ran, someone else added node-5: it survives our restore.
+        let during = excluding("node-2, node-5,node-9");
+        assert!(is_restored(&saga, &during).is_err());
+        assert_eq!(
+            exclusion_statements(&during, &[], &saga.excluded),
+            vec![
+                "SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'node-5,node-9'",
+                "SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'node-5,node-9'",
+            ]
+        );
+        assert_eq!(is_restored(&saga, &excluding("node-5,node-9")), Ok(()));
+    }
+
+    #[test]
+    fn an_empty_remainder_is_reset_and_no_change_writes_nothing() {
+        let ours = name_list(&["node-2"]);
+        assert_eq!(
+            exclusion_statements(&excluding("node-2"), &[], &ours),
+            vec!["RESET GLOBAL \"cluster.routing.allocation.exclude._name\""]
+        );
+        assert!(exclusion_statements(&excluding(""), &[], &ours).is_empty());
+        assert!(exclusion_statements(&excluding("node-2"), &ours, &[]).is_empty());
+        assert!(exclusion_statements(&SettingsReading::default(), &[], &ours).is_empty());
+    }
     use serde_json::json;
     use std::collections::BTreeMap;
 

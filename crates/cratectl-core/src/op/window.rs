@@ -1,14 +1,16 @@
-//! Does the next pod fit in the maintenance window? A restart asks before every pod, so a
-//! cluster stops at a pod boundary when its window runs out and goes on in the next window,
-//! instead of starting a node it cannot finish in time.
+//! Does the next disruptive step fit in the maintenance window? An operation asks before every
+//! step (a restart before each pod, a scale-down before each node it removes), so a cluster
+//! stops at a step boundary when its window runs out and goes on in the next window, instead of
+//! starting a disruption it cannot finish in time. The rules are the same for every operation;
+//! only the noun in the messages ("pod data-hot-1 needs ~14 min") is the caller's.
 //!
 //! The windows are one cluster's [`Schedule`] from the maintenance file
 //! (`MaintenanceConfig::schedule(cluster)`, the same lookup `cratectl maintenance check` and
 //! `next` use), and every calendar question (in a window? when does the open time end? when
 //! does the next window open?) is answered by the schedule itself, time zones, DST and blackouts
-//! included. This module only adds the restart's rules on top:
+//! included. This module only adds the operations' rules on top:
 //!
-//! * A pod needs its estimate ([`estimate_pod_duration`]: the longest restart observed on this
+//! * A step needs its estimate ([`estimate_step_duration`]: the longest step observed on this
 //!   cluster, else the plan's estimate), and at least the schedule's `min_window_duration`
 //!   must be left, as for `maintenance check --needed` ([`Schedule::required`]). So a restart and
 //!   `check` with the same need give the same answer.
@@ -27,9 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::maintenance::{HORIZON_DAYS, Opening, Schedule, in_words};
 
-/// How long the next pod's restart is expected to take: the longest of the restarts observed on
-/// this cluster (conservative: a window cut short costs more than a wait), else `fallback`.
-pub fn estimate_pod_duration(observed: &[Duration], fallback: Duration) -> Duration {
+/// How long the next step is expected to take: the longest of the steps observed on this
+/// cluster (conservative: a window cut short costs more than a wait), else `fallback`.
+pub fn estimate_step_duration(observed: &[Duration], fallback: Duration) -> Duration {
     observed.iter().copied().max().unwrap_or(fallback)
 }
 
@@ -63,11 +65,11 @@ impl WindowDecision {
     }
 }
 
-/// Decides whether a pod that needs `needed` may be restarted at `now` under `schedule` (rules
-/// in the module documentation).
-pub fn decide(schedule: &Schedule, now: Timestamp, needed: Duration) -> WindowDecision {
+/// Decides whether a step that needs `needed` may start at `now` under `schedule` (rules in the
+/// module documentation). `step` names it in the reasons (`pod data-hot-1`, `node data-hot-2`).
+pub fn decide(schedule: &Schedule, now: Timestamp, needed: Duration, step: &str) -> WindowDecision {
     let required = schedule.required(needed);
-    let need = need_text(needed, required);
+    let need = need_text(step, needed, required);
     let near = schedule.near(now);
     if let Some(opening) = near.opening() {
         let Some(end) = near.open_until(opening) else {
@@ -122,16 +124,16 @@ pub fn decide(schedule: &Schedule, now: Timestamp, needed: Duration) -> WindowDe
 }
 
 /// `pod needs ~14 min`, plus the minimum the file demands when that is more.
-fn need_text(needed: Duration, required: SignedDuration) -> String {
+fn need_text(step: &str, needed: Duration, required: SignedDuration) -> String {
     let needed = SignedDuration::try_from(needed).unwrap_or(SignedDuration::MAX);
     if required > needed {
         format!(
-            "pod needs ~{} and {} must be left to start (min_window_duration)",
+            "{step} needs ~{} and {} must be left to start (min_window_duration)",
             in_words(needed),
             in_words(required)
         )
     } else {
-        format!("pod needs ~{}", in_words(needed))
+        format!("{step} needs ~{}", in_words(needed))
     }
 }
 
@@ -249,18 +251,18 @@ description = "Monday"
     fn decide_in(text: &str, now: &str, needed: Duration) -> WindowDecision {
         let config = config(text);
         let (schedule, _) = config.schedule("c").unwrap();
-        decide(schedule, ts(now), needed)
+        decide(schedule, ts(now), needed, "pod")
     }
 
     #[test]
     fn estimates_are_conservative() {
         let fallback = Duration::from_secs(900);
-        assert_eq!(estimate_pod_duration(&[], fallback), fallback);
+        assert_eq!(estimate_step_duration(&[], fallback), fallback);
         assert_eq!(
-            estimate_pod_duration(&[60 * MIN, 2 * MIN, 5 * MIN], fallback),
+            estimate_step_duration(&[60 * MIN, 2 * MIN, 5 * MIN], fallback),
             60 * MIN
         );
-        assert_eq!(estimate_pod_duration(&[2 * MIN], fallback), 2 * MIN);
+        assert_eq!(estimate_step_duration(&[2 * MIN], fallback), 2 * MIN);
     }
 
     #[test]
@@ -469,7 +471,7 @@ end = "2026-12-09T00:00:00Z"
             let (schedule, _) = config.schedule(cluster).unwrap();
             let now = ts("2026-01-01T00:00:00Z") + SignedDuration::from_mins(offset_min);
             let needed = Duration::from_secs(needed_min * 60);
-            let ours = decide(schedule, now, needed);
+            let ours = decide(schedule, now, needed, "pod");
             let check = decide_for(schedule, cluster, false, now, needed);
             prop_assert_eq!(ours.is_proceed(), !check.should_wait, "{:?} vs {}", ours, check.reason);
             if let WindowDecision::Proceed { until } = ours {
@@ -488,9 +490,9 @@ end = "2026-12-09T00:00:00Z"
             let (schedule, _) = config.schedule(cluster).unwrap();
             let now = ts("2026-01-01T00:00:00Z") + SignedDuration::from_mins(offset_min);
             let needed = Duration::from_secs(needed_min * 60);
-            if let WindowDecision::WaitUntil { at, .. } = decide(schedule, now, needed) {
+            if let WindowDecision::WaitUntil { at, .. } = decide(schedule, now, needed, "pod") {
                 prop_assert!(at > now);
-                let again = decide(schedule, at, needed);
+                let again = decide(schedule, at, needed, "pod");
                 prop_assert!(again.is_proceed(), "at {}: {:?}", at, again);
             }
         }

@@ -15,17 +15,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cratectl_core::maintenance::MaintenanceConfig;
+use cratectl_core::op::lanes::lanes;
+use cratectl_core::op::window::{WindowDecision, decide, estimate_step_duration};
 use cratectl_core::restart::plan::{PlannedPod, StopMethod};
-use cratectl_core::restart::window::{WindowDecision, decide, estimate_pod_duration};
 use futures::StreamExt;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::activities::{At, Discover, DiscoverIn, HealthIn, ReadHealth};
+use super::activities::{Discover, DiscoverIn};
+use super::model::RestartRequest;
+use crate::activities::At;
+use crate::activities::common::{HealthIn, ReadHealth};
 use crate::engine::RunActivity;
 use crate::env::ActivityEnv;
-use crate::model::{ClusterRef, RestartRequest};
+use crate::harness::human;
+use crate::model::ClusterRef;
 
 /// How many clusters are read at once.
 const CONCURRENCY: usize = 8;
@@ -123,8 +127,8 @@ impl StopPlan {
         match self {
             StopPlan::PrestopHook { timeout_s, grace_s } => format!(
                 "dc_util preStop hook (timeout {}, grace {})",
-                crate::workflow::human(Duration::from_secs(*timeout_s)),
-                crate::workflow::human(Duration::from_secs(*grace_s))
+                human(Duration::from_secs(*timeout_s)),
+                human(Duration::from_secs(*grace_s))
             ),
             StopPlan::Decommission { min_availability } => {
                 format!("decommission (min_availability {min_availability})")
@@ -155,16 +159,17 @@ pub async fn plan(env: Arc<ActivityEnv>, request: &RestartRequest, now: Timestam
         .buffered(CONCURRENCY)
         .collect()
         .await;
-    let parallel = request.options.parallel.clamp(1, clusters.len().max(1));
-    let mut lanes = vec![0.0_f64; parallel];
-    for (index, cluster) in clusters.iter().enumerate() {
-        lanes[index % parallel] += cluster.estimate_s;
-    }
+    // The workflow's own lanes: a lane takes as long as its clusters one after the other.
+    let lanes = lanes(clusters.len(), request.options.parallel);
+    let estimate_s = lanes
+        .iter()
+        .map(|lane| lane.iter().map(|&i| clusters[i].estimate_s).sum::<f64>())
+        .fold(0.0, f64::max);
     DryRun {
         dry_run: true,
         workflow_id: request.request_id.clone(),
-        estimate_s: lanes.into_iter().fold(0.0, f64::max),
-        parallel,
+        estimate_s,
+        parallel: lanes.len(),
         clusters,
     }
 }
@@ -192,22 +197,12 @@ async fn plan_cluster(
         warnings: Vec::new(),
     };
     // The schedule, as the workflow reads it (the CLI validated the file already).
-    let schedule = match (&options.maintenance, options.ignore_maintenance_windows) {
-        (Some(spec), false) => match MaintenanceConfig::parse(&spec.path, &spec.toml)
-            .map_err(|e| e.to_string())
-            .and_then(|config| {
-                config
-                    .schedule(&cluster.name)
-                    .map(|(schedule, _)| schedule.clone())
-                    .map_err(|e| e.to_string())
-            }) {
-            Ok(schedule) => Some(schedule),
-            Err(e) => {
-                plan.refused = Some(format!("maintenance config {}: {e}", spec.path));
-                return plan;
-            }
-        },
-        _ => None,
+    let schedule = match options.common().schedule(&cluster.name) {
+        Ok(schedule) => schedule,
+        Err(e) => {
+            plan.refused = Some(e);
+            return plan;
+        }
     };
 
     let snapshot = <Discover as RunActivity<ActivityEnv>>::run(
@@ -273,8 +268,8 @@ async fn plan_cluster(
             decision: None,
         }),
         (Some(_), false, Some(schedule), Some(first)) => {
-            let needed = estimate_pod_duration(&[], first.estimate);
-            let decision = decide(&schedule, now, needed);
+            let needed = estimate_step_duration(&[], first.estimate);
+            let decision = decide(&schedule, now, needed, &format!("pod {}", first.name));
             Some(WindowNow {
                 summary: match &decision {
                     WindowDecision::WaitUntil { reason, .. } | WindowDecision::NoWindowAhead { reason } => {

@@ -1,33 +1,50 @@
-//! What the CLI uses: start a restart, read its report (with no worker running), list, signal,
-//! cancel with compensation, and run a worker.
+//! What the CLI uses for every operation, through the engine trait only: start one, read its
+//! report (with no worker running), list them, signal, cancel with compensation, and run a
+//! worker.
 //!
 //! Compensation (ARCHITECTURE §3: cancel is a hard stop, so the cancelled workflow cannot clean
 //! up after itself): a cluster workflow publishes its open side effects ([`OpenEffects`]) with
-//! its progress. `cancel` waits for the instance to stop and then undoes them; a worker does
-//! the same at start-up for every stopped instance that still shows open effects (a cancel sent
-//! while no worker ran, a workflow failed by the engine). `<state-dir>/compensated/<id>` records
-//! that it was done, so an old saga is never replayed over later changes.
+//! its progress, whatever the operation. `cancel` waits for the instance to stop and then
+//! undoes them; a worker does the same at start-up and every [`COMPENSATION_SCAN`] for every
+//! stopped instance that still shows open effects (a cancel sent while no worker ran, a
+//! workflow failed by the engine). The engine keeps a record that it was done
+//! ([`EngineClient::mark_compensated`]), so an old saga is never replayed over later changes.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cratectl_core::restart::report::{ClusterState, RequestState, RestartReport};
+use cratectl_core::op::OperationKind;
+use cratectl_core::op::report::{ClusterState, OperationReport, RequestState};
+use cratectl_core::restart::report::{ClusterReport, RestartReport};
 
-use crate::activities::{
-    self, At, ClearRoutingOwner, LabelsIn, LeaseIn, ReleaseLease, RestoreIn, RestoreSettings,
+use crate::activities::common::{
+    ClearRoutingOwner, LabelsIn, LeaseIn, ReleaseLease, RestoreIn, RestoreSettings,
 };
+use crate::activities::{self, At};
 use crate::engine::duroxide::{self as dx, DuroxideClient, DxActivities, DxWorker, WorkerOptions};
 use crate::engine::{EngineClient, EngineError, InstanceState, InstanceStatus, RunActivity};
 use crate::env::ActivityEnv;
-use crate::model::{
-    CONTROL_MAILBOX, ClusterProgress, ClusterRef, Control, RESTART_CLUSTER, RESTART_REQUEST, RequestProgress,
-    RestartRequest, new_cluster_report,
+use crate::model::{CONTROL_MAILBOX, ClusterProgress, ClusterRef, Control, OpenState, RequestProgress};
+use crate::ops::restart::model::{
+    RESTART_CLUSTER, RESTART_REQUEST, RESTART_REQUEST_V1, RestartRequest, new_cluster_report,
 };
-use crate::workflow::{child_id, restart_cluster, restart_request};
+use crate::ops::restart::workflow::{child_id, restart_cluster, restart_request};
 
-const COMPENSATED_DIR: &str = "compensated";
-const CANCELLED_DIR: &str = "cancelled";
+/// The registered request workflows of each operation kind, current and earlier versions
+/// (earlier ones are read, never run).
+const REQUEST_WORKFLOWS: &[(&str, OperationKind)] = &[
+    (RESTART_REQUEST, OperationKind::Restart),
+    (RESTART_REQUEST_V1, OperationKind::Restart),
+];
+
+/// The operation kind of a request workflow name; `None` for a child or an unknown name.
+pub fn kind_of_workflow(workflow: &str) -> Option<OperationKind> {
+    REQUEST_WORKFLOWS
+        .iter()
+        .find(|(name, _)| *name == workflow)
+        .map(|(_, kind)| *kind)
+}
 
 /// What compensation did for one cluster.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -51,9 +68,9 @@ impl std::fmt::Display for CompensationNote {
     }
 }
 
-/// The restarts recorded in one state directory.
+/// The operations recorded by one engine.
 #[derive(Clone)]
-pub struct Restarts {
+pub struct Operations {
     client: DuroxideClient,
     state_dir: PathBuf,
 }
@@ -64,9 +81,9 @@ struct Root {
     request: Option<RestartRequest>,
 }
 
-impl Restarts {
-    pub async fn open(state_dir: &Path) -> Result<Restarts, EngineError> {
-        Ok(Restarts {
+impl Operations {
+    pub async fn open(state_dir: &Path) -> Result<Operations, EngineError> {
+        Ok(Operations {
             client: DuroxideClient::open(state_dir).await?,
             state_dir: state_dir.to_path_buf(),
         })
@@ -96,51 +113,58 @@ impl Restarts {
             .is_some_and(|s| s.state != InstanceState::Pending))
     }
 
-    fn marker(&self, dir: &str, id: &str) -> PathBuf {
-        self.state_dir.join(dir).join(dx::file_name(id))
-    }
-
-    fn set_marker(&self, dir: &str, id: &str) {
-        let path = self.marker(dir, id);
-        if let Some(parent) = path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        if let Err(e) = std::fs::write(&path, b"") {
-            tracing::warn!("cannot record {dir}/{id} in {}: {e}", path.display());
-        }
-    }
-
     async fn root(&self, id: &str) -> Result<Option<Root>, EngineError> {
         let Some(status) = self.client.status(id).await? else {
             return Ok(None);
         };
-        if status.parent.is_some() || (status.workflow != RESTART_REQUEST && !status.workflow.is_empty()) {
+        if status.parent.is_some()
+            || (kind_of_workflow(&status.workflow).is_none() && !status.workflow.is_empty())
+        {
             return Ok(None);
         }
         let request = status.input.as_deref().and_then(|i| serde_json::from_str(i).ok());
         Ok(Some(Root { status, request }))
     }
 
-    /// The report of restart `id` as recorded now, or `None` if there is no such restart.
+    /// The request id behind `id`: `id` itself for a request, the request a cluster's workflow
+    /// belongs to for a cluster id (the Lease holder `cluster list` and `doctor` show).
+    pub async fn request_of(&self, id: &str) -> Result<Option<String>, EngineError> {
+        if self.root(id).await?.is_some() {
+            return Ok(Some(id.to_string()));
+        }
+        if let Some(status) = self.client.status(id).await?
+            && let Some(parent) = status.parent
+        {
+            return Ok(Some(parent));
+        }
+        // A cluster workflow no worker has created yet: look for it among the requests.
+        for status in self.client.list().await? {
+            let request: Option<RestartRequest> =
+                status.input.as_deref().and_then(|i| serde_json::from_str(i).ok());
+            if request.is_some_and(|r| r.clusters.iter().any(|c| child_id(&status.id, c) == id)) {
+                return Ok(Some(status.id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The report of operation `id` (a request id, or one of its cluster ids) as recorded now,
+    /// or `None` if there is no such operation.
     pub async fn report(&self, id: &str) -> Result<Option<RestartReport>, EngineError> {
-        let Some(root) = self.root(id).await? else {
+        let Some(request) = self.request_of(id).await? else {
+            return Ok(None);
+        };
+        let Some(root) = self.root(&request).await? else {
             return Ok(None);
         };
         Ok(Some(self.assemble(&root).await?))
     }
 
     async fn assemble(&self, root: &Root) -> Result<RestartReport, EngineError> {
-        let mut cancelled_status;
-        let mut status = &root.status;
-        // Cancelled before a worker recorded it (none ran yet): it is cancelled all the same.
-        if !status.state.is_terminal() && self.marker(CANCELLED_DIR, &status.id).exists() {
-            cancelled_status = status.clone();
-            cancelled_status.state = InstanceState::Cancelled;
-            cancelled_status
-                .output
-                .get_or_insert_with(|| "cancelled".to_string());
-            status = &cancelled_status;
-        }
+        let status = &root.status;
+        let operation = kind_of_workflow(&status.workflow)
+            .or_else(|| OperationKind::of_id(&status.id))
+            .unwrap_or(OperationKind::Restart);
         if status.state == InstanceState::Completed
             && let Some(report) = status
                 .output
@@ -149,6 +173,8 @@ impl Restarts {
         {
             return Ok(report);
         }
+        // A cancel reason as the user gave it ("cancelled: <reason>").
+        let stopped_because = status.output.clone();
         let progress: Option<RequestProgress> = status
             .progress
             .as_deref()
@@ -166,40 +192,43 @@ impl Restarts {
                     let mut report = child_status
                         .progress
                         .as_deref()
-                        .and_then(|p| serde_json::from_str::<ClusterProgress>(p).ok())
+                        .and_then(|p| serde_json::from_str::<ClusterProgress<ClusterReport>>(p).ok())
                         .map(|p| p.report)
                         .unwrap_or_else(|| new_cluster_report(cluster, &child));
-                    if child_status.state == InstanceState::Cancelled && !report.state.is_terminal() {
-                        report.state = ClusterState::Cancelled;
-                        report.reason = child_status.output.clone();
-                    } else if child_status.state == InstanceState::Failed && !report.state.is_terminal() {
-                        report.state = ClusterState::Failed;
-                        report.reason = child_status.output.clone();
+                    let common = &mut report.common;
+                    if child_status.state == InstanceState::Cancelled && !common.state.is_terminal() {
+                        common.state = ClusterState::Cancelled;
+                        common.reason = child_status.output.clone();
+                    } else if child_status.state == InstanceState::Failed && !common.state.is_terminal() {
+                        common.state = ClusterState::Failed;
+                        common.reason = child_status.output.clone();
                     }
                     report
                 }
                 None => new_cluster_report(cluster, &child),
             };
-            if status.state.is_terminal() && !report.state.is_terminal() {
-                report.state = if status.state == InstanceState::Cancelled {
+            let common = &mut report.common;
+            if status.state.is_terminal() && !common.state.is_terminal() {
+                common.state = if status.state == InstanceState::Cancelled {
                     ClusterState::Cancelled
                 } else {
                     ClusterState::Failed
                 };
-                if report.reason.is_none() {
-                    report.reason = status.output.clone();
+                if common.reason.is_none() {
+                    common.reason = stopped_because.clone();
                 }
             }
             reports.push(report);
         }
         let state = match status.state {
             InstanceState::Pending | InstanceState::Running => RequestState::Running,
-            InstanceState::Completed => RestartReport::overall(&reports),
+            InstanceState::Completed => OperationReport::overall(&reports),
             InstanceState::Failed => RequestState::Failed,
             InstanceState::Cancelled => RequestState::Cancelled,
         };
         Ok(RestartReport {
             workflow_id: status.id.clone(),
+            operation,
             state,
             started_at: progress.and_then(|p| p.started_at).or(status.created_at),
             finished_at: if status.state.is_terminal() {
@@ -211,11 +240,11 @@ impl Restarts {
         })
     }
 
-    /// Every restart, newest first.
+    /// Every operation, newest first (by the time it was recorded, started or not).
     pub async fn list(&self) -> Result<Vec<RestartReport>, EngineError> {
         let mut out = Vec::new();
         for status in self.client.list().await? {
-            if status.workflow != RESTART_REQUEST && !status.workflow.is_empty() {
+            if kind_of_workflow(&status.workflow).is_none() && !status.workflow.is_empty() {
                 continue;
             }
             let request = status.input.as_deref().and_then(|i| serde_json::from_str(i).ok());
@@ -224,13 +253,11 @@ impl Restarts {
         Ok(out)
     }
 
-    /// Restarts that are not finished, with their clusters (one operation per cluster).
+    /// Operations that are not finished, with their clusters (one operation per cluster).
     pub async fn open_operations(&self) -> Result<Vec<(String, ClusterRef)>, EngineError> {
         let mut out = Vec::new();
         for status in self.client.list().await? {
-            let cancelled_unpicked =
-                status.state == InstanceState::Pending && self.marker(CANCELLED_DIR, &status.id).exists();
-            if status.state.is_terminal() || cancelled_unpicked {
+            if status.state.is_terminal() {
                 continue;
             }
             if let Some(request) = status
@@ -246,9 +273,13 @@ impl Restarts {
         Ok(out)
     }
 
-    /// Sends `control` to restart `id`: to the top-level instance and every cluster's child
-    /// (the user only knows the top-level id).
+    /// Sends `control` to operation `id` (a request or one of its cluster ids): to the
+    /// top-level instance and every cluster's child.
     pub async fn signal(&self, id: &str, control: &Control) -> Result<(), EngineError> {
+        let id = &self
+            .request_of(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let root = self
             .root(id)
             .await?
@@ -272,8 +303,9 @@ impl Restarts {
         Ok(())
     }
 
-    /// Cancels restart `id` (a hard stop), waits up to `settle` for it to stop, then undoes what
-    /// its clusters left open. Returns one note per cluster.
+    /// Cancels operation `id` (a request or one of its cluster ids; a hard stop), waits up to
+    /// `settle` for it to stop, then undoes what its clusters left open. Returns one note per
+    /// cluster.
     pub async fn cancel(
         &self,
         id: &str,
@@ -281,12 +313,16 @@ impl Restarts {
         env: &ActivityEnv,
         settle: Duration,
     ) -> Result<Vec<CompensationNote>, EngineError> {
+        let id = &self
+            .request_of(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let root = self
             .root(id)
             .await?
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        // Recorded first, so a restart no worker has picked up yet reads as cancelled at once.
-        self.set_marker(CANCELLED_DIR, id);
+        // The engine records it at once, so an operation no worker has picked up yet reads as
+        // cancelled (with the reason as given) right away.
         self.client.cancel(id, reason).await?;
         let clusters = root.request.map(|r| r.clusters).unwrap_or_default();
         for cluster in &clusters {
@@ -331,7 +367,7 @@ impl Restarts {
             Ok(Some(status)) => status
                 .progress
                 .as_deref()
-                .and_then(|p| serde_json::from_str::<ClusterProgress>(p).ok()),
+                .and_then(|p| serde_json::from_str::<OpenState>(p).ok()),
             _ => None,
         };
         let mut note = CompensationNote {
@@ -345,7 +381,7 @@ impl Restarts {
         };
         match compensate(env, &progress).await {
             Ok(undone) => {
-                self.set_marker(COMPENSATED_DIR, child);
+                self.client.mark_compensated(child).await;
                 note.undone = undone;
             }
             Err(e) => note.error = Some(e),
@@ -369,7 +405,7 @@ impl Restarts {
             };
             for cluster in &request.clusters {
                 let child = child_id(&status.id, cluster);
-                if self.marker(COMPENSATED_DIR, &child).exists() {
+                if self.client.is_compensated(&child).await {
                     continue;
                 }
                 let Some(child_status) = self.client.status(&child).await? else {
@@ -381,13 +417,13 @@ impl Restarts {
                 let open = child_status
                     .progress
                     .as_deref()
-                    .and_then(|p| serde_json::from_str::<ClusterProgress>(p).ok())
+                    .and_then(|p| serde_json::from_str::<OpenState>(p).ok())
                     .is_some_and(|p| !p.open.is_empty());
                 if open {
                     notes.push(self.compensate_child(&child, cluster, env).await);
                 } else {
                     // Ended clean: never looked at again.
-                    self.set_marker(COMPENSATED_DIR, &child);
+                    self.client.mark_compensated(&child).await;
                 }
             }
         }
@@ -413,7 +449,7 @@ impl Worker {
 }
 
 /// Undoes `progress`'s open effects: settings back, label off, Lease released. Idempotent.
-pub async fn compensate(env: &ActivityEnv, progress: &ClusterProgress) -> Result<Vec<String>, String> {
+pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<String>, String> {
     let env = Arc::new(ActivityEnv::new(env.credentials.clone()));
     let at = At {
         target: progress.target.clone(),
@@ -441,7 +477,8 @@ pub async fn compensate(env: &ActivityEnv, progress: &ClusterProgress) -> Result
                 statefulsets: progress.open.routing_owner_on.clone(),
             },
         )
-        .await?;
+        .await
+        .map_err(|e| e.message)?;
         done.push("routing-owner label removed");
     }
     if let Some(holder) = &progress.open.lease_holder {
@@ -454,20 +491,21 @@ pub async fn compensate(env: &ActivityEnv, progress: &ClusterProgress) -> Result
                 renew: false,
             },
         )
-        .await?;
+        .await
+        .map_err(|e| e.message)?;
         done.push("Lease released");
     }
     Ok(done.into_iter().map(str::to_string).collect())
 }
 
 /// Starts a worker on `state_dir`: first undoes what stopped instances left open, then runs
-/// (and resumes) every restart recorded there.
+/// (and resumes) every operation recorded there.
 pub async fn start_worker(
     state_dir: &Path,
     env: Arc<ActivityEnv>,
     options: &WorkerOptions,
 ) -> Result<Worker, EngineError> {
-    let restarts = Restarts::open(state_dir).await?;
+    let restarts = Operations::open(state_dir).await?;
     for note in restarts.compensate_stopped(&env).await? {
         tracing::warn!("undid what a stopped restart left open: {note}");
     }

@@ -1,61 +1,33 @@
-//! The restart's activities: every side effect and every reading of the outside world. Each is
-//! idempotent (engines run an activity again after a crash, ARCHITECTURE §1.4), each bounds its
-//! own waiting with a `budget`, and each error is a sentence that says what was observed.
-//!
-//! Waiting activities return [`Waited`] when their budget runs out instead of failing: the
-//! workflow publishes what was last seen (status explains itself) and decides whether to go on
-//! waiting, so no single activity holds a worker for the whole of a long wait.
+//! The restart's own activities: its plan, and what it does to one pod — the pod's identity,
+//! our own decommission, the UID-guarded eviction, and the waits for the node to leave, the new
+//! pod to be Ready and the node to rejoin.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use cratectl_core::health::StabilityGate;
+use cratectl_core::op::saga;
 use cratectl_core::restart::plan::{MinAvailability, PlannedPod, PodFacts, plan_pods};
-use cratectl_core::restart::saga::{self, Saga};
 use cratectl_core::sql::{self, Literal};
 use cratectl_core::topology::node_condition;
 use cratectl_cratedb::{ErrorKind, UnreachableKind};
-use cratectl_kube::labels;
-use cratectl_kube::lease::{self, Acquire};
 use cratectl_kube::pods::{self, PodState, StopOutcome, WaitError};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Activity, ActivitySink, RunActivity};
-use crate::env::{ActivityEnv, Poller, next_tick, verdict_through};
-use crate::model::{ClusterRef, RestartOptions, TargetSpec};
+use super::model::RestartOptions;
+use crate::activities::common::MIN_AVAILABILITY;
+use crate::activities::{At, Waited};
+use crate::engine::{Activity, ActivityError, ActivitySink, RunActivity};
+use crate::env::{ActivityEnv, Poller, cratedb_error, kube_error, next_tick};
 
-/// Registers every activity of this module.
+/// Registers the restart's activities.
 pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
     sink.add::<Discover>()
-        .add::<ReadHealth>()
-        .add::<AwaitStable>()
-        .add::<TakeLease>()
-        .add::<ReleaseLease>()
-        .add::<RecordSettings>()
-        .add::<HoldAllocation>()
-        .add::<RestoreSettings>()
-        .add::<ClearRoutingOwner>()
         .add::<PodIdentity>()
         .add::<Decommission>()
         .add::<AwaitNodeLeft>()
         .add::<StopPod>()
         .add::<AwaitPodReplaced>()
         .add::<AwaitRejoin>()
-}
-
-/// What a waiting activity saw when its budget ran out, or the result.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Waited<T> {
-    pub done: Option<T>,
-    /// What was last observed, for status ("2 underreplicated shards in doc.t1 …").
-    pub last: String,
-}
-
-/// Every activity names the cluster the same way.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct At {
-    pub target: TargetSpec,
-    pub cluster: ClusterRef,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -86,12 +58,12 @@ impl Activity for Discover {
     type Out = ClusterSnapshot;
 }
 impl RunActivity<ActivityEnv> for Discover {
-    async fn run(env: Arc<ActivityEnv>, input: DiscoverIn) -> Result<ClusterSnapshot, String> {
+    async fn run(env: Arc<ActivityEnv>, input: DiscoverIn) -> Result<ClusterSnapshot, ActivityError> {
         let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
         let discovery_nodes = if input.options.only_on_suspended_nodes {
             cratectl_kube::discover(&kube, Some(&cluster.namespace))
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| kube_error(&e))?
                 .nodes
         } else {
             Default::default()
@@ -153,316 +125,6 @@ impl RunActivity<ActivityEnv> for Discover {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Health
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HealthIn {
-    pub at: At,
-    /// Never read through this pod.
-    pub avoid: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HealthOut {
-    pub safe: bool,
-    pub summary: String,
-}
-
-/// One verdict, now.
-pub struct ReadHealth;
-impl Activity for ReadHealth {
-    const NAME: &'static str = "read_health";
-    type In = HealthIn;
-    type Out = HealthOut;
-}
-impl RunActivity<ActivityEnv> for ReadHealth {
-    async fn run(env: Arc<ActivityEnv>, input: HealthIn) -> Result<HealthOut, String> {
-        let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
-        let verdict = env.verdict(&kube, &cluster, input.avoid.as_deref()).await;
-        Ok(HealthOut {
-            safe: verdict.safe_to_disrupt,
-            summary: verdict.summary(),
-        })
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StableIn {
-    pub at: At,
-    pub avoid: Option<String>,
-    pub polls: u32,
-    pub interval: Duration,
-    pub budget: Duration,
-}
-
-/// Polls until the same safe verdict holds `polls` times in a row (ARCHITECTURE §1.2), each
-/// poll a fresh reading through a pod other than `avoid`.
-pub struct AwaitStable;
-impl Activity for AwaitStable {
-    const NAME: &'static str = "await_stable";
-    type In = StableIn;
-    type Out = Waited<String>;
-}
-impl RunActivity<ActivityEnv> for AwaitStable {
-    async fn run(env: Arc<ActivityEnv>, input: StableIn) -> Result<Waited<String>, String> {
-        let deadline = tokio::time::Instant::now() + input.budget;
-        let mut tick = tokio::time::Instant::now();
-        let mut gate = StabilityGate::new(input.polls.max(1));
-        let mut last;
-        let mut poller = Poller::new(&env, &input.at.target, &input.at.cluster, input.avoid.as_deref());
-        loop {
-            match poller.reader().await {
-                Ok((cluster, client)) => {
-                    let verdict = verdict_through(client, cluster).await;
-                    if verdict.fingerprint.is_none() {
-                        // No answer: the pod read through may be going; find another next time.
-                        poller.invalidate();
-                    }
-                    let stability = gate.observe(&verdict);
-                    last = format!("{} ({})", verdict.summary(), stability.progress());
-                    tracing::trace!(reading = %last, "stable gate");
-                    if stability.is_stable() {
-                        return Ok(Waited {
-                            done: Some(verdict.summary()),
-                            last,
-                        });
-                    }
-                }
-                Err(why) => {
-                    last = why;
-                    gate.reset();
-                    poller.invalidate();
-                }
-            }
-            // Until a first safe reading, look more often: the dead time between the cluster
-            // turning healthy and us noticing is pure delay. From that reading on, the polls are
-            // `interval` apart, so the window the gate demands is exactly as configured.
-            let step = if gate.streak() == 0 {
-                first_reading_poll(input.interval)
-            } else {
-                input.interval
-            };
-            if !next_tick(&mut tick, step, deadline).await {
-                return Ok(Waited { done: None, last });
-            }
-        }
-    }
-}
-
-/// How often the stable gate polls while it has no safe reading yet: a quarter of its interval
-/// (every 500 ms with the default 2 s), never more often than every 20 ms.
-pub fn first_reading_poll(interval: Duration) -> Duration {
-    (interval / 4).max(Duration::from_millis(20)).min(interval)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lease
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LeaseIn {
-    pub at: At,
-    pub holder: String,
-    pub duration: Duration,
-    /// We took it before: a renewal (a Lease found lost or lapsed is then logged as such).
-    #[serde(default)]
-    pub renew: bool,
-}
-
-/// Takes (or renews, when we hold it) the cluster's Lease.
-pub struct TakeLease;
-impl Activity for TakeLease {
-    const NAME: &'static str = "take_lease";
-    type In = LeaseIn;
-    type Out = Acquire;
-}
-impl RunActivity<ActivityEnv> for TakeLease {
-    async fn run(env: Arc<ActivityEnv>, input: LeaseIn) -> Result<Acquire, String> {
-        let kube = env.kube(&input.at.target).await?;
-        let (namespace, resource) = (&input.at.cluster.namespace, &input.at.cluster.resource);
-        let outcome = if input.renew {
-            lease::renew_lease(&kube, namespace, resource, &input.holder, input.duration).await
-        } else {
-            lease::acquire_lease(&kube, namespace, resource, &input.holder, input.duration).await
-        };
-        outcome.map_err(|e| e.to_string())
-    }
-}
-
-/// Releases the Lease if we hold it.
-pub struct ReleaseLease;
-impl Activity for ReleaseLease {
-    const NAME: &'static str = "release_lease";
-    type In = LeaseIn;
-    type Out = bool;
-}
-impl RunActivity<ActivityEnv> for ReleaseLease {
-    async fn run(env: Arc<ActivityEnv>, input: LeaseIn) -> Result<bool, String> {
-        let kube = env.kube(&input.at.target).await?;
-        lease::release_lease(
-            &kube,
-            &input.at.cluster.namespace,
-            &input.at.cluster.resource,
-            &input.holder,
-        )
-        .await
-        .map_err(|e| e.to_string())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Settings saga
-
-/// Settings a restart may change (ARCHITECTURE §1.3).
-pub const SAGA_SETTINGS: &[&str] = &[saga::ALLOCATION_ENABLE, MIN_AVAILABILITY];
-pub const MIN_AVAILABILITY: &str = "cluster.graceful_stop.min_availability";
-
-/// Reads the effective values of [`SAGA_SETTINGS`] before anything changes them.
-pub struct RecordSettings;
-impl Activity for RecordSettings {
-    const NAME: &'static str = "record_settings";
-    type In = At;
-    type Out = Saga;
-}
-impl RunActivity<ActivityEnv> for RecordSettings {
-    async fn run(env: Arc<ActivityEnv>, at: At) -> Result<Saga, String> {
-        let (kube, cluster) = env.cluster(&at.target, &at.cluster).await?;
-        let client = env.client_avoiding(&kube, &cluster, None).await?;
-        let reading = client
-            .settings()
-            .await
-            .map_err(|e| format!("cannot read the cluster settings: {e}"))?;
-        Ok(saga::record(&reading, SAGA_SETTINGS))
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HoldIn {
-    pub at: At,
-    pub statefulsets: Vec<String>,
-    /// Read through a pod other than this one.
-    pub avoid: Option<String>,
-}
-
-/// Claims routing ownership (the operator's label protocol, so dc_util leaves the setting
-/// alone), then sets `allocation.enable = 'primaries'` TRANSIENT then PERSISTENT.
-pub struct HoldAllocation;
-impl Activity for HoldAllocation {
-    const NAME: &'static str = "hold_allocation";
-    type In = HoldIn;
-    type Out = ();
-}
-impl RunActivity<ActivityEnv> for HoldAllocation {
-    async fn run(env: Arc<ActivityEnv>, input: HoldIn) -> Result<(), String> {
-        let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
-        let owner = labels::routing_owner_value(jiff::Timestamp::now());
-        labels::set_routing_owner(&kube, &cluster.namespace, &input.statefulsets, Some(&owner))
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot label the StatefulSets with {}: {e}",
-                    labels::ROUTING_OWNER_LABEL
-                )
-            })?;
-        let client = env
-            .client_avoiding(&kube, &cluster, input.avoid.as_deref())
-            .await?;
-        for stmt in saga::set_statements(
-            saga::ALLOCATION_ENABLE,
-            &Literal::text(saga::ALLOCATION_DURING_RESTART),
-        ) {
-            client
-                .sql_idempotent(&stmt, &[])
-                .await
-                .map_err(|e| format!("{stmt}: {e}"))?;
-        }
-        Ok(())
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RestoreIn {
-    pub at: At,
-    pub saga: Saga,
-    /// Restore only these settings (all when empty).
-    pub only: Vec<String>,
-}
-
-/// Puts recorded settings back (RESET for a prior default, else SET at both levels), then
-/// reads them again and fails unless they are back.
-pub struct RestoreSettings;
-impl Activity for RestoreSettings {
-    const NAME: &'static str = "restore_settings";
-    type In = RestoreIn;
-    type Out = ();
-}
-impl RunActivity<ActivityEnv> for RestoreSettings {
-    async fn run(env: Arc<ActivityEnv>, input: RestoreIn) -> Result<(), String> {
-        let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
-        let saga = if input.only.is_empty() {
-            input.saga
-        } else {
-            Saga {
-                saved: input
-                    .saga
-                    .saved
-                    .into_iter()
-                    .filter(|s| input.only.contains(&s.name))
-                    .collect(),
-            }
-        };
-        // Through any node that answers: the pod just stopped may still look Ready.
-        let mut last = format!("no pod of {} is Ready", cluster.qualified());
-        for client in env.clients(&kube, &cluster, None).await? {
-            match restore_through(&client, &saga).await {
-                Ok(()) => return Ok(()),
-                Err((e, true)) => last = e,
-                Err((e, false)) => return Err(e),
-            }
-        }
-        Err(last)
-    }
-}
-
-/// Restores and checks through one client; the flag says whether another node may do better.
-async fn restore_through(client: &cratectl_cratedb::Client, saga: &Saga) -> Result<(), (String, bool)> {
-    let unreachable = |e: &cratectl_cratedb::Error| matches!(e, cratectl_cratedb::Error::Unreachable { .. });
-    for stmt in saga::restore_statements(saga) {
-        client
-            .sql_idempotent(&stmt, &[])
-            .await
-            .map_err(|e| (format!("{stmt}: {e}"), unreachable(&e)))?;
-    }
-    let now = client
-        .settings()
-        .await
-        .map_err(|e| (format!("cannot read the settings back: {e}"), unreachable(&e)))?;
-    saga::is_restored(saga, &now)
-        .map_err(|wrong| (format!("settings not restored: {}", wrong.join("; ")), false))
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LabelsIn {
-    pub at: At,
-    pub statefulsets: Vec<String>,
-}
-
-/// Removes our routing-owner label.
-pub struct ClearRoutingOwner;
-impl Activity for ClearRoutingOwner {
-    const NAME: &'static str = "clear_routing_owner";
-    type In = LabelsIn;
-    type Out = ();
-}
-impl RunActivity<ActivityEnv> for ClearRoutingOwner {
-    async fn run(env: Arc<ActivityEnv>, input: LabelsIn) -> Result<(), String> {
-        let kube = env.kube(&input.at.target).await?;
-        labels::set_routing_owner(&kube, &input.at.cluster.namespace, &input.statefulsets, None)
-            .await
-            .map_err(|e| format!("cannot remove the {} label: {e}", labels::ROUTING_OWNER_LABEL))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Pods
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -479,11 +141,11 @@ impl Activity for PodIdentity {
     type Out = Option<PodState>;
 }
 impl RunActivity<ActivityEnv> for PodIdentity {
-    async fn run(env: Arc<ActivityEnv>, input: PodIn) -> Result<Option<PodState>, String> {
+    async fn run(env: Arc<ActivityEnv>, input: PodIn) -> Result<Option<PodState>, ActivityError> {
         let kube = env.kube(&input.at.target).await?;
         pods::get_pod(&kube, &input.at.cluster.namespace, &input.pod)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| kube_error(&e))
     }
 }
 
@@ -528,7 +190,9 @@ fn lost_with_the_node(e: &cratectl_cratedb::Error) -> bool {
 
 /// Sends `ALTER CLUSTER DECOMMISSION '<node>'` through `client` in the background as call `id`,
 /// and records how it ended for [`AwaitNodeLeft`]. CrateDB answers only when the node is about
-/// to leave (minutes to hours: cratedb-api.md §3.3), so nothing waits for the answer here; a
+/// to leave (minutes to hours: up to `cluster.graceful_stop.timeout`, 2 h by default, see
+/// <https://cratedb.com/docs/crate/reference/en/latest/sql/statements/alter-cluster.html>), so
+/// nothing waits for the answer here; a
 /// refusal (a missing privilege, an unknown node) is final, a statement that did not reach
 /// CrateDB is sent again [`DECOMMISSION_SENDS`] times.
 fn send_decommission(env: &ActivityEnv, client: &cratectl_cratedb::Client, node: &str, id: &str) {
@@ -565,13 +229,13 @@ impl Activity for Decommission {
     type Out = DecommissionOut;
 }
 impl RunActivity<ActivityEnv> for Decommission {
-    async fn run(env: Arc<ActivityEnv>, input: DecommissionIn) -> Result<DecommissionOut, String> {
+    async fn run(env: Arc<ActivityEnv>, input: DecommissionIn) -> Result<DecommissionOut, ActivityError> {
         let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
         let client = env.client_avoiding(&kube, &cluster, Some(&input.pod)).await?;
         let nodes = client
             .nodes()
             .await
-            .map_err(|e| format!("cannot read sys.nodes: {e}"))?;
+            .map_err(|e| cratedb_error(&e).context("cannot read sys.nodes"))?;
         let Some(node) = nodes
             .iter()
             .find(|n| n.hostname.as_deref() == Some(input.pod.as_str()))
@@ -591,10 +255,11 @@ impl RunActivity<ActivityEnv> for Decommission {
             client
                 .sql_idempotent(&stmt, &[])
                 .await
-                .map_err(|e| format!("{stmt}: {e}"))?;
+                .map_err(|e| cratedb_error(&e).context(&stmt))?;
         }
         // DECOMMISSION answers only after CrateDB's own health wait (minutes to hours:
-        // cratedb-api.md §3.3), and then the node exits. Whether it left is what matters, and
+        // up to `cluster.graceful_stop.timeout`, 2 h by default), and then the node exits.
+        // Whether it left is what matters, and
         // AwaitNodeLeft watches sys.nodes for that. So the statement is sent and left running;
         // its answer is recorded for AwaitNodeLeft, which fails the step on a refusal (a missing
         // privilege, an unknown node) instead of waiting for a departure that will not come.
@@ -633,7 +298,7 @@ async fn await_membership(
     env: &ActivityEnv,
     input: &NodeWaitIn,
     want_present: bool,
-) -> Result<Waited<bool>, String> {
+) -> Result<Waited<bool>, ActivityError> {
     let deadline = tokio::time::Instant::now() + input.budget;
     let mut tick = tokio::time::Instant::now();
     let who = input.node.clone().unwrap_or_else(|| input.pod.clone());
@@ -645,7 +310,8 @@ async fn await_membership(
             && let Some(id) = &input.decommission
             && let Some(why) = env.decommission_failed(id)
         {
-            return Err(why);
+            // CrateDB refused it (or it never got through after retries): waiting cannot help.
+            return Err(ActivityError::permanent(why));
         }
         let read = match poller.reader().await {
             Ok((_, client)) => client
@@ -653,7 +319,7 @@ async fn await_membership(
                 .await
                 .map(|nodes| (nodes, client.clone()))
                 .map_err(|e| format!("cannot read sys.nodes: {e}")),
-            Err(why) => Err(why),
+            Err(why) => Err(why.message),
         };
         match read {
             Ok((nodes, client)) => {
@@ -703,7 +369,7 @@ impl Activity for AwaitNodeLeft {
     type Out = Waited<bool>;
 }
 impl RunActivity<ActivityEnv> for AwaitNodeLeft {
-    async fn run(env: Arc<ActivityEnv>, input: NodeWaitIn) -> Result<Waited<bool>, String> {
+    async fn run(env: Arc<ActivityEnv>, input: NodeWaitIn) -> Result<Waited<bool>, ActivityError> {
         await_membership(&env, &input, false).await
     }
 }
@@ -716,7 +382,7 @@ impl Activity for AwaitRejoin {
     type Out = Waited<bool>;
 }
 impl RunActivity<ActivityEnv> for AwaitRejoin {
-    async fn run(env: Arc<ActivityEnv>, input: NodeWaitIn) -> Result<Waited<bool>, String> {
+    async fn run(env: Arc<ActivityEnv>, input: NodeWaitIn) -> Result<Waited<bool>, ActivityError> {
         await_membership(&env, &input, true).await
     }
 }
@@ -740,7 +406,7 @@ impl Activity for StopPod {
     type Out = StopOutcome;
 }
 impl RunActivity<ActivityEnv> for StopPod {
-    async fn run(env: Arc<ActivityEnv>, input: StopIn) -> Result<StopOutcome, String> {
+    async fn run(env: Arc<ActivityEnv>, input: StopIn) -> Result<StopOutcome, ActivityError> {
         let kube = env.kube(&input.at.target).await?;
         let ns = &input.at.cluster.namespace;
         let outcome = if input.evict {
@@ -748,7 +414,7 @@ impl RunActivity<ActivityEnv> for StopPod {
         } else {
             pods::delete_pod(&kube, ns, &input.pod, &input.uid, input.grace).await
         };
-        outcome.map_err(|e| e.to_string())
+        outcome.map_err(|e| kube_error(&e))
     }
 }
 
@@ -768,7 +434,7 @@ impl Activity for AwaitPodReplaced {
     type Out = Waited<PodState>;
 }
 impl RunActivity<ActivityEnv> for AwaitPodReplaced {
-    async fn run(env: Arc<ActivityEnv>, input: ReplacedIn) -> Result<Waited<PodState>, String> {
+    async fn run(env: Arc<ActivityEnv>, input: ReplacedIn) -> Result<Waited<PodState>, ActivityError> {
         let kube = env.kube(&input.at.target).await?;
         let result = pods::wait_pod_replaced(
             &kube,
@@ -785,7 +451,7 @@ impl RunActivity<ActivityEnv> for AwaitPodReplaced {
                 done: Some(state),
             }),
             Err(WaitError::Timeout { last, .. }) => Ok(Waited { done: None, last }),
-            Err(WaitError::Kube(e)) => Err(e.to_string()),
+            Err(WaitError::Kube(e)) => Err(kube_error(&e)),
         }
     }
 }

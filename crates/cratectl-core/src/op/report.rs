@@ -1,0 +1,204 @@
+//! What every operation reports, and the exit-code rule over it.
+//!
+//! An operation's report (`restart`, `status` with `-o json|yaml`) is a contract that scripts
+//! parse: fields are added, never renamed or removed, an absent value is `null`, never a missing
+//! key, and instants are RFC 3339 in UTC (`2026-12-06T07:15:00Z`). The top level
+//! ([`OperationReport`]) and each cluster's common part ([`ClusterCommon`], flattened into the
+//! operation's own cluster report) are the same for every operation; each operation adds its
+//! own fields per cluster (the restart: its pods).
+//!
+//! Exit codes (with 2, invalid input or refused, decided before a report exists):
+//!
+//! * 0: the request completed and no cluster failed or was cancelled, or it is still running
+//!   (`--async`, or `status` of a running request). A cluster stopped on request at a step
+//!   boundary (`stop`) with no failed step is not a failure.
+//! * 1: the request failed or was cancelled, or a cluster failed, was cancelled, or stopped
+//!   after a step failed.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::ids::OperationKind;
+
+/// The state of the whole request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    #[default]
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Running => "running",
+            RequestState::Completed => "completed",
+            RequestState::Failed => "failed",
+            RequestState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for RequestState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state of one cluster's restart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterState {
+    /// Not started yet.
+    #[default]
+    Pending,
+    /// Waiting for a maintenance window (or for another operation's Lease).
+    Waiting,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// Stopped at a pod boundary on request (`stop-after-current`).
+    Stopped,
+}
+
+impl ClusterState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterState::Pending => "pending",
+            ClusterState::Waiting => "waiting",
+            ClusterState::Running => "running",
+            ClusterState::Succeeded => "succeeded",
+            ClusterState::Failed => "failed",
+            ClusterState::Cancelled => "cancelled",
+            ClusterState::Stopped => "stopped",
+        }
+    }
+
+    /// True once the cluster's restart has ended, one way or another.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            ClusterState::Succeeded | ClusterState::Failed | ClusterState::Cancelled | ClusterState::Stopped
+        )
+    }
+}
+
+impl fmt::Display for ClusterState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a cluster's report says in every operation. Flattened into the operation's cluster
+/// report, so its fields sit at the top level of each `clusters[]` entry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterCommon {
+    pub name: String,
+    pub namespace: String,
+    pub state: ClusterState,
+    /// Why it failed, was cancelled or stopped.
+    pub reason: Option<String>,
+    /// What it waits for right now, with the last values seen (ARCHITECTURE §1.8).
+    pub waiting_for: Option<String>,
+    /// The CrateDB custom resource's `metadata.name`.
+    #[serde(default)]
+    pub resource: String,
+    /// The cluster's workflow id ([`super::ids::child_id`]): the Lease holder while it runs.
+    #[serde(default)]
+    pub child_id: String,
+    /// The phase of the operation: `prepare` (discover, Lease, first health reading), `window`
+    /// (waiting for a maintenance window), the operation's own work (`restart` for a restart),
+    /// `cleanup` (settings, labels, Lease back), or `done`.
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// The step within the phase (`gate`, `evict`, `wait ready`, `restore settings`, …).
+    #[serde(default)]
+    pub current_step: Option<String>,
+    /// The last health reading, summarised.
+    #[serde(default)]
+    pub last_readings: Option<String>,
+    /// The maintenance window situation (`waiting for window until 2026-12-07T02:00:00Z`).
+    #[serde(default)]
+    pub window: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub finished_at: Option<Timestamp>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// An operation's report of one cluster: the common part plus the operation's own fields.
+pub trait ClusterOutcome {
+    fn common(&self) -> &ClusterCommon;
+    fn common_mut(&mut self) -> &mut ClusterCommon;
+    /// True when the cluster failed, was cancelled, or stopped after a failed step.
+    fn is_failure(&self) -> bool {
+        matches!(
+            self.common().state,
+            ClusterState::Failed | ClusterState::Cancelled
+        )
+    }
+}
+
+/// The whole request of any operation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OperationReport<T> {
+    pub workflow_id: String,
+    /// What the operation does. Records written before the field existed are restarts.
+    #[serde(default = "restart_kind")]
+    pub operation: OperationKind,
+    pub state: RequestState,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub clusters: Vec<T>,
+}
+
+fn restart_kind() -> OperationKind {
+    OperationKind::Restart
+}
+
+impl Default for OperationKind {
+    /// Only for records that predate the `operation` field (all restarts).
+    fn default() -> OperationKind {
+        OperationKind::Restart
+    }
+}
+
+impl<T: ClusterOutcome> OperationReport<T> {
+    /// The request's state from its clusters': running while any cluster has not ended; then
+    /// failed when any failed (or stopped after a step failed), else cancelled when any was
+    /// cancelled, else completed.
+    pub fn overall(clusters: &[T]) -> RequestState {
+        if !clusters.iter().all(|c| c.common().state.is_terminal()) {
+            RequestState::Running
+        } else if clusters
+            .iter()
+            .any(|c| c.is_failure() && c.common().state != ClusterState::Cancelled)
+        {
+            RequestState::Failed
+        } else if clusters
+            .iter()
+            .any(|c| c.common().state == ClusterState::Cancelled)
+        {
+            RequestState::Cancelled
+        } else {
+            RequestState::Completed
+        }
+    }
+
+    /// The process exit code for this report (module documentation).
+    pub fn exit_code(&self) -> i32 {
+        match self.state {
+            RequestState::Failed | RequestState::Cancelled => 1,
+            RequestState::Running => 0,
+            RequestState::Completed => i32::from(self.clusters.iter().any(ClusterOutcome::is_failure)),
+        }
+    }
+}
