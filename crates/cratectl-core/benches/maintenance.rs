@@ -1,4 +1,4 @@
-//! Criterion benchmarks for the maintenance-window model (issue 2, Part 4).
+//! Criterion benchmarks for the maintenance-window model.
 //!
 //! Targets: `check` (a full [`decide`]) under 5 µs, `next_window` ([`Schedule::next_opening`])
 //! under 100 µs, on a realistic 50-window configuration in a zone with DST.

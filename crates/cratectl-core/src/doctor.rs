@@ -1,10 +1,10 @@
 //! `cratectl doctor`: what operations leave behind, and the exact command that clears each.
 //!
-//! A restart or scale that dies half-way (ours, the operator's, dc_util's, the Python tool's)
-//! leaves state that quietly changes how the cluster behaves: shard allocation held at
-//! `primaries` keeps the cluster YELLOW after the next node restart; a leftover exclusion keeps
-//! shards off a node forever; a stale ownership label or Lease blocks or misleads the next
-//! operation. [`diagnose`] reads what the adapters fetched and returns one [`Finding`] per
+//! A restart or scale that dies half-way (ours, the operator's, dc_util's, the Python
+//! rolling-restart tool's) leaves state that quietly changes how the cluster behaves: shard
+//! allocation held at `primaries` keeps the cluster YELLOW after the next node restart; a leftover
+//! exclusion keeps shards off a node forever; a stale ownership label or Lease blocks or misleads
+//! the next operation. [`diagnose`] reads what the adapters fetched and returns one [`Finding`] per
 //! leftover, each with a stable `code`, a message, and the exact fix: an SQL statement built with
 //! [`crate::sql`] or a `kubectl` command.
 //!
@@ -21,7 +21,8 @@
 //!   `graceful_stop.force` false. The fix is `RESET GLOBAL "<setting>"`, which clears both levels.
 //!   dc_util's preStop writes the three `graceful_stop` settings and never resets them, so on
 //!   clusters with that hook these findings are expected after every pod restart.
-//! * **The `dc-util-routing-owner` label** (crate-operator.md §4.3). The operator writes
+//! * **The `dc-util-routing-owner` label**
+//!   (docs/crate-operator-behaviour.md#routing-allocation-ownership). The operator writes
 //!   `dc-util-routing-owner=operator-<unix seconds>` on **every StatefulSet** of the cluster
 //!   before each pod it restarts, and removes it when the restart ends; dc_util reads it from its
 //!   own StatefulSet and honours it only while |now − timestamp| ≤ 2 h. So a label on a

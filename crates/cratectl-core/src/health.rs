@@ -4,7 +4,8 @@
 //! itself, fresh, from a node other than the target, and this module turns that reading into a
 //! [`Verdict`]: a [`Health`] level in the vocabulary the operator writes to the custom resource
 //! (`GREEN`, `YELLOW`, `RED`, `UNREACHABLE`, `SUSPENDED`, plus our `UNKNOWN`), whether it is
-//! *safe to disrupt a node*, and every reason why not, worded for a status line (§1.8).
+//! *safe to disrupt a node*, and every reason why not, worded for a status line
+//! (ARCHITECTURE §1.8).
 //!
 //! The level follows the operator's query, so both tools agree on the colour:
 //!

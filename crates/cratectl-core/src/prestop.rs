@@ -24,9 +24,10 @@
 //!    boolean flags (`-dry-run`, `-reset-routing`) take no separate value; parsing stops at the
 //!    first argument that is not a flag, or after `--`; a repeated flag keeps its last value.
 //! 5. The timeout is a Go duration (`720s`, `10m`, `1h30m`, `1.5h`, `720ms`, `0`) or, as the
-//!    issue and the Python tool accept, plain seconds (`600`).
+//!    Python tool accepts, plain seconds (`600`).
 //!
-//! Deliberate differences from the Python tool (rr-reference §2.4, §10 #24):
+//! Deliberate differences from the Python rolling-restart tool (WalBeh/crate-rolling-restart,
+//! `rr/activities.py:_analyze_prestop_hook`):
 //!
 //! * **Detection is by command word, not substring.** The Python tool matched any of `dc_util`,
 //!   `dc-util`, `dcutil`, `decommission`, `decomm` anywhere in the text, so
@@ -45,11 +46,11 @@
 //! * **Go's flag rules**: flags after the first positional argument are ignored, as dc_util
 //!   ignores them, and the last of a repeated flag wins.
 //!
-//! What the issue asks for that dc_util itself would reject is still parsed, with a warning in
+//! What the Python tool accepted but dc_util itself would reject is still parsed, with a warning in
 //! [`DcUtilCall::warnings`]: `-t 600` (the operator's dc_util defines no `-t`; Go's flag package
-//! exits with "flag provided but not defined") and plain seconds (`time.ParseDuration` rejects
-//! a number without a unit). With either, the operator's dc_util stops before decommissioning,
-//! so a caller should not rely on such a hook to drain the node.
+//! exits with "flag provided but not defined") and plain seconds (`time.ParseDuration` rejects a
+//! number without a unit). With either, the operator's dc_util stops before decommissioning, so a
+//! caller should not rely on such a hook to drain the node.
 //!
 //! The timeout reported when dc_util has no `-timeout` flag is [`DEFAULT_TIMEOUT`] (720 s, the
 //! operator's `DECOMMISSION_TIMEOUT` and the Python tool's default). dc_util itself would use its
@@ -728,7 +729,7 @@ enum FlagKind {
     Bool,
 }
 
-/// dc_util's flags (`utils/dc_util/dc_util.go`, both versions described in crate-operator.md §4.4).
+/// dc_util's flags (crate-operator's `utils/dc_util/dc_util.go`, `main`).
 fn dc_util_flag(name: &str) -> Option<FlagKind> {
     match name {
         "timeout" | "crate-node-prefix" | "proto" | "hostname" | "min-availability" | "log-file"
@@ -903,7 +904,8 @@ mod tests {
         Duration::from_secs(s)
     }
 
-    /// rr-reference §2.4's table, with the corrected expectations: (hook, has_dc_util, timeout).
+    /// The hooks the Python tool's `_analyze_prestop_hook` was read against, with the corrected
+    /// expectations: (hook, has_dc_util, timeout).
     #[test]
     fn reference_examples_corrected() {
         let cases: Vec<(PreStopHook, bool, Duration)> = vec![

@@ -3,9 +3,10 @@
 //!
 //! Every statement cratectl builds goes through [`quote_ident`] and [`quote_literal`], so a node
 //! name, a setting or a value can never end a string early or smuggle in a second statement
-//! (the operator interpolates some of these unquoted; crate-operator.md §9 W13). Setting names
-//! are quoted as **one** identifier (`"cluster.routing.allocation.enable"`), which CrateDB
-//! reads exactly like the dotted form (cratedb-api.md §3.2).
+//! (the operator interpolates some of these unquoted, e.g. the snapshot name in its
+//! `restore_backup.py:ensure_no_restore_in_progress`). Setting names are quoted as **one**
+//! identifier (`"cluster.routing.allocation.enable"`), which CrateDB reads exactly like the
+//! dotted form (its `SetStatementAnalyzer`; docs/cratedb-behaviour.md#set-and-reset-global).
 //!
 //! [`classify`] decides whether `cratectl sql` may run a statement without `--write`. It is a
 //! lexer, not a parser, and it fails closed: anything it does not recognise as read-only is a

@@ -2,8 +2,9 @@
 //! pods are ordered, what a Kubernetes node's taints and annotations say about it, and "did you
 //! mean" for cluster names.
 //!
-//! Names follow crate-operator.md §2.1, where `<name>` is the custom resource's
-//! `metadata.name` (not `spec.cluster.name`):
+//! Names follow crate-operator (`operations.py:NodeGroup.statefulset_name`,
+//! `create.py:get_statefulset_crate_command`; docs/crate-operator-behaviour.md#names), where
+//! `<name>` is the custom resource's `metadata.name` (not `spec.cluster.name`):
 //!
 //! | object | name |
 //! |---|---|
@@ -18,10 +19,12 @@
 //! the row. The type has no way to be passed where a node name is expected by accident.
 //!
 //! Pods sort by ordinal ([`ordinal_order`]): `-2` before `-10`, unlike the API's lexicographic
-//! order that both the operator and the Python tool use.
+//! order that both the operator and the Python rolling-restart tool
+//! (WalBeh/crate-rolling-restart) use.
 //!
 //! Kubernetes node conditions ([`node_condition`]) follow the Python tool's
-//! `--only-on-suspended-nodes` rules (rr-reference §3.11), with these deliberate changes:
+//! `--only-on-suspended-nodes` rules (`rr/activities.py:is_pod_on_suspended_node`), with these
+//! deliberate changes:
 //!
 //! * `cluster-autoscaler.kubernetes.io/scale-down-disabled` (taint or annotation) no longer
 //!   counts: it asks the autoscaler to *keep* the node, so restarting its pods to move them off
@@ -98,8 +101,8 @@ pub fn operator_statefulset_names(cr_name: &str, has_masters: bool, data_groups:
         .collect()
 }
 
-/// The names the Python tool tried, in its order (rr-reference §2.3), without repeats: for
-/// hand-made deployments whose resource does not list its node groups.
+/// The names the Python tool tried, in its order (`rr/activities.py:_process_crd_item`), without
+/// repeats: for hand-made deployments whose resource does not list its node groups.
 pub fn fallback_statefulset_names(crd_name: &str, cluster_name: &str) -> Vec<String> {
     let candidates = [
         format!("crate-data-hot-{crd_name}"),

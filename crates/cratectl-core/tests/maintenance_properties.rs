@@ -1,4 +1,4 @@
-//! Property tests for the maintenance-window model (issue 2, Parts 2 and 4).
+//! Property tests for the maintenance-window model.
 //!
 //! Random but valid maintenance files are generated as TOML *text* and read with
 //! [`MaintenanceConfig::parse`], so the loader is exercised on every case. The answers of the
@@ -1475,7 +1475,8 @@ fn zones_have_the_dst_transitions_the_generators_rely_on() {
             zone.transitions
         );
     }
-    // Spot checks of the transitions the issue calls out.
+    // Spot checks of the unusual transitions: Lord Howe's half-hour shift, Samoa skipping
+    // 30 December 2011, Santiago's southern-hemisphere spring.
     let lord_howe = &ZONE_INFO[2];
     assert!(lord_howe.transitions.contains(&ts("2024-10-05T15:30:00Z")));
     let apia = &ZONE_INFO[6];

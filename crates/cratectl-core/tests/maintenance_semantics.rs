@@ -1,5 +1,6 @@
 //! One test (or more) per semantic rule of maintenance windows, numbered as in the README
-//! section "Maintenance windows → Semantics". The examples from the issue are among them.
+//! section "Maintenance windows → Semantics". The fixture of the Python rolling-restart tool's
+//! tests (`tests/test_maintenance_windows.py` in WalBeh/crate-rolling-restart) is among them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -577,7 +578,8 @@ time = "01:00-02:00"
     assert_eq!(d.open_until, Some(ts("2024-01-02T02:00:00Z")));
 }
 
-// The issue's fixture from the old tool's tests, decided by the new rules.
+// The fixture of the Python tool's tests (`tests/test_maintenance_windows.py` in
+// WalBeh/crate-rolling-restart), decided by the new rules.
 
 const OLD_FIXTURE: &str = r#"
 [test-cluster]

@@ -1,4 +1,4 @@
-//! The client: `POST /_sql?types` (cratedb-api.md §1.2–§1.5) and `GET /` (§1.9) over a
+//! The client: `POST /_sql?types` and `GET /` (docs/cratedb-behaviour.md#http-endpoint) over a
 //! [`HttpSend`], with credentials, typed errors and [retries](crate::retry).
 
 use std::fmt;
@@ -36,12 +36,13 @@ impl fmt::Debug for Client {
     }
 }
 
-/// A result-set or row-count answer (cratedb-api.md §1.5).
+/// A result-set or row-count answer (docs/cratedb-behaviour.md#results).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SqlResult {
     /// Output column names (`node['name']`, an alias, …).
     pub cols: Vec<String>,
-    /// Type ids per column (§1.6), nested for arrays (`[100, 4]`).
+    /// Type ids per column (docs/cratedb-behaviour.md#column-types), nested for arrays
+    /// (`[100, 4]`).
     pub col_types: Vec<Value>,
     /// One empty row for row-count statements (DDL, SET, ALTER …).
     pub rows: Vec<Vec<Value>>,
@@ -58,7 +59,7 @@ impl SqlResult {
     }
 }
 
-/// The answer to a bulk request (§1.5).
+/// The answer to a bulk request (docs/cratedb-behaviour.md#results).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BulkResult {
     pub results: Vec<BulkItem>,
@@ -79,7 +80,7 @@ pub struct BulkItemError {
     pub message: String,
 }
 
-/// `GET /` (§1.9): who answered.
+/// `GET /` (docs/cratedb-behaviour.md#the-root-endpoint): who answered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RootInfo {
     /// `false` (with `status` 503) when the node sees no elected master.

@@ -1,6 +1,6 @@
-//! CrateDB's failures as typed errors (cratedb-api.md §1.7, §1.8), and how a failed response is
-//! told apart: CrateDB's JSON error, its plain-text 401, a node shutting down, a proxy or
-//! gateway that answered instead of CrateDB, or something unexpected.
+//! CrateDB's failures as typed errors (docs/cratedb-behaviour.md#errors and #a-node-shutting-down),
+//! and how a failed response is told apart: CrateDB's JSON error, its plain-text 401, a node
+//! shutting down, a proxy or gateway that answered instead of CrateDB, or something unexpected.
 //!
 //! Every message names what was tried (the transport's `describe()`, the statement as it may be
 //! logged) and why. None carries credentials: server text is scrubbed before it lands here.
@@ -65,7 +65,8 @@ pub enum UnreachableKind {
     /// The request could not be built.
     InvalidRequest,
     /// The node is shutting down (decommissioning): it refuses new sessions with a plain-text
-    /// 500 `[name][ip:port][sql] disconnected` (cratedb-api.md §1.8). The statement did not run.
+    /// 500 `[name][ip:port][sql] disconnected` (docs/cratedb-behaviour.md#a-node-shutting-down).
+    /// The statement did not run.
     ShuttingDown,
     /// Something in between answered instead of CrateDB: the Kubernetes API server (a Status
     /// object, e.g. the pod proxy's 503 `error trying to reach service: dial tcp …: connection
@@ -113,8 +114,9 @@ impl From<TransportErrorKind> for UnreachableKind {
     }
 }
 
-/// CrateDB's error codes, grouped by what a caller does about them (cratedb-api.md §1.7; the
-/// first three digits of a code are its HTTP status).
+/// CrateDB's error codes, grouped by what a caller does about them (CrateDB's
+/// `HttpErrorStatus.java`, docs/cratedb-behaviour.md#errors; the first three digits of a code are
+/// its HTTP status).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SqlErrorKind {
     /// 4000: a syntax error, or an invalid value (CrateDB turns every IllegalArgumentException

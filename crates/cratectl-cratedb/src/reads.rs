@@ -1,8 +1,9 @@
 //! Typed reads of the system tables operations gate on, returning `cratectl_core::readings`.
 //!
 //! Every read names its columns (never `SELECT *`: column sets differ between versions during
-//! a rolling upgrade, cratedb-api.md §2), aliases aggregates (their output names changed in
-//! 6.0), and is sent as idempotent, so every transient failure is retried.
+//! a rolling upgrade, as CrateDB's system-information docs warn), aliases aggregates (their
+//! output names changed in 6.0; docs/cratedb-behaviour.md#general-rules), and is sent as
+//! idempotent, so every transient failure is retried.
 //!
 //! A [`ClusterReading`] is several statements, not one snapshot: CrateDB has no transactions.
 //! Where two reads can disagree the result errs towards "not healthy" (see

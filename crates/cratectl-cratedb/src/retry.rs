@@ -4,8 +4,9 @@
 //!
 //! * **Not reached**: connection refused, DNS, no route, connect timeout; a broken connection;
 //!   a request timeout; a node shutting down (its plain-text 500 `[…][sql] disconnected`,
-//!   cratedb-api.md §1.8); the Kubernetes pod proxy's or a gateway's 429, 502, 503, 504 (the
-//!   pod proxy answers 503 for a pod whose container is not running).
+//!   docs/cratedb-behaviour.md#a-node-shutting-down); the Kubernetes pod proxy's or a
+//!   gateway's 429, 502, 503, 504 (the pod proxy answers 503 for a pod whose container is not
+//!   running).
 //! * **CrateDB says "try again"**: 4290 (too many requests), 5002 and 5033 (shards not
 //!   available, while a node restarts), 5005 (job killed because a participating node
 //!   disconnected), 5030–5035 (cluster blocks: no master discovered, state not recovered,

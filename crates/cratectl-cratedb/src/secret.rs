@@ -52,7 +52,7 @@ impl From<&str> for Secret {
     }
 }
 
-/// How requests authenticate to CrateDB (cratedb-api.md §1.4).
+/// How requests authenticate to CrateDB (docs/cratedb-behaviour.md#authentication).
 ///
 /// `None` sends no `Authorization` header: CrateDB then takes the TLS client certificate's CN,
 /// else `auth.trust.http_default_user` (`crate`). CrateDB itself never accepts Basic and Bearer

@@ -360,9 +360,10 @@ async fn a_stopped_node_is_unreachable_and_the_others_see_it_leave() {
         .unwrap();
     assert!(response.status().is_success(), "{}", response.status());
 
-    // While it stops, the node refuses new sessions (a plain-text 500, §1.8); once stopped,
-    // its pod is gone (404) until the StatefulSet recreates it, and then the connection is
-    // refused until the new node starts (the proxy reports 503).
+    // While it stops, the node refuses new sessions (a plain-text 500,
+    // docs/cratedb-behaviour.md#a-node-shutting-down); once stopped, its pod is gone (404) until
+    // the StatefulSet recreates it, and then the connection is refused until the new node starts
+    // (the proxy reports 503).
     let stopped = env.client(2, PASSWORD, RetryPolicy::none());
     let seen = std::sync::Mutex::new(Vec::new());
     let error = wait_for(Duration::from_secs(5), || async {

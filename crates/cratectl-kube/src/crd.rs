@@ -1,6 +1,8 @@
 //! The `cloud.crate.io/v1` `CrateDB` custom resource, typed for what cratectl reads
-//! (`crate-operator.md` §1): the cluster's name and version, and its node groups. Every other
-//! field is kept as JSON, so reading a resource never loses or rejects what the operator added.
+//! (crate-operator's `deploy/charts/crate-operator-crds/templates/cratedbs-cloud-crate-io.yaml`;
+//! docs/crate-operator-behaviour.md#the-cratedb-custom-resource): the cluster's name and version,
+//! and its node groups. Every other field is kept as JSON, so reading a resource never loses or
+//! rejects what the operator added.
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,8 @@
-//! Finding CrateDB clusters and what runs them: the `CrateDB` resources, their StatefulSets by
-//! the operator's names (or owner reference; failing both, the older names the Python tool
-//! tried, such as `crate-<name>`), their pods by owner reference, the Kubernetes
-//! nodes those pods run on, and the Lease cratectl uses as the per-cluster operation lock.
+//! Finding CrateDB clusters and what runs them: the `CrateDB` resources, their StatefulSets by the
+//! operator's names (or owner reference; failing both, the older names the Python rolling-restart
+//! tool tried, such as `crate-<name>`: `rr/activities.py:_process_crd_item` in
+//! WalBeh/crate-rolling-restart), their pods by owner reference, the Kubernetes nodes those pods
+//! run on, and the Lease cratectl uses as the per-cluster operation lock.
 //!
 //! One discovery is a handful of list calls (resources, StatefulSets, pods, Leases, nodes),
 //! issued concurrently and joined in memory, so listing 50 clusters costs the same round trips
@@ -28,7 +29,9 @@ use crate::lease::{LeaseInfo, lease_info, lease_name};
 const COMPONENT_SELECTOR: &str = "app.kubernetes.io/component=cratedb";
 /// The label on pods and StatefulSets naming the node group.
 const NODE_GROUP_LABEL: &str = "cloud.crate.io/node-name";
-/// The operator's routing-allocation ownership label (`crate-operator.md` §4.3).
+/// The operator's routing-allocation ownership label (crate-operator's
+/// `operations.py:ROUTING_OWNER_LABEL`;
+/// docs/crate-operator-behaviour.md#routing-allocation-ownership).
 pub const ROUTING_OWNER_LABEL: &str = "dc-util-routing-owner";
 
 /// One node group as the resource declares it.

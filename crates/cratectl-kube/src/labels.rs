@@ -1,10 +1,12 @@
-//! The crate-operator's routing-allocation ownership protocol (`crate-operator.md` §4.3), spoken
-//! by cratectl: while every StatefulSet of a cluster carries
-//! `dc-util-routing-owner=<owner>-<unix seconds>` and that time is within two hours of now,
-//! dc_util's preStop and postStart hooks leave `cluster.routing.allocation.enable` alone. A
-//! restart that holds allocation at `primaries` writes the label first, so a node's own hook
-//! cannot reset the setting behind its back, refreshes it before every pod (the two hours run
-//! from the value, not from the write), and removes it when the setting is restored.
+//! The crate-operator's routing-allocation ownership protocol (its `operations.py`
+//! `set_routing_allocation_owner` and dc_util's `operatorOwnsRoutingAllocation`;
+//! docs/crate-operator-behaviour.md#routing-allocation-ownership), spoken by cratectl: while every
+//! StatefulSet of a cluster carries `dc-util-routing-owner=<owner>-<unix seconds>` and that time is
+//! within two hours of now, dc_util's preStop and postStart hooks leave
+//! `cluster.routing.allocation.enable` alone. A restart that holds allocation at `primaries` writes
+//! the label first, so a node's own hook cannot reset the setting behind its back, refreshes it
+//! before every pod (the two hours run from the value, not from the write), and removes it when the
+//! setting is restored.
 //!
 //! Leaving a label behind is harmless after two hours (dc_util ignores it) but misleads people
 //! until then, which is why `doctor` reports it and every path of a restart removes it.

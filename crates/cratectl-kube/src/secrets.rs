@@ -1,6 +1,7 @@
 //! The `system` user's password, from the Secret the operator creates for every cluster
-//! (`user-system-<resource>`, key `password`; `crate-operator.md` §2.1). The value is returned
-//! wrapped so that it cannot be printed by accident; errors name the Secret, never its content.
+//! (`user-system-<resource>`, key `password`; crate-operator's
+//! `create.py:get_system_user_secret`). The value is returned wrapped so that it cannot be
+//! printed by accident; errors name the Secret, never its content.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;

@@ -1,5 +1,5 @@
 //! `cargo bench -p cratectl --bench cluster_list`: how long `cratectl cluster list` takes on 50
-//! simulated clusters over loopback (the target: under a second), as a user runs it —
+//! simulated clusters over loopback (the target: under a second), as a user runs it —
 //! the release binary, a kubeconfig, one discovery, and one port-forwarded health reading per
 //! cluster. Prints figures; asserts nothing.
 

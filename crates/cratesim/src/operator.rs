@@ -1,7 +1,7 @@
 //! The CrateDB operator stand-in: turns a `CrateDB` resource into the objects the real operator
-//! creates, with its names and labels (`crate-operator.md` §2): a StatefulSet per node group
-//! (`crate-master-<name>`, `crate-data-<group>-<name>`), their pods (`<sts>-<ordinal>`), the
-//! client and discovery Services, and the `user-system-<name>` Secret.
+//! creates, with its names and labels (docs/crate-operator-behaviour.md#names and #labels): a
+//! StatefulSet per node group (`crate-master-<name>`, `crate-data-<group>-<name>`), their pods
+//! (`<sts>-<ordinal>`), the client and discovery Services, and the `user-system-<name>` Secret.
 //!
 //! The first pods are created Running and Ready, as in a cluster that has been up for a while;
 //! from then on the StatefulSet controller and kubelet ([`crate::controllers`]) recreate, start
@@ -215,7 +215,9 @@ pub fn custom_resource(shape: &ClusterShape) -> Value {
 }
 
 /// The container command line, as the operator builds it (abridged to the flags tools read),
-/// with its host-based auth settings when the shape has them (crate-operator.md §2.4 item 8).
+/// with its host-based auth settings when the shape has them (crate-operator's
+/// `create.py:get_statefulset_crate_command`;
+/// docs/crate-operator-behaviour.md#host-based-authentication).
 fn crate_command(shape: &ClusterShape, node_name: &str, master: bool, data: bool) -> Vec<String> {
     let mut command = vec![
         "/docker-entrypoint.sh".into(),

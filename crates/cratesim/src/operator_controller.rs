@@ -1,6 +1,7 @@
 //! The operator stand-in's reconcile loop: what crate-operator does when the replica counts of a
-//! `cloud.crate.io/v1` `CrateDB` change (`scale.py`, `operations.py:suspend_or_start_cluster`;
-//! crate-operator.md §5 and §7.1), run in the controllers' pass on simulated time.
+//! `cloud.crate.io/v1` `CrateDB` change (`scale.py:scale_cluster`,
+//! `operations.py:suspend_or_start_cluster`; docs/crate-operator-behaviour.md#scaling-and-suspend),
+//! run in the controllers' pass on simulated time.
 //!
 //! **What it may touch**: the StatefulSets of the resource (`crate-master-<name>`,
 //! `crate-data-<group>-<name>`: `spec.replicas` only), the client Service `crate-<name>`

@@ -1,4 +1,4 @@
-//! Behaviour tests of the CrateDB model (issue 3, "Proof"), at the model level: no HTTP, no
+//! Behaviour tests of the CrateDB model, at the model level: no HTTP, no
 //! Kubernetes; the test drives node processes and the simulated clock directly.
 
 // Helpers outside `#[test]` functions panic on unexpected replies, which is what a test wants.

@@ -1,4 +1,4 @@
-//! The behaviour test through the Kubernetes pod proxy
+//! The pod-restart behaviour test through the Kubernetes pod proxy
 //! (`/api/v1/namespaces/N/pods/P:4200/proxy/_sql`), in-process under tokio's paused clock: the
 //! pod is deleted with kube-rs, and the cluster is seen losing a node (2 nodes, YELLOW), then
 //! getting it back (3 nodes, GREEN).

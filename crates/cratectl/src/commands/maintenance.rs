@@ -102,7 +102,8 @@ struct BlackoutView {
     end: String,
 }
 
-/// The `check` JSON contract: the first eight fields are fixed by the issue; the rest extend it.
+/// The `check` JSON contract: the first eight fields are the stable contract documented in the
+/// README ("`check` JSON (contract)"); the rest extend it.
 #[derive(Serialize)]
 struct CheckView {
     cluster: String,

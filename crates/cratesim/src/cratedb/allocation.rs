@@ -2,7 +2,7 @@
 //! counts, moves copies off excluded or decommissioning nodes, assigns unassigned copies and
 //! finishes recoveries over simulated time.
 //!
-//! The deciders follow CrateDB/Elasticsearch (cratedb-api.md §3.2, §3.3, §4.2):
+//! The deciders follow CrateDB/Elasticsearch (docs/cratedb-behaviour.md#allocation):
 //! * same shard: a node holds at most one copy of a shard (primary and replica never together);
 //! * `cluster.routing.allocation.enable`: `all`; `primaries` = primaries only (also from local
 //!   disk); `new_primaries` = only inactive primaries not recovering from an existing store;

@@ -1,8 +1,8 @@
-//! `sys.health` by CrateDB's rules (cratedb-api.md §2.4, TableHealth/ClusterShardHealth):
-//! active copies (STARTED, RELOCATING) are ignored; each inactive replica is underreplicated;
-//! each inactive primary is missing and is "new" (YELLOW) if its last allocation was not a
-//! deciders' NO and it recovers from EMPTY_STORE or SNAPSHOT, else "used" (RED).
-//! Relocation targets are not counted, so relocation does not change health.
+//! `sys.health` by CrateDB's rules (its `TableHealth` and `ClusterShardHealth`;
+//! docs/cratedb-behaviour.md#health): active copies (STARTED, RELOCATING) are ignored; each
+//! inactive replica is underreplicated; each inactive primary is missing and is "new" (YELLOW) if
+//! its last allocation was not a deciders' NO and it recovers from EMPTY_STORE or SNAPSHOT, else
+//! "used" (RED). Relocation targets are not counted, so relocation does not change health.
 
 use super::model::{Copy, Index, Source};
 use super::{CrateCluster, Health};

@@ -120,7 +120,8 @@ impl CrateCluster {
         self.elect_master();
     }
 
-    /// The node leaves the cluster: its copies are failed (cratedb-api.md §4.2).
+    /// The node leaves the cluster: its copies are failed
+    /// (docs/cratedb-behaviour.md#during-a-rolling-restart).
     pub(super) fn leave(&mut self, i: usize, now: Duration) {
         let delay = self.timings.node_left_delayed_timeout;
         for table in &mut self.tables {
@@ -324,9 +325,10 @@ pub(super) fn reconfigure(current: &BTreeSet<usize>, live: &[usize], master: usi
     }
 }
 
-/// Fails every copy of one shard that involves node `gone` (cratedb-api.md §4.2): relocations
-/// to or from it are cancelled, a lost active primary is replaced by an active replica if
-/// there is one, and the lost copies become unassigned (replicas delayed until `delayed`).
+/// Fails every copy of one shard that involves node `gone`
+/// (docs/cratedb-behaviour.md#during-a-rolling-restart): relocations to or from it are cancelled, a
+/// lost active primary is replaced by an active replica if there is one, and the lost copies become
+/// unassigned (replicas delayed until `delayed`).
 fn fail_copies_on(copies: &mut Vec<Copy>, primary_ever_active: bool, gone: usize, delayed: Duration) {
     // Relocation targets on the node: cancel, the source keeps its copy.
     let targets_gone: Vec<usize> = copies

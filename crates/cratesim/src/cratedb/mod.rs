@@ -176,9 +176,9 @@ impl CrateCluster {
         self.node_process_started(node, now);
     }
 
-    /// Kubernetes asks the node to stop (preStop, then SIGTERM). CrateDB stops on SIGTERM
-    /// without moving shards (cratedb-api.md §3.3); a decommission that is already running
-    /// (started over SQL or by `node_decommission_requested`) is completed first.
+    /// Kubernetes asks the node to stop (preStop, then SIGTERM). CrateDB stops on SIGTERM without
+    /// moving shards (docs/cratedb-behaviour.md#decommission); a decommission that is already
+    /// running (started over SQL or by `node_decommission_requested`) is completed first.
     pub fn node_stop_requested(&mut self, node: &str, now: Duration) {
         self.advance(now);
         if let Some(i) = self.node_index(node) {
@@ -262,14 +262,14 @@ impl CrateCluster {
     }
 
     /// The plain-text 500 body a decommissioning node answers a new connection with
-    /// (cratedb-api.md §1.8), `None` if the node is not in that state.
+    /// (docs/cratedb-behaviour.md#a-node-shutting-down), `None` if the node is not in that state.
     pub fn refused_connection_body(&self, node: &str) -> Option<String> {
         let n = &self.nodes[self.node_index(node)?];
         (n.is_member() && !n.serving()).then(|| format!("[{}][{}:4300][sql] disconnected", n.name, n.ip))
     }
 
-    /// Body of `GET /`, exactly as CrateDB (cratedb-api.md §1.9). `status`/`ok` say 503/false
-    /// when the node sees no elected master.
+    /// Body of `GET /`, exactly as CrateDB (docs/cratedb-behaviour.md#the-root-endpoint).
+    /// `status`/`ok` say 503/false when the node sees no elected master.
     pub fn root(&self, node: &str) -> Value {
         sql::root_body(self, node)
     }

@@ -30,7 +30,8 @@ pub(crate) enum Availability {
 }
 
 impl Availability {
-    /// Any unrecognised value silently means NONE (cratedb-api.md §3.2, code).
+    /// Any unrecognised value silently means NONE (CrateDB's `DataAvailability`;
+    /// docs/cratedb-behaviour.md#set-and-reset-global).
     pub(crate) fn parse(text: &str) -> Self {
         match text.to_ascii_lowercase().as_str() {
             "full" => Availability::Full,
@@ -353,8 +354,8 @@ impl Copy {
         }
     }
 
-    /// A relocation target is not counted by health (cratedb-api.md §2.4: relocation does not
-    /// change health).
+    /// A relocation target is not counted by health (relocation does not change health:
+    /// docs/cratedb-behaviour.md#health).
     pub(crate) fn is_relocation_target(&self) -> bool {
         self.relocation_source.is_some()
     }

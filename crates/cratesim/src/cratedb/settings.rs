@@ -2,7 +2,7 @@
 //! transient and persistent levels, and the nested `sys.cluster.settings` object.
 //!
 //! The effective value of a setting is transient over persistent over default
-//! (cratedb-api.md §2.1, §3.2). Values are stored as text, as CrateDB stores them.
+//! (docs/cratedb-behaviour.md#cluster-settings). Values are stored as text, as CrateDB stores them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

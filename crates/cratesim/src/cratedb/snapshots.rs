@@ -1,4 +1,4 @@
-//! Repositories, snapshots and restores (cratedb-api.md §2.6, §3.5).
+//! Repositories, snapshots and restores (docs/cratedb-behaviour.md#snapshots-and-restores).
 //!
 //! A snapshot records the table layout (and, for `ALL`, persistent settings and users) at
 //! creation; it is IN_PROGRESS for `snapshot_per_shard` × shards, then SUCCESS (PARTIAL if a
@@ -123,7 +123,7 @@ fn check_snapshot_name(repo: &str, name: &str) -> Result<(), SqlError> {
     }
 }
 
-/// Restore sections known to a CrateDB version (cratedb-api.md §3.5).
+/// Restore sections known to a CrateDB version (docs/cratedb-behaviour.md#snapshots-and-restores).
 fn section_known(version: &str, section: &str) -> bool {
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let v = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));

@@ -199,7 +199,7 @@ impl Auth {
         Self { peer, ..self }
     }
 
-    /// Parses an `Authorization` header value as CrateDB does (cratedb-api.md §1.4). The error
+    /// Parses an `Authorization` header value as CrateDB does (its `Headers.java`). The error
     /// is the text CrateDB answers with a plain-text 401.
     pub fn from_authorization_header(value: &str) -> Result<Auth, String> {
         use base64::Engine;

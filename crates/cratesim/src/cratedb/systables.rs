@@ -1,6 +1,6 @@
 //! The system tables, derived from the model on every query: their column types (for
 //! `col_types` and unknown-column errors) and rows (nested JSON objects), with CrateDB's types,
-//! casing and NULL/empty conventions (cratedb-api.md §2, §6.5–6.7).
+//! casing and NULL/empty conventions (docs/cratedb-behaviour.md#system-tables).
 
 use serde_json::{Map, Value, json};
 
@@ -416,7 +416,8 @@ impl CrateCluster {
         };
         json!({
             "schema_name": schema, "table_name": table, "id": id,
-            // '' for non-partitioned tables in sys.shards, NULL for unassigned rows (§2.3).
+            // '' for non-partitioned tables in sys.shards, NULL for unassigned rows
+            // (docs/cratedb-behaviour.md#shards).
             "partition_ident": if assigned { Value::from(partition.unwrap_or("")) } else { partition.map(Value::from).unwrap_or(Value::Null) },
             "primary": copy.primary,
             "state": state,

@@ -1,5 +1,5 @@
 //! SQL errors as CrateDB reports them: `{"error":{"message":"Cls[msg]","code":N}}` with the
-//! HTTP status taken from the code's family (cratedb-api.md §1.7).
+//! HTTP status taken from the code's family (CrateDB's `HttpErrorStatus.java`).
 
 /// One error: the exception's simple class name, its message and CrateDB's error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,7 +112,7 @@ impl SqlError {
         )
     }
 
-    /// Every invalid-name reason is reported as 4096 (cratedb-api.md §1.7).
+    /// Every invalid-name reason is reported as 4096 (docs/cratedb-behaviour.md#errors).
     pub(crate) fn invalid_snapshot_name(repo: &str, name: &str, reason: &str) -> Self {
         Self::new(
             "InvalidSnapshotNameException",

@@ -1,7 +1,7 @@
 //! A tiny SELECT evaluator over system-table rows: projections with subscripts, WHERE with
 //! comparisons, IN, LIKE, `= ANY(…)`, IS [NOT] NULL, AND/OR/NOT, aggregates (count, max, min,
 //! sum, avg), GROUP BY, HAVING, ORDER BY, LIMIT/OFFSET and DISTINCT; plus output column
-//! naming and typing as CrateDB does (cratedb-api.md §6.4).
+//! naming and typing as CrateDB does (docs/cratedb-behaviour.md#general-rules).
 
 use std::cmp::Ordering;
 
@@ -19,7 +19,7 @@ pub(crate) struct Env<'a> {
     pub(crate) args: &'a [Value],
     pub(crate) user: &'a str,
     pub(crate) stmt: &'a str,
-    /// CrateDB ≥ 6.0 names `count(*)` just `count` (cratedb-api.md §6.4).
+    /// CrateDB ≥ 6.0 names `count(*)` just `count` (its 6.0.0 release notes).
     pub(crate) short_function_names: bool,
     pub(crate) relation: Option<&'a Relation>,
     /// Qualifiers that may prefix a column: `[table]`, `[schema, table]`, `[alias]`.

@@ -1,5 +1,5 @@
-//! Executes catalogued statements against the cluster model, with CrateDB's row counts and
-//! error messages (cratedb-api.md §3, §6.9–6.11), and logs every state change.
+//! Executes catalogued statements against the cluster model, with CrateDB's row counts and error
+//! messages (docs/cratedb-behaviour.md#statements and #errors), and logs every state change.
 
 use std::collections::BTreeMap;
 
@@ -301,7 +301,7 @@ fn set_global(
     Ok(())
 }
 
-/// Resolves a node id first, then a case-insensitive name (cratedb-api.md §3.3).
+/// Resolves a node id first, then a case-insensitive name (docs/cratedb-behaviour.md#decommission).
 fn decommission(cluster: &mut CrateCluster, e: &Expr, ctx: &Ctx) -> Result<Executed, SqlError> {
     let target = ctx.text(e)?;
     let members: Vec<usize> = (0..cluster.nodes.len())

@@ -1,4 +1,4 @@
-//! A small tokenizer for CrateDB SQL (cratedb-api.md §3.1).
+//! A small tokenizer for CrateDB SQL (docs/cratedb-behaviour.md#identifiers-and-literals).
 //!
 //! Hand-written because `sqlparser` does not know CrateDB's dialect (`SET GLOBAL`, `ALTER
 //! CLUSTER DECOMMISSION`, subscripts, `RESTORE SNAPSHOT`, object literals). Unquoted

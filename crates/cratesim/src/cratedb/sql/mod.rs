@@ -1,6 +1,6 @@
 //! The `/_sql` endpoint without HTTP: request-body parsing, HTTP Basic auth, the statement
 //! catalogue, bind arguments, bulk requests, and replies shaped exactly as CrateDB's
-//! (cratedb-api.md §1.2–§1.8), plus the `GET /` body (§1.9).
+//! (docs/cratedb-behaviour.md#http-endpoint), plus the `GET /` body.
 //!
 //! serde_json here sorts object keys, so the key order CrateDB writes (`cols, col_types,
 //! rows, rowcount, duration`) is restored by [`SqlReply::body_text`] and [`root_body_text`].
@@ -210,7 +210,8 @@ fn lucene_version(version: &str) -> &'static str {
 }
 
 impl CrateCluster {
-    /// The user an HTTP request runs as, or the plain-text 401 message (cratedb-api.md §1.4).
+    /// The user an HTTP request runs as, or the plain-text 401 message
+    /// (docs/cratedb-behaviour.md#authentication).
     /// CrateDB authenticates every HTTP request this way, `GET /` included
     /// (`HttpAuthUpstreamHandler.handleHttpRequest`). `None` is a request without an
     /// `Authorization` header from a remote address.
@@ -237,10 +238,10 @@ fn authenticate(cluster: &CrateCluster, auth: Option<&Auth>) -> Result<String, S
     if !cluster.hba_enabled {
         return trust();
     }
-    // On, as crate-operator configures it (crate-operator.md §2.4 item 8), the entries tried in
-    // the order of their keys (`HostBasedAuthentication.getEntry`): `0` trusts user `crate`
-    // from `_local_` (127.0.0.1 or ::1); `99` asks everyone else for a password. (`98`, JWT,
-    // requires TLS, which is not simulated.)
+    // On, as crate-operator configures it (`create.py:get_statefulset_crate_command`), the
+    // entries tried in the order of their keys (`HostBasedAuthentication.getEntry`): `0` trusts
+    // user `crate` from `_local_` (127.0.0.1 or ::1); `99` asks everyone else for a password.
+    // (`98`, JWT, requires TLS, which is not simulated.)
     if user == "crate" && peer == Peer::Loopback {
         return trust();
     }
@@ -439,7 +440,8 @@ fn injected_failure(cluster: &CrateCluster, stmt: &str) -> Option<SqlError> {
         })
 }
 
-/// A bulk request: only row-count statements; `error_trace` has no effect (§1.5).
+/// A bulk request: only row-count statements; `error_trace` has no effect
+/// (docs/cratedb-behaviour.md#results).
 fn bulk_reply(
     cluster: &mut CrateCluster,
     node: &str,

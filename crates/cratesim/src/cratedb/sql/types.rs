@@ -1,5 +1,5 @@
 //! Column types of query results, and the `col_types` ids CrateDB writes with `?types`
-//! (cratedb-api.md §1.6).
+//! (docs/cratedb-behaviour.md#column-types).
 
 use serde_json::Value;
 
