@@ -185,10 +185,15 @@ impl Operations {
             (None, None) => Vec::new(),
         };
         let mut reports = Vec::new();
+        // The last progress any of its workflows recorded (a worker moved it then).
+        let mut progressed_at = (status.state != InstanceState::Pending)
+            .then_some(status.updated_at)
+            .flatten();
         for cluster in &clusters {
             let child = child_id(&status.id, cluster);
             let mut report = match self.client.status(&child).await? {
                 Some(child_status) => {
+                    progressed_at = progressed_at.max(child_status.updated_at);
                     let mut report = child_status
                         .progress
                         .as_deref()
@@ -237,6 +242,7 @@ impl Operations {
                 None
             },
             clusters: reports,
+            progressed_at,
         })
     }
 

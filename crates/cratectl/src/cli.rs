@@ -153,13 +153,16 @@ pub enum Command {
     /// logs what it did. Several workers may share a state directory. Exit 0 on a clean stop.
     Worker(WorkerArgs),
 
-    /// Shows a restart's report (no worker needs to be running).
+    /// Show an operation's report (no worker needs to be running).
     ///
-    /// The report is the same as `restart` prints (-o json: the report contract). Exit 0 when
-    /// the restart is found, whatever its state; 2 when no restart has that id.
+    /// ID is the operation's id, or one cluster's id within it (the Lease holder `cluster list`
+    /// and `doctor` show). The report is the same as the operation prints (-o json: the report
+    /// contract, with "operation"). When a running operation has not been advanced by a worker
+    /// for over a minute, a note on standard error says since when and how to resume it. Exit 0
+    /// when the operation is found, whatever its state; 2 when none has that id.
     Status(StatusArgs),
 
-    /// Lists recorded restarts, newest first.
+    /// List recorded operations of every kind, newest first (started or not).
     #[command(visible_alias = "list-workflows")]
     List(ListWorkflowsArgs),
 
@@ -174,6 +177,7 @@ pub enum Command {
     ///
     /// Maintenance windows are then ignored for the rest of its run; the health gate still
     /// applies. Exit 2 when the restart has already finished.
+    #[command(visible_alias = "force")]
     ForceRestart(ForceRestartArgs),
 
     /// Stops a restart cleanly after the pod it is restarting.
@@ -719,5 +723,6 @@ mod tests {
         assert!(Cli::try_parse_from(["cratectl", "restart", "a", "--poll-interval", "soon"]).is_err());
         assert!(Cli::try_parse_from(["cratectl", "restart"]).is_err());
         assert!(Cli::try_parse_from(["cratectl", "list-workflows", "--state", "failed"]).is_ok());
+        assert!(Cli::try_parse_from(["cratectl", "force", "restart-x-20261207T000000Z"]).is_ok());
     }
 }

@@ -158,7 +158,15 @@ pub struct OperationReport<T> {
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     pub clusters: Vec<T>,
+    /// When a worker last recorded progress of this operation (any of its workflows); `null`
+    /// until one has. `status` says so when a running operation has not moved for a while.
+    #[serde(default)]
+    pub progressed_at: Option<Timestamp>,
 }
+
+/// How long a running operation may go without recorded progress before `status` says that no
+/// worker seems to be running it. Every wait records progress at least every 30 s.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn restart_kind() -> OperationKind {
     OperationKind::Restart
@@ -193,6 +201,19 @@ impl<T: ClusterOutcome> OperationReport<T> {
         }
     }
 
+    /// Whether the operation is running but no worker recorded progress for more than
+    /// [`STALE_AFTER`] before `now` (or ever, when it was recorded that long ago).
+    pub fn stalled(&self, now: Timestamp) -> bool {
+        if self.state != RequestState::Running {
+            return false;
+        }
+        let Some(last) = self.progressed_at.or(self.started_at) else {
+            return false;
+        };
+        now.duration_since(last)
+            > jiff::SignedDuration::try_from(STALE_AFTER).unwrap_or(jiff::SignedDuration::MAX)
+    }
+
     /// The process exit code for this report (module documentation).
     pub fn exit_code(&self) -> i32 {
         match self.state {
@@ -200,5 +221,49 @@ impl<T: ClusterOutcome> OperationReport<T> {
             RequestState::Running => 0,
             RequestState::Completed => i32::from(self.clusters.iter().any(ClusterOutcome::is_failure)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Plain(ClusterCommon);
+
+    impl ClusterOutcome for Plain {
+        fn common(&self) -> &ClusterCommon {
+            &self.0
+        }
+        fn common_mut(&mut self) -> &mut ClusterCommon {
+            &mut self.0
+        }
+    }
+
+    fn ts(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_running_operation_is_stalled_after_a_minute_without_progress() {
+        let report = OperationReport::<Plain> {
+            state: RequestState::Running,
+            started_at: Some(ts("2026-12-07T10:00:00Z")),
+            progressed_at: Some(ts("2026-12-07T10:05:00Z")),
+            ..OperationReport::default()
+        };
+        assert!(!report.stalled(ts("2026-12-07T10:06:00Z")));
+        assert!(report.stalled(ts("2026-12-07T10:06:01Z")));
+        // Never picked up: counted from its start.
+        let unpicked = OperationReport::<Plain> {
+            progressed_at: None,
+            ..report.clone()
+        };
+        assert!(unpicked.stalled(ts("2026-12-07T10:01:01Z")));
+        let done = OperationReport::<Plain> {
+            state: RequestState::Completed,
+            ..report
+        };
+        assert!(!done.stalled(ts("2026-12-08T00:00:00Z")));
     }
 }

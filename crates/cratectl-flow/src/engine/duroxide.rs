@@ -1,7 +1,7 @@
 //! The duroxide adapter: the default, embedded engine, storing everything in one SQLite file
 //! under the state directory. The CLI and a worker may be separate processes on that file.
 //!
-//! duroxide traps this adapter designs around (`../shared/research/engines.md` §1, §6.2):
+//! duroxide traps this adapter designs around (duroxide 0.1.32, docs.rs/duroxide; ARCHITECTURE §3):
 //! * an instance exists in duroxide's tables only once a worker has picked it up, and a
 //!   duplicate start is silently ignored: [`DuroxideClient::start`] therefore records each id
 //!   in a start registry (`<state-dir>/started/<id>`, created exclusively) and refuses an id that
@@ -253,7 +253,8 @@ pub struct WorkerOptions {
     pub max_concurrent_workflows: usize,
     pub max_concurrent_activities: usize,
     /// How long a crashed worker's in-flight activity stays locked before another worker runs
-    /// it again (engines.md §1.2 ii-b). Live workers renew their locks.
+    /// it again (duroxide's `RuntimeOptions::worker_lock_timeout`). Live workers renew their
+    /// locks.
     pub activity_lock_timeout: Duration,
     /// How long an idle dispatcher waits before looking at the store again on its own. Work
     /// queued by this process wakes it at once; this bounds how late it notices work queued by

@@ -211,13 +211,33 @@ pub async fn status(args: StatusArgs, global: GlobalArgs, top: Option<OutputForm
     let format = args.output.or(top).unwrap_or_default();
     let dir = state_dir(&global)?;
     let (_, report) = find(&dir, &args.id).await?;
-    print_report(format, &report)
+    print_report(format, &report)?;
+    if report.stalled(jiff::Timestamp::now()) {
+        // On standard error, so the report on standard output stays what scripts parse.
+        eprintln!("{}", stalled_note(&report, &dir));
+    }
+    Ok(())
+}
+
+/// "no worker has moved … since …; run `cratectl worker` …".
+fn stalled_note(report: &RestartReport, dir: &Path) -> String {
+    let since = report
+        .progressed_at
+        .map(|t| format!("since {}", seconds(Some(t))))
+        .unwrap_or_else(|| format!("since it was recorded at {}", seconds(report.started_at)));
+    format!(
+        "note: no worker has advanced {} {since}; it resumes when a worker runs: cratectl worker --state-dir {}",
+        report.workflow_id,
+        dir.display()
+    )
 }
 
 /// One row of `list -o json`.
 #[derive(Serialize)]
 struct ListRow {
     workflow_id: String,
+    /// restart, scale, restore, suspend or resume.
+    operation: cratectl_core::op::OperationKind,
     state: RequestState,
     clusters: Vec<ListCluster>,
     started_at: Option<jiff::Timestamp>,
@@ -254,6 +274,7 @@ pub async fn list(args: ListWorkflowsArgs, global: GlobalArgs, top: Option<Outpu
         .take(args.limit)
         .map(|r| ListRow {
             workflow_id: r.workflow_id,
+            operation: r.operation,
             state: r.state,
             clusters: r
                 .clusters
@@ -274,7 +295,7 @@ pub async fn list(args: ListWorkflowsArgs, global: GlobalArgs, top: Option<Outpu
     if rows.is_empty() {
         return print(&format!("No restarts recorded in {}.\n", dir.display()));
     }
-    let mut t = table(["ID", "STATE", "CLUSTERS", "STARTED", "FINISHED"]);
+    let mut t = table(["ID", "OPERATION", "STATE", "CLUSTERS", "STARTED", "FINISHED"]);
     for row in &rows {
         let clusters = row
             .clusters
@@ -284,6 +305,7 @@ pub async fn list(args: ListWorkflowsArgs, global: GlobalArgs, top: Option<Outpu
             .join(", ");
         t.add_row(vec![
             row.workflow_id.clone(),
+            row.operation.to_string(),
             row.state.to_string(),
             clusters,
             seconds(row.started_at),

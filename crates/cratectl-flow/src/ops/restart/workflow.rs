@@ -70,6 +70,7 @@ pub async fn restart_request<C: WorkflowCtx>(ctx: &C, request: RestartRequest) -
         started_at: Some(started_at),
         finished_at: Some(finished_at),
         clusters,
+        progressed_at: Some(finished_at),
     };
     ctx.set_progress(&report);
     Ok(report)
