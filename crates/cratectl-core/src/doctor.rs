@@ -21,14 +21,18 @@
 //!   `graceful_stop.force` false. The fix is `RESET GLOBAL "<setting>"`, which clears both levels.
 //!   dc_util's preStop writes the three `graceful_stop` settings and never resets them, so on
 //!   clusters with that hook these findings are expected after every pod restart.
-//! * **The `dc-util-routing-owner` label** (crate-operator.md §4.3). The operator writes
+//! * **The `dc-util-routing-owner` label**. The operator writes
 //!   `dc-util-routing-owner=operator-<unix seconds>` on **every StatefulSet** of the cluster
 //!   before each pod it restarts, and removes it when the restart ends; dc_util reads it from its
-//!   own StatefulSet and honours it only while |now − timestamp| ≤ 2 h. So a label on a
-//!   StatefulSet is *stale* when its timestamp is more than 2 h away from now, or unreadable:
-//!   dc_util ignores it and it only misleads people (`stale_routing_owner_label`). A fresh one
-//!   means the operator is restarting the cluster right now, which is not a finding. The label on
-//!   a pod or on the CrateDB resource is never read by anyone: `misplaced_routing_owner_label`.
+//!   own StatefulSet, splits the value at its first `-`, and honours it only when the owner is
+//!   exactly `operator` and |now − timestamp| ≤ 2 h (crate/crate-operator,
+//!   `utils/dc_util/dc_util.go`, `operatorOwnsRoutingAllocation`; [`dc_util_honours`]). So a
+//!   label on a StatefulSet is *stale* when its timestamp is more than 2 h away from now, when it
+//!   names another owner (`cratectl-<unix seconds>`, which cratectl wrote before it spoke the
+//!   protocol), or when it is unreadable: dc_util ignores it and it only misleads people
+//!   (`stale_routing_owner_label`). A fresh one means the operator is restarting the cluster
+//!   right now, which is not a finding. The label on a pod or on the CrateDB resource is never
+//!   read by anyone: `misplaced_routing_owner_label`.
 //! * **The operation Lease** (ARCHITECTURE §1.6): held (a holder is set) but not renewed within
 //!   `leaseDurationSeconds` of `now` is expired (`expired_lease`); held without a renew time or
 //!   duration cannot expire by itself (`lease_without_expiry`). A released Lease (no holder) is
@@ -51,8 +55,13 @@ use crate::sql;
 /// The label the operator and dc_util use to agree who owns `cluster.routing.allocation.enable`.
 pub const ROUTING_OWNER_LABEL: &str = "dc-util-routing-owner";
 
-/// How long dc_util honours a routing-owner label (either side of now).
+/// How long dc_util honours a routing-owner label (either side of now; crate/crate-operator,
+/// `utils/dc_util/dc_util.go`, `routingOwnerTTL`).
 pub const ROUTING_OWNER_MAX_AGE: SignedDuration = SignedDuration::from_hours(2);
+
+/// The only owner dc_util honours in a routing-owner label (crate/crate-operator,
+/// `utils/dc_util/dc_util.go`, `routingOwnerOperator`).
+pub const ROUTING_OWNER_OPERATOR: &str = "operator";
 
 /// Every finding code, stable for scripts.
 pub const CODES: &[&str] = &[
@@ -330,19 +339,32 @@ fn crate_time_value(value: &serde_json::Value) -> Option<Duration> {
     number.checked_mul(nanos_per_unit).map(Duration::from_nanos)
 }
 
-/// `operator-1712345678` → (`operator`, that instant).
+/// `operator-1712345678` → (`operator`, that instant), read as dc_util reads it: split at the
+/// first `-`, the rest a decimal number of seconds (Go's `strconv.ParseInt`, so a sign is
+/// allowed). `None` when that fails, the owner is empty or the instant is out of range.
 pub fn parse_routing_owner(value: &str) -> Option<(&str, Timestamp)> {
-    let (holder, seconds) = value.rsplit_once('-')?;
-    if holder.is_empty() || seconds.is_empty() || !seconds.bytes().all(|b| b.is_ascii_digit()) {
+    let (owner, seconds) = value.split_once('-')?;
+    if owner.is_empty() {
         return None;
     }
     let seconds: i64 = seconds.parse().ok()?;
-    Timestamp::from_second(seconds).ok().map(|at| (holder, at))
+    Timestamp::from_second(seconds).ok().map(|at| (owner, at))
 }
 
-/// The age of a routing-owner label when dc_util would honour it (|age| ≤ 2 h).
+/// Whether dc_util honours the routing-owner label `value` at `now`, leaving
+/// `cluster.routing.allocation.enable` alone: the owner is exactly `operator` and the time at most
+/// 2 h from now, either way (crate/crate-operator, `utils/dc_util/dc_util.go`,
+/// `operatorOwnsRoutingAllocation`).
+pub fn dc_util_honours(value: &str, now: Timestamp) -> bool {
+    fresh_owner_age(value, now).is_some()
+}
+
+/// The age of a routing-owner label when dc_util would honour it.
 fn fresh_owner_age(value: &str, now: Timestamp) -> Option<SignedDuration> {
-    let (_, at) = parse_routing_owner(value)?;
+    let (owner, at) = parse_routing_owner(value)?;
+    if owner != ROUTING_OWNER_OPERATOR {
+        return None;
+    }
     let age = now.duration_since(at);
     (age.abs() <= ROUTING_OWNER_MAX_AGE).then_some(age)
 }
@@ -397,6 +419,10 @@ fn label_finding(label: &OwnerLabel, namespace: &str, now: Timestamp) -> Option<
         None => "is not <owner>-<unix seconds> (the operator writes operator-<seconds>), so dc_util \
                  cannot honour it"
             .to_string(),
+        Some((owner, _)) if owner != ROUTING_OWNER_OPERATOR => format!(
+            "names owner \"{owner}\"; dc_util honours only \"{ROUTING_OWNER_OPERATOR}\" \
+             ({ROUTING_OWNER_OPERATOR}-<unix seconds>), so it has no effect"
+        ),
         Some((_, at)) => {
             let age = now.duration_since(at);
             if age.abs() <= ROUTING_OWNER_MAX_AGE {
@@ -668,6 +694,49 @@ mod tests {
         assert!(findings[2].message.contains("is not <owner>-<unix seconds>"));
     }
 
+    /// dc_util's rule, case by case (the cases of upstream's `TestOperatorOwnsRoutingAllocation`
+    /// in crate/crate-operator `utils/dc_util/decommission_test.go`, and a few more).
+    #[test]
+    fn dc_util_honours_only_a_fresh_operator_label() {
+        let stamp = |owner: &str, seconds_ago: i64| format!("{owner}-{}", now().as_second() - seconds_ago);
+        let ttl = ROUTING_OWNER_MAX_AGE.as_secs();
+        for (value, honoured) in [
+            (stamp("operator", 0), true),
+            (stamp("operator", ttl - 60), true),
+            (stamp("operator", ttl), true),
+            (stamp("operator", ttl + 60), false),
+            (stamp("operator", -60), true),
+            (stamp("operator", -ttl - 60), false),
+            (stamp("cratectl", 0), false),
+            ("someone-else-1786000000".to_string(), false),
+            (stamp("Operator", 0), false),
+            ("operator".to_string(), false),
+            ("operator-not-a-number".to_string(), false),
+            (String::new(), false),
+        ] {
+            assert_eq!(dc_util_honours(&value, now()), honoured, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_label_naming_another_owner_is_stale_however_fresh() {
+        let mut doctor = input(defaults());
+        doctor.owner_labels = vec![OwnerLabel {
+            object: LabelledObject::StatefulSet("crate-data-hot-demo".into()),
+            value: format!("cratectl-{}", now().as_second() - 60),
+        }];
+        let findings = diagnose(&doctor);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].code, "stale_routing_owner_label");
+        assert!(
+            findings[0]
+                .message
+                .contains("names owner \"cratectl\"; dc_util honours only \"operator\""),
+            "{}",
+            findings[0].message
+        );
+    }
+
     #[test]
     fn fresh_label_means_a_restart_is_running() {
         let mut doctor = with("cluster.routing.allocation.enable", json!("primaries"));
@@ -804,12 +873,17 @@ mod tests {
         let (holder, at) = parse_routing_owner("operator-1700000000").unwrap();
         assert_eq!(holder, "operator");
         assert_eq!(at.as_second(), 1_700_000_000);
-        assert_eq!(parse_routing_owner("my-tool-5").unwrap().0, "my-tool");
+        // Split at the first '-', as dc_util does.
+        assert_eq!(parse_routing_owner("cratectl-5").unwrap().0, "cratectl");
+        assert_eq!(parse_routing_owner("operator-+5").unwrap().1.as_second(), 5);
+        assert_eq!(parse_routing_owner("operator--5").unwrap().1.as_second(), -5);
         for bad in [
             "operator",
             "operator-",
             "-5",
             "operator-12x",
+            "my-tool-5",
+            "operator-1700000000-x",
             "operator-99999999999999999999",
         ] {
             assert!(parse_routing_owner(bad).is_none(), "{bad}");
