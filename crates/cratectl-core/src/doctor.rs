@@ -25,19 +25,25 @@
 //!   (docs/crate-operator-behaviour.md#routing-allocation-ownership). The operator writes
 //!   `dc-util-routing-owner=operator-<unix seconds>` on **every StatefulSet** of the cluster
 //!   before each pod it restarts, and removes it when the restart ends; dc_util reads it from its
-//!   own StatefulSet and honours it only while |now − timestamp| ≤ 2 h. So a label on a
-//!   StatefulSet is *stale* when its timestamp is more than 2 h away from now, or unreadable:
-//!   dc_util ignores it and it only misleads people (`stale_routing_owner_label`). A fresh one
-//!   means the operator is restarting the cluster right now, which is not a finding. The label on
-//!   a pod or on the CrateDB resource is never read by anyone: `misplaced_routing_owner_label`.
-//! * **The operation Lease** (ARCHITECTURE §1.6): held (a holder is set) but not renewed within
-//!   `leaseDurationSeconds` of `now` is expired (`expired_lease`); held without a renew time or
-//!   duration cannot expire by itself (`lease_without_expiry`). A released Lease (no holder) is
-//!   fine.
+//!   own StatefulSet, splits the value at its first `-`, and honours it only when the owner is
+//!   exactly `operator` and |now − timestamp| ≤ 2 h (crate/crate-operator,
+//!   `utils/dc_util/dc_util.go`, `operatorOwnsRoutingAllocation`; [`dc_util_honours`]). So a
+//!   label on a StatefulSet is *stale* when its timestamp is more than 2 h away from now, when it
+//!   names another owner (`cratectl-<unix seconds>`, which cratectl wrote before it spoke the
+//!   protocol), or when it is unreadable: dc_util ignores it and it only misleads people
+//!   (`stale_routing_owner_label`). A fresh one means a restart is running right now (the
+//!   operator's, or cratectl's, which writes the same value), which is not a finding. The label
+//!   on a pod or on the CrateDB resource is never read by anyone: `misplaced_routing_owner_label`.
+//! * **The operation Lease** (`cratectl-<resource>`, held by the cratectl workflow that operates
+//!   on the cluster): held (a holder is set) but not renewed within `leaseDurationSeconds` of
+//!   `now` is expired (`expired_lease`); held without a renew time or duration cannot expire by
+//!   itself (`lease_without_expiry`). A released Lease (no holder) is fine.
 //!
-//! While an operation appears to be running (a fresh routing-owner label on a StatefulSet, or a
-//! live Lease), changed settings may be held on purpose: those findings carry a
-//! [`Finding::caution`], and nothing should apply their fix automatically.
+//! While an operation appears to be running ([`running_operation`]), changed settings may be held
+//! on purpose: those findings carry a [`Finding::caution`] naming who holds them, and nothing
+//! should apply their fix automatically. The Lease is looked at first: a held one names the
+//! cratectl workflow. Only without it does a fresh routing-owner label on a StatefulSet point at
+//! the crate-operator, since the label's value no longer tells the two apart.
 
 use std::fmt;
 use std::time::Duration;
@@ -52,8 +58,13 @@ use crate::sql;
 /// The label the operator and dc_util use to agree who owns `cluster.routing.allocation.enable`.
 pub const ROUTING_OWNER_LABEL: &str = "dc-util-routing-owner";
 
-/// How long dc_util honours a routing-owner label (either side of now).
+/// How long dc_util honours a routing-owner label (either side of now; crate/crate-operator,
+/// `utils/dc_util/dc_util.go`, `routingOwnerTTL`).
 pub const ROUTING_OWNER_MAX_AGE: SignedDuration = SignedDuration::from_hours(2);
+
+/// The only owner dc_util honours in a routing-owner label (crate/crate-operator,
+/// `utils/dc_util/dc_util.go`, `routingOwnerOperator`).
+pub const ROUTING_OWNER_OPERATOR: &str = "operator";
 
 /// Every finding code, stable for scripts.
 pub const CODES: &[&str] = &[
@@ -72,6 +83,9 @@ pub const CODES: &[&str] = &[
 pub struct DoctorInput {
     /// The namespace of the CrateDB resource (for the `kubectl` fixes).
     pub namespace: String,
+    /// The CrateDB cluster's name (`spec.cluster.name`, else the resource name), which ends the
+    /// ids of cratectl's per-cluster workflows.
+    pub cluster: String,
     /// `None` when the settings could not be read: no settings finding is made then (the
     /// caller reports the gap).
     pub settings: Option<SettingsReading>,
@@ -212,7 +226,7 @@ fn finding(code: &str, message: String, fix: Fix) -> Finding {
 /// Finds leftovers (rules in the module documentation), settings first, then labels, then the Lease.
 pub fn diagnose(input: &DoctorInput) -> Vec<Finding> {
     let mut findings = input.settings.as_ref().map(settings_findings).unwrap_or_default();
-    if let Some(caution) = operation_running(input) {
+    if let Some(caution) = running_operation(input).map(|op| op.caution()) {
         for finding in &mut findings {
             if finding.code != "setting_not_read" {
                 finding.caution = Some(caution.clone());
@@ -331,45 +345,110 @@ fn crate_time_value(value: &serde_json::Value) -> Option<Duration> {
     number.checked_mul(nanos_per_unit).map(Duration::from_nanos)
 }
 
-/// `operator-1712345678` → (`operator`, that instant).
+/// `operator-1712345678` → (`operator`, that instant), read as dc_util reads it: split at the
+/// first `-`, the rest a decimal number of seconds (Go's `strconv.ParseInt`, so a sign is
+/// allowed). `None` when that fails, the owner is empty or the instant is out of range.
 pub fn parse_routing_owner(value: &str) -> Option<(&str, Timestamp)> {
-    let (holder, seconds) = value.rsplit_once('-')?;
-    if holder.is_empty() || seconds.is_empty() || !seconds.bytes().all(|b| b.is_ascii_digit()) {
+    let (owner, seconds) = value.split_once('-')?;
+    if owner.is_empty() {
         return None;
     }
     let seconds: i64 = seconds.parse().ok()?;
-    Timestamp::from_second(seconds).ok().map(|at| (holder, at))
+    Timestamp::from_second(seconds).ok().map(|at| (owner, at))
 }
 
-/// The age of a routing-owner label when dc_util would honour it (|age| ≤ 2 h).
+/// Whether dc_util honours the routing-owner label `value` at `now`, leaving
+/// `cluster.routing.allocation.enable` alone: the owner is exactly `operator` and the time at most
+/// 2 h from now, either way (crate/crate-operator, `utils/dc_util/dc_util.go`,
+/// `operatorOwnsRoutingAllocation`).
+pub fn dc_util_honours(value: &str, now: Timestamp) -> bool {
+    fresh_owner_age(value, now).is_some()
+}
+
+/// The age of a routing-owner label when dc_util would honour it.
 fn fresh_owner_age(value: &str, now: Timestamp) -> Option<SignedDuration> {
-    let (_, at) = parse_routing_owner(value)?;
+    let (owner, at) = parse_routing_owner(value)?;
+    if owner != ROUTING_OWNER_OPERATOR {
+        return None;
+    }
     let age = now.duration_since(at);
     (age.abs() <= ROUTING_OWNER_MAX_AGE).then_some(age)
 }
 
-/// Why an operation appears to be running, if it does.
-fn operation_running(input: &DoctorInput) -> Option<String> {
-    for label in &input.owner_labels {
-        if let LabelledObject::StatefulSet(_) = label.object
-            && let Some(age) = fresh_owner_age(&label.value, input.now)
-        {
-            return Some(format!(
-                "{} carries {ROUTING_OWNER_LABEL}={} set {} ago: the crate-operator is probably restarting \
-                 the cluster and holds these settings on purpose; fix only once it has finished",
-                label.object,
-                label.value,
-                in_words(age)
-            ));
+/// Who appears to be running an operation on the cluster, and so may hold changed settings on
+/// purpose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunningOperation {
+    /// The cluster's cratectl Lease `lease` is held by the cratectl workflow `holder`;
+    /// `status_id` is the id `cratectl status` takes for it (the request's, when `holder` is one
+    /// of its per-cluster workflows).
+    Cratectl {
+        lease: String,
+        holder: String,
+        status_id: String,
+    },
+    /// No cratectl Lease is held, but `object` carries the routing-owner label `value`, which
+    /// dc_util honours, set `age` ago (negative: ahead of now).
+    Operator {
+        object: LabelledObject,
+        value: String,
+        age: SignedDuration,
+    },
+}
+
+impl RunningOperation {
+    /// Why applying a settings fix now may be wrong, naming who holds the settings.
+    pub fn caution(&self) -> String {
+        match self {
+            RunningOperation::Cratectl {
+                lease,
+                holder,
+                status_id,
+            } => format!(
+                "Lease {lease} is held by cratectl operation {holder}; see `cratectl status {status_id}`: it \
+                 may hold these settings on purpose; fix only once it has finished"
+            ),
+            RunningOperation::Operator { object, value, age } => {
+                let when = if age.is_negative() {
+                    format!("{} in the future", in_words(-*age))
+                } else {
+                    format!("{} ago", in_words(*age))
+                };
+                format!(
+                    "{object} carries {ROUTING_OWNER_LABEL}={value} set {when} and no cratectl Lease is held: \
+                     the crate-operator is probably restarting the cluster and holds these settings on \
+                     purpose; fix only once it has finished"
+                )
+            }
         }
     }
-    let lease = input.lease.as_ref().filter(|l| l.held_at(input.now))?;
-    Some(format!(
-        "Lease {} is held by {}: an operation is running and may hold these settings on purpose; \
-         fix only once it has finished",
-        lease.name,
-        lease.holder.as_deref().unwrap_or_default()
-    ))
+}
+
+/// Who appears to be running an operation, if anyone: the cluster's cratectl Lease first (held,
+/// and not lapsed), then a routing-owner label dc_util honours on a StatefulSet. cratectl writes
+/// the same `operator-<unix seconds>` label as the crate-operator, and only while it holds its
+/// Lease, so a fresh label points at the operator only when no cratectl Lease is held.
+pub fn running_operation(input: &DoctorInput) -> Option<RunningOperation> {
+    if let Some(lease) = input.lease.as_ref().filter(|l| l.held_at(input.now)) {
+        let holder = lease.holder.clone().unwrap_or_default();
+        let status_id = crate::op::ids::request_of_child(&holder, &input.namespace, &input.cluster)
+            .unwrap_or_else(|| holder.clone());
+        return Some(RunningOperation::Cratectl {
+            lease: lease.name.clone(),
+            holder,
+            status_id,
+        });
+    }
+    input.owner_labels.iter().find_map(|label| match label.object {
+        LabelledObject::StatefulSet(_) => {
+            fresh_owner_age(&label.value, input.now).map(|age| RunningOperation::Operator {
+                object: label.object.clone(),
+                value: label.value.clone(),
+                age,
+            })
+        }
+        LabelledObject::Pod(_) | LabelledObject::CrateDb(_) => None,
+    })
 }
 
 fn label_finding(label: &OwnerLabel, namespace: &str, now: Timestamp) -> Option<Finding> {
@@ -398,6 +477,10 @@ fn label_finding(label: &OwnerLabel, namespace: &str, now: Timestamp) -> Option<
         None => "is not <owner>-<unix seconds> (the operator writes operator-<seconds>), so dc_util \
                  cannot honour it"
             .to_string(),
+        Some((owner, _)) if owner != ROUTING_OWNER_OPERATOR => format!(
+            "names owner \"{owner}\"; dc_util honours only \"{ROUTING_OWNER_OPERATOR}\" \
+             ({ROUTING_OWNER_OPERATOR}-<unix seconds>), so it has no effect"
+        ),
         Some((_, at)) => {
             let age = now.duration_since(at);
             if age.abs() <= ROUTING_OWNER_MAX_AGE {
@@ -515,6 +598,7 @@ mod tests {
     fn input(settings: SettingsReading) -> DoctorInput {
         DoctorInput {
             namespace: "db".into(),
+            cluster: "demo".into(),
             settings: Some(settings),
             owner_labels: vec![],
             lease: None,
@@ -669,6 +753,49 @@ mod tests {
         assert!(findings[2].message.contains("is not <owner>-<unix seconds>"));
     }
 
+    /// dc_util's rule, case by case (the cases of upstream's `TestOperatorOwnsRoutingAllocation`
+    /// in crate/crate-operator `utils/dc_util/decommission_test.go`, and a few more).
+    #[test]
+    fn dc_util_honours_only_a_fresh_operator_label() {
+        let stamp = |owner: &str, seconds_ago: i64| format!("{owner}-{}", now().as_second() - seconds_ago);
+        let ttl = ROUTING_OWNER_MAX_AGE.as_secs();
+        for (value, honoured) in [
+            (stamp("operator", 0), true),
+            (stamp("operator", ttl - 60), true),
+            (stamp("operator", ttl), true),
+            (stamp("operator", ttl + 60), false),
+            (stamp("operator", -60), true),
+            (stamp("operator", -ttl - 60), false),
+            (stamp("cratectl", 0), false),
+            ("someone-else-1786000000".to_string(), false),
+            (stamp("Operator", 0), false),
+            ("operator".to_string(), false),
+            ("operator-not-a-number".to_string(), false),
+            (String::new(), false),
+        ] {
+            assert_eq!(dc_util_honours(&value, now()), honoured, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_label_naming_another_owner_is_stale_however_fresh() {
+        let mut doctor = input(defaults());
+        doctor.owner_labels = vec![OwnerLabel {
+            object: LabelledObject::StatefulSet("crate-data-hot-demo".into()),
+            value: format!("cratectl-{}", now().as_second() - 60),
+        }];
+        let findings = diagnose(&doctor);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].code, "stale_routing_owner_label");
+        assert!(
+            findings[0]
+                .message
+                .contains("names owner \"cratectl\"; dc_util honours only \"operator\""),
+            "{}",
+            findings[0].message
+        );
+    }
+
     #[test]
     fn fresh_label_means_a_restart_is_running() {
         let mut doctor = with("cluster.routing.allocation.enable", json!("primaries"));
@@ -681,7 +808,125 @@ mod tests {
         assert_eq!(findings[0].code, "allocation_not_all");
         let caution = findings[0].caution.as_deref().unwrap();
         assert!(caution.contains("set 10 min ago"), "{caution}");
-        assert!(caution.contains("crate-operator is probably restarting"));
+        assert!(caution.contains("no cratectl Lease is held: the crate-operator is probably restarting"));
+    }
+
+    /// cratectl's own restart labels the StatefulSets `operator-<ts>` while it holds its Lease:
+    /// the caution names the workflow, not the crate-operator.
+    #[test]
+    fn a_held_cratectl_lease_is_named_before_a_fresh_label() {
+        let mut doctor = with("cluster.routing.allocation.enable", json!("primaries"));
+        doctor.owner_labels = vec![OwnerLabel {
+            object: LabelledObject::StatefulSet("crate-data-hot-demo".into()),
+            value: owner(60),
+        }];
+        doctor.lease = Some(lease(
+            Some(10),
+            Some(60),
+            Some("restart-demo-20260901T115000Z.db.demo"),
+        ));
+        let findings = diagnose(&doctor);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        let caution = findings[0].caution.as_deref().unwrap();
+        assert!(
+            caution.contains(
+                "held by cratectl operation restart-demo-20260901T115000Z.db.demo; see `cratectl status \
+                 restart-demo-20260901T115000Z`"
+            ),
+            "{caution}"
+        );
+        assert!(!caution.contains("crate-operator"), "{caution}");
+    }
+
+    /// [`running_operation`], case by case: the Lease is looked at before the labels.
+    #[test]
+    fn who_runs_an_operation() {
+        let child = "restart-demo-20260901T115000Z.db.demo";
+        let request = "restart-demo-20260901T115000Z";
+        let sts = |value: String| OwnerLabel {
+            object: LabelledObject::StatefulSet("crate-data-hot-demo".into()),
+            value,
+        };
+        let pod = |value: String| OwnerLabel {
+            object: LabelledObject::Pod("crate-data-hot-demo-0".into()),
+            value,
+        };
+        let cratectl = |holder: &str, status_id: &str| {
+            Some(RunningOperation::Cratectl {
+                lease: "cratectl-demo".into(),
+                holder: holder.into(),
+                status_id: status_id.into(),
+            })
+        };
+        let operator = |seconds_ago: i64| {
+            Some(RunningOperation::Operator {
+                object: LabelledObject::StatefulSet("crate-data-hot-demo".into()),
+                value: owner(seconds_ago),
+                age: SignedDuration::from_secs(seconds_ago),
+            })
+        };
+        let live = lease(Some(10), Some(60), Some(child));
+        let expired = lease(Some(3600), Some(60), Some(child));
+        let released = lease(Some(10), Some(60), None);
+        type Case = (
+            &'static str,
+            Vec<OwnerLabel>,
+            Option<LeaseReading>,
+            Option<RunningOperation>,
+        );
+        let cases: Vec<Case> = vec![
+            ("nothing", vec![], None, None),
+            (
+                "held Lease, no label",
+                vec![],
+                Some(live.clone()),
+                cratectl(child, request),
+            ),
+            (
+                "held Lease and a fresh label: cratectl's own restart",
+                vec![sts(owner(60))],
+                Some(live.clone()),
+                cratectl(child, request),
+            ),
+            (
+                "a holder that is no child id of this cluster is named as it is",
+                vec![sts(owner(60))],
+                Some(lease(Some(10), Some(60), Some("laptop-1"))),
+                cratectl("laptop-1", "laptop-1"),
+            ),
+            ("fresh label, no Lease", vec![sts(owner(60))], None, operator(60)),
+            (
+                "fresh label, expired Lease",
+                vec![sts(owner(60))],
+                Some(expired),
+                operator(60),
+            ),
+            (
+                "fresh label, released Lease",
+                vec![sts(owner(60))],
+                Some(released),
+                operator(60),
+            ),
+            ("stale label", vec![sts(owner(3 * 3600))], None, None),
+            (
+                "a fresh label of another owner is ignored, as dc_util ignores it",
+                vec![sts(format!("cratectl-{}", now().as_second() - 60))],
+                None,
+                None,
+            ),
+            (
+                "a fresh label on a pod counts for nothing",
+                vec![pod(owner(60))],
+                None,
+                None,
+            ),
+        ];
+        for (name, labels, lease, expected) in cases {
+            let mut doctor = input(defaults());
+            doctor.owner_labels = labels;
+            doctor.lease = lease;
+            assert_eq!(running_operation(&doctor), expected, "{name}");
+        }
     }
 
     #[test]
@@ -760,7 +1005,7 @@ mod tests {
                 .caution
                 .as_deref()
                 .unwrap()
-                .contains("held by laptop-1")
+                .contains("held by cratectl operation laptop-1; see `cratectl status laptop-1`")
         );
 
         doctor.lease = Some(lease(Some(3600), Some(60), Some("laptop-1")));
@@ -805,12 +1050,17 @@ mod tests {
         let (holder, at) = parse_routing_owner("operator-1700000000").unwrap();
         assert_eq!(holder, "operator");
         assert_eq!(at.as_second(), 1_700_000_000);
-        assert_eq!(parse_routing_owner("my-tool-5").unwrap().0, "my-tool");
+        // Split at the first '-', as dc_util does.
+        assert_eq!(parse_routing_owner("cratectl-5").unwrap().0, "cratectl");
+        assert_eq!(parse_routing_owner("operator-+5").unwrap().1.as_second(), 5);
+        assert_eq!(parse_routing_owner("operator--5").unwrap().1.as_second(), -5);
         for bad in [
             "operator",
             "operator-",
             "-5",
             "operator-12x",
+            "my-tool-5",
+            "operator-1700000000-x",
             "operator-99999999999999999999",
         ] {
             assert!(parse_routing_owner(bad).is_none(), "{bad}");

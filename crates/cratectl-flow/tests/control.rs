@@ -120,7 +120,7 @@ async fn cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so() {
         setup
             .routing_owner_labels("alpha")
             .values()
-            .all(|l| l.as_deref().is_some_and(|v| v.starts_with("cratectl-"))),
+            .all(|l| l.as_deref().is_some_and(|v| v.starts_with("operator-"))),
         "{:?}",
         setup.routing_owner_labels("alpha")
     );

@@ -1,12 +1,24 @@
-//! The crate-operator's routing-allocation ownership protocol (its `operations.py`
-//! `set_routing_allocation_owner` and dc_util's `operatorOwnsRoutingAllocation`;
-//! docs/crate-operator-behaviour.md#routing-allocation-ownership), spoken by cratectl: while every
-//! StatefulSet of a cluster carries `dc-util-routing-owner=<owner>-<unix seconds>` and that time is
-//! within two hours of now, dc_util's preStop and postStart hooks leave
-//! `cluster.routing.allocation.enable` alone. A restart that holds allocation at `primaries` writes
-//! the label first, so a node's own hook cannot reset the setting behind its back, refreshes it
-//! before every pod (the two hours run from the value, not from the write), and removes it when the
-//! setting is restored.
+//! The crate-operator's routing-allocation ownership protocol, spoken by cratectl.
+//!
+//! dc_util, the operator's preStop (and, with `--reset-routing`, postStart) hook, reads the label
+//! `dc-util-routing-owner` on the StatefulSet of the pod it runs in, splits the value at its
+//! *first* `-`, and leaves `cluster.routing.allocation.enable` alone only when the part before is
+//! exactly `operator` and the part after is unix seconds at most two hours away from now, either
+//! way (crate/crate-operator, `utils/dc_util/dc_util.go`, function
+//! `operatorOwnsRoutingAllocation`, constants `routingOwnerOperator = "operator"` and
+//! `routingOwnerTTL`; its test `decommission_test.go`, case "Unknown owner", pins that any other
+//! owner is ignored). Without such a label (none, another owner, malformed, stale) the preStop
+//! hook sets `allocation.enable` TRANSIENT to `primaries` before decommissioning and leaves a lock
+//! file, and the replacement pod's postStart hook sends `RESET GLOBAL
+//! "cluster.routing.allocation.enable"`, which clears both levels: it would drop a restart's own
+//! hold while the node is still recovering.
+//!
+//! So cratectl writes `operator-<unix seconds>`, the only value dc_util honours, and the label
+//! therefore no longer tells cratectl and the operator apart; the cluster's cratectl Lease
+//! (`cratectl-<resource>`, see [`crate::lease`]) does. A restart that holds allocation at
+//! `primaries` writes the label first, so a node's own hooks cannot reset the setting behind its
+//! back, refreshes it before every pod (the two hours run from the value, not from the write),
+//! and removes it when the setting is restored.
 //!
 //! Leaving a label behind is harmless after two hours (dc_util ignores it) but misleads people
 //! until then, which is why `doctor` reports it and every path of a restart removes it.
@@ -23,11 +35,14 @@ use crate::error::KubeError;
 /// workspace: the pure rules about it live in `cratectl_core::doctor`.
 pub const ROUTING_OWNER_LABEL: &str = cratectl_core::doctor::ROUTING_OWNER_LABEL;
 
-/// The label value cratectl writes: `cratectl-<unix seconds>`. dc_util reads the number after
-/// the last `-` as the time the owner last claimed the setting; the prefix tells people who it
-/// was (the operator writes `operator-<unix seconds>`).
+/// The label value cratectl writes: `operator-<unix seconds>`, the only owner dc_util honours
+/// (see the module documentation); the seconds are when the setting was last claimed.
 pub fn routing_owner_value(now: Timestamp) -> String {
-    format!("cratectl-{}", now.as_second())
+    format!(
+        "{}-{}",
+        cratectl_core::doctor::ROUTING_OWNER_OPERATOR,
+        now.as_second()
+    )
 }
 
 /// Sets the routing-owner label on each named StatefulSet to `value`, or removes it with `None`.
@@ -75,9 +90,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_value_is_the_owner_and_the_unix_seconds() {
+    fn the_value_is_the_operator_owner_and_the_unix_seconds() {
         let now: Timestamp = "2026-01-01T00:00:00.9Z".parse().unwrap();
-        assert_eq!(routing_owner_value(now), "cratectl-1767225600");
+        assert_eq!(routing_owner_value(now), "operator-1767225600");
+        assert!(cratectl_core::doctor::dc_util_honours(
+            &routing_owner_value(now),
+            now
+        ));
         assert_eq!(ROUTING_OWNER_LABEL, "dc-util-routing-owner");
     }
 }

@@ -582,7 +582,7 @@ async fn the_routing_owner_label_is_set_and_removed_on_the_statefulsets() {
     let before = sets.get(STS).await.unwrap().labels().clone();
 
     let value = routing_owner_value(jiff::Timestamp::now());
-    assert!(value.starts_with("cratectl-1"), "{value}");
+    assert!(value.starts_with("operator-1"), "{value}");
     let names = [STS.to_string(), "crate-data-gone-alpha".to_string()];
     set_routing_owner(&kube, NS, &names, Some(&value)).await.unwrap();
     let labelled = sets.get(STS).await.unwrap().labels().clone();
@@ -595,12 +595,12 @@ async fn the_routing_owner_label_is_set_and_removed_on_the_statefulsets() {
     );
 
     // Writing it again (a refresh before the next pod, or a re-run) is fine.
-    set_routing_owner(&kube, NS, &names, Some("cratectl-2000000000"))
+    set_routing_owner(&kube, NS, &names, Some("operator-2000000000"))
         .await
         .unwrap();
     assert_eq!(
         sets.get(STS).await.unwrap().labels()[ROUTING_OWNER_LABEL],
-        "cratectl-2000000000"
+        "operator-2000000000"
     );
 
     set_routing_owner(&kube, NS, &names, None).await.unwrap();

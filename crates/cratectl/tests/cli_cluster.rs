@@ -523,6 +523,57 @@ fn a_held_lease_shows_as_the_operation_and_doctor_leaves_it() {
 }
 
 #[test]
+fn doctor_names_the_cratectl_operation_that_holds_allocation() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::api::{Api, Patch, PatchParams, PostParams};
+    // What cratectl's own restart leaves while a pod is away: allocation held, the StatefulSet
+    // labelled as the operator labels it, and the Lease held by the cluster's workflow.
+    let env = two_clusters("doctor-own-restart");
+    let out = env.cratectl(&[
+        "sql",
+        "beta",
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'",
+        "--write",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let now = jiff::Timestamp::now();
+    let holder = "restart-beta-20261206T050000Z.cratedb.beta";
+    env.with_kube(async |client| {
+        let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "cratedb");
+        let label = format!("operator-{}", now.as_second());
+        sets.patch(
+            "crate-data-hot-beta",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"dc-util-routing-owner": label}}})),
+        )
+        .await
+        .unwrap();
+        let leases: Api<Lease> = Api::namespaced(client, "cratedb");
+        let lease = serde_json::from_value(json!({
+            "metadata": {"name": "cratectl-beta", "labels": {"app.kubernetes.io/managed-by": "cratectl"}},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": 3600, "renewTime": now.to_string()},
+        }))
+        .unwrap();
+        leases.create(&PostParams::default(), &lease).await.unwrap();
+    });
+    let found = json_of(&env.cratectl(&["doctor", "beta", "-o", "json"]), 1);
+    let findings = found["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{found}");
+    assert_eq!(findings[0]["code"], "allocation_not_all");
+    let caution = findings[0]["caution"].as_str().unwrap();
+    assert!(
+        caution.contains(&format!(
+            "held by cratectl operation {holder}; see `cratectl status restart-beta-20261206T050000Z`"
+        )),
+        "{caution}"
+    );
+    assert!(!caution.contains("crate-operator"), "{caution}");
+    let fix = env.cratectl(&["doctor", "beta", "--fix"]);
+    assert!(stdout(&fix).contains("skipped"), "{}", stdout(&fix));
+}
+
+#[test]
 fn the_context_comes_from_the_flag_or_k8s_context() {
     let env = two_clusters("context");
     let ok = env.cratectl_with(&["cluster", "list"], &[("K8S_CONTEXT", "cratesim")]);

@@ -11,8 +11,12 @@
 //!   Ready while the node answers. Deleting a pod runs its preStop hook (dc_util decommissions
 //!   the node first, unless the StatefulSet is down to 0 or 1 replicas, as dc_util skips
 //!   then) and stops the node; the pod goes when the node has stopped, or when the grace period
-//!   ends and the node is killed. A node whose pod is gone and whose StatefulSet no longer
-//!   wants that ordinal (scale-in, suspend, a deleted StatefulSet) has departed for good; a
+//!   ends and the node is killed. dc_util's hooks also hold and reset
+//!   `cluster.routing.allocation.enable` by upstream's rules ([`crate::dc_util`]): the preStop
+//!   sets it before the decommission and leaves a lock file on the pod's volume, and a postStart
+//!   hook of a later container of the pod resets it once the node answers, before the pod is
+//!   Ready. A node whose pod is gone and whose StatefulSet no longer wants that ordinal
+//!   (scale-in, suspend, a deleted StatefulSet) has departed for good; a
 //!   node whose pod vanished without stopping it (a force deletion) is killed, as the kubelet
 //!   kills an orphaned container. Pods of no simulated CrateDB cluster become Ready after a
 //!   delay and stop after a fixed time.
@@ -20,14 +24,17 @@
 //! All of them are one reconcile pass over the store, run whenever the store changes or a
 //! deadline falls due; each pass only writes when something changes, so passes settle.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::cratedb::CrateCluster;
+use crate::cratedb::spec::{Auth, Peer};
 use crate::databases::{NodeRef, dc_util_hook, node_of_pod, node_spec_of_pod};
+use crate::dc_util;
+use crate::evidence::HookWrite;
 use crate::kube::ApiServer;
 use crate::kube::pods;
 use crate::kube::store::{metadata_mut, object_name};
@@ -69,6 +76,12 @@ struct Deadlines {
     runs: HashMap<(String, String), (NodeRef, String, u64)>,
     /// The operator stand-in's memory.
     operator: OperatorState,
+    /// `(namespace, pod)` whose volume holds dc_util's lock file: its preStop hook wrote the
+    /// allocation setting, and a postStart hook of the pod is to reset it.
+    dc_util_locks: HashSet<(String, String)>,
+    /// `(namespace, pod, uid)` → when the container started whose dc_util postStart hook has not
+    /// finished (it waits for the node to answer SQL).
+    post_start: HashMap<(String, String, String), Duration>,
 }
 
 /// Runs the controllers until the task is aborted.
@@ -160,14 +173,19 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
                     if first_seen {
                         // dc_util skips the decommission when its StatefulSet is down to 0 or 1
                         // replicas (a suspend, or the last node): SIGTERM only.
-                        let replicas = owner_and_ordinal(&pod).and_then(|(sts, _)| {
-                            store
-                                .get("statefulsets", &namespace, &sts)
-                                .and_then(|s| s.pointer("/spec/replicas"))
-                                .and_then(Value::as_u64)
-                        });
+                        let sts = owner_and_ordinal(&pod)
+                            .and_then(|(sts, _)| store.get("statefulsets", &namespace, &sts).cloned());
+                        let replicas = sts
+                            .as_ref()
+                            .and_then(|s| s.pointer("/spec/replicas"))
+                            .and_then(Value::as_u64);
                         match dc_util_hook(&pod).filter(|_| replicas.is_none_or(|r| r > 1)) {
                             Some(availability) => {
+                                if let Some(sts) = &sts
+                                    && dc_util_pre_stop(server, model, n, &name, sts, now)
+                                {
+                                    deadlines.dc_util_locks.insert((namespace.clone(), name.clone()));
+                                }
                                 model.node_decommission_requested(&n.node, availability.as_deref(), now)
                             }
                             None => model.node_stop_requested(&n.node, now),
@@ -197,6 +215,7 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             };
             if stopped {
                 deadlines.step.remove(&step_key);
+                deadlines.post_start.remove(&step_key);
                 let _ = store.remove("pods", "pods", &namespace, &name);
             }
             continue;
@@ -212,6 +231,9 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
                     deadlines.step.remove(&step_key);
                     if let Some((_, model)) = model {
                         start_node(model, &pod, &name, now);
+                        if has_post_start(&pod) {
+                            deadlines.post_start.insert(step_key.clone(), now);
+                        }
                     }
                     let _ = store.replace("pods", "pods", &namespace, &name, running(&pod, &stamp, false, 0));
                 } else {
@@ -231,6 +253,10 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
                     if now >= at {
                         deadlines.step.remove(&step_key);
                         start_node(model, &pod, &name, now);
+                        // A restarted container runs its postStart hook again.
+                        if has_post_start(&pod) {
+                            deadlines.post_start.insert(step_key.clone(), now);
+                        }
                         let restarted = running(&pod, &stamp, false, restarts + 1);
                         let _ = store.replace("pods", "pods", &namespace, &name, restarted);
                     } else {
@@ -240,15 +266,41 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
                         }
                         wake(at);
                     }
-                } else if model.serving(&n.node) != ready {
+                } else {
                     let serving = model.serving(&n.node);
-                    let _ = store.replace(
-                        "pods",
-                        "pods",
-                        &namespace,
-                        &name,
-                        running(&pod, &stamp, serving, restarts),
-                    );
+                    // The container counts as started once its postStart hook has finished,
+                    // which waits for the node to answer SQL, so the pod is Ready only after it.
+                    if let Some(&started) = deadlines.post_start.get(&step_key) {
+                        let lock = (namespace.clone(), name.clone());
+                        let give_up = started + dc_util::POST_START_TIMEOUT;
+                        if serving {
+                            deadlines.post_start.remove(&step_key);
+                            if deadlines.dc_util_locks.contains(&lock) {
+                                let sts = owner_and_ordinal(&pod)
+                                    .and_then(|(sts, _)| store.get("statefulsets", &namespace, &sts));
+                                if let Some(sts) = sts
+                                    && dc_util_post_start(server, model, n, &name, sts, now)
+                                {
+                                    deadlines.dc_util_locks.remove(&lock);
+                                }
+                            }
+                        } else if now >= give_up {
+                            // dc_util gave up waiting: it removes its lock file, resets nothing.
+                            deadlines.post_start.remove(&step_key);
+                            deadlines.dc_util_locks.remove(&lock);
+                        } else {
+                            wake(give_up);
+                        }
+                    }
+                    if serving != ready {
+                        let _ = store.replace(
+                            "pods",
+                            "pods",
+                            &namespace,
+                            &name,
+                            running(&pod, &stamp, serving, restarts),
+                        );
+                    }
                 }
             }
             ("Running", false, None) => {
@@ -394,6 +446,103 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
         }
     }
     next
+}
+
+/// dc_util's preStop, before its decommission ([`crate::dc_util`]): unless the operator owns
+/// the setting, and when the StatefulSet has the `--reset-routing` postStart hook, it sets
+/// `cluster.routing.allocation.enable` TRANSIENT through its own node. Returns whether it did
+/// (dc_util then creates its lock file, whatever CrateDB answered).
+fn dc_util_pre_stop(
+    server: &ApiServer,
+    model: &mut CrateCluster,
+    node: &NodeRef,
+    pod: &str,
+    sts: &Value,
+    now: Duration,
+) -> bool {
+    let owner = dc_util::label(sts, dc_util::ROUTING_OWNER_LABEL);
+    if dc_util::operator_owns_routing(owner, server.clock.now()) {
+        return false;
+    }
+    let template = sts.pointer("/spec/template/spec").unwrap_or(&Value::Null);
+    if !dc_util::has_reset_routing_post_start(template) {
+        return false;
+    }
+    let stmt = dc_util::pre_stop_statement(dc_util::pre_stop_routing_allocation(sts));
+    hook_sql(server, model, node, pod, "preStop", &stmt, now);
+    true
+}
+
+/// dc_util's postStart (`--reset-routing`) once the node answers, for a pod whose volume has the
+/// lock file ([`crate::dc_util`]). Returns whether the lock file is removed.
+fn dc_util_post_start(
+    server: &ApiServer,
+    model: &mut CrateCluster,
+    node: &NodeRef,
+    pod: &str,
+    sts: &Value,
+    now: Duration,
+) -> bool {
+    let owner = dc_util::label(sts, dc_util::ROUTING_OWNER_LABEL);
+    if dc_util::operator_owns_routing(owner, server.clock.now()) {
+        // The lock file stays for a later postStart that owns the setting.
+        return false;
+    }
+    let replicas = sts.pointer("/spec/replicas").and_then(Value::as_u64);
+    if replicas.is_none_or(|r| r <= 1) {
+        return true;
+    }
+    if dc_util::post_start_disabled(sts) {
+        return false;
+    }
+    hook_sql(
+        server,
+        model,
+        node,
+        pod,
+        "postStart",
+        &dc_util::post_start_statement(),
+        now,
+    );
+    true
+}
+
+/// A statement a dc_util hook sends to `http://127.0.0.1:4200/_sql` of its own node (user
+/// `crate` from the loopback address, which the operator's host-based auth trusts), noted in
+/// the evidence. Returns CrateDB's status, `None` when the node does not answer.
+fn hook_sql(
+    server: &ApiServer,
+    model: &mut CrateCluster,
+    node: &NodeRef,
+    pod: &str,
+    hook: &'static str,
+    stmt: &str,
+    now: Duration,
+) -> Option<u16> {
+    let status = model.serving(&node.node).then(|| {
+        let body = json!({ "stmt": stmt }).to_string();
+        let auth = Auth::http_default_user(Peer::Loopback);
+        model
+            .sql(&node.node, false, false, body.as_bytes(), Some(&auth), now)
+            .status
+    });
+    server.evidence.hook_write(
+        &node.key(),
+        HookWrite {
+            at: server.clock.now(),
+            pod: pod.to_string(),
+            node: node.node.clone(),
+            hook,
+            stmt: stmt.to_string(),
+            status,
+        },
+    );
+    status
+}
+
+/// Whether the pod's containers have dc_util's `--reset-routing` postStart hook.
+fn has_post_start(pod: &Value) -> bool {
+    dc_util::has_reset_routing_post_start(pod.get("spec").unwrap_or(&Value::Null))
 }
 
 /// Starts the node `pod` runs: added to the cluster first if new (scale-out), its host name

@@ -3,7 +3,8 @@
 //!
 //! Per cluster: the largest number of CrateDB nodes that were not serving at the same time, the
 //! distinct UIDs each pod had, the current settings, every state-changing SQL statement, every
-//! Kubernetes write made through the API that concerns the cluster, and the health timeline.
+//! Kubernetes write made through the API that concerns the cluster, the health timeline, and
+//! the settings writes dc_util's lifecycle hooks sent (see [`crate::dc_util`]).
 //! The JSON shape is a contract (extend it, don't rename): see `report`.
 
 use std::collections::BTreeMap;
@@ -26,6 +27,19 @@ struct KubeWrite {
     name: Option<String>,
 }
 
+/// One settings statement a pod's dc_util hook sent to its own node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HookWrite {
+    pub at: Timestamp,
+    pub pod: String,
+    pub node: String,
+    /// `preStop` or `postStart`.
+    pub hook: &'static str,
+    pub stmt: String,
+    /// CrateDB's HTTP status, `None` when the node did not answer.
+    pub status: Option<u16>,
+}
+
 #[derive(Default)]
 struct ClusterEvidence {
     max_unavailable: usize,
@@ -35,6 +49,8 @@ struct ClusterEvidence {
     settled: Vec<(Timestamp, bool)>,
     /// Pod name → its UIDs, in the order they appeared.
     uids: BTreeMap<String, Vec<String>>,
+    /// Settings statements sent by dc_util hooks, in order.
+    hook_writes: Vec<HookWrite>,
 }
 
 #[derive(Default)]
@@ -86,6 +102,16 @@ impl Evidence {
         }
     }
 
+    /// Notes a settings statement a dc_util hook of cluster `key` sent.
+    pub fn hook_write(&self, key: &(String, String), write: HookWrite) {
+        self.lock()
+            .clusters
+            .entry(key.clone())
+            .or_default()
+            .hook_writes
+            .push(write);
+    }
+
     /// Notes a successful write through the API (`verb` on `path`).
     pub fn kube_write(
         &self,
@@ -107,8 +133,10 @@ impl Evidence {
     /// The report (contract): `{"clusters": [{"name", "namespace", "max_unavailable_nodes",
     /// "pods": [{"name", "uids"}], "settings": {"transient", "persistent"}, "sql_writes": [{"at",
     /// "node", "stmt"}], "kube_writes": [{"at", "verb", "path"}], "health": [{"at", "health"}],
-    /// "settled": [{"at", "settled"}]}]}` (settled: GREEN with no shard initializing or
-    /// relocating).
+    /// "settled": [{"at", "settled"}], "hook_writes": [{"at", "pod", "node", "hook", "stmt",
+    /// "status"}]}]}` (settled: GREEN with no shard initializing or relocating; hook_writes: the
+    /// settings statements dc_util's preStop and postStart hooks sent, `status` null when the
+    /// node did not answer; they are in `sql_writes` too when CrateDB ran them).
     /// A Kubernetes write concerns a cluster when it is in the cluster's namespace and the
     /// object's name contains the cluster's name (or names no object).
     pub fn report(&self, clusters: &Clusters, epoch: Timestamp) -> Value {
@@ -160,6 +188,17 @@ impl Evidence {
                         .collect()
                 })
                 .unwrap_or_default();
+            let hook_writes: Vec<Value> = evidence
+                .map(|e| {
+                    e.hook_writes
+                        .iter()
+                        .map(|w| {
+                            json!({"at": w.at.to_string(), "pod": w.pod, "node": w.node, "hook": w.hook,
+                                "stmt": w.stmt, "status": w.status})
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             out.push(json!({
                 "name": name,
                 "namespace": namespace,
@@ -170,6 +209,7 @@ impl Evidence {
                 "kube_writes": kube_writes,
                 "health": health,
                 "settled": settled,
+                "hook_writes": hook_writes,
             }));
         }
         json!({"clusters": out})

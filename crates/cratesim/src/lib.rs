@@ -10,6 +10,7 @@
 //! * [`cratedb`] — the CrateDB cluster model: nodes, tables and shards, health, allocation,
 //!   settings, decommission, snapshots, and the `/_sql` statement catalogue.
 //! * [`databases`] — the CrateDB clusters, and which pod runs which node.
+//! * [`dc_util`] — what the operator's dc_util hooks do to `cluster.routing.allocation.enable`.
 //! * [`evidence`] — what happened, for tests to assert on (`GET /_sim/report`).
 //! * [`faults`] — faults injected at run time (`POST /_sim/faults`).
 //! * [`nodes`] — the Kubernetes nodes, with taints, annotations and cordons.
@@ -27,6 +28,7 @@ pub mod clock;
 pub mod controllers;
 pub mod cratedb;
 pub mod databases;
+pub mod dc_util;
 pub mod evidence;
 pub mod faults;
 pub mod kube;

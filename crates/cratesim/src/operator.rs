@@ -29,6 +29,11 @@ pub struct ClusterShape {
     pub dc_util_hook: bool,
     /// The hook's shell command (`/bin/sh -c <this>`), when `dc_util_hook` is set.
     pub dc_util_command: String,
+    /// Whether pods get dc_util's `--reset-routing` postStart hook
+    /// ([`crate::dc_util::DEFAULT_POST_START_COMMAND`]), as the operator adds it on request;
+    /// with it, dc_util's preStop holds `cluster.routing.allocation.enable` and the postStart
+    /// resets it, unless the operator owns the setting ([`crate::dc_util`]).
+    pub dc_util_post_start: bool,
     /// `terminationGracePeriodSeconds` of the pods.
     pub termination_grace_period_seconds: u32,
     pub system_password: String,
@@ -46,7 +51,7 @@ pub const DEFAULT_DC_UTIL_COMMAND: &str = "/dc_util -min-availability PRIMARIES 
 
 impl ClusterShape {
     /// A cluster `name` in `namespace` with the defaults: CrateDB 5.10.3, three data nodes in
-    /// group `hot`, no dedicated masters, no dc_util hook, a grace period of 1800 s, the
+    /// group `hot`, no dedicated masters, no dc_util hooks, a grace period of 1800 s, the
     /// [default tables](ClusterShape::default_tables) and the operator's host-based auth.
     pub fn new(name: &str, namespace: &str) -> ClusterShape {
         ClusterShape {
@@ -57,6 +62,7 @@ impl ClusterShape {
             data_groups: vec![("hot".into(), 3)],
             dc_util_hook: false,
             dc_util_command: DEFAULT_DC_UTIL_COMMAND.into(),
+            dc_util_post_start: false,
             termination_grace_period_seconds: 1800,
             system_password: format!("cratesim-{name}"),
             tables: ClusterShape::default_tables(),
@@ -387,8 +393,13 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
             "ports": [{"containerPort": 4200, "name": "http"}, {"containerPort": 4300, "name": "cluster"}, {"containerPort": 5432, "name": "psql"}],
         });
         if shape.dc_util_hook {
-            container["lifecycle"] =
-                json!({"preStop": {"exec": {"command": ["/bin/sh", "-c", shape.dc_util_command]}}});
+            container["lifecycle"]["preStop"] =
+                json!({"exec": {"command": ["/bin/sh", "-c", shape.dc_util_command]}});
+        }
+        if shape.dc_util_post_start {
+            container["lifecycle"]["postStart"] = json!({"exec": {"command": [
+                "/bin/sh", "-c", crate::dc_util::DEFAULT_POST_START_COMMAND
+            ]}});
         }
         let template = json!({"metadata": {"labels": pod_labels}, "spec": {"containers": [container], "terminationGracePeriodSeconds": shape.termination_grace_period_seconds}});
         let sts = create(

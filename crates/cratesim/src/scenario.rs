@@ -1,6 +1,6 @@
 //! Scenario files: what `cratesim serve --scenario FILE` simulates. YAML (JSON is YAML too):
-//! the Kubernetes nodes, the CrateDB clusters with their node groups, hook and tables, and the
-//! faults in force from the start. `scenarios/example.yaml` in this crate documents every key.
+//! the Kubernetes nodes, the CrateDB clusters with their node groups, dc_util hooks and tables,
+//! and the faults in force from the start. `scenarios/example.yaml` in this crate documents every key.
 //!
 //! Parsing is strict: an unknown key, a value of the wrong type or a name Kubernetes would refuse
 //! is an error naming the file, the place and what would be valid; nothing falls back to a
@@ -46,6 +46,9 @@ pub struct ClusterDef {
     pub dc_util_hook: bool,
     #[serde(default = "default_dc_util_command")]
     pub dc_util_command: String,
+    /// dc_util's `--reset-routing` postStart hook; see [`ClusterShape::dc_util_post_start`].
+    #[serde(default)]
+    pub dc_util_post_start: bool,
     #[serde(default = "default_grace")]
     pub termination_grace_period_seconds: u32,
     /// Default: `cratesim-<name>`.
@@ -139,6 +142,7 @@ impl ClusterDef {
                 .collect(),
             dc_util_hook: self.dc_util_hook,
             dc_util_command: self.dc_util_command.clone(),
+            dc_util_post_start: self.dc_util_post_start,
             termination_grace_period_seconds: self.termination_grace_period_seconds,
             system_password: self
                 .system_password

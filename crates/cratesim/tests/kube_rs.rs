@@ -364,7 +364,7 @@ async fn server_side_apply_creates_then_updates_and_json_patch_edits() {
 
     let sets: Api<StatefulSet> = Api::default_namespaced(client(&sim));
     let ops: json_patch::Patch = serde_json::from_value(serde_json::json!([
-        {"op": "add", "path": "/metadata/labels/dc-util-routing-owner", "value": "cratectl-1"}
+        {"op": "add", "path": "/metadata/labels/dc-util-routing-owner", "value": "operator-1"}
     ]))
     .unwrap();
     let patched = sets
@@ -377,7 +377,7 @@ async fn server_side_apply_creates_then_updates_and_json_patch_edits() {
         .unwrap();
     assert_eq!(
         patched.labels().get("dc-util-routing-owner").map(String::as_str),
-        Some("cratectl-1")
+        Some("operator-1")
     );
     // A failing test op is refused and changes nothing.
     let failing: json_patch::Patch = serde_json::from_value(serde_json::json!([
@@ -400,6 +400,6 @@ async fn server_side_apply_creates_then_updates_and_json_patch_edits() {
             .labels()
             .get("dc-util-routing-owner")
             .map(String::as_str),
-        Some("cratectl-1")
+        Some("operator-1")
     );
 }

@@ -93,6 +93,36 @@ pub fn child_id(request_id: &str, namespace: &str, cluster: &str) -> String {
     format!("{}.{}.{}", encode(request_id), encode(namespace), encode(cluster))
 }
 
+/// The request id whose child workflow for cluster `cluster` in `namespace` is `child` (the
+/// inverse of [`child_id`]; this is what `cratectl status` takes), or `None` when `child` is
+/// not such an id.
+pub fn request_of_child(child: &str, namespace: &str, cluster: &str) -> Option<String> {
+    let encoded = child.strip_suffix(&format!(".{}.{}", encode(namespace), encode(cluster)))?;
+    let request = decode(encoded)?;
+    (!request.is_empty()).then_some(request)
+}
+
+/// The inverse of [`encode`]; `None` for a `%` that `encode` does not write.
+fn decode(part: &str) -> Option<String> {
+    let mut out = String::with_capacity(part.len());
+    let mut rest = part;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let escape = &rest[at..];
+        if let Some(after) = escape.strip_prefix("%25") {
+            out.push('%');
+            rest = after;
+        } else if let Some(after) = escape.strip_prefix("%3A") {
+            out.push(':');
+            rest = after;
+        } else {
+            return None;
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// `%` → `%25`, `:` → `%3A`; everything else as it is.
 fn encode(part: &str) -> String {
     if !part.contains(['%', ':']) {
@@ -177,6 +207,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn child_ids_lead_back_to_their_request() {
+        let request = "restart-prod-20261206T071500Z";
+        let child = child_id(request, "db", "prod");
+        assert_eq!(child, "restart-prod-20261206T071500Z.db.prod");
+        assert_eq!(request_of_child(&child, "db", "prod").as_deref(), Some(request));
+        assert_eq!(request_of_child(&child, "db", "other"), None);
+        assert_eq!(request_of_child(&child, "other", "prod"), None);
+        assert_eq!(request_of_child(request, "db", "prod"), None);
+        assert_eq!(request_of_child(".db.prod", "db", "prod"), None);
+        assert_eq!(request_of_child("a%zz.db.prod", "db", "prod"), None);
+        let odd = child_id("restart-a:b%-x", "db", "a:b");
+        assert_eq!(
+            request_of_child(&odd, "db", "a:b").as_deref(),
+            Some("restart-a:b%-x")
+        );
+    }
+
     proptest! {
         #[test]
         fn ids_never_look_like_sub_orchestrations(
@@ -186,6 +234,14 @@ mod tests {
             prop_assert!(!id.contains(':'));
             let rid = request_id(OperationKind::Scale, std::slice::from_ref(&cluster), at());
             prop_assert!(!rid.contains(':'));
+        }
+
+        #[test]
+        fn the_request_comes_back_from_a_child_id(
+            request in ".{1,20}", namespace in "[a-z0-9-]{1,12}", cluster in ".{0,20}"
+        ) {
+            let child = child_id(&request, &namespace, &cluster);
+            prop_assert_eq!(request_of_child(&child, &namespace, &cluster), Some(request));
         }
 
         #[test]

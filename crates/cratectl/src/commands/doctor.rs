@@ -101,6 +101,7 @@ pub async fn run(args: DoctorArgs, global: GlobalArgs, top: Option<OutputFormat>
     // Without a settings reading no settings finding is made; the gap is in `unchecked`.
     let findings = diagnose(&DoctorInput {
         namespace: namespace.clone().unwrap_or_default(),
+        cluster: label.clone(),
         settings,
         owner_labels,
         lease,
