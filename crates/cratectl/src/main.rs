@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod connect;
 mod exit;
+mod files;
 mod logging;
 mod output;
 
