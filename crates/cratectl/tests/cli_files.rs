@@ -205,3 +205,35 @@ fn a_missing_file_keeps_its_message() {
     let missing = dir.path("missing.toml").display().to_string();
     assert_refused(&dir.0, &missing, "No such file or directory");
 }
+
+/// `.env` in the working directory is read before anything else, through the same limit.
+#[test]
+fn dot_env_is_read_within_the_same_limits() {
+    let dir = Scratch::new("dotenv");
+    let env = dir.path(".env");
+    let run = || cratectl(&dir.0, &["maintenance", "create-config", "-o", "-"]);
+    let refused = |why: &str| {
+        let out = run();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(out.stdout.is_empty());
+        assert!(stderr.starts_with("error: .env: "), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+    };
+    assert_eq!(run().status.code(), Some(0), "no .env is fine");
+
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("/dev/zero", &env).unwrap();
+        refused("not a regular file (it is a character device)");
+        std::fs::remove_file(&env).unwrap();
+    }
+    std::fs::create_dir(&env).unwrap();
+    refused("not a regular file (it is a directory)");
+    std::fs::remove_dir(&env).unwrap();
+    let line = "CRATECTL_UNUSED=value\n";
+    std::fs::write(&env, line.repeat(1024 * 1024 / line.len() + 1)).unwrap();
+    refused("the limit is 1 MiB");
+    std::fs::write(&env, line).unwrap();
+    assert_eq!(run().status.code(), Some(0), "a small .env is read");
+}
