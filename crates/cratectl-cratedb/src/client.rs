@@ -152,9 +152,12 @@ struct Call<'a> {
     scrub: Scrubber,
 }
 
+/// The `duration` CrateDB reports (milliseconds, a float) as a Duration: nothing for a value
+/// that is not a positive number, and at most `Duration::MAX` for one too large to hold
+/// (`Duration::from_secs_f64` would panic on the server's say-so).
 fn millis(ms: f64) -> Duration {
     if ms.is_finite() && ms > 0.0 {
-        Duration::from_secs_f64(ms / 1000.0)
+        Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX)
     } else {
         Duration::ZERO
     }
@@ -650,6 +653,16 @@ mod tests {
         fn enter(&self, _: &tracing::span::Id) {}
 
         fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn a_reported_duration_out_of_range_does_not_panic() {
+        assert_eq!(millis(1.5), Duration::from_micros(1500));
+        assert_eq!(millis(1e308), Duration::MAX);
+        assert_eq!(millis(f64::MAX), Duration::MAX);
+        assert_eq!(millis(-3.0), Duration::ZERO);
+        assert_eq!(millis(f64::NAN), Duration::ZERO);
+        assert_eq!(millis(f64::INFINITY), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]

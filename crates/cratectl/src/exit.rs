@@ -4,7 +4,7 @@
 //! |------|-------------------------------------------------------------------------|
 //! | 0    | success (`maintenance check`: whatever the decision; `cluster health`: safe to disrupt; `doctor`: nothing found) |
 //! | 1    | the operation failed or answered "no" (unreachable, SQL error, not safe, findings) |
-//! | 2    | invalid input: usage, an invalid or missing file, an unknown name, a bad time, a write without --write; a restart refused (cluster in an operation, `all` unconfirmed), a signal to a finished restart |
+//! | 2    | invalid input: usage, an invalid or missing file (or one over 1 MiB, or not a regular file), an unknown name, a bad time, a write without --write; a restart refused (cluster in an operation, `all` unconfirmed), a signal to a finished restart |
 //! | 130  | interrupted (Ctrl-C) while `restart` ran its workflow in the foreground: the workflow stays recorded |
 
 use std::fmt;
@@ -19,10 +19,11 @@ Exit codes:
   1  the operation failed, or answered no: a cluster or API server not reachable, a SQL
      error, cluster health not safe, cluster ping with a node down, doctor with findings,
      a restart with a cluster that failed or was cancelled
-  2  invalid input or refused: usage, an invalid or missing file, an unknown or ambiguous
-     cluster name, an unknown context, a bad time, a write statement without --write, a
-     cluster already in an operation, `restart all` unconfirmed, an unknown restart id, a
-     signal or cancel for a restart that has finished
+  2  invalid input or refused: usage, an invalid or missing file (or one over 1 MiB, or
+     not a regular file: a directory, a device, a FIFO), an unknown or ambiguous cluster
+     name, an unknown context, a bad time, a write statement without --write, a cluster
+     already in an operation, `restart all` unconfirmed, an unknown restart id, a signal or
+     cancel for a restart that has finished
   130  interrupted: Ctrl-C during `restart` (the restart stays recorded; `cratectl worker`
      resumes it)
 

@@ -8,15 +8,18 @@ mod cli;
 mod commands;
 mod connect;
 mod exit;
+mod files;
 mod logging;
 mod output;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::exit::CliError;
+use crate::files::FileError;
 
 fn main() -> ExitCode {
     // `.env` in the working directory fills environment variables that are not set; it must be
@@ -46,11 +49,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// Reads `./.env` if it exists. A malformed file is invalid input naming the file and line.
+/// Reads `./.env` if it exists. A malformed file is invalid input naming the file and line, and
+/// so is one that is not a regular file or is larger than 1 MiB (read bounded, see `files`).
 fn load_dotenv() -> Result<(), CliError> {
-    match dotenvy::from_path(".env") {
+    let text = match files::read_text(Path::new(".env")) {
+        Ok(text) => text,
+        Err(FileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(CliError::invalid(format!(".env: {e}"))),
+    };
+    match dotenvy::from_read(text.as_bytes()) {
         Ok(()) => Ok(()),
-        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(dotenvy::Error::LineParse(line, index)) => Err(CliError::invalid(format!(
             ".env: cannot parse {line:?} (at character {index}); expected NAME=value"
         ))),

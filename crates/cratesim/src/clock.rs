@@ -23,7 +23,11 @@ impl Clock {
         Clock {
             origin: Timestamp::now(),
             started: Instant::now(),
-            scale: if scale > 0.0 { scale } else { 1.0 },
+            scale: if scale.is_finite() && scale > 0.0 {
+                scale
+            } else {
+                1.0
+            },
         }
     }
 
@@ -32,9 +36,9 @@ impl Clock {
         self.origin
     }
 
-    /// Simulated time since the start.
+    /// Simulated time since the start (at most `Duration::MAX`, however large the scale).
     pub fn elapsed(&self) -> Duration {
-        self.started.elapsed().mul_f64(self.scale)
+        scaled(self.started.elapsed().as_secs_f64() * self.scale)
     }
 
     /// Simulated wall-clock time.
@@ -49,8 +53,44 @@ impl Clock {
         Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
     }
 
-    /// How long to wait in tokio time for `simulated` to pass.
+    /// How long to wait in tokio time for `simulated` to pass (at most `Duration::MAX`: a
+    /// simulated wait of years at a scale below 1 would not fit).
     pub fn real(&self, simulated: Duration) -> Duration {
-        simulated.div_f64(self.scale)
+        scaled(simulated.as_secs_f64() / self.scale)
+    }
+}
+
+/// `secs` as a Duration, saturating where `Duration::mul_f64`/`div_f64` would panic.
+fn scaled(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or(if secs > 0.0 { Duration::MAX } else { Duration::ZERO })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_saturates_instead_of_panicking() {
+        let slow = Clock::new(0.001);
+        assert_eq!(slow.real(Duration::MAX), Duration::MAX);
+        assert_eq!(slow.real(Duration::from_secs(1)), Duration::from_secs(1000));
+        let fast = Clock::new(1e300);
+        assert_eq!(fast.real(Duration::from_secs(1)), Duration::ZERO);
+        for nonsense in [f64::INFINITY, f64::NAN, 0.0, -2.0] {
+            let clock = Clock::new(nonsense);
+            assert_eq!(
+                clock.real(Duration::from_secs(3)),
+                Duration::from_secs(3),
+                "{nonsense}: real time"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn elapsed_saturates_under_a_huge_scale() {
+        let clock = Clock::new(1e300);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(clock.elapsed(), Duration::MAX);
+        assert_eq!(clock.now(), Timestamp::MAX);
     }
 }

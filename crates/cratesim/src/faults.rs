@@ -1,13 +1,17 @@
 //! Faults injected at run time: `POST /_sim/faults` with `{"faults": [{"kind": …}, …]}`, or
 //! [`apply`] in-process. Unknown kinds and fields are refused with a 400 naming them, and so are
-//! invalid values (a code that cannot be injected, a rate outside (0, 1], a verb that is not an
-//! HTTP method, a resource that is not simulated): then no fault of the request is applied.
+//! invalid values, each named with its field, value and the valid range: a code that cannot be
+//! injected, a `count` of 0, a `rate` outside (0, 1], a `latency_ms` or `jitter_ms` over one hour
+//! ([`MAX_LATENCY_MS`]), a `slow_recovery` `factor` that is not a number above 0 and at most
+//! [`MAX_SLOW_RECOVERY_FACTOR`] (`inf`, `NaN`, `1e308`, `0`, negative), a `statement_fails`
+//! `code` that is not a CrateDB error code (4000–5999, 40000–59999), a verb that is not an HTTP
+//! method, a resource that is not simulated. Then no fault of the request is applied.
 //!
 //! | kind | fields | effect |
 //! |---|---|---|
-//! | `api_error` | `verb`?, `resource`?, `code`, `count` | the next `count` matching API requests fail with `code` (409, 429, 500, 503, 504) |
+//! | `api_error` | `verb`?, `resource`?, `code`, `count` | the next `count` (≥ 1) matching API requests fail with `code` (409, 429, 500, 503, 504) |
 //! | `api_error_rate` | `verb`?, `resource`?, `code`, `rate`, `seed`? | each matching API request fails with `code` with probability `rate` (0 < rate ≤ 1), until cleared |
-//! | `api_latency` | `verb`?, `resource`?, `latency_ms`, `jitter_ms`?, `seed`? | each matching API request is answered `latency_ms` (plus up to `jitter_ms`) of simulated time later, until cleared |
+//! | `api_latency` | `verb`?, `resource`?, `latency_ms`, `jitter_ms`?, `seed`? | each matching API request is answered `latency_ms` (plus up to `jitter_ms`; each 0 to 3 600 000) of simulated time later, until cleared |
 //! | `clear_api_errors` | | drop every `api_error` and `api_error_rate` rule (latencies stay) |
 //! | `clear_api_faults` | | drop every `api_error`, `api_error_rate` and `api_latency` rule |
 //! | `drop_watches` | `resource`? | every open watch (of that resource) ends now, as when the API server closes it |
@@ -15,9 +19,9 @@
 //! | `node_crash` | `namespace`, `cluster`, `node` | the node's process dies now (its container restarts) |
 //! | `node_never_rejoins` | `namespace`, `cluster`, `node` | the node starts but never joins again |
 //! | `node_rejoins` | `namespace`, `cluster`, `node` | undo `node_never_rejoins` |
-//! | `slow_recovery` | `namespace`, `cluster`, `factor` | recoveries and relocations take `factor` times longer |
+//! | `slow_recovery` | `namespace`, `cluster`, `factor` | recoveries and relocations take `factor` (0 < factor ≤ 1000) times longer |
 //! | `health_stuck_yellow` | `namespace`, `cluster`, `stuck` | health never gets better than YELLOW |
-//! | `statement_fails` | `namespace`, `cluster`, `pattern`, `code`, `message` | matching SQL fails with that CrateDB error |
+//! | `statement_fails` | `namespace`, `cluster`, `pattern`, `code`, `message` | matching SQL fails with that CrateDB error (`code` 4000–5999 or 40000–59999) |
 //! | `clear_statement_failures` | `namespace`, `cluster` | drop every `statement_fails` |
 //!
 //! Matching: `verb` is the HTTP method (`GET` covers get, list and watch), compared
@@ -118,6 +122,15 @@ pub enum Fault {
 /// The codes `api_error` and `api_error_rate` may inject.
 const INJECTABLE_CODES: [u16; 5] = [409, 429, 500, 503, 504];
 
+/// The longest `api_latency` (and `jitter_ms`): one hour of simulated time. Every client timeout
+/// of kube-rs, kubectl and cratectl is shorter, so a longer wait cannot show anything an hour
+/// does not, and a request held longer looks like a hang rather than a slow API server.
+pub const MAX_LATENCY_MS: u64 = 3_600_000;
+
+/// The largest `slow_recovery` factor: recoveries 1000 times slower turn the default 2 s shard
+/// recovery into more than half an hour of simulated time, far past any health-gate timeout.
+pub const MAX_SLOW_RECOVERY_FACTOR: f64 = 1000.0;
+
 /// The HTTP methods the API serves, which `verb` may name.
 const VERBS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -127,10 +140,20 @@ impl Fault {
     pub fn validate(&self) -> Result<(), String> {
         match self {
             Fault::ApiError {
-                verb, resource, code, ..
+                verb,
+                resource,
+                code,
+                count,
             } => {
                 check_selector("api_error", verb.as_deref(), resource.as_deref())?;
-                check_code("api_error", *code)
+                check_code("api_error", *code)?;
+                if *count == 0 {
+                    return Err(format!(
+                        "api_error count 0 is out of range: use 1 to {} (the number of matching requests to fail)",
+                        u32::MAX
+                    ));
+                }
+                Ok(())
             }
             Fault::ApiErrorRate {
                 verb,
@@ -148,12 +171,62 @@ impl Fault {
                 }
                 Ok(())
             }
-            Fault::ApiLatency { verb, resource, .. } => {
-                check_selector("api_latency", verb.as_deref(), resource.as_deref())
+            Fault::ApiLatency {
+                verb,
+                resource,
+                latency_ms,
+                jitter_ms,
+                ..
+            } => {
+                check_selector("api_latency", verb.as_deref(), resource.as_deref())?;
+                check_millis("latency_ms", *latency_ms)?;
+                check_millis("jitter_ms", jitter_ms.unwrap_or(0))
             }
             Fault::DropWatches { resource } => check_selector("drop_watches", None, resource.as_deref()),
-            _ => Ok(()),
+            Fault::SlowRecovery { factor, .. } => {
+                // Written so that NaN, which compares false with everything, is refused too.
+                if factor.is_finite() && *factor > 0.0 && *factor <= MAX_SLOW_RECOVERY_FACTOR {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "slow_recovery factor {factor:?} is out of range: use a number above 0 and at most \
+                         {MAX_SLOW_RECOVERY_FACTOR} (1 is normal speed, 4 four times slower)"
+                    ))
+                }
+            }
+            Fault::StatementFails { code, .. } => {
+                // CrateDB's error codes are four digits, or five for a finer kind (40410); the
+                // first three are the HTTP status, which must be a client or server error.
+                if (4000..=5999).contains(code) || (40_000..=59_999).contains(code) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "statement_fails code {code} is not a CrateDB error code: use 4000 to 5999, or a \
+                         five-digit code from 40000 to 59999 such as 40410 (the first three digits are the \
+                         HTTP status)"
+                    ))
+                }
+            }
+            Fault::ClearApiErrors {}
+            | Fault::ClearApiFaults {}
+            | Fault::ExpireWatches {}
+            | Fault::NodeCrash { .. }
+            | Fault::NodeNeverRejoins { .. }
+            | Fault::NodeRejoins { .. }
+            | Fault::HealthStuckYellow { .. }
+            | Fault::ClearStatementFailures { .. } => Ok(()),
         }
+    }
+}
+
+/// An `api_latency` duration in milliseconds: 0 to [`MAX_LATENCY_MS`].
+fn check_millis(field: &str, ms: u64) -> Result<(), String> {
+    if ms <= MAX_LATENCY_MS {
+        Ok(())
+    } else {
+        Err(format!(
+            "api_latency {field} {ms} is out of range: use 0 to {MAX_LATENCY_MS} (one hour of simulated time)"
+        ))
     }
 }
 
@@ -635,6 +708,46 @@ mod tests {
                 r#"{"kind": "drop_watches", "resource": "Pods"}"#,
                 "drop_watches resource \"Pods\"",
             ),
+            (
+                r#"{"kind": "api_error", "code": 503, "count": 0}"#,
+                "api_error count 0 is out of range: use 1 to 4294967295",
+            ),
+            (
+                r#"{"kind": "api_latency", "latency_ms": 3600001}"#,
+                "api_latency latency_ms 3600001 is out of range: use 0 to 3600000",
+            ),
+            (
+                r#"{"kind": "api_latency", "latency_ms": 1, "jitter_ms": 18446744073709551615}"#,
+                "api_latency jitter_ms 18446744073709551615 is out of range: use 0 to 3600000",
+            ),
+            (
+                r#"{"kind": "slow_recovery", "namespace": "n", "cluster": "c", "factor": 1e308}"#,
+                "slow_recovery factor 1e308 is out of range: use a number above 0 and at most 1000",
+            ),
+            (
+                r#"{"kind": "slow_recovery", "namespace": "n", "cluster": "c", "factor": 1000.5}"#,
+                "factor 1000.5 ",
+            ),
+            (
+                r#"{"kind": "slow_recovery", "namespace": "n", "cluster": "c", "factor": 0}"#,
+                "factor 0.0 ",
+            ),
+            (
+                r#"{"kind": "slow_recovery", "namespace": "n", "cluster": "c", "factor": -2}"#,
+                "factor -2.0 ",
+            ),
+            (
+                r#"{"kind": "statement_fails", "namespace": "n", "cluster": "c", "pattern": "x", "code": 99, "message": "m"}"#,
+                "statement_fails code 99 is not a CrateDB error code: use 4000 to 5999",
+            ),
+            (
+                r#"{"kind": "statement_fails", "namespace": "n", "cluster": "c", "pattern": "x", "code": 6000, "message": "m"}"#,
+                "code 6000 ",
+            ),
+            (
+                r#"{"kind": "statement_fails", "namespace": "n", "cluster": "c", "pattern": "x", "code": 30000, "message": "m"}"#,
+                "code 30000 ",
+            ),
         ] {
             let error = one(json).validate().unwrap_err();
             assert!(error.contains(named), "{json}: {error}");
@@ -645,8 +758,32 @@ mod tests {
             r#"{"kind": "api_latency", "verb": "Patch", "resource": "statefulsets", "latency_ms": 0}"#,
             r#"{"kind": "drop_watches", "resource": "cratedbs"}"#,
             r#"{"kind": "expire_watches"}"#,
+            r#"{"kind": "api_error", "code": 503, "count": 4294967295}"#,
+            r#"{"kind": "api_latency", "latency_ms": 3600000, "jitter_ms": 3600000}"#,
+            r#"{"kind": "slow_recovery", "namespace": "n", "cluster": "c", "factor": 1000}"#,
+            r#"{"kind": "slow_recovery", "namespace": "n", "cluster": "c", "factor": 0.25}"#,
+            r#"{"kind": "statement_fails", "namespace": "n", "cluster": "c", "pattern": "x", "code": 4000, "message": "m"}"#,
+            r#"{"kind": "statement_fails", "namespace": "n", "cluster": "c", "pattern": "x", "code": 5999, "message": "m"}"#,
+            r#"{"kind": "statement_fails", "namespace": "n", "cluster": "c", "pattern": "x", "code": 40410, "message": "m"}"#,
         ] {
             assert_eq!(one(json).validate(), Ok(()), "{json}");
+        }
+    }
+
+    /// JSON has no infinity or NaN, but a scenario's YAML does (`.inf`, `.nan`).
+    #[test]
+    fn a_factor_that_is_not_a_number_is_refused() {
+        for factor in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+            let fault = Fault::SlowRecovery {
+                namespace: "n".into(),
+                cluster: "c".into(),
+                factor,
+            };
+            let error = fault.validate().unwrap_err();
+            assert!(
+                error.contains(&format!("slow_recovery factor {factor:?} is out of range")),
+                "{error}"
+            );
         }
     }
 

@@ -230,6 +230,9 @@ impl Scenario {
                 ));
             }
         }
+        for (i, fault) in self.faults.iter().enumerate() {
+            fault.validate().map_err(|e| format!("faults[{i}]: {e}"))?;
+        }
         Ok(())
     }
 }
@@ -306,6 +309,23 @@ mod tests {
 
         let fault = Scenario::parse("clusters: [{name: a}]\nfaults: [{kind: meteor}]", "s.yaml").unwrap_err();
         assert!(fault.contains("meteor"), "{fault}");
+
+        // YAML, unlike JSON, can write infinity and NaN.
+        for (factor, shown) in [(".inf", "inf"), (".nan", "NaN"), ("-1", "-1.0")] {
+            let slow = Scenario::parse(
+                &format!(
+                    "clusters: [{{name: a}}]\nfaults:\n  - {{kind: api_error, code: 503, count: 1}}\n  - {{kind: slow_recovery, namespace: cratedb, cluster: a, factor: {factor}}}\n"
+                ),
+                "s.yaml",
+            )
+            .unwrap_err();
+            assert!(
+                slow.starts_with(&format!(
+                    "scenario s.yaml: faults[1]: slow_recovery factor {shown} is out of range"
+                )),
+                "{slow}"
+            );
+        }
 
         let none = Scenario::parse("clusters: []", "s.yaml").unwrap_err();
         assert!(none.contains("at least one cluster"), "{none}");

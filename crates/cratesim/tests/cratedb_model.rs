@@ -716,6 +716,31 @@ fn never_rejoining_node_and_slow_recovery() {
     assert_eq!(c.health(), Health::Yellow);
 }
 
+/// `faults::apply` refuses such factors; a model given one anyway (in-process) saturates the
+/// recovery time instead of panicking in `Duration::mul_f64`.
+#[test]
+fn a_recovery_slowed_beyond_measure_never_ends_and_never_panics() {
+    for factor in [1e308, f64::INFINITY, f64::MAX] {
+        let mut c = CrateCluster::new(spec(3), Duration::ZERO);
+        c.set_fault(Fault::SlowRecovery(factor));
+        c.node_killed("data-hot-2", secs(1));
+        c.node_process_started("data-hot-2", secs(2));
+        c.advance(secs(60));
+        assert_eq!(c.member_names().len(), 3, "{factor}: the node rejoined");
+        c.advance(secs(1_000_000));
+        let initializing = scalar(
+            &mut c,
+            "SELECT count(*) FROM sys.shards WHERE routing_state = 'INITIALIZING'",
+            secs(1_000_000),
+        );
+        assert!(
+            initializing.as_i64().unwrap() > 0,
+            "{factor}: its copies are still recovering"
+        );
+        assert_ne!(c.health(), Health::Green, "{factor}");
+    }
+}
+
 #[test]
 fn snapshot_and_restore() {
     let mut c = CrateCluster::new(spec(3), Duration::ZERO);

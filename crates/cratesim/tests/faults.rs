@@ -415,6 +415,105 @@ async fn invalid_api_fault_values_are_refused_and_nothing_is_applied() {
     assert!(body["message"].as_str().unwrap().contains("\"pod\""), "{body}");
 }
 
+/// `max(severity)` of `sys.health`: 1 GREEN, 2 YELLOW, 3 RED.
+async fn severity(sim: &Sim) -> i64 {
+    let (status, body) = sql(sim, "SELECT max(severity) FROM sys.health").await;
+    assert_eq!(status, 200, "{body}");
+    body["rows"][0][0].as_i64().unwrap_or(1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn fault_values_that_make_no_sense_are_refused_naming_field_value_and_range() {
+    let sim = sim();
+    let cluster = |kind: &str, field: &str, value: Value| {
+        let mut fault = json!({"kind": kind, "namespace": "cratedb", "cluster": "alpha"});
+        fault[field] = value;
+        fault
+    };
+    let statement_fails = |code: u32| {
+        json!({"kind": "statement_fails", "namespace": "cratedb", "cluster": "alpha",
+               "pattern": "sys.health", "code": code, "message": "boom"})
+    };
+    for (fault, named) in [
+        // Each of these made the next recovery panic on a Duration overflow (or was a no-op).
+        (
+            cluster("slow_recovery", "factor", json!(1e308)),
+            "slow_recovery factor 1e308 is out of range: use a number above 0 and at most 1000",
+        ),
+        (
+            cluster("slow_recovery", "factor", json!(1001)),
+            "slow_recovery factor 1001.0 ",
+        ),
+        (
+            cluster("slow_recovery", "factor", json!(0)),
+            "slow_recovery factor 0.0 ",
+        ),
+        (
+            cluster("slow_recovery", "factor", json!(-4)),
+            "slow_recovery factor -4.0 ",
+        ),
+        (
+            json!({"kind": "api_error", "code": 503, "count": 0}),
+            "api_error count 0 is out of range: use 1 to 4294967295",
+        ),
+        (
+            json!({"kind": "api_latency", "latency_ms": 86_400_000u64}),
+            "api_latency latency_ms 86400000 is out of range: use 0 to 3600000",
+        ),
+        (
+            json!({"kind": "api_latency", "latency_ms": 10, "jitter_ms": u64::MAX}),
+            "api_latency jitter_ms 18446744073709551615 is out of range: use 0 to 3600000",
+        ),
+        (
+            statement_fails(200),
+            "statement_fails code 200 is not a CrateDB error code: use 4000 to 5999",
+        ),
+        (statement_fails(9000), "statement_fails code 9000 "),
+    ] {
+        // A valid fault first: a refused request applies none of its faults.
+        let request = json!({"faults": [
+            {"kind": "health_stuck_yellow", "namespace": "cratedb", "cluster": "alpha", "stuck": true},
+            fault.clone()]});
+        let (status, body) = post(&sim, "/_sim/faults", request, false).await;
+        assert_eq!(status, 400, "{fault}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(named), "{fault}: {message}");
+    }
+    assert_eq!(severity(&sim).await, 1, "nothing was applied: still GREEN");
+    assert_eq!(node_count(&sim).await, 3);
+
+    // The cluster still recovers at its own pace from a crash: no recovery was slowed to
+    // forever, and none panics.
+    inject(
+        &sim,
+        json!([{"kind": "node_crash", "namespace": "cratedb", "cluster": "alpha", "node": "data-hot-1"}]),
+    )
+    .await;
+    let mut green = false;
+    for _ in 0..300 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if node_count(&sim).await == 3 && severity(&sim).await == 1 {
+            green = true;
+            break;
+        }
+    }
+    assert!(green, "the crashed node rejoined and the cluster is GREEN again");
+
+    // The largest values allowed are taken.
+    inject(
+        &sim,
+        json!([
+            cluster("slow_recovery", "factor", json!(1000)),
+            {"kind": "api_error", "code": 503, "count": u32::MAX, "resource": "secrets"},
+            {"kind": "api_latency", "latency_ms": 3_600_000, "jitter_ms": 3_600_000, "resource": "leases"},
+            statement_fails(40410),
+        ]),
+    )
+    .await;
+    let (status, body) = sql(&sim, "SELECT max(severity) FROM sys.health").await;
+    assert_eq!((status, &body["error"]["code"]), (404, &json!(40410)), "{body}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn drop_watches_ends_open_watches_and_later_watches_work() {
     let sim = sim();

@@ -21,6 +21,7 @@ use crate::cli::{
     CheckArgs, CreateConfigArgs, ListWindowsArgs, MaintenanceCommand, NextArgs, OutputFormat, ValidateArgs,
 };
 use crate::exit::{CliError, CliResult};
+use crate::files;
 use crate::output::{self, key_values, local_human, local_rfc3339, print, print_structured, utc};
 
 /// Runs `command`; `top` is the `-o` given before the subcommand (the command's own wins).
@@ -47,8 +48,10 @@ fn load(path: &Path) -> CliResult<MaintenanceConfig> {
     })
 }
 
+/// Reads a maintenance file (bounded, see [`files`]); a file that cannot be read is invalid
+/// input naming it and why.
 fn read(path: &Path) -> CliResult<String> {
-    fs::read_to_string(path).map_err(|e| {
+    files::read_text(path).map_err(|e| {
         CliError::invalid(format!(
             "cannot read maintenance configuration {}: {e}",
             path.display()

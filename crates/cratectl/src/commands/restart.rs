@@ -38,6 +38,7 @@ use crate::commands::workflows::{
 };
 use crate::connect;
 use crate::exit::{CliError, CliResult};
+use crate::files;
 use crate::output::{print, print_structured, render, table};
 
 /// How often the foreground reads the report.
@@ -137,7 +138,7 @@ pub async fn execute(args: RestartArgs, global: &GlobalArgs, format: OutputForma
 /// Reads and validates the maintenance file; any problem is invalid input (exit 2) naming the
 /// file, and for a parse error the line and column.
 fn load_maintenance(path: &Path) -> CliResult<(MaintenanceSpec, MaintenanceConfig)> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = files::read_text(path).map_err(|e| {
         CliError::invalid(format!(
             "cannot read maintenance configuration {}: {e}",
             path.display()

@@ -274,7 +274,9 @@ impl CrateCluster {
             }
         };
         match self.faults.slow_recovery {
-            Some(factor) => base.mul_f64(factor),
+            // `mul_f64` panics when the product does not fit (a factor of 1e308 or infinity);
+            // `faults::apply` refuses such factors, and this saturates whatever gets here.
+            Some(factor) => Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(Duration::MAX),
             None => base,
         }
     }
@@ -311,7 +313,7 @@ impl CrateCluster {
             }
             let (chosen, throttled) = self.choose(d, self.group(at), &copy, t);
             let source = if copy.primary { copy.source } else { Source::Peer };
-            let done = t + self.recovery_time(source, false);
+            let done = t.saturating_add(self.recovery_time(source, false));
             let slot = &mut self.group_mut(at).copies[c];
             match chosen {
                 Some(n) => {
@@ -351,7 +353,7 @@ impl CrateCluster {
     /// Copy `c` of the group at `at` starts relocating to node `target`: the source shows
     /// RELOCATING, the target an INITIALIZING copy recovering from it.
     fn start_relocation(&mut self, at: Loc, c: usize, target: usize, t: Duration) {
-        let done = t + self.recovery_time(Source::Peer, true);
+        let done = t.saturating_add(self.recovery_time(Source::Peer, true));
         let group = self.group_mut(at);
         let copy = &mut group.copies[c];
         let Some(source_node) = copy.node else {

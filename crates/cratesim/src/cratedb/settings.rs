@@ -169,15 +169,16 @@ pub(crate) fn parse_time(text: &str) -> Option<Duration> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
     let n = number.parse::<u64>().ok()?;
-    let ms = match unit {
-        "ms" => n,
-        "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        "d" => n * 86_400_000,
+    let per_unit: u64 = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return None,
     };
-    Some(Duration::from_millis(ms))
+    // Too many milliseconds for a u64 is not a time value (the product would overflow).
+    n.checked_mul(per_unit).map(Duration::from_millis)
 }
 
 /// A JSON value as the text CrateDB stores for a setting.
@@ -445,5 +446,11 @@ mod tests {
         assert_eq!(parse_time("2h"), Some(Duration::from_secs(7200)));
         assert_eq!(parse_time("1500"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_time("x"), None);
+        assert_eq!(
+            parse_time("213503982334d"),
+            Some(Duration::from_millis(213_503_982_334 * 86_400_000))
+        );
+        assert_eq!(parse_time("213503982335d"), None, "over u64::MAX milliseconds");
+        assert_eq!(parse_time("18446744073709551615s"), None);
     }
 }

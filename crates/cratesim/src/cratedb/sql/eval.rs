@@ -336,12 +336,16 @@ pub(crate) fn name_of(e: &Expr, env: &Env) -> String {
     }
 }
 
+// The recursive functions over an expression (`name_of_plain`, `type_of`, `eval`) dispatch to
+// helpers and keep few locals of their own: an unoptimised build gives every local its own
+// stack slot, and their frames are live at every level of a nested expression (the parser
+// bounds the nesting, see `parser::MAX_DEPTH`).
+
 fn name_of_plain(e: &Expr) -> String {
-    let path = |p: &[String]| p.iter().map(|k| format!("['{k}']")).collect::<String>();
     match e {
         Expr::Lit(_, text) => text.clone(),
         Expr::Param(i) => format!("${}", i + 1),
-        Expr::Column { name, path: p, .. } => format!("{name}{}", path(p)),
+        Expr::Column { name, path: p, .. } => format!("{name}{}", subscript_path(p)),
         Expr::Func { name, star: true, .. } => format!("{name}(*)"),
         Expr::Func { name, args, .. }
             if args.is_empty() && (name.starts_with("current_") || name == "user") =>
@@ -350,69 +354,95 @@ fn name_of_plain(e: &Expr) -> String {
         }
         Expr::Func {
             name, args, distinct, ..
-        } => format!(
-            "{name}({}{})",
-            if *distinct { "DISTINCT " } else { "" },
-            args.iter().map(name_of_plain).collect::<Vec<_>>().join(", ")
-        ),
-        Expr::Binary { op, left, right } => {
-            format!(
-                "({} {} {})",
-                name_of_plain(left),
-                op.symbol(),
-                name_of_plain(right)
-            )
-        }
-        Expr::Not(x) => format!("(NOT {})", name_of_plain(x)),
-        Expr::Neg(x) => format!("- {}", name_of_plain(x)),
+        } => name_of_call(name, args, *distinct),
+        Expr::Binary { op, left, right } => name_of_binary(op, left, right),
+        Expr::Not(x) => name_of_wrapped("(NOT ", x, ")"),
+        Expr::Neg(x) => name_of_wrapped("- ", x, ""),
         Expr::IsNull { expr, negated } => {
-            format!(
-                "({} IS {}NULL)",
-                name_of_plain(expr),
-                if *negated { "NOT " } else { "" }
-            )
+            name_of_wrapped("(", expr, if *negated { " IS NOT NULL)" } else { " IS NULL)" })
         }
-        Expr::InList { expr, list, negated } => format!(
-            "({} {}IN ({}))",
-            name_of_plain(expr),
-            if *negated { "NOT " } else { "" },
-            list.iter().map(name_of_plain).collect::<Vec<_>>().join(", ")
-        ),
+        Expr::InList { expr, list, negated } => name_of_in_list(expr, list, *negated),
         Expr::Like {
             expr,
             pattern,
             negated,
             ci,
-        } => format!(
-            "({} {}{} {})",
-            name_of_plain(expr),
-            if *negated { "NOT " } else { "" },
-            if *ci { "ILIKE" } else { "LIKE" },
-            name_of_plain(pattern)
-        ),
-        Expr::Any { op, left, right } => {
-            format!(
-                "({} {} ANY({}))",
-                name_of_plain(left),
-                op.symbol(),
-                name_of_plain(right)
-            )
-        }
-        Expr::Cast { expr, ty } => format!("cast({} AS {ty})", name_of_plain(expr)),
-        Expr::Subscript { expr, key } => format!("{}['{key}']", name_of_plain(expr)),
-        Expr::Array(items) => format!(
-            "[{}]",
-            items.iter().map(name_of_plain).collect::<Vec<_>>().join(", ")
-        ),
-        Expr::Object(fields) => format!(
-            "{{{}}}",
-            fields
-                .iter()
-                .map(|(k, v)| format!("{k}={}", name_of_plain(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        } => name_of_like(expr, pattern, *negated, *ci),
+        Expr::Any { op, left, right } => name_of_any(op, left, right),
+        Expr::Cast { expr, ty } => name_of_cast(expr, ty),
+        Expr::Subscript { expr, key } => name_of_subscript(expr, key),
+        Expr::Array(items) => name_of_array(items),
+        Expr::Object(fields) => name_of_object(fields),
     }
+}
+
+fn subscript_path(path: &[String]) -> String {
+    path.iter().map(|k| format!("['{k}']")).collect()
+}
+
+fn name_list(items: &[Expr]) -> String {
+    items.iter().map(name_of_plain).collect::<Vec<_>>().join(", ")
+}
+
+fn name_of_call(name: &str, args: &[Expr], distinct: bool) -> String {
+    let args = name_list(args);
+    format!("{name}({}{args})", if distinct { "DISTINCT " } else { "" })
+}
+
+fn name_of_binary(op: &BinOp, left: &Expr, right: &Expr) -> String {
+    let (left, right) = (name_of_plain(left), name_of_plain(right));
+    format!("({left} {} {right})", op.symbol())
+}
+
+fn name_of_wrapped(before: &str, x: &Expr, after: &str) -> String {
+    let x = name_of_plain(x);
+    format!("{before}{x}{after}")
+}
+
+fn name_of_in_list(expr: &Expr, list: &[Expr], negated: bool) -> String {
+    let (expr, list) = (name_of_plain(expr), name_list(list));
+    format!("({expr} {}IN ({list}))", if negated { "NOT " } else { "" })
+}
+
+fn name_of_like(expr: &Expr, pattern: &Expr, negated: bool, ci: bool) -> String {
+    let (expr, pattern) = (name_of_plain(expr), name_of_plain(pattern));
+    format!(
+        "({expr} {}{} {pattern})",
+        if negated { "NOT " } else { "" },
+        if ci { "ILIKE" } else { "LIKE" }
+    )
+}
+
+fn name_of_any(op: &BinOp, left: &Expr, right: &Expr) -> String {
+    let (left, right) = (name_of_plain(left), name_of_plain(right));
+    format!("({left} {} ANY({right}))", op.symbol())
+}
+
+fn name_of_cast(expr: &Expr, ty: &str) -> String {
+    let expr = name_of_plain(expr);
+    format!("cast({expr} AS {ty})")
+}
+
+fn name_of_subscript(expr: &Expr, key: &str) -> String {
+    let expr = name_of_plain(expr);
+    format!("{expr}['{key}']")
+}
+
+fn name_of_array(items: &[Expr]) -> String {
+    let items = name_list(items);
+    format!("[{items}]")
+}
+
+fn name_of_object(fields: &[(String, Expr)]) -> String {
+    let fields = fields
+        .iter()
+        .map(|(k, v)| {
+            let v = name_of_plain(v);
+            format!("{k}={v}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{{{fields}}}")
 }
 
 // ---- typing ----
@@ -430,76 +460,80 @@ fn check_qualifier(qualifier: &[String], env: &Env, e: &Expr) -> Result<(), SqlE
 }
 
 pub(crate) fn type_of(e: &Expr, env: &Env) -> Result<ColType, SqlError> {
-    Ok(match e {
-        Expr::Lit(v, _) => ColType::of_value(v),
-        Expr::Param(i) => env
+    match e {
+        Expr::Lit(v, _) => Ok(ColType::of_value(v)),
+        Expr::Param(i) => Ok(env
             .args
             .get(*i)
             .map(ColType::of_value)
-            .unwrap_or(ColType::Undefined),
+            .unwrap_or(ColType::Undefined)),
         Expr::Column {
             qualifier,
             name,
             path,
-        } => {
-            check_qualifier(qualifier, env, e)?;
-            let unknown = || SqlError::column_unknown(&name_of_plain(e));
-            let mut t = env
-                .relation
-                .and_then(|r| r.column_type(name))
-                .cloned()
-                .ok_or_else(unknown)?;
-            for key in path {
-                t = t.child(key).ok_or_else(unknown)?;
-            }
-            t
-        }
-        Expr::Func { name, args, .. } => func_type(name, args, env)?,
+        } => column_type(e, qualifier, name, path, env),
+        Expr::Func { name, args, .. } => func_type(name, args, env),
         Expr::Binary {
             op: BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod,
             left,
             right,
-        } => {
-            let (l, r) = (type_of(left, env)?, type_of(right, env)?);
-            if l == ColType::Double || r == ColType::Double {
-                ColType::Double
-            } else {
-                l
-            }
+        } => arithmetic_type(left, right, env),
+        Expr::Binary { left, right, .. } | Expr::Any { left, right, .. } => boolean_of(&[left, right], env),
+        Expr::Like { expr, pattern, .. } => boolean_of(&[expr, pattern], env),
+        Expr::Not(x) | Expr::IsNull { expr: x, .. } => boolean_of(&[x], env),
+        Expr::InList { expr, list, .. } => type_of(expr, env).and_then(|_| {
+            let list: Vec<&Expr> = list.iter().collect();
+            boolean_of(&list, env)
+        }),
+        Expr::Neg(x) => type_of(x, env),
+        Expr::Cast { expr, ty } => type_of(expr, env).map(|_| cast_type(ty)),
+        Expr::Subscript { expr, key } => {
+            type_of(expr, env).map(|t| t.child(key).unwrap_or(ColType::Undefined))
         }
-        Expr::Binary { left, right, .. } | Expr::Any { left, right, .. } => {
-            type_of(left, env)?;
-            type_of(right, env)?;
-            ColType::Boolean
-        }
-        Expr::Like { expr, pattern, .. } => {
-            type_of(expr, env)?;
-            type_of(pattern, env)?;
-            ColType::Boolean
-        }
-        Expr::Not(x) | Expr::IsNull { expr: x, .. } => {
-            type_of(x, env)?;
-            ColType::Boolean
-        }
-        Expr::InList { expr, list, .. } => {
-            type_of(expr, env)?;
-            for x in list {
-                type_of(x, env)?;
-            }
-            ColType::Boolean
-        }
-        Expr::Neg(x) => type_of(x, env)?,
-        Expr::Cast { expr, ty } => {
-            type_of(expr, env)?;
-            cast_type(ty)
-        }
-        Expr::Subscript { expr, key } => type_of(expr, env)?.child(key).unwrap_or(ColType::Undefined),
-        Expr::Array(items) => ColType::Array(Box::new(match items.first() {
-            Some(x) => type_of(x, env)?,
-            None => ColType::Undefined,
-        })),
-        Expr::Object(_) => ColType::DynObject,
+        Expr::Array(items) => match items.first() {
+            Some(x) => type_of(x, env).map(|t| ColType::Array(Box::new(t))),
+            None => Ok(ColType::Array(Box::new(ColType::Undefined))),
+        },
+        Expr::Object(_) => Ok(ColType::DynObject),
+    }
+}
+
+fn column_type(
+    e: &Expr,
+    qualifier: &[String],
+    name: &str,
+    path: &[String],
+    env: &Env,
+) -> Result<ColType, SqlError> {
+    check_qualifier(qualifier, env, e)?;
+    let unknown = || SqlError::column_unknown(&name_of_plain(e));
+    let mut t = env
+        .relation
+        .and_then(|r| r.column_type(name))
+        .cloned()
+        .ok_or_else(unknown)?;
+    for key in path {
+        t = t.child(key).ok_or_else(unknown)?;
+    }
+    Ok(t)
+}
+
+fn arithmetic_type(left: &Expr, right: &Expr, env: &Env) -> Result<ColType, SqlError> {
+    let l = type_of(left, env)?;
+    let r = type_of(right, env)?;
+    Ok(if l == ColType::Double || r == ColType::Double {
+        ColType::Double
+    } else {
+        l
     })
+}
+
+/// BOOLEAN, once every operand has a type (an unknown column is an error).
+fn boolean_of(operands: &[&Expr], env: &Env) -> Result<ColType, SqlError> {
+    for x in operands {
+        type_of(x, env)?;
+    }
+    Ok(ColType::Boolean)
 }
 
 fn func_type(name: &str, args: &[Expr], env: &Env) -> Result<ColType, SqlError> {
@@ -547,93 +581,129 @@ fn cast_type(ty: &str) -> ColType {
 // ---- evaluation ----
 
 fn eval(e: &Expr, ctx: Ctx, env: &Env) -> Result<Value, SqlError> {
-    Ok(match e {
-        Expr::Lit(v, _) => v.clone(),
-        Expr::Param(i) => env.args.get(*i).cloned().ok_or_else(|| {
-            SqlError::parse(&format!(
-                "The query contains a parameter placeholder ${}, but there are only {} parameter values",
-                i + 1,
-                env.args.len()
-            ))
-        })?,
-        Expr::Column { name, path, .. } => {
-            let mut v = ctx.row.and_then(|r| r.get(name)).cloned().unwrap_or(Value::Null);
-            for key in path {
-                v = subscript(&v, key);
-            }
-            v
-        }
+    match e {
+        Expr::Lit(v, _) => Ok(v.clone()),
+        Expr::Param(i) => eval_param(*i, env),
+        Expr::Column { name, path, .. } => Ok(eval_column(name, path, ctx)),
         Expr::Func {
             name,
             args,
             star,
             distinct,
-        } => eval_func(name, args, *star, *distinct, ctx, env)?,
-        Expr::Binary { op, left, right } => eval_binary(op, left, right, ctx, env)?,
-        Expr::Not(x) => match eval(x, ctx, env)? {
-            Value::Bool(b) => Value::Bool(!b),
-            _ => Value::Null,
-        },
-        Expr::Neg(x) => match eval(x, ctx, env)? {
-            Value::Number(n) => n
-                .as_i64()
-                .map(|i| Value::from(-i))
-                .unwrap_or_else(|| Value::from(-n.as_f64().unwrap_or(0.0))),
-            _ => Value::Null,
-        },
-        Expr::IsNull { expr, negated } => Value::Bool(eval(expr, ctx, env)?.is_null() != *negated),
-        Expr::InList { expr, list, negated } => {
-            let v = eval(expr, ctx, env)?;
-            if v.is_null() {
-                return Ok(Value::Null);
-            }
-            let mut found = false;
-            for item in list {
-                found |= compare(&v, &eval(item, ctx, env)?) == Some(Ordering::Equal);
-            }
-            Value::Bool(found != *negated)
-        }
+        } => eval_func(name, args, *star, *distinct, ctx, env),
+        Expr::Binary { op, left, right } => eval_binary(op, left, right, ctx, env),
+        Expr::Not(x) => eval(x, ctx, env).map(not),
+        Expr::Neg(x) => eval(x, ctx, env).map(negative),
+        Expr::IsNull { expr, negated } => eval(expr, ctx, env).map(|v| Value::Bool(v.is_null() != *negated)),
+        Expr::InList { expr, list, negated } => eval_in_list(expr, list, *negated, ctx, env),
         Expr::Like {
             expr,
             pattern,
             negated,
             ci,
-        } => match (eval(expr, ctx, env)?, eval(pattern, ctx, env)?) {
-            (Value::String(s), Value::String(p)) => {
-                let (s, p) = if *ci {
-                    (s.to_lowercase(), p.to_lowercase())
-                } else {
-                    (s, p)
-                };
-                Value::Bool(like(&s, &p) != *negated)
-            }
-            _ => Value::Null,
-        },
-        Expr::Any { op, left, right } => {
-            let l = eval(left, ctx, env)?;
-            let items = match eval(right, ctx, env)? {
-                Value::Array(items) => items,
-                Value::Null => return Ok(Value::Null),
-                other => vec![other],
-            };
-            Value::Bool(items.iter().any(|r| compare_op(op, &l, r) == Value::Bool(true)))
-        }
-        Expr::Cast { expr, ty } => cast(eval(expr, ctx, env)?, ty)?,
-        Expr::Subscript { expr, key } => subscript(&eval(expr, ctx, env)?, key),
-        Expr::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|x| eval(x, ctx, env))
-                .collect::<Result<_, _>>()?,
-        ),
-        Expr::Object(fields) => {
-            let mut m = Map::new();
-            for (k, v) in fields {
-                m.insert(k.clone(), eval(v, ctx, env)?);
-            }
-            Value::Object(m)
-        }
+        } => eval_like(expr, pattern, *negated, *ci, ctx, env),
+        Expr::Any { op, left, right } => eval_any(op, left, right, ctx, env),
+        Expr::Cast { expr, ty } => eval(expr, ctx, env).and_then(|v| cast(v, ty)),
+        Expr::Subscript { expr, key } => eval(expr, ctx, env).map(|v| subscript(&v, key)),
+        Expr::Array(items) => eval_array(items, ctx, env),
+        Expr::Object(fields) => eval_object(fields, ctx, env),
+    }
+}
+
+fn eval_param(i: usize, env: &Env) -> Result<Value, SqlError> {
+    env.args.get(i).cloned().ok_or_else(|| {
+        SqlError::parse(&format!(
+            "The query contains a parameter placeholder ${}, but there are only {} parameter values",
+            i + 1,
+            env.args.len()
+        ))
     })
+}
+
+fn eval_column(name: &str, path: &[String], ctx: Ctx) -> Value {
+    let mut v = ctx.row.and_then(|r| r.get(name)).cloned().unwrap_or(Value::Null);
+    for key in path {
+        v = subscript(&v, key);
+    }
+    v
+}
+
+fn not(v: Value) -> Value {
+    match v {
+        Value::Bool(b) => Value::Bool(!b),
+        _ => Value::Null,
+    }
+}
+
+fn negative(v: Value) -> Value {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .map(|i| Value::from(-i))
+            .unwrap_or_else(|| Value::from(-n.as_f64().unwrap_or(0.0))),
+        _ => Value::Null,
+    }
+}
+
+fn eval_in_list(expr: &Expr, list: &[Expr], negated: bool, ctx: Ctx, env: &Env) -> Result<Value, SqlError> {
+    let v = eval(expr, ctx, env)?;
+    if v.is_null() {
+        return Ok(Value::Null);
+    }
+    let mut found = false;
+    for item in list {
+        found |= compare(&v, &eval(item, ctx, env)?) == Some(Ordering::Equal);
+    }
+    Ok(Value::Bool(found != negated))
+}
+
+fn eval_like(
+    expr: &Expr,
+    pattern: &Expr,
+    negated: bool,
+    ci: bool,
+    ctx: Ctx,
+    env: &Env,
+) -> Result<Value, SqlError> {
+    Ok(match (eval(expr, ctx, env)?, eval(pattern, ctx, env)?) {
+        (Value::String(s), Value::String(p)) => {
+            let (s, p) = if ci {
+                (s.to_lowercase(), p.to_lowercase())
+            } else {
+                (s, p)
+            };
+            Value::Bool(like(&s, &p) != negated)
+        }
+        _ => Value::Null,
+    })
+}
+
+fn eval_any(op: &BinOp, left: &Expr, right: &Expr, ctx: Ctx, env: &Env) -> Result<Value, SqlError> {
+    let l = eval(left, ctx, env)?;
+    let items = match eval(right, ctx, env)? {
+        Value::Array(items) => items,
+        Value::Null => return Ok(Value::Null),
+        other => vec![other],
+    };
+    Ok(Value::Bool(
+        items.iter().any(|r| compare_op(op, &l, r) == Value::Bool(true)),
+    ))
+}
+
+fn eval_array(items: &[Expr], ctx: Ctx, env: &Env) -> Result<Value, SqlError> {
+    let mut values = Vec::with_capacity(items.len());
+    for x in items {
+        values.push(eval(x, ctx, env)?);
+    }
+    Ok(Value::Array(values))
+}
+
+fn eval_object(fields: &[(String, Expr)], ctx: Ctx, env: &Env) -> Result<Value, SqlError> {
+    let mut m = Map::new();
+    for (k, v) in fields {
+        m.insert(k.clone(), eval(v, ctx, env)?);
+    }
+    Ok(Value::Object(m))
 }
 
 fn subscript(v: &Value, key: &str) -> Value {
