@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cratectl_core::restart::report::{RequestState, RestartReport};
-use cratectl_flow::engine::duroxide::WorkerOptions;
+use cratectl_flow::engine::WorkerLimits;
+use cratectl_flow::engine::duroxide::{Duroxide, WorkerOptions};
 use cratectl_flow::env::ActivityEnv;
 use cratectl_flow::model::{ClusterRef, Gate, TargetSpec};
 use cratectl_flow::operations::{Operations as Restarts, start_worker};
@@ -58,10 +59,15 @@ async fn run(
     let path = dir.join("kubeconfig");
     write_kubeconfig(&path, &kubeconfig(running.addr, "cratedb")).unwrap();
     let state = dir.join("state");
-    let worker = start_worker(&state, Arc::new(ActivityEnv::new(None)), &options)
+    let limits = WorkerLimits {
+        max_concurrent_workflows: options.max_concurrent_workflows,
+        max_concurrent_activities: options.max_concurrent_activities,
+    };
+    let engine = Duroxide::new(&state).with_tuning(options);
+    let worker = start_worker(&engine, Arc::new(ActivityEnv::new(None)), limits)
         .await
         .unwrap();
-    let restarts = Restarts::open(&state).await.unwrap();
+    let restarts = Restarts::open(&engine).await.unwrap();
     let request = RestartRequest {
         request_id: format!("bench-{name}"),
         target: TargetSpec {

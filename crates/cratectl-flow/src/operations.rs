@@ -10,7 +10,6 @@
 //! workflow failed by the engine). The engine keeps a record that it was done
 //! ([`EngineClient::mark_compensated`]), so an old saga is never replayed over later changes.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,18 +17,17 @@ use cratectl_core::op::OperationKind;
 use cratectl_core::op::report::{ClusterState, OperationReport, RequestState};
 use cratectl_core::restart::report::{ClusterReport, RestartReport};
 
+use crate::activities::At;
 use crate::activities::common::{
     ClearRoutingOwner, LabelsIn, LeaseIn, ReleaseLease, RestoreIn, RestoreSettings,
 };
-use crate::activities::{self, At};
-use crate::engine::duroxide::{self as dx, DuroxideClient, DxActivities, DxWorker, WorkerOptions};
-use crate::engine::{EngineClient, EngineError, InstanceState, InstanceStatus, RunActivity};
+use crate::engine::{
+    Engine, EngineClient, EngineError, EngineWorker, InstanceState, InstanceStatus, RunActivity, WorkerLimits,
+};
 use crate::env::ActivityEnv;
 use crate::model::{CONTROL_MAILBOX, ClusterProgress, ClusterRef, Control, OpenState, RequestProgress};
-use crate::ops::restart::model::{
-    RESTART_CLUSTER, RESTART_REQUEST, RESTART_REQUEST_V1, RestartRequest, new_cluster_report,
-};
-use crate::ops::restart::workflow::{child_id, restart_cluster, restart_request};
+use crate::ops::restart::model::{RESTART_REQUEST, RESTART_REQUEST_V1, RestartRequest, new_cluster_report};
+use crate::ops::restart::workflow::child_id;
 
 /// The registered request workflows of each operation kind, current and earlier versions
 /// (earlier ones are read, never run).
@@ -70,9 +68,9 @@ impl std::fmt::Display for CompensationNote {
 
 /// The operations recorded by one engine.
 #[derive(Clone)]
-pub struct Operations {
-    client: DuroxideClient,
-    state_dir: PathBuf,
+pub struct Operations<E: Engine> {
+    engine: E,
+    client: E::Client,
 }
 
 /// A top-level instance with its request.
@@ -81,22 +79,22 @@ struct Root {
     request: Option<RestartRequest>,
 }
 
-impl Operations {
-    pub async fn open(state_dir: &Path) -> Result<Operations, EngineError> {
+impl<E: Engine> Operations<E> {
+    pub async fn open(engine: &E) -> Result<Operations<E>, EngineError> {
         Ok(Operations {
-            client: DuroxideClient::open(state_dir).await?,
-            state_dir: state_dir.to_path_buf(),
+            client: engine.client().await?,
+            engine: engine.clone(),
         })
     }
 
-    pub fn state_dir(&self) -> &Path {
-        &self.state_dir
+    pub fn engine(&self) -> &E {
+        &self.engine
     }
 
     /// Starts `request` under its id; refuses an id that exists.
     pub async fn start(&self, request: &RestartRequest) -> Result<(), EngineError> {
         let input = serde_json::to_string(request).map_err(|e| EngineError::Store {
-            store: self.state_dir.display().to_string(),
+            store: self.engine.location(),
             message: format!("cannot encode the request: {e}"),
         })?;
         self.client
@@ -291,7 +289,7 @@ impl Operations {
             .await?
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let payload = serde_json::to_string(control).map_err(|e| EngineError::Store {
-            store: self.state_dir.display().to_string(),
+            store: self.engine.location(),
             message: e.to_string(),
         })?;
         self.client.signal(id, CONTROL_MAILBOX, payload.clone()).await?;
@@ -441,12 +439,12 @@ impl Operations {
 const COMPENSATION_SCAN: Duration = Duration::from_secs(30);
 
 /// A running worker: the engine's, plus the compensation scan.
-pub struct Worker {
-    engine: DxWorker,
+pub struct Worker<W> {
+    engine: W,
     scan: tokio::task::JoinHandle<()>,
 }
 
-impl Worker {
+impl<W: EngineWorker> Worker<W> {
     /// Stops the worker; in-flight activities get up to `grace` (they run again on resume).
     pub async fn shutdown(self, grace: Duration) {
         self.scan.abort();
@@ -504,28 +502,18 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
     Ok(done.into_iter().map(str::to_string).collect())
 }
 
-/// Starts a worker on `state_dir`: first undoes what stopped instances left open, then runs
-/// (and resumes) every operation recorded there.
-pub async fn start_worker(
-    state_dir: &Path,
+/// Starts a worker of `engine`: first undoes what stopped instances left open, then runs (and
+/// resumes) every operation recorded there.
+pub async fn start_worker<E: Engine>(
+    engine: &E,
     env: Arc<ActivityEnv>,
-    options: &WorkerOptions,
-) -> Result<Worker, EngineError> {
-    let restarts = Operations::open(state_dir).await?;
+    limits: WorkerLimits,
+) -> Result<Worker<E::Worker>, EngineError> {
+    let restarts = Operations::open(engine).await?;
     for note in restarts.compensate_stopped(&env).await? {
-        tracing::warn!("undid what a stopped restart left open: {note}");
+        tracing::warn!("undid what a stopped operation left open: {note}");
     }
-    let workflows = dx::register(
-        dx::workflows(),
-        RESTART_REQUEST,
-        |ctx: dx::DxCtx, request: RestartRequest| async move { restart_request(&ctx, request).await },
-    );
-    let workflows = dx::register(workflows, RESTART_CLUSTER, |ctx: dx::DxCtx, input| async move {
-        restart_cluster(&ctx, input).await
-    })
-    .build();
-    let activities = activities::register(DxActivities::new(env.clone()));
-    let engine = DxWorker::start(state_dir, activities, workflows, options).await?;
+    let engine = engine.start_worker(env.clone(), limits).await?;
     // While it runs, too: a cluster workflow the engine itself failed (a store error, a
     // nondeterminism after an upgrade) could not clean up after itself.
     let scan = tokio::spawn(async move {

@@ -165,6 +165,37 @@ async fn a_refused_decommission_fails_the_cluster_with_the_refusal() {
     setup.stop().await;
 }
 
+/// One transient failure to read the cluster's health at start (an HTTP 500 on the Secret
+/// read that precedes the first reading) is not taken for an unhealthy cluster: the reading is
+/// tried again within the health timeout, and the restart goes through. Only a reading CrateDB
+/// gave may refuse the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_error_on_the_first_reading_is_retried_not_taken_for_unhealthy() {
+    let name = "first-reading-500";
+    let setup = Setup::start(name, &[ClusterShape::new("delta", "cratedb")]).await;
+    setup.faults(&[Fault::ApiError {
+        verb: Some("get".into()),
+        resource: Some("secrets".into()),
+        code: 500,
+        count: 1,
+    }]);
+    setup
+        .restarts
+        .start(&setup.request(name, &["delta"], fast_options()))
+        .await
+        .unwrap();
+    let report = setup.finish(name, Duration::from_secs(120)).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Completed, "{text}");
+    let delta = common::cluster(&report, "delta");
+    assert_eq!(delta.common.state, ClusterState::Succeeded, "{text}");
+    assert!(
+        delta.pods.iter().all(|p| p.result == PodResult::Restarted),
+        "{text}"
+    );
+    setup.stop().await;
+}
+
 /// A worker killed right after its Decommission activity completed may not have got the
 /// statement out (it is sent in the background). The wait for the node, run by a worker that
 /// does not know the call, sends it again when the node is still a member; a wait with no call

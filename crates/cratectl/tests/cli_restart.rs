@@ -263,9 +263,17 @@ fn a_synchronous_restart_replaces_every_pod_once_and_restores_the_settings() {
     let status = json_of(&run(&env, &["status", &id, "-o", "json"]), 0);
     assert_eq!(status["state"], "completed");
     assert_eq!(status["clusters"][0]["pods"], alpha["pods"]);
+    assert_eq!(status["operation"], "restart");
     let list = json_of(&run(&env, &["list", "-o", "json"]), 0);
     assert_eq!(list[0]["workflow_id"], id.as_str());
+    assert_eq!(list[0]["operation"], "restart");
     assert_eq!(list[0]["state"], "completed");
+    // A cluster's id within the restart (the Lease holder `cluster list` shows) finds it too.
+    let child = alpha["child_id"].as_str().unwrap().to_string();
+    assert_ne!(child, id);
+    let by_child = json_of(&run(&env, &["status", &child, "-o", "json"]), 0);
+    assert_eq!(by_child["workflow_id"], id.as_str());
+    assert_eq!(by_child["state"], "completed");
     let failed = json_of(
         &run(&env, &["list-workflows", "--state", "failed", "-o", "json"]),
         0,
@@ -291,6 +299,19 @@ fn an_async_restart_is_pending_until_a_worker_runs_it() {
     assert_eq!(status["clusters"][0]["state"], "pending");
     let text = run(&env, &["status", &id]);
     assert!(stdout(&text).contains("pending"), "{}", stdout(&text));
+    // Recorded moments ago: no note about a missing worker yet (that comes after a minute).
+    assert!(
+        !stderr(&text).contains("no worker has advanced"),
+        "{}",
+        stderr(&text)
+    );
+    // Its cluster's id, before any worker created that workflow, leads to it as well.
+    let child = cluster(&started, "beta")["child_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_child = json_of(&run(&env, &["status", &child, "-o", "json"]), 0);
+    assert_eq!(by_child["workflow_id"], id.as_str());
     let list = run(&env, &["list"]);
     assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
     assert!(

@@ -30,8 +30,8 @@ use serde::de::DeserializeOwned;
 
 use super::store::Store;
 use super::{
-    Activity, ActivityError, ActivityOptions, ActivitySink, EngineClient, EngineError, InstanceState,
-    InstanceStatus, RunActivity, WfError, WfResult, WorkflowCtx,
+    Activity, ActivityError, ActivityOptions, ActivitySink, Engine, EngineClient, EngineError, EngineWorker,
+    InstanceState, InstanceStatus, RunActivity, WfError, WfResult, WorkerLimits, WorkflowCtx,
 };
 
 /// The SQLite file in the state directory.
@@ -247,7 +247,7 @@ async fn open_store(state_dir: &Path) -> Result<Arc<dyn Provider>, EngineError> 
     Ok(store)
 }
 
-/// Tuning of a worker.
+/// Tuning of a duroxide worker.
 #[derive(Clone, Debug)]
 pub struct WorkerOptions {
     pub max_concurrent_workflows: usize,
@@ -273,9 +273,89 @@ impl Default for WorkerOptions {
     }
 }
 
-/// A running worker; stop it with [`DxWorker::shutdown`].
+/// The embedded engine: duroxide on one SQLite file in `state_dir`.
+#[derive(Clone, Debug)]
+pub struct Duroxide {
+    state_dir: PathBuf,
+    tuning: WorkerOptions,
+}
+
+impl Duroxide {
+    pub fn new(state_dir: &Path) -> Duroxide {
+        Duroxide {
+            state_dir: state_dir.to_path_buf(),
+            tuning: WorkerOptions::default(),
+        }
+    }
+
+    /// The same engine with a worker tuned as `tuning` (its limits are replaced by those given
+    /// to [`Engine::start_worker`]).
+    pub fn with_tuning(mut self, tuning: WorkerOptions) -> Duroxide {
+        self.tuning = tuning;
+        self
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+}
+
+impl Engine for Duroxide {
+    type Client = DuroxideClient;
+    type Worker = DxWorker;
+
+    fn location(&self) -> String {
+        self.state_dir.display().to_string()
+    }
+
+    fn has_records(&self) -> bool {
+        self.state_dir.join(STORE_FILE).exists()
+    }
+
+    async fn client(&self) -> Result<DuroxideClient, EngineError> {
+        DuroxideClient::open(&self.state_dir).await
+    }
+
+    async fn start_worker(
+        &self,
+        env: Arc<crate::env::ActivityEnv>,
+        limits: WorkerLimits,
+    ) -> Result<DxWorker, EngineError> {
+        let options = WorkerOptions {
+            max_concurrent_workflows: limits.max_concurrent_workflows,
+            max_concurrent_activities: limits.max_concurrent_activities,
+            ..self.tuning.clone()
+        };
+        let activities = crate::activities::register(DxActivities::new(env));
+        DxWorker::start(&self.state_dir, activities, every_workflow(), &options).await
+    }
+}
+
+/// Every operation's workflows, as duroxide runs them.
+fn every_workflow() -> OrchestrationRegistry {
+    use crate::ops::restart::model::{RESTART_CLUSTER, RESTART_REQUEST, RestartRequest};
+    use crate::ops::restart::workflow::{restart_cluster, restart_request};
+    let workflows = register(
+        workflows(),
+        RESTART_REQUEST,
+        |ctx: DxCtx, request: RestartRequest| async move { restart_request(&ctx, request).await },
+    );
+    register(workflows, RESTART_CLUSTER, |ctx: DxCtx, input| async move {
+        restart_cluster(&ctx, input).await
+    })
+    .build()
+}
+
+/// A running worker; stop it with [`EngineWorker::shutdown`].
 pub struct DxWorker {
     runtime: Arc<runtime::Runtime>,
+}
+
+impl EngineWorker for DxWorker {
+    async fn shutdown(self, grace: Duration) {
+        let ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+        self.runtime.shutdown(Some(ms)).await;
+    }
 }
 
 impl DxWorker {
@@ -301,13 +381,6 @@ impl DxWorker {
         let runtime =
             runtime::Runtime::start_with_options(store, activities.build(), workflows, runtime_options).await;
         Ok(DxWorker { runtime })
-    }
-
-    /// Stops dispatching; in-flight activities get up to `grace` to finish (they are
-    /// idempotent, so one cut short runs again on the next start).
-    pub async fn shutdown(self, grace: Duration) {
-        let ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
-        self.runtime.shutdown(Some(ms)).await;
     }
 }
 

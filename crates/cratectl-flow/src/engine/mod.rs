@@ -329,28 +329,78 @@ pub enum EngineError {
 }
 
 /// What the CLI needs from an engine; `status` and `list` never need a live worker.
-pub trait EngineClient {
+pub trait EngineClient: Clone + Send + Sync + 'static {
     /// Starts `workflow` as instance `id`; fails if `id` exists in any state.
-    fn start(&self, workflow: &str, id: &str, input: String)
-    -> impl Future<Output = Result<(), EngineError>>;
-    fn status(&self, id: &str) -> impl Future<Output = Result<Option<InstanceStatus>, EngineError>>;
-    /// Root instances (not children), newest first.
-    fn list(&self) -> impl Future<Output = Result<Vec<InstanceStatus>, EngineError>>;
+    fn start(
+        &self,
+        workflow: &str,
+        id: &str,
+        input: String,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn status(&self, id: &str) -> impl Future<Output = Result<Option<InstanceStatus>, EngineError>> + Send;
+    /// Root instances (not children), newest first (by the time they were recorded).
+    fn list(&self) -> impl Future<Output = Result<Vec<InstanceStatus>, EngineError>> + Send;
     /// Puts `payload` in the instance's `mailbox`.
     fn signal(
         &self,
         id: &str,
         mailbox: &str,
         payload: String,
-    ) -> impl Future<Output = Result<(), EngineError>>;
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Hard-stops the instance (and its children) at the next turn boundary. The cancel is
     /// recorded at once: an instance no worker has picked up reads as cancelled from then on,
     /// and a cancelled instance's output is `cancelled: <reason>` with the reason as given.
-    fn cancel(&self, id: &str, reason: &str) -> impl Future<Output = Result<(), EngineError>>;
+    fn cancel(&self, id: &str, reason: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Records that what instance `id` left open was undone (or that it ended clean), so
     /// compensation never runs twice and an old saga is never replayed over later changes.
     /// Kept by the engine, not by a CLI machine: every worker and CLI of the engine sees it.
-    fn mark_compensated(&self, id: &str) -> impl Future<Output = ()>;
+    fn mark_compensated(&self, id: &str) -> impl Future<Output = ()> + Send;
     /// Whether [`EngineClient::mark_compensated`] was recorded for `id`.
-    fn is_compensated(&self, id: &str) -> impl Future<Output = bool>;
+    fn is_compensated(&self, id: &str) -> impl Future<Output = bool> + Send;
+}
+
+/// How much a worker runs at once; every engine has both limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerLimits {
+    /// Workflow instances (each cluster of an operation is one) advanced at once.
+    pub max_concurrent_workflows: usize,
+    /// Activities run at once.
+    pub max_concurrent_activities: usize,
+}
+
+impl Default for WorkerLimits {
+    fn default() -> WorkerLimits {
+        WorkerLimits {
+            max_concurrent_workflows: 8,
+            max_concurrent_activities: 32,
+        }
+    }
+}
+
+/// A running worker of an engine.
+pub trait EngineWorker: Send + 'static {
+    /// Stops dispatching; in-flight activities get up to `grace` to finish (they are
+    /// idempotent, so one cut short runs again when a worker resumes the workflow).
+    fn shutdown(self, grace: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// An engine as the CLI selected it: where its records are, its client, and its workers. The
+/// service ([`crate::operations`]) and the binary reach an engine through this only.
+pub trait Engine: Clone + Send + Sync + 'static {
+    type Client: EngineClient;
+    type Worker: EngineWorker;
+    /// Where its records are, for messages ("state directory /home/me/.local/state/cratectl").
+    fn location(&self) -> String;
+    /// Whether it holds any record yet; a read-only command with nothing to read creates
+    /// nothing.
+    fn has_records(&self) -> bool;
+    /// A client; needs no worker running.
+    fn client(&self) -> impl Future<Output = Result<Self::Client, EngineError>> + Send;
+    /// Starts a worker that runs every operation's workflows and activities, the activities
+    /// with `env`.
+    fn start_worker(
+        &self,
+        env: Arc<crate::env::ActivityEnv>,
+        limits: WorkerLimits,
+    ) -> impl Future<Output = Result<Self::Worker, EngineError>> + Send;
 }

@@ -9,10 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cratectl_core::restart::report::{ClusterReport, RequestState, RestartReport};
-use cratectl_flow::engine::duroxide::WorkerOptions;
+use cratectl_flow::engine::WorkerLimits;
+use cratectl_flow::engine::duroxide::{Duroxide, DxWorker};
 use cratectl_flow::env::ActivityEnv;
 use cratectl_flow::model::{ClusterRef, Gate, TargetSpec};
-use cratectl_flow::operations::{Operations as Restarts, Worker, start_worker};
+use cratectl_flow::operations::{Operations, Worker, start_worker};
+
+/// The operations of the embedded engine, as the tests use them.
+pub type Restarts = Operations<Duroxide>;
 use cratectl_flow::ops::restart::model::{RestartOptions, RestartRequest};
 use cratesim::clock::Clock;
 use cratesim::faults::Fault;
@@ -26,7 +30,7 @@ pub struct Setup {
     pub dir: PathBuf,
     pub target: TargetSpec,
     pub restarts: Restarts,
-    pub worker: Option<Worker>,
+    pub worker: Option<Worker<DxWorker>>,
 }
 
 impl Setup {
@@ -45,14 +49,11 @@ impl Setup {
         let path = dir.join("kubeconfig");
         write_kubeconfig(&path, &kubeconfig(running.addr, "cratedb")).unwrap();
         let state = dir.join("state");
-        let worker = start_worker(
-            &state,
-            Arc::new(ActivityEnv::new(None)),
-            &WorkerOptions::default(),
-        )
-        .await
-        .unwrap();
-        let restarts = Restarts::open(&state).await.unwrap();
+        let engine = Duroxide::new(&state);
+        let worker = start_worker(&engine, Arc::new(ActivityEnv::new(None)), WorkerLimits::default())
+            .await
+            .unwrap();
+        let restarts = Restarts::open(&engine).await.unwrap();
         Setup {
             server: running.server.clone(),
             addr: running.addr,

@@ -21,10 +21,10 @@ use cratectl_core::maintenance::MaintenanceConfig;
 use cratectl_core::op::{OperationKind, request_id};
 use cratectl_core::restart::report::{ClusterReport, ClusterState, PodResult, RequestState, RestartReport};
 use cratectl_flow::engine::EngineError;
-use cratectl_flow::engine::duroxide::WorkerOptions;
+use cratectl_flow::engine::WorkerLimits;
 use cratectl_flow::harness::human;
 use cratectl_flow::model::{ClusterRef, Gate, MaintenanceSpec, TargetSpec};
-use cratectl_flow::operations::{self as service, Operations};
+use cratectl_flow::operations as service;
 use cratectl_flow::ops::restart::dry_run::{self, DryRun};
 use cratectl_flow::ops::restart::model::{RestartOptions, RestartRequest, Timeouts};
 use cratectl_kube::Kube;
@@ -34,7 +34,7 @@ use jiff::Timestamp;
 
 use crate::cli::{GlobalArgs, OutputFormat, RestartArgs};
 use crate::commands::workflows::{
-    WORKER_GRACE, activity_env, engine_error, open_store, print_report, shutdown_signal, state_dir,
+    Ops, WORKER_GRACE, activity_env, engine_error, open_store, print_report, shutdown_signal, state_dir,
 };
 use crate::connect;
 use crate::exit::{CliError, CliResult};
@@ -269,7 +269,7 @@ fn options(args: &RestartArgs, maintenance: Option<MaintenanceSpec>) -> RestartO
 
 /// One operation per cluster (ARCHITECTURE §1.6): a cluster in an open restart of this state
 /// directory, or whose Lease another operation holds now, is refused, naming the operation.
-async fn refuse_open_operations(restarts: &Operations, clusters: &[Cluster], now: Timestamp) -> CliResult {
+async fn refuse_open_operations(restarts: &Ops, clusters: &[Cluster], now: Timestamp) -> CliResult {
     let open = restarts.open_operations().await.map_err(engine_error)?;
     let mut problems = Vec::new();
     for cluster in clusters {
@@ -421,7 +421,7 @@ fn plan_text(plan: &DryRun) -> String {
 
 // ---- --async ----------------------------------------------------------------------------
 
-async fn print_started(format: OutputFormat, restarts: &Operations, id: &str, dir: &Path) -> CliResult {
+async fn print_started(format: OutputFormat, restarts: &Ops, id: &str, dir: &Path) -> CliResult {
     if format != OutputFormat::Text {
         let report =
             restarts.report(id).await.map_err(engine_error)?.ok_or_else(|| {
@@ -447,7 +447,7 @@ enum Outcome {
 }
 
 async fn foreground(
-    restarts: &Operations,
+    restarts: &Ops,
     id: &str,
     global: &GlobalArgs,
     format: OutputFormat,
@@ -471,7 +471,7 @@ async fn foreground(
             others.join(", ")
         );
     }
-    let worker = service::start_worker(dir, activity_env(global), &WorkerOptions::default())
+    let worker = service::start_worker(restarts.engine(), activity_env(global), WorkerLimits::default())
         .await
         .map_err(engine_error)?;
     let mut progress = Progress::new();

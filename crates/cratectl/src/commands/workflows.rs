@@ -1,11 +1,12 @@
 //! `cratectl worker|status|list|cancel|force-restart|stop`: running and steering recorded
-//! restarts.
+//! operations of every kind.
 //!
-//! Operations are recorded in one SQLite file in the state directory ([`state_dir`]); `status`
-//! and `list` read it with no worker running (progress is in the records, ARCHITECTURE §3).
-//! Commands that only read never create the store: an empty state directory means no restarts.
-//! `worker` runs whatever is recorded there until SIGINT/SIGTERM; several may share a
-//! directory.
+//! The engine is chosen here, in one place ([`engine`]): the embedded one, recording
+//! operations in one SQLite file in the state directory ([`state_dir`]). Everything else reaches
+//! it through the engine trait: `status` and `list` read the records with no worker running
+//! (progress is in the records, ARCHITECTURE §3). Commands that only read never create records:
+//! an empty state directory means no operations. `worker` runs whatever is recorded until
+//! SIGINT/SIGTERM; several may share a directory.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -13,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cratectl_core::restart::report::{RequestState, RestartReport};
-use cratectl_flow::engine::EngineError;
-use cratectl_flow::engine::duroxide::{STORE_FILE, WorkerOptions};
+use cratectl_flow::engine::duroxide::Duroxide;
+use cratectl_flow::engine::{Engine, EngineError, WorkerLimits};
 use cratectl_flow::env::ActivityEnv;
 use cratectl_flow::model::Control;
 use cratectl_flow::operations::{self as service, Operations};
@@ -77,14 +78,22 @@ fn resolve_state_dir(
         .map(|h| PathBuf::from(h).join(".local").join("state").join("cratectl"))
 }
 
-/// Opens (creating if needed) the store in `dir`.
-pub async fn open_store(dir: &Path) -> CliResult<Operations> {
-    Operations::open(dir).await.map_err(engine_error)
+/// The engine operations run on, as the user chose it.
+pub type Ops = Operations<Duroxide>;
+
+/// The engine with its records in `dir`.
+pub fn engine(dir: &Path) -> Duroxide {
+    Duroxide::new(dir)
 }
 
-/// Opens the store in `dir` if there is one; `None` when nothing was ever recorded there.
-async fn existing_store(dir: &Path) -> CliResult<Option<Operations>> {
-    if dir.join(STORE_FILE).exists() {
+/// Opens (creating if needed) the records in `dir`.
+pub async fn open_store(dir: &Path) -> CliResult<Ops> {
+    Operations::open(&engine(dir)).await.map_err(engine_error)
+}
+
+/// Opens the records in `dir` if there are any; `None` when nothing was ever recorded there.
+async fn existing_store(dir: &Path) -> CliResult<Option<Ops>> {
+    if engine(dir).has_records() {
         open_store(dir).await.map(Some)
     } else {
         Ok(None)
@@ -101,7 +110,7 @@ pub fn engine_error(error: EngineError) -> CliError {
 }
 
 /// The restart `id` in `dir`, or exit 2 naming the id and the directory.
-async fn find(dir: &Path, id: &str) -> CliResult<(Operations, RestartReport)> {
+async fn find(dir: &Path, id: &str) -> CliResult<(Ops, RestartReport)> {
     let not_found = || CliError::invalid(format!("no restart with id {id} in {}", dir.display()));
     let restarts = existing_store(dir).await?.ok_or_else(not_found)?;
     let report = restarts
@@ -171,12 +180,11 @@ pub async fn worker(args: WorkerArgs, global: GlobalArgs) -> CliResult {
         }
         Err(e) => tracing::warn!("cannot check stopped restarts for settings left behind: {e}"),
     }
-    let options = WorkerOptions {
+    let limits = WorkerLimits {
         max_concurrent_workflows: usize::from(args.max_concurrent_workflows),
         max_concurrent_activities: usize::from(args.max_concurrent_activities),
-        ..WorkerOptions::default()
     };
-    let worker = service::start_worker(&dir, env, &options)
+    let worker = service::start_worker(restarts.engine(), env, limits)
         .await
         .map_err(engine_error)?;
     let open = restarts.open_operations().await.unwrap_or_default();
