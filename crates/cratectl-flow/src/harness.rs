@@ -29,8 +29,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::activities::common::{
-    AwaitReading, AwaitStable, ClearRoutingOwner, HealthOut, HoldAllocation, HoldIn, LabelsIn, LeaseIn,
-    ReadingIn, RecordSettings, ReleaseLease, RestoreIn, RestoreSettings, StableIn, TakeLease,
+    AwaitReading, AwaitStable, ClearRoutingOwner, ExcludeIn, ExcludeNodes, HealthOut, HoldAllocation, HoldIn,
+    LabelsIn, LeaseIn, ReadExclusions, ReadingIn, RecordSettings, ReleaseLease, RestoreIn, RestoreSettings,
+    StableIn, TakeLease,
 };
 use crate::activities::{At, Waited};
 use crate::engine::{Activity, ActivityOptions, WfError, WfResult, WorkflowCtx};
@@ -422,6 +423,30 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                 at: self.at.clone(),
                 statefulsets: statefulsets.to_vec(),
                 avoid,
+            },
+            RETRIED,
+        )
+        .await
+    }
+
+    /// Adds `names` to `cluster.routing.allocation.exclude._name`, recording first (in the
+    /// saga, published) the ones we add, so cleanup removes exactly those and exclusions others
+    /// write meanwhile survive. The settings must be recorded first.
+    pub async fn exclude_nodes(&mut self, names: &[String]) -> Step<()> {
+        let Some(mut saga) = self.open.saga.clone() else {
+            return Err(Halt::Failed(
+                "internal error: nodes excluded before the settings were recorded".into(),
+            ));
+        };
+        self.step("exclude nodes", None);
+        let before = self.call::<ReadExclusions>(&self.at.clone(), RETRIED).await?;
+        saga.record_exclusions(&before, names);
+        self.open.saga = Some(saga);
+        self.publish();
+        self.call::<ExcludeNodes>(
+            &ExcludeIn {
+                at: self.at.clone(),
+                add: names.to_vec(),
             },
             RETRIED,
         )

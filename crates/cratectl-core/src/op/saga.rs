@@ -97,11 +97,10 @@ impl Saga {
         self.saved.is_empty() && self.excluded.is_empty()
     }
 
-    /// Records that we are about to add `names` to the exclusion list. Names already excluded
-    /// by someone else before (in `reading`) are not ours and are not recorded: we never remove
-    /// an exclusion we did not write.
-    pub fn record_exclusions(&mut self, reading: &SettingsReading, names: &[String]) {
-        let before = exclusion_list(reading);
+    /// Records that we are about to add `names` to the exclusion list, which holds `before`
+    /// now ([`exclusion_list`]). Names already excluded by someone else are not ours and are
+    /// not recorded: we never remove an exclusion we did not write.
+    pub fn record_exclusions(&mut self, before: &[String], names: &[String]) {
         for name in names {
             if !before.contains(name) && !self.excluded.contains(name) {
                 self.excluded.push(name.clone());
@@ -318,7 +317,7 @@ mod tests {
         // Someone excluded node-9 before us.
         let before = excluding("node-9");
         let mut saga = Saga::default();
-        saga.record_exclusions(&before, &name_list(&["node-2", "node-9"]));
+        saga.record_exclusions(&exclusion_list(&before), &name_list(&["node-2", "node-9"]));
         assert_eq!(saga.excluded, name_list(&["node-2"]), "node-9 was not ours");
         assert_eq!(
             exclusion_statements(&before, &name_list(&["node-2"]), &[]),

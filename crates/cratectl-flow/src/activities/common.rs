@@ -26,6 +26,8 @@ pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
         .add::<HoldAllocation>()
         .add::<RestoreSettings>()
         .add::<ClearRoutingOwner>()
+        .add::<ReadExclusions>()
+        .add::<ExcludeNodes>()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,5 +421,58 @@ impl RunActivity<ActivityEnv> for ClearRoutingOwner {
             .map_err(|e| {
                 kube_error(&e).context(format!("cannot remove the {} label", labels::ROUTING_OWNER_LABEL))
             })
+    }
+}
+
+/// The node names in `cluster.routing.allocation.exclude._name` now, sorted.
+pub struct ReadExclusions;
+impl Activity for ReadExclusions {
+    const NAME: &'static str = "read_exclusions";
+    type In = At;
+    type Out = Vec<String>;
+}
+impl RunActivity<ActivityEnv> for ReadExclusions {
+    async fn run(env: Arc<ActivityEnv>, at: At) -> Result<Vec<String>, ActivityError> {
+        let (kube, cluster) = env.cluster(&at.target, &at.cluster).await?;
+        let client = env.client_avoiding(&kube, &cluster, None).await?;
+        let reading = client
+            .settings()
+            .await
+            .map_err(|e| cratedb_error(&e).context("cannot read the cluster settings"))?;
+        Ok(saga::exclusion_list(&reading))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExcludeIn {
+    pub at: At,
+    /// Node names to add to the exclusion list (others' entries are kept).
+    pub add: Vec<String>,
+}
+
+/// Adds node names to `cluster.routing.allocation.exclude._name` (both levels), keeping every
+/// entry already there; writes nothing when they are all there. The saga records the names
+/// before this runs.
+pub struct ExcludeNodes;
+impl Activity for ExcludeNodes {
+    const NAME: &'static str = "exclude_nodes";
+    type In = ExcludeIn;
+    type Out = ();
+}
+impl RunActivity<ActivityEnv> for ExcludeNodes {
+    async fn run(env: Arc<ActivityEnv>, input: ExcludeIn) -> Result<(), ActivityError> {
+        let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
+        let client = env.client_avoiding(&kube, &cluster, None).await?;
+        let reading = client
+            .settings()
+            .await
+            .map_err(|e| cratedb_error(&e).context("cannot read the cluster settings"))?;
+        for stmt in saga::exclusion_statements(&reading, &input.add, &[]) {
+            client
+                .sql_idempotent(&stmt, &[])
+                .await
+                .map_err(|e| cratedb_error(&e).context(&stmt))?;
+        }
+        Ok(())
     }
 }
