@@ -64,7 +64,7 @@ async fn run(
         max_concurrent_activities: options.max_concurrent_activities,
     };
     let engine = Duroxide::new(&state).with_tuning(options);
-    let worker = start_worker(&engine, Arc::new(ActivityEnv::new(None)), limits)
+    let worker = start_worker(&engine, Arc::new(ActivityEnv::new(None)), limits, None)
         .await
         .unwrap();
     let restarts = Restarts::open(&engine).await.unwrap();

@@ -146,6 +146,23 @@ impl<E: Engine> Operations<E> {
         Ok(None)
     }
 
+    /// The workflow instances of operation `id`: the request and one per cluster.
+    pub async fn instances_of(&self, id: &str) -> Result<Vec<String>, EngineError> {
+        let root = self
+            .root(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let mut ids = vec![id.to_string()];
+        ids.extend(
+            root.request
+                .map(|r| r.clusters)
+                .unwrap_or_default()
+                .iter()
+                .map(|c| child_id(id, c)),
+        );
+        Ok(ids)
+    }
+
     /// The report of operation `id` (a request id, or one of its cluster ids) as recorded now,
     /// or `None` if there is no such operation.
     pub async fn report(&self, id: &str) -> Result<Option<RestartReport>, EngineError> {
@@ -183,15 +200,10 @@ impl<E: Engine> Operations<E> {
             (None, None) => Vec::new(),
         };
         let mut reports = Vec::new();
-        // The last progress any of its workflows recorded (a worker moved it then).
-        let mut progressed_at = (status.state != InstanceState::Pending)
-            .then_some(status.updated_at)
-            .flatten();
         for cluster in &clusters {
             let child = child_id(&status.id, cluster);
             let mut report = match self.client.status(&child).await? {
                 Some(child_status) => {
-                    progressed_at = progressed_at.max(child_status.updated_at);
                     let mut report = child_status
                         .progress
                         .as_deref()
@@ -240,8 +252,26 @@ impl<E: Engine> Operations<E> {
                 None
             },
             clusters: reports,
-            progressed_at,
+            progressed_at: None,
         })
+    }
+
+    /// [`Operations::report`] with `progressed_at` filled in: the newest progress any of its
+    /// workflows recorded (reads their histories: for `status`, not for polling).
+    pub async fn report_with_progress(&self, id: &str) -> Result<Option<RestartReport>, EngineError> {
+        let Some(mut report) = self.report(id).await? else {
+            return Ok(None);
+        };
+        if report.progressed_at.is_none() {
+            let mut ids = vec![report.workflow_id.clone()];
+            ids.extend(report.clusters.iter().map(|c| c.common.child_id.clone()));
+            let mut newest = None;
+            for instance in ids {
+                newest = newest.max(self.client.last_progress(&instance).await);
+            }
+            report.progressed_at = newest;
+        }
+        Ok(Some(report))
     }
 
     /// Every operation, newest first (by the time it was recorded, started or not).
@@ -503,17 +533,23 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
 }
 
 /// Starts a worker of `engine`: first undoes what stopped instances left open, then runs (and
-/// resumes) every operation recorded there.
+/// resumes) every operation recorded there, or with `only` just that operation (its request
+/// and cluster workflows), leaving the others to `cratectl worker`.
 pub async fn start_worker<E: Engine>(
     engine: &E,
     env: Arc<ActivityEnv>,
     limits: WorkerLimits,
+    only: Option<&str>,
 ) -> Result<Worker<E::Worker>, EngineError> {
     let restarts = Operations::open(engine).await?;
     for note in restarts.compensate_stopped(&env).await? {
         tracing::warn!("undid what a stopped operation left open: {note}");
     }
-    let engine = engine.start_worker(env.clone(), limits).await?;
+    let scope = match only {
+        Some(id) => Some(restarts.instances_of(id).await?),
+        None => None,
+    };
+    let engine = engine.start_worker(env.clone(), limits, scope).await?;
     // While it runs, too: a cluster workflow the engine itself failed (a store error, a
     // nondeterminism after an upgrade) could not clean up after itself.
     let scan = tokio::spawn(async move {

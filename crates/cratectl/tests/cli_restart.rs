@@ -365,3 +365,33 @@ fn an_async_restart_is_pending_until_a_worker_runs_it() {
         assert_eq!(pod["uids"].as_array().unwrap().len(), 2, "{pod}");
     }
 }
+
+#[test]
+fn a_foreground_restart_runs_only_its_own_workflows() {
+    let env = two_clusters("restart-own-only");
+    // beta: recorded for a worker, none runs.
+    let started = json_of(&restart(&env, &["beta", "--async", "-o", "json"]), 0);
+    let beta_id = started["workflow_id"].as_str().unwrap().to_string();
+    // alpha in the foreground: its process runs alpha's restart, and leaves beta's alone.
+    let out = restart(&env, &["alpha", "-o", "json"]);
+    let report = json_of(&out, 0);
+    assert_eq!(report["state"], "completed", "{report}");
+    assert!(
+        stderr(&out).contains(&beta_id) && stderr(&out).contains("left to `cratectl worker`"),
+        "{}",
+        stderr(&out)
+    );
+    let beta = json_of(&run(&env, &["status", &beta_id, "-o", "json"]), 0);
+    assert_eq!(beta["state"], "running", "{beta}");
+    assert_eq!(beta["clusters"][0]["state"], "pending", "{beta}");
+    let sim = env.report();
+    let untouched = cluster(&sim, "beta");
+    assert!(
+        untouched["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["uids"].as_array().unwrap().len() == 1),
+        "beta was not restarted: {untouched}"
+    );
+}

@@ -234,7 +234,7 @@ impl<E: Send + Sync + 'static> ActivitySink<E> for DxActivities<E> {
 }
 
 /// Opens the store in `state_dir` (created if missing).
-async fn open_store(state_dir: &Path) -> Result<Arc<dyn Provider>, EngineError> {
+async fn open_store(state_dir: &Path) -> Result<Arc<Store>, EngineError> {
     let store_error = |message: String| EngineError::Store {
         store: state_dir.join(STORE_FILE).display().to_string(),
         message,
@@ -260,6 +260,8 @@ pub struct WorkerOptions {
     /// queued by this process wakes it at once; this bounds how late it notices work queued by
     /// another process (a `--async` start, a signal) or a crashed worker's expired lock.
     pub poll_interval: Duration,
+    /// Run only these instances (a foreground operation's own workflows); `None`: every one.
+    pub only: Option<Vec<String>>,
 }
 
 impl Default for WorkerOptions {
@@ -269,6 +271,7 @@ impl Default for WorkerOptions {
             max_concurrent_activities: 32,
             activity_lock_timeout: Duration::from_secs(15),
             poll_interval: Duration::from_millis(500),
+            only: None,
         }
     }
 }
@@ -320,10 +323,12 @@ impl Engine for Duroxide {
         &self,
         env: Arc<crate::env::ActivityEnv>,
         limits: WorkerLimits,
+        only: Option<Vec<String>>,
     ) -> Result<DxWorker, EngineError> {
         let options = WorkerOptions {
             max_concurrent_workflows: limits.max_concurrent_workflows,
             max_concurrent_activities: limits.max_concurrent_activities,
+            only,
             ..self.tuning.clone()
         };
         let activities = crate::activities::register(DxActivities::new(env));
@@ -367,6 +372,8 @@ impl DxWorker {
         options: &WorkerOptions,
     ) -> Result<DxWorker, EngineError> {
         let store = open_store(state_dir).await?;
+        store.restrict_to(options.only.as_ref().map(|ids| ids.iter().cloned().collect()));
+        let store: Arc<dyn Provider> = store;
         let runtime_options = RuntimeOptions {
             orchestration_concurrency: options.max_concurrent_workflows.max(1),
             worker_concurrency: options.max_concurrent_activities.max(1),
@@ -564,6 +571,7 @@ impl EngineClient for DuroxideClient {
         }
         let (state, progress, output) = state_of(&status);
         let info = self.client.get_instance_info(id).await.ok();
+        let updated_at = info.as_ref().and_then(|i| millis(i.updated_at));
         Ok(Some(InstanceStatus {
             id: id.to_string(),
             workflow: info
@@ -574,7 +582,7 @@ impl EngineClient for DuroxideClient {
             progress,
             output,
             created_at: info.as_ref().and_then(|i| millis(i.created_at)),
-            updated_at: info.as_ref().and_then(|i| millis(i.updated_at)),
+            updated_at,
             parent: info.and_then(|i| i.parent_instance_id),
             input: self.marker(id).and_then(|m| m.input),
         }))
@@ -607,6 +615,18 @@ impl EngineClient for DuroxideClient {
             .cancel_instance(id, reason)
             .await
             .map_err(|e| self.store_error(e))
+    }
+
+    async fn last_progress(&self, id: &str) -> Option<Timestamp> {
+        // The instance row's update time is not kept current; the newest event of its history is
+        // when a worker last moved it.
+        let info = self.client.get_instance_info(id).await.ok()?;
+        let events = self
+            .client
+            .read_execution_history(id, info.current_execution_id)
+            .await
+            .ok()?;
+        events.iter().map(|e| e.timestamp_ms).max().and_then(millis)
     }
 
     async fn mark_compensated(&self, id: &str) {

@@ -351,6 +351,10 @@ pub trait EngineClient: Clone + Send + Sync + 'static {
     /// recorded at once: an instance no worker has picked up reads as cancelled from then on,
     /// and a cancelled instance's output is `cancelled: <reason>` with the reason as given.
     fn cancel(&self, id: &str, reason: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// When a worker last recorded anything for instance `id` (progress, an activity's result,
+    /// a timer); `None` when none has yet. May cost a read of the instance's history: for
+    /// `status`, not for polling.
+    fn last_progress(&self, id: &str) -> impl Future<Output = Option<Timestamp>> + Send;
     /// Records that what instance `id` left open was undone (or that it ended clean), so
     /// compensation never runs twice and an old saga is never replayed over later changes.
     /// Kept by the engine, not by a CLI machine: every worker and CLI of the engine sees it.
@@ -397,10 +401,12 @@ pub trait Engine: Clone + Send + Sync + 'static {
     /// A client; needs no worker running.
     fn client(&self) -> impl Future<Output = Result<Self::Client, EngineError>> + Send;
     /// Starts a worker that runs every operation's workflows and activities, the activities
-    /// with `env`.
+    /// with `env`: every instance, or with `only` just those (a foreground operation runs its
+    /// own workflows and leaves the others to the workers).
     fn start_worker(
         &self,
         env: Arc<crate::env::ActivityEnv>,
         limits: WorkerLimits,
+        only: Option<Vec<String>>,
     ) -> impl Future<Output = Result<Self::Worker, EngineError>> + Send;
 }

@@ -15,11 +15,17 @@
 //!   durable timer) is due, or until the poll timeout passes — which bounds how late work from
 //!   another process or an expired lock of a crashed worker is noticed.
 //!
+//! * **A worker scope.** A foreground `restart` runs its own workflows only, leaving other open
+//!   operations to `cratectl worker`. duroxide's dispatchers take whatever is queued, so the
+//!   store hands out only items of the instances in scope ([`Store::restrict_to`]): an item of
+//!   another instance is put back at once, invisible for [`OUT_OF_SCOPE_DELAY`] and without
+//!   counting as an attempt (so it never turns poison), and the next one is looked at.
+//!
 //! One [`Store`] is shared by every client and worker of a state directory in this process (see
 //! [`Store::open`]), so a workflow started or signalled here wakes this process's worker at once.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -80,6 +86,11 @@ impl Queue {
     }
 }
 
+/// How long an item of an instance out of this worker's scope stays invisible after it was
+/// put back: another worker process picks it up after this at the latest, and this one looks at
+/// it again no more often.
+pub const OUT_OF_SCOPE_DELAY: Duration = Duration::from_secs(2);
+
 /// duroxide's SQLite provider, serialized and woken as described in the module documentation.
 pub struct Store {
     inner: SqliteProvider,
@@ -87,6 +98,8 @@ pub struct Store {
     serial: tokio::sync::Mutex<()>,
     orchestrations: Queue,
     activities: Queue,
+    /// The instances this process's worker runs; `None`: every one.
+    scope: std::sync::RwLock<Option<Arc<HashSet<String>>>>,
 }
 
 /// The stores open in this process, by database file.
@@ -115,11 +128,25 @@ impl Store {
             serial: tokio::sync::Mutex::new(()),
             orchestrations: Queue::default(),
             activities: Queue::default(),
+            scope: std::sync::RwLock::new(None),
         });
         let mut stores = open_stores().lock().unwrap_or_else(|p| p.into_inner());
         stores.retain(|_, weak| weak.strong_count() > 0);
         stores.insert(key, Arc::downgrade(&store));
         Ok(store)
+    }
+
+    /// Lets this process's worker run only `instances` (`None`: every instance).
+    pub fn restrict_to(&self, instances: Option<HashSet<String>>) {
+        *self.scope.write().unwrap_or_else(|p| p.into_inner()) = instances.map(Arc::new);
+    }
+
+    fn in_scope(&self, instance: &str) -> bool {
+        self.scope
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_none_or(|only| only.contains(instance))
     }
 
     fn shared(key: &Path) -> Option<Arc<Store>> {
@@ -187,8 +214,22 @@ impl Provider for Store {
         filter: Option<&DispatcherCapabilityFilter>,
     ) -> Result<Option<(OrchestrationItem, String, u32)>, ProviderError> {
         self.fetch(&self.orchestrations, poll_timeout, || {
-            self.inner
-                .fetch_orchestration_item(lock_timeout, Duration::ZERO, filter)
+            Box::pin(async move {
+                loop {
+                    let found = self
+                        .inner
+                        .fetch_orchestration_item(lock_timeout, Duration::ZERO, filter)
+                        .await?;
+                    match found {
+                        Some((item, token, _)) if !self.in_scope(&item.instance) => {
+                            self.inner
+                                .abandon_orchestration_item(&token, Some(OUT_OF_SCOPE_DELAY), true)
+                                .await?;
+                        }
+                        other => return Ok(other),
+                    }
+                }
+            })
         })
         .await
     }
@@ -293,8 +334,24 @@ impl Provider for Store {
         tag_filter: &TagFilter,
     ) -> Result<Option<(WorkItem, String, u32)>, ProviderError> {
         self.fetch(&self.activities, poll_timeout, || {
-            self.inner
-                .fetch_work_item(lock_timeout, Duration::ZERO, session, tag_filter)
+            Box::pin(async move {
+                loop {
+                    let found = self
+                        .inner
+                        .fetch_work_item(lock_timeout, Duration::ZERO, session, tag_filter)
+                        .await?;
+                    match found {
+                        Some((WorkItem::ActivityExecute { ref instance, .. }, ref token, _))
+                            if !self.in_scope(instance) =>
+                        {
+                            self.inner
+                                .abandon_work_item(token, Some(OUT_OF_SCOPE_DELAY), true)
+                                .await?;
+                        }
+                        other => return Ok(other),
+                    }
+                }
+            })
         })
         .await
     }

@@ -50,9 +50,14 @@ impl Setup {
         write_kubeconfig(&path, &kubeconfig(running.addr, "cratedb")).unwrap();
         let state = dir.join("state");
         let engine = Duroxide::new(&state);
-        let worker = start_worker(&engine, Arc::new(ActivityEnv::new(None)), WorkerLimits::default())
-            .await
-            .unwrap();
+        let worker = start_worker(
+            &engine,
+            Arc::new(ActivityEnv::new(None)),
+            WorkerLimits::default(),
+            None,
+        )
+        .await
+        .unwrap();
         let restarts = Restarts::open(&engine).await.unwrap();
         Setup {
             server: running.server.clone(),

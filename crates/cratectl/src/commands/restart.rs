@@ -454,6 +454,7 @@ async fn foreground(
     mode: Mode,
     dir: &Path,
 ) -> CliResult {
+    // This process runs this restart only; other open operations stay for `cratectl worker`.
     let others: Vec<String> = restarts
         .open_operations()
         .await
@@ -466,14 +467,19 @@ async fn foreground(
         .collect();
     if !others.is_empty() {
         eprintln!(
-            "note: this process also runs the other open restarts in {}: {}",
+            "note: other open operations in {} are left to `cratectl worker`: {}",
             dir.display(),
             others.join(", ")
         );
     }
-    let worker = service::start_worker(restarts.engine(), activity_env(global), WorkerLimits::default())
-        .await
-        .map_err(engine_error)?;
+    let worker = service::start_worker(
+        restarts.engine(),
+        activity_env(global),
+        WorkerLimits::default(),
+        Some(id),
+    )
+    .await
+    .map_err(engine_error)?;
     let mut progress = Progress::new();
     let signal = shutdown_signal();
     tokio::pin!(signal);

@@ -184,7 +184,7 @@ pub async fn worker(args: WorkerArgs, global: GlobalArgs) -> CliResult {
         max_concurrent_workflows: usize::from(args.max_concurrent_workflows),
         max_concurrent_activities: usize::from(args.max_concurrent_activities),
     };
-    let worker = service::start_worker(restarts.engine(), env, limits)
+    let worker = service::start_worker(restarts.engine(), env, limits, None)
         .await
         .map_err(engine_error)?;
     let open = restarts.open_operations().await.unwrap_or_default();
@@ -218,7 +218,12 @@ pub async fn worker(args: WorkerArgs, global: GlobalArgs) -> CliResult {
 pub async fn status(args: StatusArgs, global: GlobalArgs, top: Option<OutputFormat>) -> CliResult {
     let format = args.output.or(top).unwrap_or_default();
     let dir = state_dir(&global)?;
-    let (_, report) = find(&dir, &args.id).await?;
+    let (restarts, _) = find(&dir, &args.id).await?;
+    let report = restarts
+        .report_with_progress(&args.id)
+        .await
+        .map_err(engine_error)?
+        .ok_or_else(|| CliError::failed(format!("{} can no longer be read", args.id)))?;
     print_report(format, &report)?;
     if report.stalled(jiff::Timestamp::now()) {
         // On standard error, so the report on standard output stays what scripts parse.
