@@ -3,12 +3,30 @@
 //! Malformed SQL gives CrateDB-style `line L:C: mismatched input '…' expecting …` errors;
 //! well-formed SQL the simulator does not model (INSERT, JOIN, subqueries, SHOW, …) gives the
 //! loud "cratesim: unsupported statement" error, never a silent empty result.
+//!
+//! Expressions nested deeper than [`MAX_DEPTH`] are refused as a parse error too, before the
+//! parser (or the evaluator, or dropping the tree) can overflow the stack.
 
 use serde_json::Value;
 
 use super::ast::{BinOp, Expr, OrderBy, Props, ScopeAst, Select, SelectItem, Statement, TableName, TableRef};
 use super::error::SqlError;
 use super::lexer::{Tok, Token, tokenize};
+
+/// How deep an expression may nest: parentheses, function calls, array and object literals,
+/// `NOT`, unary minus, casts and subscripts count a level each, and so does every operator of a
+/// chain (`1 + 1 + … + 1` builds a tree as deep as it is long). Deeper statements get a
+/// `SQLParseException` (4000, HTTP 400) rather than a stack overflow in this recursive-descent
+/// parser, in the evaluator, or when the tree is dropped.
+///
+/// 128 is the limit serde_json puts on JSON nesting (`serde_json::Deserializer`'s
+/// `remaining_depth`) and Materialize on SQL (`RECURSION_LIMIT` in MaterializeInc/materialize,
+/// `src/sql-parser/src/parser.rs`: a dozen levels seen in production, times a safety factor).
+/// No statement a client writes comes near it (cratectl's nest a few levels), and the deepest
+/// statement of any shape at the limit needs under 1 MiB of stack to parse and evaluate in an
+/// unoptimised build, half of the 2 MiB a Rust or tokio thread gets. CrateDB's own parser
+/// (ANTLR, `libs/sql-parser` in crate/crate) documents no such limit.
+pub(crate) const MAX_DEPTH: usize = 128;
 
 /// First words of statements CrateDB knows; other first words are syntax errors.
 const STATEMENT_STARTS: &[&str] = &[
@@ -89,6 +107,7 @@ pub(crate) fn parse(stmt: &str) -> Result<Statement, SqlError> {
         toks,
         pos: 0,
         next_param: 0,
+        depth: 0,
         stmt,
     };
     let parsed = p.statement()?;
@@ -103,6 +122,10 @@ struct Parser<'a> {
     toks: Vec<Token>,
     pos: usize,
     next_param: usize,
+    /// Levels of expression nesting open at this point (see [`MAX_DEPTH`]). Each function that
+    /// opens levels puts the count back before it returns `Ok`; after an error the whole parse
+    /// is abandoned, so the count no longer matters.
+    depth: usize,
     stmt: &'a str,
 }
 
@@ -179,6 +202,20 @@ impl Parser<'_> {
 
     fn unsupported(&self, what: &str) -> SqlError {
         SqlError::unsupported(what, self.stmt)
+    }
+
+    /// Opens one more level of nesting, or refuses the statement at the current token.
+    fn deeper(&mut self) -> Result<(), SqlError> {
+        self.depth += 1;
+        if self.depth <= MAX_DEPTH {
+            return Ok(());
+        }
+        let t = self.peek();
+        Err(SqlError::parse(&format!(
+            "line {}:{}: statement too deeply nested: more than {MAX_DEPTH} levels of parentheses, \
+             function calls or operators (cratesim's limit)",
+            t.line, t.col
+        )))
     }
 
     /// Any identifier (quoted or not).
@@ -633,38 +670,93 @@ impl Parser<'_> {
     }
 
     // ---- expressions ----
+    //
+    // The functions on the path a nested expression recurses through (`expr` … `primary`,
+    // `chain`, `call`, the literals) keep their own locals few and leave everything else to
+    // helpers that run only after the recursion has returned: an unoptimised build gives every
+    // local its own stack slot, and a frame that is live at every level of nesting multiplies.
 
+    /// Every nested expression (in parentheses, a call, an array or object literal) comes
+    /// through here: one level of nesting.
     pub(crate) fn expr(&mut self) -> Result<Expr, SqlError> {
-        let mut left = self.and_expr()?;
-        while self.eat_kw("or") {
-            let right = self.and_expr()?;
-            left = Expr::Binary {
-                op: BinOp::Or,
-                left: Box::new(left),
-                right: Box::new(right),
-            };
-        }
-        Ok(left)
+        let base = self.depth;
+        let e = self
+            .deeper()
+            .and_then(|()| self.and_expr())
+            .and_then(|first| self.chain(first, Self::and_expr, Self::or_op));
+        self.depth = base;
+        e
     }
 
     fn and_expr(&mut self) -> Result<Expr, SqlError> {
-        let mut left = self.not_expr()?;
-        while self.eat_kw("and") {
-            let right = self.not_expr()?;
-            left = Expr::Binary {
-                op: BinOp::And,
-                left: Box::new(left),
-                right: Box::new(right),
-            };
+        self.not_expr()
+            .and_then(|first| self.chain(first, Self::not_expr, Self::and_op))
+    }
+
+    /// `first op operand op operand …`, left-associative. Each operator opens a level: the
+    /// tree gets one deeper with every operand (`1 + 1 + … + 1`).
+    fn chain(
+        &mut self,
+        first: Expr,
+        operand: fn(&mut Self) -> Result<Expr, SqlError>,
+        operator: fn(&mut Self) -> Option<BinOp>,
+    ) -> Result<Expr, SqlError> {
+        let base = self.depth;
+        let mut left = first;
+        while let Some(op) = operator(self) {
+            self.deeper()?;
+            let right = operand(self)?;
+            left = binary(op, left, right);
         }
+        self.depth = base;
         Ok(left)
+    }
+
+    fn or_op(&mut self) -> Option<BinOp> {
+        self.eat_kw("or").then_some(BinOp::Or)
+    }
+
+    fn and_op(&mut self) -> Option<BinOp> {
+        self.eat_kw("and").then_some(BinOp::And)
+    }
+
+    fn additive_op(&mut self) -> Option<BinOp> {
+        if self.eat_sym("+") {
+            Some(BinOp::Add)
+        } else if self.eat_sym("-") {
+            Some(BinOp::Sub)
+        } else {
+            None
+        }
+    }
+
+    fn multiplicative_op(&mut self) -> Option<BinOp> {
+        if self.eat_sym("*") {
+            Some(BinOp::Mul)
+        } else if self.eat_sym("/") {
+            Some(BinOp::Div)
+        } else if self.eat_sym("%") {
+            Some(BinOp::Mod)
+        } else {
+            None
+        }
     }
 
     fn not_expr(&mut self) -> Result<Expr, SqlError> {
         if self.eat_kw("not") {
-            return Ok(Expr::Not(Box::new(self.not_expr()?)));
+            self.negation()
+        } else {
+            self.predicate()
         }
-        self.predicate()
+    }
+
+    /// `NOT expr`, after `NOT`: a level.
+    fn negation(&mut self) -> Result<Expr, SqlError> {
+        let base = self.depth;
+        self.deeper()?;
+        let negated = self.not_expr()?;
+        self.depth = base;
+        Ok(Expr::Not(Box::new(negated)))
     }
 
     fn cmp_op(&mut self) -> Option<BinOp> {
@@ -682,27 +774,14 @@ impl Parser<'_> {
     }
 
     fn predicate(&mut self) -> Result<Expr, SqlError> {
-        let left = self.additive()?;
+        self.additive().and_then(|left| self.predicate_rest(left))
+    }
+
+    /// What may follow the left operand of a predicate: a comparison, `IS [NOT] NULL`,
+    /// `[NOT] IN (…)`, `[NOT] [I]LIKE …`; or nothing.
+    fn predicate_rest(&mut self, left: Expr) -> Result<Expr, SqlError> {
         if let Some(op) = self.cmp_op() {
-            if self.eat_kw("any") {
-                self.expect_sym("(")?;
-                let right = self.expr()?;
-                self.expect_sym(")")?;
-                return Ok(Expr::Any {
-                    op,
-                    left: Box::new(left),
-                    right: Box::new(right),
-                });
-            }
-            if self.is_kw("all") {
-                return Err(self.unsupported("ALL(...)"));
-            }
-            let right = self.additive()?;
-            return Ok(Expr::Binary {
-                op,
-                left: Box::new(left),
-                right: Box::new(right),
-            });
+            return self.comparison(op, left);
         }
         if self.eat_kw("is") {
             let negated = self.eat_kw("not");
@@ -717,17 +796,7 @@ impl Parser<'_> {
             self.pos += 1;
         }
         if self.eat_kw("in") {
-            self.expect_sym("(")?;
-            if self.is_kw("select") {
-                return Err(self.unsupported("subquery"));
-            }
-            let list = self.expr_list()?;
-            self.expect_sym(")")?;
-            return Ok(Expr::InList {
-                expr: Box::new(left),
-                list,
-                negated,
-            });
+            return self.in_list(left, negated);
         }
         let ci = self.is_kw("ilike");
         if self.eat_kw("like") || self.eat_kw("ilike") {
@@ -745,62 +814,73 @@ impl Parser<'_> {
         Ok(left)
     }
 
-    fn additive(&mut self) -> Result<Expr, SqlError> {
-        let mut left = self.multiplicative()?;
-        loop {
-            let op = if self.eat_sym("+") {
-                BinOp::Add
-            } else if self.eat_sym("-") {
-                BinOp::Sub
-            } else {
-                return Ok(left);
-            };
-            let right = self.multiplicative()?;
-            left = Expr::Binary {
+    /// `left op right` or `left op ANY(right)`.
+    fn comparison(&mut self, op: BinOp, left: Expr) -> Result<Expr, SqlError> {
+        if self.eat_kw("any") {
+            self.expect_sym("(")?;
+            let right = self.expr()?;
+            self.expect_sym(")")?;
+            return Ok(Expr::Any {
                 op,
                 left: Box::new(left),
                 right: Box::new(right),
-            };
+            });
         }
+        if self.is_kw("all") {
+            return Err(self.unsupported("ALL(...)"));
+        }
+        let right = self.additive()?;
+        Ok(binary(op, left, right))
+    }
+
+    /// `left [NOT] IN (list)`, after `IN`.
+    fn in_list(&mut self, left: Expr, negated: bool) -> Result<Expr, SqlError> {
+        self.expect_sym("(")?;
+        if self.is_kw("select") {
+            return Err(self.unsupported("subquery"));
+        }
+        let list = self.expr_list()?;
+        self.expect_sym(")")?;
+        Ok(Expr::InList {
+            expr: Box::new(left),
+            list,
+            negated,
+        })
+    }
+
+    fn additive(&mut self) -> Result<Expr, SqlError> {
+        self.multiplicative()
+            .and_then(|first| self.chain(first, Self::multiplicative, Self::additive_op))
     }
 
     fn multiplicative(&mut self) -> Result<Expr, SqlError> {
-        let mut left = self.unary()?;
-        loop {
-            let op = if self.eat_sym("*") {
-                BinOp::Mul
-            } else if self.eat_sym("/") {
-                BinOp::Div
-            } else if self.eat_sym("%") {
-                BinOp::Mod
-            } else {
-                return Ok(left);
-            };
-            let right = self.unary()?;
-            left = Expr::Binary {
-                op,
-                left: Box::new(left),
-                right: Box::new(right),
-            };
-        }
+        self.unary()
+            .and_then(|first| self.chain(first, Self::unary, Self::multiplicative_op))
     }
 
     fn unary(&mut self) -> Result<Expr, SqlError> {
         if self.eat_sym("-") {
-            return Ok(match self.unary()? {
-                Expr::Lit(Value::Number(n), text) => {
-                    let negated = if let Some(i) = n.as_i64() {
-                        Value::from(-i)
-                    } else {
-                        Value::from(-n.as_f64().unwrap_or(0.0))
-                    };
-                    Expr::Lit(negated, format!("-{text}"))
-                }
-                other => Expr::Neg(Box::new(other)),
-            });
+            return self.minus();
         }
-        let mut e = self.primary()?;
+        self.primary().and_then(|e| self.postfix(e))
+    }
+
+    /// `- operand`, after `-`: a level.
+    fn minus(&mut self) -> Result<Expr, SqlError> {
+        let base = self.depth;
+        self.deeper()?;
+        let operand = self.unary()?;
+        self.depth = base;
+        Ok(negate(operand))
+    }
+
+    /// Subscripts (`['a']`) and casts (`::type`) after a primary; each opens a level.
+    fn postfix(&mut self, mut e: Expr) -> Result<Expr, SqlError> {
+        let base = self.depth;
         loop {
+            if self.is_sym("[") || self.is_sym("::") {
+                self.deeper()?;
+            }
             if self.eat_sym("[") {
                 let key = match self.advance().tok {
                     Tok::Str(s) => s,
@@ -838,6 +918,7 @@ impl Parser<'_> {
                     ty,
                 };
             } else {
+                self.depth = base;
                 return Ok(e);
             }
         }
@@ -863,7 +944,10 @@ impl Parser<'_> {
         }
         if name == "array" {
             self.expect_sym("(")?;
+            let base = self.depth;
+            self.deeper()?;
             let inner = self.type_name()?;
+            self.depth = base;
             self.expect_sym(")")?;
             name = format!("array({inner})");
         }
@@ -875,8 +959,18 @@ impl Parser<'_> {
     }
 
     fn primary(&mut self) -> Result<Expr, SqlError> {
-        let t = self.advance();
-        match t.tok {
+        match self.advance().tok {
+            Tok::Sym("(") => self.parenthesized(),
+            Tok::Sym("[") => self.array_literal(),
+            Tok::Sym("{") => self.object_literal(),
+            Tok::Ident { text, quoted } => self.ident_expr(text, quoted),
+            other => self.atom(other),
+        }
+    }
+
+    /// A literal or a parameter, the token already taken.
+    fn atom(&mut self, tok: Tok) -> Result<Expr, SqlError> {
+        match tok {
             Tok::Num(text) => Ok(Expr::Lit(number(&text), text)),
             Tok::Str(s) => Ok(Expr::Lit(
                 Value::String(s.clone()),
@@ -887,25 +981,6 @@ impl Parser<'_> {
                 Ok(Expr::Param(self.next_param - 1))
             }
             Tok::Param(Some(n)) => Ok(Expr::Param(n.saturating_sub(1))),
-            Tok::Sym("(") => {
-                if self.is_kw("select") {
-                    return Err(self.unsupported("subquery"));
-                }
-                let e = self.expr()?;
-                self.expect_sym(")")?;
-                Ok(e)
-            }
-            Tok::Sym("[") => {
-                let items = if self.is_sym("]") {
-                    Vec::new()
-                } else {
-                    self.expr_list()?
-                };
-                self.expect_sym("]")?;
-                Ok(Expr::Array(items))
-            }
-            Tok::Sym("{") => self.object_literal(),
-            Tok::Ident { text, quoted } => self.ident_expr(text, quoted),
             _ => {
                 self.pos -= 1;
                 Err(self.mismatch("an expression"))
@@ -913,6 +988,30 @@ impl Parser<'_> {
         }
     }
 
+    /// `( expr )`, after `(`.
+    fn parenthesized(&mut self) -> Result<Expr, SqlError> {
+        if self.is_kw("select") {
+            return self.subquery();
+        }
+        self.expr().and_then(|e| self.expect_sym(")").map(|()| e))
+    }
+
+    fn subquery(&self) -> Result<Expr, SqlError> {
+        Err(self.unsupported("subquery"))
+    }
+
+    /// `[ items ]`, after `[`.
+    fn array_literal(&mut self) -> Result<Expr, SqlError> {
+        let items = if self.is_sym("]") {
+            Vec::new()
+        } else {
+            self.expr_list()?
+        };
+        self.expect_sym("]")?;
+        Ok(Expr::Array(items))
+    }
+
+    /// `{ key = expr, … }`, after `{`.
     fn object_literal(&mut self) -> Result<Expr, SqlError> {
         let mut fields = Vec::new();
         if self.eat_sym("}") {
@@ -932,58 +1031,46 @@ impl Parser<'_> {
 
     fn ident_expr(&mut self, text: String, quoted: bool) -> Result<Expr, SqlError> {
         if !quoted {
-            match text.as_str() {
-                "true" => return Ok(Expr::Lit(Value::Bool(true), "true".into())),
-                "false" => return Ok(Expr::Lit(Value::Bool(false), "false".into())),
-                "null" => return Ok(Expr::Lit(Value::Null, "NULL".into())),
-                "current_user" | "current_schema" | "user" | "session_user" if !self.is_sym("(") => {
-                    return Ok(Expr::Func {
-                        name: text,
-                        args: Vec::new(),
-                        star: false,
-                        distinct: false,
-                    });
-                }
-                "cast" | "try_cast" if self.is_sym("(") => {
-                    self.expect_sym("(")?;
-                    let e = self.expr()?;
-                    self.expect_kw("as")?;
-                    let ty = self.type_name()?;
-                    self.expect_sym(")")?;
-                    return Ok(Expr::Cast {
-                        expr: Box::new(e),
-                        ty,
-                    });
-                }
-                _ => {}
+            if let Some(e) = keyword_expr(&text, self.is_sym("(")) {
+                return Ok(e);
+            }
+            if matches!(text.as_str(), "cast" | "try_cast") && self.eat_sym("(") {
+                return self.cast_call();
             }
         }
-        let mut parts = vec![text];
+        let parts = self.qualified(text)?;
+        if self.eat_sym("(") {
+            return self.call(parts);
+        }
+        Ok(column(parts))
+    }
+
+    /// `CAST(expr AS type)`, after `CAST(`.
+    fn cast_call(&mut self) -> Result<Expr, SqlError> {
+        let e = self.expr()?;
+        self.expect_kw("as")?;
+        let ty = self.type_name()?;
+        self.expect_sym(")")?;
+        Ok(Expr::Cast {
+            expr: Box::new(e),
+            ty,
+        })
+    }
+
+    /// `first[.part…]`: the parts of a dotted name.
+    fn qualified(&mut self, first: String) -> Result<Vec<String>, SqlError> {
+        let mut parts = vec![first];
         while self.is_sym(".") && matches!(self.peek_at(1).tok, Tok::Ident { .. }) {
             self.pos += 1;
             parts.push(self.ident()?);
         }
-        if self.eat_sym("(") {
-            return self.call(parts);
-        }
-        let name = parts.pop().unwrap_or_default();
-        Ok(Expr::Column {
-            qualifier: parts,
-            name,
-            path: Vec::new(),
-        })
+        Ok(parts)
     }
 
-    fn call(&mut self, mut parts: Vec<String>) -> Result<Expr, SqlError> {
-        let name = parts.pop().unwrap_or_default();
+    fn call(&mut self, parts: Vec<String>) -> Result<Expr, SqlError> {
         if self.eat_sym("*") {
             self.expect_sym(")")?;
-            return Ok(Expr::Func {
-                name,
-                args: Vec::new(),
-                star: true,
-                distinct: false,
-            });
+            return self.function(parts, Vec::new(), true, false);
         }
         let distinct = self.eat_kw("distinct");
         let args = if self.is_sym(")") {
@@ -991,16 +1078,81 @@ impl Parser<'_> {
         } else {
             self.expr_list()?
         };
-        self.expect_sym(")")?;
-        if self.is_kw("over") || self.is_kw("filter") {
-            return Err(self.unsupported("window functions"));
+        self.function(parts, args, false, distinct)
+    }
+
+    /// The call of `parts` with `args`, before its closing parenthesis.
+    fn function(
+        &mut self,
+        mut parts: Vec<String>,
+        args: Vec<Expr>,
+        star: bool,
+        distinct: bool,
+    ) -> Result<Expr, SqlError> {
+        if !star {
+            self.expect_sym(")")?;
+            if self.is_kw("over") || self.is_kw("filter") {
+                return Err(self.unsupported("window functions"));
+            }
         }
         Ok(Expr::Func {
-            name,
+            name: parts.pop().unwrap_or_default(),
             args,
-            star: false,
+            star,
             distinct,
         })
+    }
+}
+
+fn binary(op: BinOp, left: Expr, right: Expr) -> Expr {
+    Expr::Binary {
+        op,
+        left: Box::new(left),
+        right: Box::new(right),
+    }
+}
+
+/// `-operand`: a numeric literal is negated in place (`-1` is the literal `-1`).
+fn negate(operand: Expr) -> Expr {
+    match operand {
+        Expr::Lit(Value::Number(n), text) => {
+            let negated = if let Some(i) = n.as_i64() {
+                Value::from(-i)
+            } else {
+                Value::from(-n.as_f64().unwrap_or(0.0))
+            };
+            Expr::Lit(negated, format!("-{text}"))
+        }
+        other => Expr::Neg(Box::new(other)),
+    }
+}
+
+/// The unquoted words that are values rather than columns: `true`, `false`, `null`, and the
+/// session functions written without parentheses (`current_user`).
+fn keyword_expr(word: &str, before_parenthesis: bool) -> Option<Expr> {
+    match word {
+        "true" => Some(Expr::Lit(Value::Bool(true), "true".into())),
+        "false" => Some(Expr::Lit(Value::Bool(false), "false".into())),
+        "null" => Some(Expr::Lit(Value::Null, "NULL".into())),
+        "current_user" | "current_schema" | "user" | "session_user" if !before_parenthesis => {
+            Some(Expr::Func {
+                name: word.to_string(),
+                args: Vec::new(),
+                star: false,
+                distinct: false,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A column reference from the parts of a dotted name.
+fn column(mut parts: Vec<String>) -> Expr {
+    let name = parts.pop().unwrap_or_default();
+    Expr::Column {
+        qualifier: parts,
+        name,
+        path: Vec::new(),
     }
 }
 
@@ -1090,6 +1242,44 @@ mod tests {
         );
         let e = parse("SELECT * FROM a JOIN b ON a.x = b.x").unwrap_err();
         assert!(e.message.contains("unsupported"), "{}", e.message);
+    }
+
+    #[test]
+    fn nesting_is_bounded_at_max_depth() {
+        let parens = |n: usize| format!("SELECT {}1{}", "(".repeat(n), ")".repeat(n));
+        // The select item is a level of its own.
+        assert!(parse(&parens(MAX_DEPTH - 1)).is_ok());
+        let e = parse(&parens(MAX_DEPTH)).unwrap_err();
+        assert_eq!(e.code, 4000);
+        assert!(
+            e.message
+                .contains("statement too deeply nested: more than 128 levels"),
+            "{}",
+            e.message
+        );
+        let e = parse(&parens(100_000)).unwrap_err();
+        assert!(e.message.contains("too deeply nested"), "{}", e.message);
+        // A chain deepens the tree with every operator.
+        let chain = |n: usize| format!("SELECT 1{}", " + 1".repeat(n));
+        assert!(parse(&chain(MAX_DEPTH - 1)).is_ok());
+        assert!(parse(&chain(MAX_DEPTH)).is_err());
+    }
+
+    #[test]
+    fn levels_are_given_back_after_each_expression() {
+        // Siblings do not add up: many items, arguments, list entries and array elements, each
+        // nested well below the limit, parse.
+        let item = format!("{}1{}", "(".repeat(100), ")".repeat(100));
+        let many = vec![item.as_str(); 50].join(", ");
+        for stmt in [
+            format!("SELECT {many}"),
+            format!("SELECT concat({many})"),
+            format!("SELECT 1 IN ({many})"),
+            format!("SELECT [{many}]"),
+            format!("SELECT {many} FROM sys.nodes WHERE {item} = {item} AND NOT {item} ORDER BY {item}"),
+        ] {
+            assert!(parse(&stmt).is_ok(), "{}", &stmt[..60]);
+        }
     }
 
     #[test]
