@@ -122,6 +122,50 @@ fn default_replicas() -> Replicas {
     Replicas::Count(1)
 }
 
+/// The largest scenario file read: 16 MiB, more than a scenario at every [limit](limits)
+/// takes.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The text of the regular file at `path`, at most [`MAX_FILE_BYTES`]. A path that is not a
+/// regular file (`/dev/zero`, a directory, a FIFO) is refused before it is opened (a FIFO would
+/// block until a writer came), a larger file by its size, and the read stops one byte past the
+/// limit whatever the size said. cratectl reads its own files the same way; cratesim depends on
+/// no other crate of the workspace, so it does not share that code.
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+
+    let check = |metadata: std::fs::Metadata| {
+        if !metadata.is_file() {
+            let kind = if metadata.is_dir() {
+                "a directory"
+            } else {
+                "a device, FIFO or socket"
+            };
+            return Err(format!("not a regular file (it is {kind})"));
+        }
+        if metadata.len() > MAX_FILE_BYTES {
+            return Err(format!(
+                "it is {} bytes; the limit is {MAX_FILE_BYTES} bytes (16 MiB)",
+                metadata.len()
+            ));
+        }
+        Ok(())
+    };
+    check(std::fs::metadata(path).map_err(|e| e.to_string())?)?;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    check(file.metadata().map_err(|e| e.to_string())?)?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if u64::try_from(text.len()).unwrap_or(u64::MAX) > MAX_FILE_BYTES {
+        return Err(format!(
+            "it holds more than {MAX_FILE_BYTES} bytes (16 MiB), the limit"
+        ));
+    }
+    Ok(text)
+}
+
 impl ClusterDef {
     /// The shape the operator stand-in materialises.
     pub fn shape(&self) -> ClusterShape {
@@ -180,10 +224,10 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// Reads and parses the scenario file at `path`.
+    /// Reads and parses the scenario file at `path`: a regular file of at most
+    /// [`MAX_FILE_BYTES`] (see [`read_bounded`]).
     pub fn load(path: &Path) -> Result<Scenario, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
+        let text = read_bounded(path).map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
         Scenario::parse(&text, &path.display().to_string())
     }
 

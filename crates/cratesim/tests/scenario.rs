@@ -360,3 +360,37 @@ fn serve_refuses_a_simulation_too_large_to_serve_at_once() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn serve_refuses_a_scenario_file_it_cannot_read_at_once() {
+    let dir = std::env::temp_dir().join(format!("cratesim-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let large = dir.join("large.yaml");
+    // Valid YAML: a scenario followed by comments, one byte over the limit.
+    let mut text = String::from("clusters: [{name: alpha}]\n");
+    let line = format!("# {}\n", "x".repeat(1000));
+    while text.len() + line.len() <= 16 * 1024 * 1024 {
+        text.push_str(&line);
+    }
+    text.push_str(&"#".repeat(16 * 1024 * 1024 + 1 - text.len()));
+    std::fs::write(&large, &text).unwrap();
+    let large = large.display().to_string();
+    let folder = dir.display().to_string();
+    for (path, why) in [
+        ("/dev/zero", "not a regular file (it is a device, FIFO or socket)"),
+        (folder.as_str(), "not a regular file (it is a directory)"),
+        (
+            large.as_str(),
+            "it is 16777217 bytes; the limit is 16777216 bytes (16 MiB)",
+        ),
+    ] {
+        let out = serve_refused(&["--scenario", path]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{path}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: cannot read scenario {path}: {why}")),
+            "{stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
