@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cratesim::clock::Clock;
-use cratesim::operator::ClusterShape;
+use cratesim::operator::{ClusterShape, limits};
 use cratesim::scenario::Scenario;
 use cratesim::serve::{Sim, kubeconfig, serve, write_kubeconfig};
 
@@ -72,6 +72,31 @@ fn build(args: &ServeArgs, clock: Clock) -> Result<(Sim, String), String> {
     }
     if args.data_nodes == 0 {
         return Err("--data-nodes must be at least 1".into());
+    }
+    // Checked before the shapes are built: `--clusters` and `--tables` size vectors.
+    if usize::try_from(args.clusters).unwrap_or(usize::MAX) > limits::CLUSTERS {
+        return Err(format!(
+            "--clusters {} is over the limit of {}",
+            args.clusters,
+            limits::CLUSTERS
+        ));
+    }
+    let nodes = u64::from(args.masters) + u64::from(args.data_nodes);
+    if nodes > limits::NODES_PER_CLUSTER {
+        return Err(format!(
+            "--masters {} and --data-nodes {} make {nodes} CrateDB nodes per cluster, over the limit of {}",
+            args.masters,
+            args.data_nodes,
+            limits::NODES_PER_CLUSTER
+        ));
+    }
+    if let Some(tables) = args.tables
+        && usize::try_from(tables).unwrap_or(usize::MAX) > limits::TABLES_PER_CLUSTER
+    {
+        return Err(format!(
+            "--tables {tables} is over the limit of {} per cluster",
+            limits::TABLES_PER_CLUSTER
+        ));
     }
     let shapes: Vec<ClusterShape> = (1..=args.clusters)
         .map(|i| {

@@ -49,6 +49,39 @@ pub struct ClusterShape {
 /// The preStop command the operator writes when dc_util is enabled.
 pub const DEFAULT_DC_UTIL_COMMAND: &str = "/dc_util -min-availability PRIMARIES -timeout 720s";
 
+/// How large a simulation may be. Everything is simulated in one process: every CrateDB node is
+/// a pod the controllers look after at every tick, and the allocation model does work
+/// proportional to a cluster's data nodes times the square of its shard copies at every reroute
+/// (each copy is weighed on every node against every other copy). Within these limits the
+/// largest simulation allowed is created in a few seconds and a reroute takes well under a
+/// second in an unoptimised build (`cargo run -p cratesim`), as measured on the shapes the
+/// limits allow; a scenario beyond them is refused when it is loaded, naming the field, the
+/// value and the limit, instead of starting something that looks hung.
+pub mod limits {
+    /// CrateDB clusters in one simulation.
+    pub const CLUSTERS: usize = 100;
+    /// Kubernetes nodes of a scenario (`nodes:`).
+    pub const KUBE_NODES: usize = 1000;
+    /// CrateDB nodes of one cluster: dedicated masters plus every data group's replicas.
+    pub const NODES_PER_CLUSTER: u64 = 1000;
+    /// CrateDB nodes (pods) of every cluster together.
+    pub const NODES: u64 = 2000;
+    /// User tables of one cluster.
+    pub const TABLES_PER_CLUSTER: usize = 1000;
+    /// Partitions of one table.
+    pub const PARTITIONS_PER_TABLE: usize = 1000;
+    /// Shards of one table (of each partition of a partitioned one).
+    pub const SHARDS_PER_TABLE: u32 = 1000;
+    /// Shard copies of one cluster (primaries and replicas of every table and partition).
+    pub const SHARD_COPIES_PER_CLUSTER: u64 = 10_000;
+    /// Shard copies of every cluster together.
+    pub const SHARD_COPIES: u64 = 100_000;
+    /// Data nodes times the square of the shard copies, of one cluster and summed over every
+    /// cluster: the allocation work of a reroute (1000 data nodes with 316 copies, 100 with
+    /// 1000, 3 with 5773).
+    pub const ALLOCATION_WORK: u64 = 100_000_000;
+}
+
 impl ClusterShape {
     /// A cluster `name` in `namespace` with the defaults: CrateDB 5.10.3, three data nodes in
     /// group `hot`, no dedicated masters, no dc_util hooks, a grace period of 1800 s, the
@@ -135,6 +168,22 @@ impl ClusterShape {
         if self.dc_util_hook && self.dc_util_command.trim().is_empty() {
             return Err(format!("{context}: dc_util_command must not be empty"));
         }
+        let nodes = self.nodes();
+        if nodes > limits::NODES_PER_CLUSTER {
+            return Err(format!(
+                "{context}: {nodes} CrateDB nodes (masters {} + data_groups {}) is over the limit of {} per cluster",
+                self.masters,
+                self.data_nodes(),
+                limits::NODES_PER_CLUSTER
+            ));
+        }
+        if self.tables.len() > limits::TABLES_PER_CLUSTER {
+            return Err(format!(
+                "{context}: tables: {} tables is over the limit of {} per cluster",
+                self.tables.len(),
+                limits::TABLES_PER_CLUSTER
+            ));
+        }
         let mut tables = std::collections::BTreeSet::new();
         for table in &self.tables {
             let fqn = format!("{}.{}", table.schema, table.name);
@@ -152,11 +201,140 @@ impl ClusterShape {
                     table.replicas
                 ));
             }
+            if table.shards > limits::SHARDS_PER_TABLE {
+                return Err(format!(
+                    "{context}: table {fqn}: shards {} is over the limit of {}",
+                    table.shards,
+                    limits::SHARDS_PER_TABLE
+                ));
+            }
+            if table.partitions.len() > limits::PARTITIONS_PER_TABLE {
+                return Err(format!(
+                    "{context}: table {fqn}: partitions: {} partitions is over the limit of {}",
+                    table.partitions.len(),
+                    limits::PARTITIONS_PER_TABLE
+                ));
+            }
             if !tables.insert(fqn.clone()) {
                 return Err(format!("{context}: table {fqn} appears twice"));
             }
         }
+        let copies = self.shard_copies();
+        if copies > limits::SHARD_COPIES_PER_CLUSTER {
+            return Err(format!(
+                "{context}: tables: {copies} shard copies (shards × partitions × (1 + replicas), over every table) \
+                 is over the limit of {} per cluster",
+                limits::SHARD_COPIES_PER_CLUSTER
+            ));
+        }
+        let data_nodes = self.data_nodes();
+        let work = self.allocation_work();
+        if work > limits::ALLOCATION_WORK {
+            let most = (limits::ALLOCATION_WORK / data_nodes.max(1)).isqrt();
+            return Err(format!(
+                "{context}: {data_nodes} data nodes with {copies} shard copies are too many to simulate promptly: \
+                 data nodes × copies² is {work}, over the limit of {}; with {data_nodes} data nodes, use at most \
+                 {most} shard copies (fewer tables, shards, partitions or replicas) or fewer nodes",
+                limits::ALLOCATION_WORK
+            ));
+        }
         Ok(())
+    }
+
+    /// CrateDB nodes: dedicated masters and data nodes.
+    fn nodes(&self) -> u64 {
+        u64::from(self.masters).saturating_add(self.data_nodes())
+    }
+
+    /// Data nodes times the square of the shard copies (see [`limits::ALLOCATION_WORK`]).
+    fn allocation_work(&self) -> u64 {
+        let copies = self.shard_copies();
+        self.data_nodes().saturating_mul(copies.saturating_mul(copies))
+    }
+
+    /// Data nodes: every data group's replicas.
+    fn data_nodes(&self) -> u64 {
+        self.data_groups.iter().fold(0u64, |sum, (_, replicas)| {
+            sum.saturating_add(u64::from(*replicas))
+        })
+    }
+
+    /// Shard copies at creation: for every table, shards × partitions (1 if not partitioned) ×
+    /// (1 + the replicas for this many data nodes). Saturates rather than overflows.
+    pub fn shard_copies(&self) -> u64 {
+        let data_nodes = self.data_nodes();
+        self.tables.iter().fold(0u64, |sum, table| {
+            let partitions = u64::try_from(table.partitions.len().max(1)).unwrap_or(u64::MAX);
+            let copies = u64::from(table.shards)
+                .saturating_mul(partitions)
+                .saturating_mul(replica_count(&table.replicas, data_nodes).saturating_add(1));
+            sum.saturating_add(copies)
+        })
+    }
+}
+
+/// Checks the number of clusters (before anything is built for each).
+pub fn validate_cluster_count(count: usize) -> Result<(), String> {
+    if count > limits::CLUSTERS {
+        return Err(format!(
+            "clusters: {count} clusters is over the limit of {}",
+            limits::CLUSTERS
+        ));
+    }
+    Ok(())
+}
+
+/// Checks what no single cluster shows: how many clusters, and their nodes, shard copies and
+/// allocation work together.
+pub fn validate_fleet(clusters: &[ClusterShape]) -> Result<(), String> {
+    validate_cluster_count(clusters.len())?;
+    let sum =
+        |each: fn(&ClusterShape) -> u64| clusters.iter().fold(0u64, |sum, c| sum.saturating_add(each(c)));
+    let nodes = sum(ClusterShape::nodes);
+    if nodes > limits::NODES {
+        return Err(format!(
+            "clusters: {nodes} CrateDB nodes in all clusters is over the limit of {}",
+            limits::NODES
+        ));
+    }
+    let copies = sum(ClusterShape::shard_copies);
+    if copies > limits::SHARD_COPIES {
+        return Err(format!(
+            "clusters: {copies} shard copies in all clusters is over the limit of {}",
+            limits::SHARD_COPIES
+        ));
+    }
+    let work = sum(ClusterShape::allocation_work);
+    if work > limits::ALLOCATION_WORK {
+        return Err(format!(
+            "clusters: the clusters together are too large to simulate promptly: data nodes × shard copies², \
+             summed over the clusters, is {work}, over the limit of {} (fewer clusters, nodes, tables, \
+             shards, partitions or replicas)",
+            limits::ALLOCATION_WORK
+        ));
+    }
+    Ok(())
+}
+
+/// The replicas per shard `number_of_replicas` gives with `data_nodes` data nodes (as
+/// CrateDB expands a range: `data_nodes - 1`, within it); a number too large for u64 saturates.
+/// Text that is not a number of replicas counts 0 (validation refuses it).
+fn replica_count(text: &str, data_nodes: u64) -> u64 {
+    let number = |s: &str| {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            None
+        } else {
+            Some(s.parse::<u64>().unwrap_or(u64::MAX))
+        }
+    };
+    let available = data_nodes.saturating_sub(1);
+    match text.split_once('-') {
+        None => number(text).unwrap_or(0),
+        Some((low, "all")) => number(low).map_or(0, |low| available.max(low)),
+        Some((low, high)) => match (number(low), number(high)) {
+            (Some(low), Some(high)) => available.clamp(low, high.max(low)),
+            _ => 0,
+        },
     }
 }
 

@@ -14,7 +14,9 @@ use serde::Deserialize;
 use crate::cratedb::{TableSpec, partition_ident};
 use crate::faults::Fault;
 use crate::nodes::KubeNode;
-use crate::operator::{ClusterShape, DEFAULT_DC_UTIL_COMMAND, dns_label};
+use crate::operator::{
+    ClusterShape, DEFAULT_DC_UTIL_COMMAND, dns_label, limits, validate_cluster_count, validate_fleet,
+};
 
 /// A whole scenario.
 #[derive(Clone, Debug, Deserialize)]
@@ -123,6 +125,50 @@ fn default_replicas() -> Replicas {
     Replicas::Count(1)
 }
 
+/// The largest scenario file read: 16 MiB, more than a scenario at every [limit](limits)
+/// takes.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The text of the regular file at `path`, at most [`MAX_FILE_BYTES`]. A path that is not a
+/// regular file (`/dev/zero`, a directory, a FIFO) is refused before it is opened (a FIFO would
+/// block until a writer came), a larger file by its size, and the read stops one byte past the
+/// limit whatever the size said. cratectl reads its own files the same way; cratesim depends on
+/// no other crate of the workspace, so it does not share that code.
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+
+    let check = |metadata: std::fs::Metadata| {
+        if !metadata.is_file() {
+            let kind = if metadata.is_dir() {
+                "a directory"
+            } else {
+                "a device, FIFO or socket"
+            };
+            return Err(format!("not a regular file (it is {kind})"));
+        }
+        if metadata.len() > MAX_FILE_BYTES {
+            return Err(format!(
+                "it is {} bytes; the limit is {MAX_FILE_BYTES} bytes (16 MiB)",
+                metadata.len()
+            ));
+        }
+        Ok(())
+    };
+    check(std::fs::metadata(path).map_err(|e| e.to_string())?)?;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    check(file.metadata().map_err(|e| e.to_string())?)?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if u64::try_from(text.len()).unwrap_or(u64::MAX) > MAX_FILE_BYTES {
+        return Err(format!(
+            "it holds more than {MAX_FILE_BYTES} bytes (16 MiB), the limit"
+        ));
+    }
+    Ok(text)
+}
+
 impl ClusterDef {
     /// The shape the operator stand-in materialises.
     pub fn shape(&self) -> ClusterShape {
@@ -182,10 +228,10 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// Reads and parses the scenario file at `path`.
+    /// Reads and parses the scenario file at `path`: a regular file of at most
+    /// [`MAX_FILE_BYTES`] (see [`read_bounded`]).
     pub fn load(path: &Path) -> Result<Scenario, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
+        let text = read_bounded(path).map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
         Scenario::parse(&text, &path.display().to_string())
     }
 
@@ -198,6 +244,14 @@ impl Scenario {
     fn check(&self) -> Result<(), String> {
         if self.clusters.is_empty() {
             return Err("clusters: at least one cluster is needed".into());
+        }
+        validate_cluster_count(self.clusters.len())?;
+        if self.nodes.len() > limits::KUBE_NODES {
+            return Err(format!(
+                "nodes: {} Kubernetes nodes is over the limit of {}",
+                self.nodes.len(),
+                limits::KUBE_NODES
+            ));
         }
         let mut nodes = BTreeSet::new();
         for (i, node) in self.nodes.iter().enumerate() {
@@ -230,6 +284,7 @@ impl Scenario {
                 ));
             }
         }
+        validate_fleet(&self.shapes())?;
         for (i, fault) in self.faults.iter().enumerate() {
             fault.validate().map_err(|e| format!("faults[{i}]: {e}"))?;
         }
@@ -329,6 +384,108 @@ mod tests {
 
         let none = Scenario::parse("clusters: []", "s.yaml").unwrap_err();
         assert!(none.contains("at least one cluster"), "{none}");
+    }
+
+    /// `clusters:` with `n` clusters written by `cluster(i)`.
+    fn fleet(n: usize, cluster: impl Fn(usize) -> String) -> String {
+        let mut yaml = String::from("clusters:\n");
+        for i in 0..n {
+            yaml.push_str(&format!("  - {}\n", cluster(i)));
+        }
+        yaml
+    }
+
+    #[test]
+    fn a_scenario_too_large_to_serve_is_refused_naming_the_field_the_value_and_the_limit() {
+        let tables =
+            |n: usize, table: &dyn Fn(usize) -> String| (0..n).map(table).collect::<Vec<_>>().join(", ");
+        let partitions = (0..1001)
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let nodes = (0..1001)
+            .map(|n| format!("{{name: n{n}}}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for (yaml, expected) in [
+            (
+                fleet(101, |i| format!("{{name: c{i}}}")),
+                "scenario s.yaml: clusters: 101 clusters is over the limit of 100".to_string(),
+            ),
+            (
+                format!("nodes: [{nodes}]\nclusters: [{{name: a}}]"),
+                "scenario s.yaml: nodes: 1001 Kubernetes nodes is over the limit of 1000".into(),
+            ),
+            (
+                "clusters: [{name: a, masters: 3, data_groups: [{name: hot, replicas: 500}, {name: cold, replicas: 498}]}]".into(),
+                "scenario s.yaml: clusters[0]: cluster \"a\": 1001 CrateDB nodes (masters 3 + data_groups 998) is over the limit of 1000 per cluster".into(),
+            ),
+            (
+                "clusters: [{name: a, masters: 4294967295, data_groups: [{name: hot, replicas: 4294967295}]}]".into(),
+                "scenario s.yaml: clusters[0]: cluster \"a\": 8589934590 CrateDB nodes".into(),
+            ),
+            (
+                format!(
+                    "clusters: [{{name: a, tables: [{}]}}]",
+                    tables(1001, &|t| format!("{{name: t{t}, shards: 1, replicas: 0}}"))
+                ),
+                "scenario s.yaml: clusters[0]: cluster \"a\": tables: 1001 tables is over the limit of 1000 per cluster".into(),
+            ),
+            (
+                "clusters: [{name: a, tables: [{name: t, shards: 1001}]}]".into(),
+                "scenario s.yaml: clusters[0]: cluster \"a\": table doc.t: shards 1001 is over the limit of 1000".into(),
+            ),
+            (
+                format!("clusters: [{{name: a, tables: [{{name: t, shards: 1, partitions: [{partitions}]}}]}}]"),
+                "scenario s.yaml: clusters[0]: cluster \"a\": table doc.t: partitions: 1001 partitions is over the limit of 1000".into(),
+            ),
+            (
+                "clusters: [{name: a, tables: [{name: t, shards: 1000, replicas: 10}]}]".into(),
+                "scenario s.yaml: clusters[0]: cluster \"a\": tables: 11000 shard copies (shards × partitions × (1 + replicas), over every table) is over the limit of 10000 per cluster".into(),
+            ),
+            (
+                "clusters: [{name: a, tables: [{name: t, shards: 1, replicas: \"99999999999999999999999\"}]}]".into(),
+                "scenario s.yaml: clusters[0]: cluster \"a\": tables: 18446744073709551615 shard copies".into(),
+            ),
+            (
+                "clusters: [{name: a, data_groups: [{name: hot, replicas: 1000}], tables: [{name: t, shards: 200, replicas: 1}]}]".into(),
+                "scenario s.yaml: clusters[0]: cluster \"a\": 1000 data nodes with 400 shard copies are too many to simulate promptly: data nodes × copies² is 160000000, over the limit of 100000000; with 1000 data nodes, use at most 316 shard copies".into(),
+            ),
+            (
+                fleet(3, |i| format!("{{name: c{i}, data_groups: [{{name: hot, replicas: 700}}], tables: []}}")),
+                "scenario s.yaml: clusters: 2100 CrateDB nodes in all clusters is over the limit of 2000".into(),
+            ),
+            (
+                fleet(11, |i| format!("{{name: c{i}, data_groups: [{{name: hot, replicas: 1}}], tables: [{{name: t, shards: 1000, replicas: 9}}]}}")),
+                "scenario s.yaml: clusters: 110000 shard copies in all clusters is over the limit of 100000".into(),
+            ),
+            (
+                fleet(2, |i| format!("{{name: c{i}, data_groups: [{{name: hot, replicas: 1}}], tables: [{{name: t, shards: 1000, replicas: 7}}]}}")),
+                "scenario s.yaml: clusters: the clusters together are too large to simulate promptly: data nodes × shard copies², summed over the clusters, is 128000000, over the limit of 100000000".into(),
+            ),
+        ] {
+            let error = Scenario::parse(&yaml, "s.yaml").unwrap_err();
+            assert!(error.starts_with(&expected), "{error}\nexpected: {expected}");
+        }
+    }
+
+    #[test]
+    fn scenarios_at_the_limits_are_accepted() {
+        let partitions = (0..1000)
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for yaml in [
+            fleet(100, |i| format!("{{name: c{i}}}")),
+            "clusters: [{name: a, masters: 3, data_groups: [{name: hot, replicas: 997}]}]".into(),
+            "clusters: [{name: a, data_groups: [{name: hot, replicas: 1000}], tables: [{name: t, shards: 158, replicas: 1}]}]".into(),
+            "clusters: [{name: a, data_groups: [{name: hot, replicas: 1}], tables: [{name: t, shards: 1000, replicas: 9}]}]".into(),
+            format!("clusters: [{{name: a, data_groups: [{{name: hot, replicas: 1}}], tables: [{{name: t, shards: 1, replicas: 0, partitions: [{partitions}]}}]}}]"),
+            fleet(2, |i| format!("{{name: c{i}, data_groups: [{{name: hot, replicas: 1000}}], tables: []}}")),
+        ] {
+            let scenario = Scenario::parse(&yaml, "s.yaml");
+            assert!(scenario.is_ok(), "{}: {:?}", &yaml[..yaml.len().min(120)], scenario.err());
+        }
     }
 
     #[test]

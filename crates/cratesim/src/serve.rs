@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use crate::clock::Clock;
 use crate::controllers::{self, Timings};
 use crate::kube::{ApiServer, api};
-use crate::operator::{ClusterShape, materialise};
+use crate::operator::{ClusterShape, materialise, validate_fleet};
 use crate::scenario::Scenario;
 
 /// The kubeconfig for a simulator listening on `addr`: context, cluster and user `cratesim`.
@@ -67,6 +67,9 @@ impl Sim {
     ) -> Result<Sim, String> {
         for shape in clusters {
             shape.validate()?;
+        }
+        validate_fleet(clusters)?;
+        for shape in clusters {
             materialise(&server, shape)
                 .map_err(|e| format!("cannot create cluster {}: {}", shape.name, e.message))?;
         }

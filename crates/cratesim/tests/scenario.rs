@@ -5,8 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Read;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
@@ -273,5 +275,122 @@ fn serve_refuses_a_bad_scenario_with_exit_code_2_naming_the_place() {
         .unwrap();
     assert_eq!(both.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Runs `cratesim serve` with `args`; kills it and fails the test if it has not exited within
+/// 20 s (a simulation it accepted would serve until interrupted).
+fn serve_refused(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cratesim"))
+        .arg("serve")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("cratesim serve {args:?} was still running after 20 s: killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+#[test]
+fn serve_refuses_a_simulation_too_large_to_serve_at_once() {
+    let dir = std::env::temp_dir().join(format!("cratesim-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.yaml");
+    std::fs::write(
+        &big,
+        "clusters:\n  - name: alpha\n    data_groups: [{name: hot, replicas: 100000}]\n",
+    )
+    .unwrap();
+    let big = big.display().to_string();
+    for (args, expected) in [
+        (
+            vec!["--scenario", big.as_str()],
+            format!(
+                "error: scenario {big}: clusters[0]: cluster \"alpha\": 100000 CrateDB nodes (masters 0 + data_groups 100000) is over the limit of 1000 per cluster"
+            ),
+        ),
+        (
+            vec!["--clusters", "4294967295"],
+            "error: --clusters 4294967295 is over the limit of 100".to_string(),
+        ),
+        (
+            vec!["--data-nodes", "4000000000"],
+            "error: --masters 0 and --data-nodes 4000000000 make 4000000000 CrateDB nodes per cluster, over the limit of 1000".into(),
+        ),
+        (
+            vec!["--tables", "4294967295"],
+            "error: --tables 4294967295 is over the limit of 1000 per cluster".into(),
+        ),
+        (
+            vec!["--clusters", "21", "--data-nodes", "100"],
+            "error: clusters: 2100 CrateDB nodes in all clusters is over the limit of 2000".into(),
+        ),
+        (
+            vec!["--data-nodes", "1000", "--tables", "100"],
+            "error: cluster \"cluster-1\": 1000 data nodes with 800 shard copies are too many to simulate promptly".into(),
+        ),
+    ] {
+        let out = serve_refused(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with(&expected), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn serve_refuses_a_scenario_file_it_cannot_read_at_once() {
+    let dir = std::env::temp_dir().join(format!("cratesim-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let large = dir.join("large.yaml");
+    // Valid YAML: a scenario followed by comments, one byte over the limit.
+    let mut text = String::from("clusters: [{name: alpha}]\n");
+    let line = format!("# {}\n", "x".repeat(1000));
+    while text.len() + line.len() <= 16 * 1024 * 1024 {
+        text.push_str(&line);
+    }
+    text.push_str(&"#".repeat(16 * 1024 * 1024 + 1 - text.len()));
+    std::fs::write(&large, &text).unwrap();
+    let large = large.display().to_string();
+    let folder = dir.display().to_string();
+    for (path, why) in [
+        ("/dev/zero", "not a regular file (it is a device, FIFO or socket)"),
+        (folder.as_str(), "not a regular file (it is a directory)"),
+        (
+            large.as_str(),
+            "it is 16777217 bytes; the limit is 16777216 bytes (16 MiB)",
+        ),
+    ] {
+        let out = serve_refused(&["--scenario", path]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{path}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: cannot read scenario {path}: {why}")),
+            "{stderr}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

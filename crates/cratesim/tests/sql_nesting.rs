@@ -33,8 +33,11 @@ fn too_deep(message: &str) -> bool {
         && message.contains("statement too deeply nested: more than 128 levels")
 }
 
+/// A way to nest: its name, and the statement nested that deep.
+type Shape = (&'static str, Box<dyn Fn(usize) -> String>);
+
 /// Every way a statement nests, as a function of how deep.
-fn shapes() -> Vec<(&'static str, Box<dyn Fn(usize) -> String>)> {
+fn shapes() -> Vec<Shape> {
     vec![
         (
             "parentheses",

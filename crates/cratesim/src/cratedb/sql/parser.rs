@@ -20,11 +20,12 @@ use super::lexer::{Tok, Token, tokenize};
 /// parser, in the evaluator, or when the tree is dropped.
 ///
 /// 128 is the limit serde_json puts on JSON nesting (`serde_json::Deserializer`'s
-/// `remaining_depth`) and Materialize on SQL (`RECURSION_LIMIT` in its `mz_sql_parser` crate).
+/// `remaining_depth`) and Materialize on SQL (`RECURSION_LIMIT` in MaterializeInc/materialize,
+/// `src/sql-parser/src/parser.rs`: a dozen levels seen in production, times a safety factor).
 /// No statement a client writes comes near it (cratectl's nest a few levels), and the deepest
 /// statement of any shape at the limit needs under 1 MiB of stack to parse and evaluate in an
-/// unoptimised build, half of the 2 MiB a Rust or tokio thread gets. CrateDB documents no such
-/// limit; its ANTLR parser recurses until the JVM's stack runs out.
+/// unoptimised build, half of the 2 MiB a Rust or tokio thread gets. CrateDB's own parser
+/// (ANTLR, `libs/sql-parser` in crate/crate) documents no such limit.
 pub(crate) const MAX_DEPTH: usize = 128;
 
 /// First words of statements CrateDB knows; other first words are syntax errors.
