@@ -19,6 +19,7 @@
 //!   fit, the report's common part, states and exit codes, lanes.
 //! * [`restart`] — a rolling restart's own decisions: pod order and skips, and its report.
 //! * [`doctor`] — leftovers of operations (settings, ownership labels, Leases) and their fixes.
+//! * [`text`] — the one way text for people writes a duration and an instant.
 
 pub mod doctor;
 pub mod health;
@@ -28,4 +29,5 @@ pub mod prestop;
 pub mod readings;
 pub mod restart;
 pub mod sql;
+pub mod text;
 pub mod topology;

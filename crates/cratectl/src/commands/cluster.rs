@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use cratectl_core::health::{Health, Observation, Reading, Verdict, assess};
 use cratectl_core::prestop::analyze;
 use cratectl_core::readings::{ClusterReading, NodeReading, SettingsReading, TableHealth};
+use cratectl_core::text;
 use cratectl_core::topology::{NodeCondition, node_condition};
 use cratectl_cratedb::{Client, RetryPolicy};
 use cratectl_kube::Kube;
@@ -539,7 +540,7 @@ fn info_text(view: &InfoView) -> String {
         for p in &view.pods {
             let prestop = match (&p.prestop_error, p.dc_util_timeout_s) {
                 (Some(_), _) => "dc_util (unreadable)".to_string(),
-                (None, Some(t)) => format!("dc_util {t}s"),
+                (None, Some(t)) => format!("dc_util {}", text::duration(Duration::from_secs(t))),
                 (None, None) => "-".to_string(),
             };
             let state = p

@@ -20,9 +20,9 @@ use std::time::Duration;
 use cratectl_core::maintenance::MaintenanceConfig;
 use cratectl_core::op::{OperationKind, request_id};
 use cratectl_core::restart::report::{ClusterReport, ClusterState, PodResult, RequestState, RestartReport};
+use cratectl_core::text;
 use cratectl_flow::engine::EngineError;
 use cratectl_flow::engine::duroxide::WorkerOptions;
-use cratectl_flow::harness::human;
 use cratectl_flow::model::{ClusterRef, Gate, MaintenanceSpec, TargetSpec};
 use cratectl_flow::operations::{self as service, Operations};
 use cratectl_flow::ops::restart::dry_run::{self, DryRun};
@@ -387,7 +387,7 @@ fn plan_text(plan: &DryRun) -> String {
                     Some(reason) => (format!("skipped: {reason}"), "-".to_string()),
                     None => (
                         pod.stop.describe(),
-                        human(Duration::from_secs_f64(pod.estimate_s)),
+                        text::duration(Duration::from_secs_f64(pod.estimate_s)),
                     ),
                 };
                 t.add_row(vec![pod.order.to_string(), pod.name.clone(), stop, estimate]);
@@ -399,7 +399,7 @@ fn plan_text(plan: &DryRun) -> String {
             }
             out.push_str(&format!(
                 "  estimated: {}\n",
-                human(Duration::from_secs_f64(cluster.estimate_s))
+                text::duration(Duration::from_secs_f64(cluster.estimate_s))
             ));
         }
         for warning in &cluster.warnings {
@@ -411,7 +411,7 @@ fn plan_text(plan: &DryRun) -> String {
     }
     out.push_str(&format!(
         "\nEstimated total: {} ({} cluster{}, {} at a time). Estimates assume each pod's stop takes its full timeout.\n",
-        human(Duration::from_secs_f64(plan.estimate_s)),
+        text::duration(Duration::from_secs_f64(plan.estimate_s)),
         plan.clusters.len(),
         if plan.clusters.len() == 1 { "" } else { "s" },
         plan.parallel
@@ -510,8 +510,8 @@ async fn foreground(
     progress.finish();
     if let Outcome::Interrupted(name) = &outcome {
         eprintln!(
-            "\n{name}: stopping this process's worker (the step in flight gets {}s; it runs again on resume)…",
-            WORKER_GRACE.as_secs()
+            "\n{name}: stopping this process's worker (the step in flight gets {}; it runs again on resume)…",
+            text::duration(WORKER_GRACE)
         );
     }
     tokio::select! {
