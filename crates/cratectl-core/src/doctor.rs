@@ -51,9 +51,9 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::maintenance::in_words;
 use crate::readings::{SettingsReading, TOUCHED_SETTINGS};
 use crate::sql;
+use crate::text;
 
 /// The label the operator and dc_util use to agree who owns `cluster.routing.allocation.enable`.
 pub const ROUTING_OWNER_LABEL: &str = "dc-util-routing-owner";
@@ -410,9 +410,9 @@ impl RunningOperation {
             ),
             RunningOperation::Operator { object, value, age } => {
                 let when = if age.is_negative() {
-                    format!("{} in the future", in_words(-*age))
+                    format!("{} in the future", text::span(-*age))
                 } else {
-                    format!("{} ago", in_words(*age))
+                    format!("{} ago", text::span(*age))
                 };
                 format!(
                     "{object} carries {ROUTING_OWNER_LABEL}={value} set {when} and no cratectl Lease is held: \
@@ -487,13 +487,14 @@ fn label_finding(label: &OwnerLabel, namespace: &str, now: Timestamp) -> Option<
                 return None;
             }
             let when = if age.is_negative() {
-                format!("{} in the future", in_words(-age))
+                format!("{} in the future", text::span(-age))
             } else {
-                format!("{} ago", in_words(age))
+                format!("{} ago", text::span(age))
             };
             format!(
-                "was set {when}; dc_util ignores it beyond 2 h, so it is left over from a restart that did \
-                 not clean up"
+                "was set {when}; dc_util ignores it beyond {}, so it is left over from a restart that did \
+                 not clean up",
+                text::span(ROUTING_OWNER_MAX_AGE)
             )
         }
     };
@@ -529,12 +530,14 @@ fn lease_finding(lease: &LeaseReading, namespace: &str, now: Timestamp) -> Optio
             finding(
                 "expired_lease",
                 format!(
-                    "Lease {} is held by {holder} but expired {} ago (renewed {}, duration {} s): the operation that \
+                    "Lease {} is held by {holder} but expired {} ago (renewed {}, duration {}): the operation that \
                  held it is gone",
                     lease.name,
-                    in_words(now.duration_since(expiry)),
-                    lease.renew_time.map_or_else(String::new, |t| t.to_string()),
-                    lease.lease_duration_seconds.unwrap_or_default()
+                    text::span(now.duration_since(expiry)),
+                    lease.renew_time.map_or_else(String::new, text::instant),
+                    text::span(SignedDuration::from_secs(
+                        lease.lease_duration_seconds.unwrap_or_default()
+                    ))
                 ),
                 fix,
             ),
@@ -737,7 +740,7 @@ mod tests {
         assert_eq!(findings.len(), 3);
         assert!(findings.iter().all(|f| f.code == "stale_routing_owner_label"));
         assert!(
-            findings[0].message.contains("was set 5 h ago"),
+            findings[0].message.contains("was set 5h ago"),
             "{}",
             findings[0].message
         );
@@ -746,7 +749,7 @@ mod tests {
             Fix::Kubectl("kubectl -n db label statefulset crate-data-hot-demo dc-util-routing-owner-".into())
         );
         assert!(
-            findings[1].message.contains("3 h in the future"),
+            findings[1].message.contains("3h in the future"),
             "{}",
             findings[1].message
         );
@@ -807,7 +810,7 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].code, "allocation_not_all");
         let caution = findings[0].caution.as_deref().unwrap();
-        assert!(caution.contains("set 10 min ago"), "{caution}");
+        assert!(caution.contains("set 10m ago"), "{caution}");
         assert!(caution.contains("no cratectl Lease is held: the crate-operator is probably restarting"));
     }
 
@@ -973,7 +976,9 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].code, "expired_lease");
         assert!(
-            findings[0].message.contains("expired 2 h 59 min ago"),
+            findings[0]
+                .message
+                .contains("expired 2h59m ago (renewed 2026-09-01T09:00:00Z, duration 1m)"),
             "{}",
             findings[0].message
         );
