@@ -109,6 +109,68 @@ fn info_shows_pods_nodes_master_and_settings() {
     }
 }
 
+/// A preStop hook that runs dc_util with a timeout nobody can read: a restart decommissions
+/// such a pod itself, so `cluster list` and `cluster info` must not call it dc_util either.
+#[test]
+fn an_unreadable_dc_util_hook_is_not_dc_util_anywhere() {
+    let mut gamma = shape("gamma", "gamma-pw", true);
+    gamma.dc_util_command = "./dc_util --min-availability PRIMARIES --timeout \"$(cat /t)\"".into();
+    let env = Env::start("unreadable-hook", &[shape("alpha", PASSWORD, true), gamma]);
+
+    let rows = json_of(&env.cratectl(&["cluster", "list", "-o", "json"]), 0);
+    assert_eq!(rows[0]["has_dc_util"], true, "{rows}");
+    assert_eq!(rows[1]["name"], "gamma");
+    assert_eq!(rows[1]["has_dc_util"], false, "{rows}");
+    let text = stdout(&env.cratectl(&["cluster", "list"]));
+    let gamma_row = text
+        .lines()
+        .find(|l| l.contains("gamma"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(gamma_row.contains(" no "), "{text}");
+
+    let info = json_of(&env.cratectl(&["cluster", "info", "gamma", "-o", "json"]), 0);
+    for pod in info["pods"].as_array().unwrap() {
+        assert_eq!(pod["has_dc_util"], false, "{pod}");
+        assert_eq!(pod["dc_util_timeout_s"], Value::Null, "{pod}");
+        assert!(
+            pod["prestop_error"]
+                .as_str()
+                .unwrap()
+                .contains("is not a duration"),
+            "{pod}"
+        );
+    }
+    let text = stdout(&env.cratectl(&["cluster", "info", "gamma"]));
+    assert!(text.contains("unreadable (cratectl decommissions)"), "{text}");
+    // The alpha hook's timeout reads as every other duration does.
+    let text = stdout(&env.cratectl(&["cluster", "info", "alpha"]));
+    assert!(text.contains("dc_util 12m"), "{text}");
+
+    // The restart's plan agrees: cratectl decommissions gamma's pods, and says why.
+    let state = env.dir.join("state").display().to_string();
+    let plan = json_of(
+        &env.cratectl(&[
+            "restart",
+            "gamma",
+            "--dry-run",
+            "-o",
+            "json",
+            "--state-dir",
+            &state,
+        ]),
+        0,
+    );
+    let plan = &plan["clusters"][0];
+    for pod in plan["pods"].as_array().unwrap() {
+        assert_eq!(pod["stop"]["method"], "decommission", "{pod}");
+    }
+    let warnings = plan["warnings"].to_string();
+    assert!(
+        warnings.contains("preStop hook not understood") && warnings.contains("decommissions it itself"),
+        "{warnings}"
+    );
+}
+
 #[test]
 fn health_of_a_cluster_with_a_pod_away_is_yellow_with_two_of_three_nodes() {
     let env = two_clusters("away");

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use cratectl_core::health::{Health, Observation, Reading, Verdict, assess};
-use cratectl_core::prestop::analyze;
+use cratectl_core::prestop::{HookDecision, stop_by_hook};
 use cratectl_core::readings::{ClusterReading, NodeReading, SettingsReading, TableHealth};
 use cratectl_core::text;
 use cratectl_core::topology::{NodeCondition, node_condition};
@@ -163,13 +163,11 @@ fn version(cluster: Option<&Cluster>, reading: Option<&ClusterReading>) -> Optio
     }
 }
 
-/// Whether any pod of the cluster runs dc_util in its preStop hook. A hook that names dc_util
-/// with arguments cratectl cannot read counts as dc_util.
+/// Whether any pod of the cluster is stopped by a dc_util preStop hook, as a restart would
+/// decide it (`stop_by_hook`): a hook cratectl cannot read is not dc_util, since the restart
+/// decommissions such a pod itself.
 fn has_dc_util(cluster: &Cluster) -> bool {
-    cluster
-        .pods
-        .iter()
-        .any(|p| analyze(&p.prestop).map_or(true, |a| a.has_dc_util()))
+    cluster.pods.iter().any(|p| stop_by_hook(&p.prestop).is_dc_util())
 }
 
 /// The workflow holding the cluster's Lease, if it is held now.
@@ -194,6 +192,7 @@ struct ListRow {
     /// The StatefulSets' replicas.
     nodes_desired: u32,
     health: Health,
+    /// Some pod is stopped by its dc_util preStop hook, as a restart decides it.
     has_dc_util: bool,
     /// The workflow id holding the cluster's Lease.
     operation: Option<String>,
@@ -313,6 +312,8 @@ struct PodView {
     terminating: bool,
     restarts: u32,
     termination_grace_period_s: i64,
+    /// Stopped by its dc_util preStop hook, as a restart decides it: a hook cratectl cannot
+    /// read is not (cratectl decommissions the node itself).
     has_dc_util: bool,
     /// dc_util's timeout in seconds (with a dc_util hook).
     dc_util_timeout_s: Option<u64>,
@@ -367,7 +368,7 @@ fn pod_views(cluster: &Cluster, discovery: &Discovery) -> Vec<PodView> {
         .pods
         .iter()
         .map(|p| {
-            let analysis = analyze(&p.prestop);
+            let stop = stop_by_hook(&p.prestop);
             PodView {
                 name: p.name.clone(),
                 uid: p.uid.clone(),
@@ -378,13 +379,14 @@ fn pod_views(cluster: &Cluster, discovery: &Discovery) -> Vec<PodView> {
                 terminating: p.terminating,
                 restarts: p.restarts,
                 termination_grace_period_s: p.termination_grace_period_s,
-                has_dc_util: analysis.as_ref().map_or(true, |a| a.has_dc_util()),
-                dc_util_timeout_s: analysis
-                    .as_ref()
-                    .ok()
-                    .and_then(|a| a.dc_util.as_ref())
-                    .map(|call| call.timeout.as_secs()),
-                prestop_error: analysis.err().map(|e| e.to_string()),
+                has_dc_util: stop.is_dc_util(),
+                dc_util_timeout_s: stop.timeout().map(|t| t.as_secs()),
+                prestop_error: match &stop {
+                    HookDecision::OwnDecommission { unreadable } => {
+                        unreadable.as_ref().map(ToString::to_string)
+                    }
+                    HookDecision::Hook { .. } => None,
+                },
                 node_condition: p
                     .node
                     .as_ref()
@@ -539,7 +541,7 @@ fn info_text(view: &InfoView) -> String {
         ]);
         for p in &view.pods {
             let prestop = match (&p.prestop_error, p.dc_util_timeout_s) {
-                (Some(_), _) => "dc_util (unreadable)".to_string(),
+                (Some(_), _) => "unreadable (cratectl decommissions)".to_string(),
                 (None, Some(t)) => format!("dc_util {}", text::duration(Duration::from_secs(t))),
                 (None, None) => "-".to_string(),
             };

@@ -73,17 +73,10 @@ impl RunActivity<ActivityEnv> for Discover {
             .pods
             .iter()
             .map(|pod| {
-                let dc_util_timeout = match cratectl_core::prestop::analyze(&pod.prestop) {
-                    Ok(analysis) if analysis.has_dc_util() => Some(analysis.timeout()),
-                    Ok(_) => None,
-                    Err(e) => {
-                        warnings.push(format!(
-                            "pod {}: preStop hook not understood ({e}); cratectl decommissions it itself",
-                            pod.name
-                        ));
-                        None
-                    }
-                };
+                let stop = cratectl_core::prestop::stop_by_hook(&pod.prestop);
+                if let Some(warning) = stop.warning() {
+                    warnings.push(format!("pod {}: {warning}", pod.name));
+                }
                 let on_suspended_node = pod
                     .node
                     .as_ref()
@@ -97,7 +90,7 @@ impl RunActivity<ActivityEnv> for Discover {
                     master: cluster.groups.iter().any(|g| g.master && g.name == pod.group),
                     ordinal: pod.ordinal,
                     on_suspended_node,
-                    dc_util_timeout,
+                    dc_util_timeout: stop.timeout(),
                     termination_grace_period_s: pod.termination_grace_period_s,
                 }
             })
