@@ -155,8 +155,17 @@ impl LeaseReading {
 
     /// Held by someone and not lapsed at `now` (a Lease without expiry counts as held).
     pub fn held_at(&self, now: Timestamp) -> bool {
-        self.holder.as_deref().is_some_and(|h| !h.is_empty())
-            && self.expires_at().is_none_or(|expiry| expiry > now)
+        self.holder_at(now).is_some()
+    }
+
+    /// Who holds the Lease at `now`: its holder when one is set (not empty) and the Lease has
+    /// not lapsed (one without expiry has not). `cluster list`, `cluster info`, the restart's
+    /// refusal and doctor all ask this.
+    pub fn holder_at(&self, now: Timestamp) -> Option<&str> {
+        self.holder
+            .as_deref()
+            .filter(|h| !h.is_empty())
+            .filter(|_| self.expires_at().is_none_or(|expiry| expiry > now))
     }
 }
 
@@ -429,13 +438,14 @@ impl RunningOperation {
 /// the same `operator-<unix seconds>` label as the crate-operator, and only while it holds its
 /// Lease, so a fresh label points at the operator only when no cratectl Lease is held.
 pub fn running_operation(input: &DoctorInput) -> Option<RunningOperation> {
-    if let Some(lease) = input.lease.as_ref().filter(|l| l.held_at(input.now)) {
-        let holder = lease.holder.clone().unwrap_or_default();
-        let status_id = crate::op::ids::request_of_child(&holder, &input.namespace, &input.cluster)
-            .unwrap_or_else(|| holder.clone());
+    if let Some(lease) = &input.lease
+        && let Some(holder) = lease.holder_at(input.now)
+    {
+        let status_id = crate::op::ids::request_of_child(holder, &input.namespace, &input.cluster)
+            .unwrap_or_else(|| holder.to_string());
         return Some(RunningOperation::Cratectl {
             lease: lease.name.clone(),
-            holder,
+            holder: holder.to_string(),
             status_id,
         });
     }
@@ -965,6 +975,20 @@ mod tests {
             holder: holder.map(str::to_string),
             renew_time: renewed_ago.map(|s| now().checked_sub(SignedDuration::from_secs(s)).unwrap()),
             lease_duration_seconds: duration,
+        }
+    }
+
+    #[test]
+    fn who_holds_a_lease_now() {
+        for (lease, expected) in [
+            (lease(Some(10), Some(60), Some("laptop-1")), Some("laptop-1")),
+            (lease(Some(3600), Some(60), Some("laptop-1")), None),
+            (lease(None, None, Some("laptop-1")), Some("laptop-1")),
+            (lease(Some(10), Some(60), Some("")), None),
+            (lease(Some(10), Some(60), None), None),
+        ] {
+            assert_eq!(lease.holder_at(now()), expected, "{lease:?}");
+            assert_eq!(lease.held_at(now()), expected.is_some(), "{lease:?}");
         }
     }
 

@@ -143,6 +143,12 @@ impl Cluster {
     pub fn qualified(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
+
+    /// The operation holding the cluster's Lease at `now`, if it is held
+    /// (`cratectl_core::doctor::LeaseReading::holder_at`).
+    pub fn lease_holder(&self, now: jiff::Timestamp) -> Option<String> {
+        self.lease.as_ref().and_then(|l| l.holder_at(now))
+    }
 }
 
 /// Everything one discovery found.

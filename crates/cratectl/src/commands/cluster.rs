@@ -170,15 +170,6 @@ fn has_dc_util(cluster: &Cluster) -> bool {
     cluster.pods.iter().any(|p| stop_by_hook(&p.prestop).is_dc_util())
 }
 
-/// The workflow holding the cluster's Lease, if it is held now.
-fn operation(cluster: &Cluster) -> Option<String> {
-    cluster
-        .lease
-        .as_ref()
-        .filter(|l| l.held_at(jiff::Timestamp::now()))
-        .and_then(|l| l.holder.clone())
-}
-
 // ---- list -------------------------------------------------------------------------------
 
 /// One row of `cluster list -o json` (contract).
@@ -223,7 +214,7 @@ async fn list(format: OutputFormat, _args: &ListArgs, global: &GlobalArgs) -> Cl
                     nodes_desired: cluster.desired_nodes(),
                     health: observed.verdict.health,
                     has_dc_util: has_dc_util(cluster),
-                    operation: operation(cluster),
+                    operation: cluster.lease_holder(jiff::Timestamp::now()),
                     resource: cluster.resource.clone(),
                     reasons: observed.verdict.reasons.clone(),
                 }
@@ -453,7 +444,7 @@ async fn info(format: OutputFormat, args: &InfoArgs, global: &GlobalArgs) -> Cli
                 })
                 .collect(),
             pods: pod_views(cluster, discovery),
-            operation: operation(cluster),
+            operation: cluster.lease_holder(jiff::Timestamp::now()),
             health: health_view(&observed),
             cratedb: crate_view,
         },

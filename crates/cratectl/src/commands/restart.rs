@@ -283,7 +283,7 @@ async fn refuse_open_operations(restarts: &Operations, clusters: &[Cluster], now
             ));
             continue;
         }
-        if let Some(holder) = held_lease(cluster, now) {
+        if let Some(holder) = cluster.lease_holder(now) {
             problems.push(format!(
                 "{} is in another operation: its Lease is held by {holder} (see `cratectl cluster info {}`)",
                 cluster.qualified(),
@@ -297,16 +297,6 @@ async fn refuse_open_operations(restarts: &Operations, clusters: &[Cluster], now
         problems.push("nothing was started".into());
         Err(CliError::invalid(problems.join("\n")))
     }
-}
-
-/// The holder of the cluster's Lease when it is held now.
-fn held_lease(cluster: &Cluster, now: Timestamp) -> Option<String> {
-    cluster
-        .lease
-        .as_ref()
-        .filter(|l| l.held_at(now))
-        .and_then(|l| l.holder.clone())
-        .filter(|h| !h.is_empty())
 }
 
 /// `all` without --yes, on a terminal: list the clusters and ask.
@@ -335,7 +325,7 @@ fn confirm(clusters: &[Cluster], kube: &Kube) -> CliResult {
 /// Adds a warning for each cluster whose Lease another operation holds now.
 fn note_leases(plan: &mut DryRun, clusters: &[Cluster], now: Timestamp) {
     for (plan, cluster) in plan.clusters.iter_mut().zip(clusters) {
-        if let Some(holder) = held_lease(cluster, now) {
+        if let Some(holder) = cluster.lease_holder(now) {
             plan.warnings.push(format!(
                 "the cluster's Lease is held by {holder}: a restart would be refused"
             ));
