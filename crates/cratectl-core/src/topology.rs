@@ -266,6 +266,16 @@ pub fn node_condition(facts: &NodeFacts) -> NodeCondition {
     condition
 }
 
+/// Why a pod on the Kubernetes node `node` (whose facts are `facts`) is on a suspended node, as
+/// a restart's plan notes it and `--only-on-suspended-nodes` tests it: `node <name>: <each
+/// reason>`; `None` when the node is not suspended ([`node_condition`]).
+pub fn suspended_node_reason(node: &str, facts: &NodeFacts) -> Option<String> {
+    let condition = node_condition(facts);
+    condition
+        .suspended
+        .then(|| format!("node {node}: {}", condition.reasons.join(", ")))
+}
+
 /// Up to three of `existing` closest to `wanted`, best first, for "unknown cluster, did you mean …".
 pub fn closest_names<S: AsRef<str>>(wanted: &str, existing: &[S]) -> Vec<String> {
     crate::maintenance::closest(wanted, existing.iter().map(AsRef::as_ref))
@@ -371,6 +381,29 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn suspended_node_reasons() {
+        assert_eq!(
+            suspended_node_reason("n1", &facts(false, &["cratedb"], &[])),
+            None
+        );
+        assert_eq!(
+            suspended_node_reason("n1", &facts(true, &[SPOT_TAINT], &[])).as_deref(),
+            Some(
+                "node n1: spec.unschedulable is true (cordoned), taint \
+                 aws.amazon.com/spot-instance-terminating"
+            )
+        );
+        assert_eq!(
+            suspended_node_reason(
+                "n2",
+                &facts(false, &[], &[("node.kubernetes.io/suspend", "true")])
+            )
+            .as_deref(),
+            Some("node n2: annotation node.kubernetes.io/suspend=true")
+        );
     }
 
     #[test]
