@@ -14,7 +14,8 @@
 //!   min-availability.
 //! * [`sql`] — identifier and literal quoting, the statements operations send, and the
 //!   read-only test behind `cratectl sql --write`.
-//! * [`topology`] — the operator's names, pod ordinals, Kubernetes node conditions, "did you mean".
+//! * [`topology`] — the operator's names, pod ordinals, the pod to read a cluster through,
+//!   Kubernetes node conditions, "did you mean".
 //! * [`op`] — what every disruptive operation shares: workflow ids, the settings saga, window
 //!   fit, the report's common part, states and exit codes, lanes.
 //! * [`restart`] — a rolling restart's own decisions: pod order and skips, and its report.

@@ -48,12 +48,6 @@ pub struct Observed {
     pub via: Option<String>,
 }
 
-/// The node names the operator configured (`-Cnode.name`), when every pod carries one: hints
-/// that let reasons name a missing node. Never used to address a node.
-fn expected_names(cluster: &Cluster) -> Vec<String> {
-    cratectl_flow::env::expected_node_names(cluster)
-}
-
 /// Reads `cluster` through Kubernetes and CrateDB and gives the verdict.
 pub async fn observe(kube: &Kube, cluster: &Cluster, global: &GlobalArgs) -> Observed {
     let expected_nodes = cluster.desired_nodes();
@@ -66,7 +60,8 @@ pub async fn observe(kube: &Kube, cluster: &Cluster, global: &GlobalArgs) -> Obs
         Observed {
             verdict: assess(&Observation {
                 expected_nodes,
-                expected_node_names: expected_names(cluster),
+                // Hints that let reasons name a missing node; never used to address one.
+                expected_node_names: cluster.expected_node_names(),
                 suspended: cluster.suspended(),
                 reading,
             }),
@@ -84,7 +79,7 @@ pub async fn observe(kube: &Kube, cluster: &Cluster, global: &GlobalArgs) -> Obs
             None,
         );
     }
-    let pod = match connect::reading_pod(cluster) {
+    let pod = match cluster.reading_pod(None) {
         Ok(pod) => pod,
         Err(why) => {
             return done(
