@@ -383,9 +383,10 @@ fn doctor_finds_leftovers_prints_fixes_and_fixes_them() {
     );
     assert!(stdout(&clean).contains("nothing left behind"));
 
+    // data-hot-2 is a member (excluded on purpose, maybe); data-hot-9 no longer exists.
     for stmt in [
         "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'",
-        "SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2'",
+        "SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2,data-hot-9'",
     ] {
         let out = env.cratectl(&["sql", "alpha", stmt, "--write"]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -398,35 +399,78 @@ fn doctor_finds_leftovers_prints_fixes_and_fixes_them() {
         .iter()
         .map(|f| f["code"].as_str().unwrap())
         .collect();
-    assert_eq!(codes, ["allocation_not_all", "allocation_exclusions"]);
+    assert_eq!(
+        codes,
+        [
+            "allocation_not_all",
+            "allocation_exclusions",
+            "allocation_exclusions_live"
+        ]
+    );
     assert_eq!(
         found["findings"][0]["fix"]["command"],
         "RESET GLOBAL \"cluster.routing.allocation.enable\""
     );
+    // Only the gone node's entry is removed; the member's stays.
+    assert_eq!(
+        found["findings"][1]["fix"]["command"],
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2'; \
+         SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2'"
+    );
+    assert_eq!(found["findings"][2]["fix"]["kind"], "manual");
     let text = stdout(&env.cratectl(&["doctor", "alpha"]));
     assert!(text.contains("run with --fix"), "{text}");
-
-    let fixed = env.cratectl(&["doctor", "alpha", "--fix", "-o", "json"]);
-    let fixed = json_of(&fixed, 0);
     assert!(
-        fixed["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["applied"] == "fixed"),
-        "{fixed}"
+        text.contains("keeps shards off data-hot-2, a current member"),
+        "{text}"
     );
-    let after = env.cratectl(&["doctor", "alpha"]);
-    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
-    let report = env.report();
-    let alpha = report["clusters"]
+
+    // --fix applies the two fixes and leaves the member's exclusion alone, so the answer is
+    // still "something to look at".
+    let fixed = env.cratectl(&["doctor", "alpha", "--fix", "-o", "json"]);
+    let fixed = json_of(&fixed, 1);
+    let applied: Vec<&str> = fixed["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["name"] == "alpha")
-        .unwrap();
-    assert_eq!(alpha["settings"]["transient"], json!({}), "{alpha}");
-    assert_eq!(alpha["settings"]["persistent"], json!({}), "{alpha}");
+        .map(|f| f["applied"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        applied,
+        ["fixed", "fixed", "skipped: no automatic fix; do it by hand"],
+        "{fixed}"
+    );
+    let after = json_of(&env.cratectl(&["doctor", "alpha", "-o", "json"]), 1);
+    assert_eq!(after["findings"].as_array().unwrap().len(), 1, "{after}");
+    assert_eq!(after["findings"][0]["code"], "allocation_exclusions_live");
+    let settings_of_alpha = || {
+        let report = env.report();
+        report["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "alpha")
+            .unwrap()["settings"]
+            .clone()
+    };
+    let settings = settings_of_alpha();
+    assert_eq!(
+        settings["persistent"],
+        json!({"cluster.routing.allocation.exclude._name": "data-hot-2"}),
+        "{settings}"
+    );
+
+    // The manual fix lifts it, as its message says.
+    let manual = after["findings"][0]["fix"]["command"].as_str().unwrap();
+    let stmt = manual.split_once("data-hot-2: ").unwrap().1;
+    assert_eq!(stmt, "RESET GLOBAL \"cluster.routing.allocation.exclude._name\"");
+    let out = env.cratectl(&["sql", "alpha", stmt, "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let clean = env.cratectl(&["doctor", "alpha"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    let settings = settings_of_alpha();
+    assert_eq!(settings["transient"], json!({}), "{settings}");
+    assert_eq!(settings["persistent"], json!({}), "{settings}");
 }
 
 #[test]
