@@ -15,10 +15,20 @@
 //!   never set, or was RESET, reads as its default. "Unset" therefore means "at its default" and
 //!   is fine. A setting missing from the reading (or null) means the adapter did not read it:
 //!   that is reported (`setting_not_read`), never assumed fine.
-//!   `allocation.enable` must be `all` (any case); `allocation.exclude._name` must be empty;
-//!   `graceful_stop.min_availability` `PRIMARIES` (CrateDB renders it upper-case),
-//!   `graceful_stop.timeout` 2 h (compared as a duration, so `7200s` is fine) and
-//!   `graceful_stop.force` false. The fix is `RESET GLOBAL "<setting>"`, which clears both levels.
+//!   `allocation.enable` must be `all` (any case); `graceful_stop.min_availability` `PRIMARIES`
+//!   (CrateDB renders it upper-case), `graceful_stop.timeout` 2 h (compared as a duration, so
+//!   `7200s` is fine) and `graceful_stop.force` false. The fix is `RESET GLOBAL "<setting>"`,
+//!   which clears both levels.
+//! * **Allocation exclusions** (`allocation.exclude._name`), name by name against the nodes in
+//!   `sys.nodes` ([`DoctorInput::nodes`]; an entry is a pattern where `*` matches any text, as
+//!   CrateDB reads it). An entry that matches no node names a node that no longer exists: an
+//!   operation excluded it and never lifted it, and it would keep shards off any node that takes
+//!   that name later (`allocation_exclusions`); the fix removes exactly those entries and keeps
+//!   the others (the saga's [`crate::op::saga::exclusion_statements`], so `RESET` only when
+//!   nothing is left). An entry that matches a member may be on purpose — a person or script
+//!   draining the node, the crate-operator scaling the cluster down, an operation in progress —
+//!   so it is reported (`allocation_exclusions_live`) with the command to lift it by hand, and
+//!   never changed. Without `sys.nodes`, no entry is judged and none is changed.
 //!   dc_util's preStop writes the three `graceful_stop` settings and never resets them, so on
 //!   clusters with that hook these findings are expected after every pod restart.
 //! * **The `dc-util-routing-owner` label**
@@ -51,9 +61,10 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::maintenance::in_words;
+use crate::op::saga;
 use crate::readings::{SettingsReading, TOUCHED_SETTINGS};
 use crate::sql;
+use crate::text;
 
 /// The label the operator and dc_util use to agree who owns `cluster.routing.allocation.enable`.
 pub const ROUTING_OWNER_LABEL: &str = "dc-util-routing-owner";
@@ -70,6 +81,7 @@ pub const ROUTING_OWNER_OPERATOR: &str = "operator";
 pub const CODES: &[&str] = &[
     "allocation_not_all",
     "allocation_exclusions",
+    "allocation_exclusions_live",
     "graceful_stop_changed",
     "setting_not_read",
     "stale_routing_owner_label",
@@ -89,6 +101,13 @@ pub struct DoctorInput {
     /// `None` when the settings could not be read: no settings finding is made then (the
     /// caller reports the gap).
     pub settings: Option<SettingsReading>,
+    /// The names of the CrateDB nodes in `sys.nodes` now, to tell an exclusion of a node that no
+    /// longer exists from one of a member; `None` when they could not be read.
+    ///
+    /// Which exclusions a recorded cratectl operation added would tell more (its saga records
+    /// them), but that is in the state store of the machine that ran it, which doctor does not
+    /// read yet.
+    pub nodes: Option<Vec<String>>,
     /// Every `dc-util-routing-owner` label seen, and where.
     pub owner_labels: Vec<OwnerLabel>,
     /// The cluster's operation Lease, when one exists.
@@ -155,8 +174,17 @@ impl LeaseReading {
 
     /// Held by someone and not lapsed at `now` (a Lease without expiry counts as held).
     pub fn held_at(&self, now: Timestamp) -> bool {
-        self.holder.as_deref().is_some_and(|h| !h.is_empty())
-            && self.expires_at().is_none_or(|expiry| expiry > now)
+        self.holder_at(now).is_some()
+    }
+
+    /// Who holds the Lease at `now`: its holder when one is set (not empty) and the Lease has
+    /// not lapsed (one without expiry has not). `cluster list`, `cluster info`, the restart's
+    /// refusal and doctor all ask this.
+    pub fn holder_at(&self, now: Timestamp) -> Option<&str> {
+        self.holder
+            .as_deref()
+            .filter(|h| !h.is_empty())
+            .filter(|_| self.expires_at().is_none_or(|expiry| expiry > now))
     }
 }
 
@@ -201,8 +229,8 @@ pub enum Action {
     /// Nothing can be applied automatically.
     #[default]
     None,
-    /// Run this statement on CrateDB.
-    Sql(String),
+    /// Run these statements on CrateDB, in order.
+    Sql(Vec<String>),
     /// Remove the routing-owner label from this object.
     RemoveOwnerLabel(LabelledObject),
     /// Delete this Lease.
@@ -211,7 +239,7 @@ pub enum Action {
 
 fn finding(code: &str, message: String, fix: Fix) -> Finding {
     let action = match &fix {
-        Fix::Sql(stmt) => Action::Sql(stmt.clone()),
+        Fix::Sql(stmt) => Action::Sql(vec![stmt.clone()]),
         Fix::Kubectl(_) | Fix::Manual(_) => Action::None,
     };
     Finding {
@@ -225,7 +253,11 @@ fn finding(code: &str, message: String, fix: Fix) -> Finding {
 
 /// Finds leftovers (rules in the module documentation), settings first, then labels, then the Lease.
 pub fn diagnose(input: &DoctorInput) -> Vec<Finding> {
-    let mut findings = input.settings.as_ref().map(settings_findings).unwrap_or_default();
+    let mut findings = input
+        .settings
+        .as_ref()
+        .map(|settings| settings_findings(settings, input.nodes.as_deref()))
+        .unwrap_or_default();
     if let Some(caution) = running_operation(input).map(|op| op.caution()) {
         for finding in &mut findings {
             if finding.code != "setting_not_read" {
@@ -242,7 +274,7 @@ pub fn diagnose(input: &DoctorInput) -> Vec<Finding> {
     findings
 }
 
-fn settings_findings(settings: &SettingsReading) -> Vec<Finding> {
+fn settings_findings(settings: &SettingsReading, nodes: Option<&[String]>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (name, default) in TOUCHED_SETTINGS {
         let value = match settings.effective.get(*name) {
@@ -281,20 +313,8 @@ fn settings_findings(settings: &SettingsReading) -> Vec<Finding> {
                     reset,
                 ));
             }
-            "cluster.routing.allocation.exclude._name" if !text.trim().is_empty() => {
-                let names: Vec<&str> = text.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
-                findings.push(finding(
-                    "allocation_exclusions",
-                    format!(
-                        "{name} is \"{text}\": shards are kept off {}",
-                        if names.is_empty() {
-                            text.as_str().into()
-                        } else {
-                            names.join(", ")
-                        }
-                    ),
-                    reset,
-                ));
+            "cluster.routing.allocation.exclude._name" => {
+                findings.extend(exclusion_findings(settings, nodes));
             }
             "cluster.graceful_stop.min_availability" if !text.trim().eq_ignore_ascii_case(default) => {
                 findings.push(graceful_stop(name, &text, default, reset));
@@ -309,6 +329,103 @@ fn settings_findings(settings: &SettingsReading) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// The findings about `allocation.exclude._name` (rules in the module documentation).
+fn exclusion_findings(settings: &SettingsReading, nodes: Option<&[String]>) -> Vec<Finding> {
+    let name = saga::ALLOCATION_EXCLUDE_NAME;
+    let entries = saga::exclusion_list(settings);
+    let Some(nodes) = nodes else {
+        let Some(first) = entries.first() else {
+            return Vec::new();
+        };
+        return vec![finding(
+            "allocation_exclusions",
+            format!(
+                "{name} keeps shards off {}; sys.nodes could not be read, so doctor cannot tell an exclusion \
+                 left behind for a node that no longer exists from one set on purpose",
+                entries.join(", ")
+            ),
+            Fix::Manual(format!(
+                "compare with SELECT name FROM sys.nodes; lift one left behind (the others stay) with, for \
+                 {first}: {}",
+                saga::exclusion_statements(settings, &[], std::slice::from_ref(first)).join("; ")
+            )),
+        )];
+    };
+    let (live, gone): (Vec<String>, Vec<String>) = entries
+        .into_iter()
+        .partition(|entry| nodes.iter().any(|node| name_pattern_matches(entry, node)));
+    let mut findings = Vec::new();
+    if !gone.is_empty() {
+        let statements = saga::exclusion_statements(settings, &[], &gone);
+        let (these, nodes_that) = if gone.len() == 1 {
+            ("it is", "a node that no longer exists")
+        } else {
+            ("they are", "nodes that no longer exist")
+        };
+        findings.push(with_action(
+            Action::Sql(statements.clone()),
+            finding(
+                "allocation_exclusions",
+                format!(
+                    "{name} excludes {}, and {these} not in sys.nodes: {nodes_that}, left behind by an \
+                     operation that did not lift the exclusion; it would keep shards off any node that takes \
+                     the name later",
+                    gone.join(", ")
+                ),
+                Fix::Sql(statements.join("; ")),
+            ),
+        ));
+    }
+    if let Some(first) = live.first() {
+        // Lifting one also drops the entries of nodes that no longer exist, so the command
+        // stays right after the fix above was applied.
+        let remove: Vec<String> = gone.iter().chain([first]).cloned().collect();
+        findings.push(finding(
+            "allocation_exclusions_live",
+            format!(
+                "{name} keeps shards off {}, {} of the cluster: someone may have set this on purpose (a person \
+                 or script draining the node, the crate-operator scaling the cluster down, an operation in \
+                 progress), so doctor leaves it alone",
+                live.join(", "),
+                if live.len() == 1 {
+                    "a current member"
+                } else {
+                    "current members"
+                }
+            ),
+            Fix::Manual(format!(
+                "once nobody needs it, lift one exclusion (other members' stay) with, for {first}: {}",
+                saga::exclusion_statements(settings, &[], &remove).join("; ")
+            )),
+        ));
+    }
+    findings
+}
+
+/// Whether the exclusion entry `pattern` matches the node name `name` as CrateDB matches it:
+/// exactly, case-sensitive, where each `*` stands for any text (also none).
+fn name_pattern_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let Some(first) = parts.next() else {
+        return pattern == name;
+    };
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        // No `*`: the whole name must be the pattern.
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
 }
 
 fn graceful_stop(name: &str, text: &str, default: &str, fix: Fix) -> Finding {
@@ -410,9 +527,9 @@ impl RunningOperation {
             ),
             RunningOperation::Operator { object, value, age } => {
                 let when = if age.is_negative() {
-                    format!("{} in the future", in_words(-*age))
+                    format!("{} in the future", text::span(-*age))
                 } else {
-                    format!("{} ago", in_words(*age))
+                    format!("{} ago", text::span(*age))
                 };
                 format!(
                     "{object} carries {ROUTING_OWNER_LABEL}={value} set {when} and no cratectl Lease is held: \
@@ -429,13 +546,14 @@ impl RunningOperation {
 /// the same `operator-<unix seconds>` label as the crate-operator, and only while it holds its
 /// Lease, so a fresh label points at the operator only when no cratectl Lease is held.
 pub fn running_operation(input: &DoctorInput) -> Option<RunningOperation> {
-    if let Some(lease) = input.lease.as_ref().filter(|l| l.held_at(input.now)) {
-        let holder = lease.holder.clone().unwrap_or_default();
-        let status_id = crate::op::ids::request_of_child(&holder, &input.namespace, &input.cluster)
-            .unwrap_or_else(|| holder.clone());
+    if let Some(lease) = &input.lease
+        && let Some(holder) = lease.holder_at(input.now)
+    {
+        let status_id = crate::op::ids::request_of_child(holder, &input.namespace, &input.cluster)
+            .unwrap_or_else(|| holder.to_string());
         return Some(RunningOperation::Cratectl {
             lease: lease.name.clone(),
-            holder,
+            holder: holder.to_string(),
             status_id,
         });
     }
@@ -487,13 +605,14 @@ fn label_finding(label: &OwnerLabel, namespace: &str, now: Timestamp) -> Option<
                 return None;
             }
             let when = if age.is_negative() {
-                format!("{} in the future", in_words(-age))
+                format!("{} in the future", text::span(-age))
             } else {
-                format!("{} ago", in_words(age))
+                format!("{} ago", text::span(age))
             };
             format!(
-                "was set {when}; dc_util ignores it beyond 2 h, so it is left over from a restart that did \
-                 not clean up"
+                "was set {when}; dc_util ignores it beyond {}, so it is left over from a restart that did \
+                 not clean up",
+                text::span(ROUTING_OWNER_MAX_AGE)
             )
         }
     };
@@ -529,12 +648,14 @@ fn lease_finding(lease: &LeaseReading, namespace: &str, now: Timestamp) -> Optio
             finding(
                 "expired_lease",
                 format!(
-                    "Lease {} is held by {holder} but expired {} ago (renewed {}, duration {} s): the operation that \
+                    "Lease {} is held by {holder} but expired {} ago (renewed {}, duration {}): the operation that \
                  held it is gone",
                     lease.name,
-                    in_words(now.duration_since(expiry)),
-                    lease.renew_time.map_or_else(String::new, |t| t.to_string()),
-                    lease.lease_duration_seconds.unwrap_or_default()
+                    text::span(now.duration_since(expiry)),
+                    lease.renew_time.map_or_else(String::new, text::instant),
+                    text::span(SignedDuration::from_secs(
+                        lease.lease_duration_seconds.unwrap_or_default()
+                    ))
                 ),
                 fix,
             ),
@@ -600,6 +721,11 @@ mod tests {
             namespace: "db".into(),
             cluster: "demo".into(),
             settings: Some(settings),
+            nodes: Some(vec![
+                "data-hot-0".into(),
+                "data-hot-1".into(),
+                "data-hot-2".into(),
+            ]),
             owner_labels: vec![],
             lease: None,
             now: now(),
@@ -662,23 +788,136 @@ mod tests {
         assert_eq!(findings[0].caution, None);
     }
 
+    /// Exclusions, entry by entry against sys.nodes (data-hot-0 to -2 are members):
+    /// (exclude._name, codes, the fix of each).
     #[test]
-    fn exclusions_left() {
+    fn exclusions_of_gone_nodes_are_fixed_and_of_members_left_alone() {
+        const SET_HOT_1: &str = "SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-1'; \
+                                 SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-1'";
+        const RESET: &str = "RESET GLOBAL \"cluster.routing.allocation.exclude._name\"";
+        let cases: Vec<(&str, Vec<&str>, Vec<String>)> = vec![
+            ("", vec![], vec![]),
+            (" , ", vec![], vec![]),
+            (
+                "data-hot-3, data-hot-4",
+                vec!["allocation_exclusions"],
+                vec![RESET.to_string()],
+            ),
+            (
+                "data-cold-*",
+                vec!["allocation_exclusions"],
+                vec![RESET.to_string()],
+            ),
+            (
+                "data-hot-1",
+                vec!["allocation_exclusions_live"],
+                vec![format!(
+                    "once nobody needs it, lift one exclusion (other members' stay) with, for data-hot-1: {RESET}"
+                )],
+            ),
+            (
+                "data-hot-*",
+                vec!["allocation_exclusions_live"],
+                vec![format!(
+                    "once nobody needs it, lift one exclusion (other members' stay) with, for data-hot-*: {RESET}"
+                )],
+            ),
+            (
+                "data-hot-9,data-hot-1",
+                vec!["allocation_exclusions", "allocation_exclusions_live"],
+                vec![
+                    SET_HOT_1.to_string(),
+                    format!(
+                        "once nobody needs it, lift one exclusion (other members' stay) with, for data-hot-1: {RESET}"
+                    ),
+                ],
+            ),
+        ];
+        for (value, codes, fixes) in cases {
+            let findings = diagnose(&with("cluster.routing.allocation.exclude._name", json!(value)));
+            let got: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
+            assert_eq!(got, codes, "{value:?}");
+            let got: Vec<String> = findings.iter().map(|f| f.fix.to_string()).collect();
+            assert_eq!(got, fixes, "{value:?}");
+        }
+
         let findings = diagnose(&with(
             "cluster.routing.allocation.exclude._name",
-            json!("data-hot-3, data-hot-4"),
+            json!("data-hot-9,data-hot-2,data-hot-1"),
         ));
-        assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].code, "allocation_exclusions");
+        assert_eq!(
+            findings[0].message,
+            "cluster.routing.allocation.exclude._name excludes data-hot-9, and it is not in sys.nodes: a node that \
+             no longer exists, left behind by an operation that did not lift the exclusion; it would keep shards off \
+             any node that takes the name later"
+        );
+        // The fix keeps the members' entries, at both levels, and is applied as two statements.
+        assert_eq!(
+            findings[0].action,
+            Action::Sql(vec![
+                "SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-1,data-hot-2'".into(),
+                "SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-1,data-hot-2'".into(),
+            ])
+        );
         assert!(
-            findings[0]
+            findings[1]
                 .message
-                .ends_with("shards are kept off data-hot-3, data-hot-4")
+                .starts_with("cluster.routing.allocation.exclude._name keeps shards off data-hot-1, data-hot-2, current members of the cluster: someone may have set this on purpose"),
+            "{}",
+            findings[1].message
         );
         assert_eq!(
-            findings[0].fix.to_string(),
-            "RESET GLOBAL \"cluster.routing.allocation.exclude._name\""
+            findings[1].action,
+            Action::None,
+            "a member's exclusion is never lifted by --fix"
         );
+        // Lifting data-hot-1 by hand also drops data-hot-9, and keeps data-hot-2.
+        assert!(
+            findings[1].fix.to_string().ends_with(
+                "for data-hot-1: SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2'; \
+                 SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2'"
+            ),
+            "{}",
+            findings[1].fix
+        );
+    }
+
+    #[test]
+    fn without_sys_nodes_no_exclusion_is_judged() {
+        let mut doctor = with(
+            "cluster.routing.allocation.exclude._name",
+            json!("data-hot-9,data-hot-1"),
+        );
+        doctor.nodes = None;
+        let findings = diagnose(&doctor);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].code, "allocation_exclusions");
+        assert!(
+            findings[0].message.contains("sys.nodes could not be read"),
+            "{}",
+            findings[0].message
+        );
+        assert!(matches!(findings[0].fix, Fix::Manual(_)));
+        assert_eq!(findings[0].action, Action::None);
+    }
+
+    #[test]
+    fn exclusion_patterns() {
+        for (pattern, name, matches) in [
+            ("data-hot-1", "data-hot-1", true),
+            ("data-hot-1", "data-hot-10", false),
+            ("data-hot-1", "Data-hot-1", false),
+            ("data-hot-*", "data-hot-10", true),
+            ("*", "anything", true),
+            ("*-hot-*", "data-hot-0", true),
+            ("data-*-0", "data-hot-0", true),
+            ("data-*-0", "data-hot-1", false),
+            ("a*a", "a", false),
+            ("a*a", "aa", true),
+            ("**", "", true),
+        ] {
+            assert_eq!(name_pattern_matches(pattern, name), matches, "{pattern} {name}");
+        }
     }
 
     #[test]
@@ -737,7 +976,7 @@ mod tests {
         assert_eq!(findings.len(), 3);
         assert!(findings.iter().all(|f| f.code == "stale_routing_owner_label"));
         assert!(
-            findings[0].message.contains("was set 5 h ago"),
+            findings[0].message.contains("was set 5h ago"),
             "{}",
             findings[0].message
         );
@@ -746,7 +985,7 @@ mod tests {
             Fix::Kubectl("kubectl -n db label statefulset crate-data-hot-demo dc-util-routing-owner-".into())
         );
         assert!(
-            findings[1].message.contains("3 h in the future"),
+            findings[1].message.contains("3h in the future"),
             "{}",
             findings[1].message
         );
@@ -807,7 +1046,7 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].code, "allocation_not_all");
         let caution = findings[0].caution.as_deref().unwrap();
-        assert!(caution.contains("set 10 min ago"), "{caution}");
+        assert!(caution.contains("set 10m ago"), "{caution}");
         assert!(caution.contains("no cratectl Lease is held: the crate-operator is probably restarting"));
     }
 
@@ -966,6 +1205,20 @@ mod tests {
     }
 
     #[test]
+    fn who_holds_a_lease_now() {
+        for (lease, expected) in [
+            (lease(Some(10), Some(60), Some("laptop-1")), Some("laptop-1")),
+            (lease(Some(3600), Some(60), Some("laptop-1")), None),
+            (lease(None, None, Some("laptop-1")), Some("laptop-1")),
+            (lease(Some(10), Some(60), Some("")), None),
+            (lease(Some(10), Some(60), None), None),
+        ] {
+            assert_eq!(lease.holder_at(now()), expected, "{lease:?}");
+            assert_eq!(lease.held_at(now()), expected.is_some(), "{lease:?}");
+        }
+    }
+
+    #[test]
     fn leases() {
         let mut doctor = input(defaults());
         doctor.lease = Some(lease(Some(3 * 3600), Some(60), Some("laptop-1")));
@@ -973,7 +1226,9 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].code, "expired_lease");
         assert!(
-            findings[0].message.contains("expired 2 h 59 min ago"),
+            findings[0]
+                .message
+                .contains("expired 2h59m ago (renewed 2026-09-01T09:00:00Z, duration 1m)"),
             "{}",
             findings[0].message
         );
@@ -1018,9 +1273,10 @@ mod tests {
     fn every_code_is_listed() {
         let mut doctor = with("cluster.routing.allocation.enable", json!("none"));
         let settings = doctor.settings.as_mut().unwrap();
-        settings
-            .effective
-            .insert("cluster.routing.allocation.exclude._name".into(), json!("n1"));
+        settings.effective.insert(
+            "cluster.routing.allocation.exclude._name".into(),
+            json!("n1,data-hot-0"),
+        );
         settings
             .effective
             .insert("cluster.graceful_stop.force".into(), json!(true));
@@ -1094,9 +1350,9 @@ mod tests {
         let action = |code: &str| findings.iter().find(|f| f.code == code).map(|f| f.action.clone());
         assert_eq!(
             action("allocation_not_all"),
-            Some(Action::Sql(
+            Some(Action::Sql(vec![
                 "RESET GLOBAL \"cluster.routing.allocation.enable\"".into()
-            ))
+            ]))
         );
         assert_eq!(
             action("stale_routing_owner_label"),

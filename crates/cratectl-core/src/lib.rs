@@ -14,11 +14,13 @@
 //!   min-availability.
 //! * [`sql`] — identifier and literal quoting, the statements operations send, and the
 //!   read-only test behind `cratectl sql --write`.
-//! * [`topology`] — the operator's names, pod ordinals, Kubernetes node conditions, "did you mean".
+//! * [`topology`] — the operator's names, pod ordinals, the pod to read a cluster through,
+//!   Kubernetes node conditions, "did you mean".
 //! * [`op`] — what every disruptive operation shares: workflow ids, the settings saga, window
 //!   fit, the report's common part, states and exit codes, lanes.
 //! * [`restart`] — a rolling restart's own decisions: pod order and skips, and its report.
 //! * [`doctor`] — leftovers of operations (settings, ownership labels, Leases) and their fixes.
+//! * [`text`] — the one way text for people writes a duration and an instant.
 
 pub mod doctor;
 pub mod health;
@@ -28,4 +30,5 @@ pub mod prestop;
 pub mod readings;
 pub mod restart;
 pub mod sql;
+pub mod text;
 pub mod topology;

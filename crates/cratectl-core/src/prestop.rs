@@ -338,6 +338,64 @@ pub fn analyze(hook: &PreStopHook) -> Result<PreStopAnalysis, PreStopError> {
     })
 }
 
+/// How the node of a pod with a given preStop hook is stopped: the one answer to "does this
+/// pod have dc_util?" that a restart's plan, `cluster list` and `cluster info` all give.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HookDecision {
+    /// The hook runs dc_util: deleting the pod decommissions the node, within `timeout`
+    /// ([`PreStopAnalysis::timeout`]).
+    Hook { timeout: Duration },
+    /// cratectl decommissions the node itself before deleting the pod: the hook does not run
+    /// dc_util, or cratectl cannot read it (`unreadable`, why), so nothing it would do can be
+    /// relied on.
+    OwnDecommission { unreadable: Option<PreStopError> },
+}
+
+impl HookDecision {
+    /// Whether the pod counts as having dc_util (its hook stops the node).
+    pub fn is_dc_util(&self) -> bool {
+        matches!(self, HookDecision::Hook { .. })
+    }
+
+    /// dc_util's timeout, when the hook stops the node.
+    pub fn timeout(&self) -> Option<Duration> {
+        match self {
+            HookDecision::Hook { timeout } => Some(*timeout),
+            HookDecision::OwnDecommission { .. } => None,
+        }
+    }
+
+    /// What to tell the user about a hook that could not be read (prefix it with the pod).
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            HookDecision::OwnDecommission { unreadable: Some(e) } => Some(format!(
+                "preStop hook not understood ({e}); cratectl decommissions it itself"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Decides how a pod with `hook` is stopped (see [`HookDecision`]): by its dc_util hook when
+/// [`analyze`] finds one, else by cratectl's own decommission — also when the hook cannot be
+/// read, since a dc_util call with a timeout or min-availability nobody can read may do
+/// anything (or nothing) before the pod is killed.
+///
+/// A dc_util call that would not decommission (`-dry-run`, `-reset-routing`, or a flag the
+/// operator's dc_util rejects, reported in [`DcUtilCall::warnings`]) still counts as the hook
+/// today.
+pub fn stop_by_hook(hook: &PreStopHook) -> HookDecision {
+    match analyze(hook) {
+        Ok(analysis) => match analysis.dc_util {
+            Some(call) => HookDecision::Hook {
+                timeout: call.timeout,
+            },
+            None => HookDecision::OwnDecommission { unreadable: None },
+        },
+        Err(e) => HookDecision::OwnDecommission { unreadable: Some(e) },
+    }
+}
+
 /// Is this command word the dc_util executable?
 pub fn is_dc_util_executable(word: &str) -> bool {
     let name = word.rsplit('/').next().unwrap_or(word).to_ascii_lowercase();
@@ -948,6 +1006,50 @@ mod tests {
             assert_eq!(analysis.has_dc_util(), has_dc_util, "{hook:?}");
             assert_eq!(analysis.timeout(), timeout, "{hook:?}");
         }
+    }
+
+    /// One answer for the restart's plan and for `cluster list`/`info`: an unreadable hook is
+    /// not dc_util, and says why.
+    #[test]
+    fn how_a_pod_is_stopped() {
+        assert_eq!(
+            stop_by_hook(&sh("./dc_util -timeout 10m")),
+            HookDecision::Hook { timeout: secs(600) }
+        );
+        assert_eq!(
+            stop_by_hook(&sh("./dc_util")),
+            HookDecision::Hook {
+                timeout: DEFAULT_TIMEOUT
+            }
+        );
+        for hook in [
+            PreStopHook::None,
+            sh("sleep 30"),
+            PreStopHook::HttpGet { path: None },
+        ] {
+            let decision = stop_by_hook(&hook);
+            assert_eq!(
+                decision,
+                HookDecision::OwnDecommission { unreadable: None },
+                "{hook:?}"
+            );
+            assert!(!decision.is_dc_util() && decision.timeout().is_none() && decision.warning().is_none());
+        }
+        let unreadable = stop_by_hook(&sh("./dc_util --timeout \"$(cat /t)\""));
+        assert!(!unreadable.is_dc_util(), "an unreadable hook is not relied on");
+        assert_eq!(unreadable.timeout(), None);
+        let warning = unreadable.warning().unwrap();
+        assert!(
+            warning.starts_with("preStop hook not understood (dc_util --timeout value \"$(cat /t)\"")
+                && warning.ends_with("; cratectl decommissions it itself"),
+            "{warning}"
+        );
+        assert!(matches!(
+            stop_by_hook(&sh("./dc_util -min-availability most")),
+            HookDecision::OwnDecommission {
+                unreadable: Some(PreStopError::MinAvailability { .. })
+            }
+        ));
     }
 
     #[test]

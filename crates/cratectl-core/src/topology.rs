@@ -1,6 +1,7 @@
 //! Naming and Kubernetes-side rules: which names the operator gives a cluster's objects, how
-//! pods are ordered, what a Kubernetes node's taints and annotations say about it, and "did you
-//! mean" for cluster names.
+//! pods are ordered, which pod a cluster is read through and which node names it should have,
+//! what a Kubernetes node's taints and annotations say about it, and "did you mean" for cluster
+//! names.
 //!
 //! Names follow crate-operator (`operations.py:NodeGroup.statefulset_name`,
 //! `create.py:get_statefulset_crate_command`; docs/crate-operator-behaviour.md#names), where
@@ -266,6 +267,69 @@ pub fn node_condition(facts: &NodeFacts) -> NodeCondition {
     condition
 }
 
+/// Why a pod on the Kubernetes node `node` (whose facts are `facts`) is on a suspended node, as
+/// a restart's plan notes it and `--only-on-suspended-nodes` tests it: `node <name>: <each
+/// reason>`; `None` when the node is not suspended ([`node_condition`]).
+pub fn suspended_node_reason(node: &str, facts: &NodeFacts) -> Option<String> {
+    let condition = node_condition(facts);
+    condition
+        .suspended
+        .then(|| format!("node {node}: {}", condition.reasons.join(", ")))
+}
+
+/// A pod, as the choice of the pod to read a cluster through sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PodReadiness<'a> {
+    pub name: &'a str,
+    /// The Ready condition.
+    pub ready: bool,
+    /// Has a deletionTimestamp.
+    pub terminating: bool,
+    /// `status.phase` (`Pending`, `Running` …).
+    pub phase: &'a str,
+}
+
+/// The pod to read the cluster `cluster` ("namespace/name", for the message) through: the
+/// first of `pods` that is Ready, not terminating and not `avoid` (the pod being disrupted:
+/// never read through it, ARCHITECTURE §1.2). Its index in `pods`, else an error naming every
+/// pod and its state.
+pub fn reading_pod(cluster: &str, pods: &[PodReadiness<'_>], avoid: Option<&str>) -> Result<usize, String> {
+    if let Some(index) = pods
+        .iter()
+        .position(|p| p.ready && !p.terminating && Some(p.name) != avoid)
+    {
+        return Ok(index);
+    }
+    if pods.is_empty() {
+        return Err(format!("{cluster} has no pods"));
+    }
+    Err(format!(
+        "no pod of {cluster} is Ready{} ({})",
+        avoid.map(|a| format!(" besides {a}")).unwrap_or_default(),
+        pods.iter()
+            .map(|p| format!(
+                "{} {}",
+                p.name,
+                if p.terminating { "Terminating" } else { p.phase }
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// The CrateDB node names a cluster should have, from its pods' command lines (`-Cnode.name`,
+/// one hint per pod, `None` where a pod declares none): all of them when every pod declares
+/// one and there are as many pods as `desired_nodes`, else none. They let a health reason name
+/// a missing node; they never address one (sys.nodes is the truth).
+pub fn expected_node_names(hints: &[Option<&str>], desired_nodes: u32) -> Vec<String> {
+    let names: Vec<String> = hints.iter().flatten().map(|h| h.to_string()).collect();
+    if names.len() == hints.len() && names.len() == desired_nodes as usize {
+        names
+    } else {
+        Vec::new()
+    }
+}
+
 /// Up to three of `existing` closest to `wanted`, best first, for "unknown cluster, did you mean …".
 pub fn closest_names<S: AsRef<str>>(wanted: &str, existing: &[S]) -> Vec<String> {
     crate::maintenance::closest(wanted, existing.iter().map(AsRef::as_ref))
@@ -371,6 +435,69 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn suspended_node_reasons() {
+        assert_eq!(
+            suspended_node_reason("n1", &facts(false, &["cratedb"], &[])),
+            None
+        );
+        assert_eq!(
+            suspended_node_reason("n1", &facts(true, &[SPOT_TAINT], &[])).as_deref(),
+            Some(
+                "node n1: spec.unschedulable is true (cordoned), taint \
+                 aws.amazon.com/spot-instance-terminating"
+            )
+        );
+        assert_eq!(
+            suspended_node_reason(
+                "n2",
+                &facts(false, &[], &[("node.kubernetes.io/suspend", "true")])
+            )
+            .as_deref(),
+            Some("node n2: annotation node.kubernetes.io/suspend=true")
+        );
+    }
+
+    #[test]
+    fn the_pod_to_read_through() {
+        let pod = |name, ready, terminating, phase| PodReadiness {
+            name,
+            ready,
+            terminating,
+            phase,
+        };
+        let pods = [
+            pod("p-0", false, false, "Pending"),
+            pod("p-1", true, true, "Running"),
+            pod("p-2", true, false, "Running"),
+            pod("p-3", true, false, "Running"),
+        ];
+        assert_eq!(reading_pod("db/x", &pods, None), Ok(2));
+        assert_eq!(
+            reading_pod("db/x", &pods, Some("p-2")),
+            Ok(3),
+            "never the avoided pod"
+        );
+        assert_eq!(
+            reading_pod("db/x", &pods[..3], Some("p-2")),
+            Err("no pod of db/x is Ready besides p-2 (p-0 Pending, p-1 Terminating, p-2 Running)".into())
+        );
+        assert_eq!(
+            reading_pod("db/x", &pods[..2], None),
+            Err("no pod of db/x is Ready (p-0 Pending, p-1 Terminating)".into())
+        );
+        assert_eq!(reading_pod("db/x", &[], None), Err("db/x has no pods".into()));
+    }
+
+    #[test]
+    fn expected_names_only_when_every_pod_declares_one() {
+        let all = [Some("data-hot-0"), Some("data-hot-1")];
+        assert_eq!(expected_node_names(&all, 2), ["data-hot-0", "data-hot-1"]);
+        assert!(expected_node_names(&all, 3).is_empty(), "a pod is missing");
+        assert!(expected_node_names(&[Some("data-hot-0"), None], 2).is_empty());
+        assert!(expected_node_names(&[], 0).is_empty());
     }
 
     #[test]

@@ -531,7 +531,7 @@ time = "18:00-22:00"
     let late = check(&cfg, "c", "2024-01-01T21:45:00Z");
     assert!(late.in_window && late.should_wait);
     assert!(
-        late.reason.contains("15 min left, less than the 30 min required"),
+        late.reason.contains("15m left, less than the 30m required"),
         "{}",
         late.reason
     );

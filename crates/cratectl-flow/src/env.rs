@@ -297,47 +297,16 @@ pub fn pod_client(kube: &Kube, cluster: &Cluster, pod: &PodInfo, credentials: Cr
     Client::new(Arc::new(transport), credentials, RetryPolicy::default())
 }
 
-/// The CrateDB node names the pods' command lines declare, when every pod declares one.
+/// The CrateDB node names the pods' command lines declare, when every pod declares one
+/// ([`Cluster::expected_node_names`]).
 pub fn expected_node_names(cluster: &Cluster) -> Vec<String> {
-    let hints: Vec<String> = cluster
-        .pods
-        .iter()
-        .filter_map(|p| p.node_name_hint.clone())
-        .collect();
-    if hints.len() == cluster.pods.len() && hints.len() == cluster.desired_nodes() as usize {
-        hints
-    } else {
-        Vec::new()
-    }
+    cluster.expected_node_names()
 }
 
 /// The pod to read `cluster` through: the first Ready pod other than `avoid`, else an error
-/// naming the pods.
+/// naming the pods ([`Cluster::reading_pod`]).
 pub fn reading_pod<'c>(cluster: &'c Cluster, avoid: Option<&str>) -> Result<&'c PodInfo, String> {
-    cluster
-        .ready_pods()
-        .find(|p| Some(p.name.as_str()) != avoid)
-        .ok_or_else(|| {
-            if cluster.pods.is_empty() {
-                format!("{} has no pods", cluster.qualified())
-            } else {
-                format!(
-                    "no pod of {} is Ready{} ({})",
-                    cluster.qualified(),
-                    avoid.map(|a| format!(" besides {a}")).unwrap_or_default(),
-                    cluster
-                        .pods
-                        .iter()
-                        .map(|p| format!(
-                            "{} {}",
-                            p.name,
-                            if p.terminating { "Terminating" } else { &p.phase }
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        })
+    cluster.reading_pod(avoid)
 }
 
 #[cfg(test)]

@@ -570,14 +570,7 @@ pub fn until(from: Timestamp, to: Timestamp) -> Duration {
     Duration::try_from(span).unwrap_or(Duration::ZERO)
 }
 
-/// `15m`, `2h30m`, `45s`.
+/// `15m`, `2h30m`, `45s`: text for people, as [`cratectl_core::text::duration`] writes it.
 pub fn human(d: Duration) -> String {
-    let secs = d.as_secs();
-    match (secs / 3600, (secs % 3600) / 60, secs % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, s) => format!("{m}m{s}s"),
-        (h, 0, _) => format!("{h}h"),
-        (h, m, _) => format!("{h}h{m}m"),
-    }
+    cratectl_core::text::duration(d)
 }

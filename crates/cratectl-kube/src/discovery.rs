@@ -11,7 +11,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use cratectl_core::prestop::PreStopHook;
-use cratectl_core::topology::{NodeFacts, fallback_statefulset_names};
+use cratectl_core::topology::{
+    NodeFacts, PodReadiness, expected_node_names, fallback_statefulset_names, reading_pod,
+};
 use futures::future::join;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -142,6 +144,38 @@ impl Cluster {
     /// "namespace/name", for messages.
     pub fn qualified(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The pod to read the cluster through: the first Ready pod other than `avoid`, else an
+    /// error naming the pods (`cratectl_core::topology::reading_pod`).
+    pub fn reading_pod(&self, avoid: Option<&str>) -> Result<&PodInfo, String> {
+        let pods: Vec<PodReadiness<'_>> = self
+            .pods
+            .iter()
+            .map(|p| PodReadiness {
+                name: &p.name,
+                ready: p.ready,
+                terminating: p.terminating,
+                phase: &p.phase,
+            })
+            .collect();
+        let index = reading_pod(&self.qualified(), &pods, avoid)?;
+        self.pods
+            .get(index)
+            .ok_or_else(|| format!("no pod of {} to read through", self.qualified()))
+    }
+
+    /// The CrateDB node names the pods' command lines declare, when every pod declares one
+    /// (`cratectl_core::topology::expected_node_names`).
+    pub fn expected_node_names(&self) -> Vec<String> {
+        let hints: Vec<Option<&str>> = self.pods.iter().map(|p| p.node_name_hint.as_deref()).collect();
+        expected_node_names(&hints, self.desired_nodes())
+    }
+
+    /// The operation holding the cluster's Lease at `now`, if it is held
+    /// (`cratectl_core::doctor::LeaseReading::holder_at`).
+    pub fn lease_holder(&self, now: jiff::Timestamp) -> Option<String> {
+        self.lease.as_ref().and_then(|l| l.holder_at(now))
     }
 }
 

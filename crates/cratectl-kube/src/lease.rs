@@ -63,6 +63,12 @@ impl LeaseInfo {
     pub fn held_at(&self, now: Timestamp) -> bool {
         self.reading().held_at(now)
     }
+
+    /// Who holds it at `now` (`LeaseReading::holder_at`): the holder, unless the Lease is
+    /// released (no or an empty holder) or lapsed.
+    pub fn holder_at(&self, now: Timestamp) -> Option<String> {
+        self.reading().holder_at(now).map(str::to_string)
+    }
 }
 
 fn timestamp(t: &MicroTime) -> Option<Timestamp> {

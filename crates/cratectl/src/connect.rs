@@ -141,11 +141,6 @@ pub fn pod_client(kube: &Kube, cluster: &Cluster, pod: &PodInfo, credentials: Cr
     cratectl_flow::env::pod_client(kube, cluster, pod, credentials)
 }
 
-/// The pod to read `cluster` through: the first Ready pod, else an error naming the pods.
-pub fn reading_pod(cluster: &Cluster) -> Result<&PodInfo, String> {
-    cratectl_flow::env::reading_pod(cluster, None)
-}
-
 /// A client for `--cluster-url`, with the explicit credentials (none if not given).
 pub fn url_client(url: &str, global: &GlobalArgs) -> CliResult<Client> {
     let transport = DirectTransport::new(url, &DirectOptions::default())
@@ -208,7 +203,7 @@ pub async fn client(target: &Target, global: &GlobalArgs) -> CliResult<Client> {
     match target {
         Target::Url { client, .. } => Ok(client.clone()),
         Target::Kube { kube, cluster, .. } => {
-            let pod = reading_pod(cluster).map_err(CliError::failed)?;
+            let pod = cluster.reading_pod(None).map_err(CliError::failed)?;
             let credentials = credentials(kube, cluster, global).await?;
             Ok(pod_client(kube, cluster, pod, credentials))
         }

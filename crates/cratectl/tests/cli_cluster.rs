@@ -109,6 +109,68 @@ fn info_shows_pods_nodes_master_and_settings() {
     }
 }
 
+/// A preStop hook that runs dc_util with a timeout nobody can read: a restart decommissions
+/// such a pod itself, so `cluster list` and `cluster info` must not call it dc_util either.
+#[test]
+fn an_unreadable_dc_util_hook_is_not_dc_util_anywhere() {
+    let mut gamma = shape("gamma", "gamma-pw", true);
+    gamma.dc_util_command = "./dc_util --min-availability PRIMARIES --timeout \"$(cat /t)\"".into();
+    let env = Env::start("unreadable-hook", &[shape("alpha", PASSWORD, true), gamma]);
+
+    let rows = json_of(&env.cratectl(&["cluster", "list", "-o", "json"]), 0);
+    assert_eq!(rows[0]["has_dc_util"], true, "{rows}");
+    assert_eq!(rows[1]["name"], "gamma");
+    assert_eq!(rows[1]["has_dc_util"], false, "{rows}");
+    let text = stdout(&env.cratectl(&["cluster", "list"]));
+    let gamma_row = text
+        .lines()
+        .find(|l| l.contains("gamma"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(gamma_row.contains(" no "), "{text}");
+
+    let info = json_of(&env.cratectl(&["cluster", "info", "gamma", "-o", "json"]), 0);
+    for pod in info["pods"].as_array().unwrap() {
+        assert_eq!(pod["has_dc_util"], false, "{pod}");
+        assert_eq!(pod["dc_util_timeout_s"], Value::Null, "{pod}");
+        assert!(
+            pod["prestop_error"]
+                .as_str()
+                .unwrap()
+                .contains("is not a duration"),
+            "{pod}"
+        );
+    }
+    let text = stdout(&env.cratectl(&["cluster", "info", "gamma"]));
+    assert!(text.contains("unreadable (cratectl decommissions)"), "{text}");
+    // The alpha hook's timeout reads as every other duration does.
+    let text = stdout(&env.cratectl(&["cluster", "info", "alpha"]));
+    assert!(text.contains("dc_util 12m"), "{text}");
+
+    // The restart's plan agrees: cratectl decommissions gamma's pods, and says why.
+    let state = env.dir.join("state").display().to_string();
+    let plan = json_of(
+        &env.cratectl(&[
+            "restart",
+            "gamma",
+            "--dry-run",
+            "-o",
+            "json",
+            "--state-dir",
+            &state,
+        ]),
+        0,
+    );
+    let plan = &plan["clusters"][0];
+    for pod in plan["pods"].as_array().unwrap() {
+        assert_eq!(pod["stop"]["method"], "decommission", "{pod}");
+    }
+    let warnings = plan["warnings"].to_string();
+    assert!(
+        warnings.contains("preStop hook not understood") && warnings.contains("decommissions it itself"),
+        "{warnings}"
+    );
+}
+
 #[test]
 fn health_of_a_cluster_with_a_pod_away_is_yellow_with_two_of_three_nodes() {
     let env = two_clusters("away");
@@ -321,9 +383,10 @@ fn doctor_finds_leftovers_prints_fixes_and_fixes_them() {
     );
     assert!(stdout(&clean).contains("nothing left behind"));
 
+    // data-hot-2 is a member (excluded on purpose, maybe); data-hot-9 no longer exists.
     for stmt in [
         "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'",
-        "SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2'",
+        "SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2,data-hot-9'",
     ] {
         let out = env.cratectl(&["sql", "alpha", stmt, "--write"]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -336,35 +399,78 @@ fn doctor_finds_leftovers_prints_fixes_and_fixes_them() {
         .iter()
         .map(|f| f["code"].as_str().unwrap())
         .collect();
-    assert_eq!(codes, ["allocation_not_all", "allocation_exclusions"]);
+    assert_eq!(
+        codes,
+        [
+            "allocation_not_all",
+            "allocation_exclusions",
+            "allocation_exclusions_live"
+        ]
+    );
     assert_eq!(
         found["findings"][0]["fix"]["command"],
         "RESET GLOBAL \"cluster.routing.allocation.enable\""
     );
+    // Only the gone node's entry is removed; the member's stays.
+    assert_eq!(
+        found["findings"][1]["fix"]["command"],
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2'; \
+         SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2'"
+    );
+    assert_eq!(found["findings"][2]["fix"]["kind"], "manual");
     let text = stdout(&env.cratectl(&["doctor", "alpha"]));
     assert!(text.contains("run with --fix"), "{text}");
-
-    let fixed = env.cratectl(&["doctor", "alpha", "--fix", "-o", "json"]);
-    let fixed = json_of(&fixed, 0);
     assert!(
-        fixed["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["applied"] == "fixed"),
-        "{fixed}"
+        text.contains("keeps shards off data-hot-2, a current member"),
+        "{text}"
     );
-    let after = env.cratectl(&["doctor", "alpha"]);
-    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
-    let report = env.report();
-    let alpha = report["clusters"]
+
+    // --fix applies the two fixes and leaves the member's exclusion alone, so the answer is
+    // still "something to look at".
+    let fixed = env.cratectl(&["doctor", "alpha", "--fix", "-o", "json"]);
+    let fixed = json_of(&fixed, 1);
+    let applied: Vec<&str> = fixed["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["name"] == "alpha")
-        .unwrap();
-    assert_eq!(alpha["settings"]["transient"], json!({}), "{alpha}");
-    assert_eq!(alpha["settings"]["persistent"], json!({}), "{alpha}");
+        .map(|f| f["applied"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        applied,
+        ["fixed", "fixed", "skipped: no automatic fix; do it by hand"],
+        "{fixed}"
+    );
+    let after = json_of(&env.cratectl(&["doctor", "alpha", "-o", "json"]), 1);
+    assert_eq!(after["findings"].as_array().unwrap().len(), 1, "{after}");
+    assert_eq!(after["findings"][0]["code"], "allocation_exclusions_live");
+    let settings_of_alpha = || {
+        let report = env.report();
+        report["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "alpha")
+            .unwrap()["settings"]
+            .clone()
+    };
+    let settings = settings_of_alpha();
+    assert_eq!(
+        settings["persistent"],
+        json!({"cluster.routing.allocation.exclude._name": "data-hot-2"}),
+        "{settings}"
+    );
+
+    // The manual fix lifts it, as its message says.
+    let manual = after["findings"][0]["fix"]["command"].as_str().unwrap();
+    let stmt = manual.split_once("data-hot-2: ").unwrap().1;
+    assert_eq!(stmt, "RESET GLOBAL \"cluster.routing.allocation.exclude._name\"");
+    let out = env.cratectl(&["sql", "alpha", stmt, "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let clean = env.cratectl(&["doctor", "alpha"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    let settings = settings_of_alpha();
+    assert_eq!(settings["transient"], json!({}), "{settings}");
+    assert_eq!(settings["persistent"], json!({}), "{settings}");
 }
 
 #[test]

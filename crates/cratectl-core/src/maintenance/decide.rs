@@ -6,10 +6,11 @@
 
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use super::config::{LookupError, MaintenanceConfig};
 use super::schedule::{HORIZON_DAYS, Opening, Schedule};
+use crate::text;
 
 /// A window as reported to users: the opening's label and its instants.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,8 +98,8 @@ pub fn decide_for(
         Some(n) => format!(
             "next window '{}' opens at {} ({})",
             schedule.label_of(n),
-            n.start,
-            in_words(n.start.duration_since(at))
+            text::instant(n.start),
+            text::span(n.start.duration_since(at))
         ),
         None => format!(
             "no window opens in the next {HORIZON_DAYS} days; waiting until the configuration changes"
@@ -111,7 +112,7 @@ pub fn decide_for(
             format!(
                 "blackout '{}' is in force until {}; {}",
                 b.reason,
-                b.end,
+                text::instant(b.end),
                 next_text()
             ),
         ),
@@ -135,18 +136,20 @@ pub fn decide_for(
                         (
                             false,
                             format!(
-                                "{what}; {closes} at {until}, {} left, {} required",
-                                in_words(left),
-                                in_words(required)
+                                "{what}; {closes} at {}, {} left, {} required",
+                                text::instant(until),
+                                text::span(left),
+                                text::span(required)
                             ),
                         )
                     } else {
                         (
                             true,
                             format!(
-                                "{what}, but {closes} at {until}, {} left, less than the {} required; {}",
-                                in_words(left),
-                                in_words(required),
+                                "{what}, but {closes} at {}, {} left, less than the {} required; {}",
+                                text::instant(until),
+                                text::span(left),
+                                text::span(required),
                                 next_text()
                             ),
                         )
@@ -169,43 +172,5 @@ pub fn decide_for(
         open_until,
         blackout,
         required: required.unsigned_abs(),
-    }
-}
-
-/// A duration in words at minute precision (seconds under a minute): `40 s`, `45 min`,
-/// `3 h 10 min`, `2 d 4 h`.
-pub fn in_words(duration: SignedDuration) -> String {
-    let seconds = duration.as_secs().max(0);
-    if (1..60).contains(&seconds) {
-        // Short estimates (a small pod, a fast simulator) must not read as "0 min".
-        return format!("{seconds} s");
-    }
-    let minutes = seconds / 60;
-    let (days, hours, mins) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
-    match (days, hours, mins) {
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (d, 0, _) => format!("{d} d"),
-        (d, h, _) => format!("{d} d {h} h"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_in_words() {
-        assert_eq!(in_words(SignedDuration::from_mins(45)), "45 min");
-        assert_eq!(in_words(SignedDuration::from_mins(0)), "0 min");
-        assert_eq!(in_words(SignedDuration::from_secs(40)), "40 s");
-        assert_eq!(in_words(SignedDuration::from_secs(59)), "59 s");
-        assert_eq!(in_words(SignedDuration::from_secs(60)), "1 min");
-        assert_eq!(in_words(SignedDuration::from_mins(190)), "3 h 10 min");
-        assert_eq!(in_words(SignedDuration::from_hours(3)), "3 h");
-        assert_eq!(in_words(SignedDuration::from_hours(52)), "2 d 4 h");
-        assert_eq!(in_words(SignedDuration::from_hours(48)), "2 d");
-        assert_eq!(in_words(SignedDuration::from_mins(-5)), "0 min");
     }
 }

@@ -27,7 +27,7 @@ pub mod spec;
 
 pub use calendar::{Occurrence, Window, resolve_local};
 pub use config::{ConfigError, ConfigErrors, DEFAULTS_TABLE, LookupError, MaintenanceConfig, closest};
-pub use decide::{BlackoutRef, Decision, WindowRef, decide, decide_for, in_words};
+pub use decide::{BlackoutRef, Decision, WindowRef, decide, decide_for};
 pub use load::parse_instant;
 pub use sample::SAMPLE_CONFIG;
 pub use schedule::{Blackout, HORIZON_DAYS, Opening, Schedule};

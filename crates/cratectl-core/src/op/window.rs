@@ -27,7 +27,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::maintenance::{HORIZON_DAYS, Opening, Schedule, in_words};
+use crate::maintenance::{HORIZON_DAYS, Opening, Schedule};
+use crate::text;
 
 /// How long the next step is expected to take: the longest of the steps observed on this
 /// cluster (conservative: a window cut short costs more than a wait), else `fallback`.
@@ -53,9 +54,13 @@ impl WindowDecision {
     /// `waiting for window until …`, `no window ahead`.
     pub fn summary(&self) -> String {
         match self {
-            WindowDecision::Proceed { until: Some(until) } => format!("in window until {until}"),
+            WindowDecision::Proceed { until: Some(until) } => {
+                format!("in window until {}", text::instant(*until))
+            }
             WindowDecision::Proceed { until: None } => "in window (open without end)".to_string(),
-            WindowDecision::WaitUntil { at, .. } => format!("waiting for window until {at}"),
+            WindowDecision::WaitUntil { at, .. } => {
+                format!("waiting for window until {}", text::instant(*at))
+            }
             WindowDecision::NoWindowAhead { .. } => "no window ahead".to_string(),
         }
     }
@@ -80,11 +85,15 @@ pub fn decide(schedule: &Schedule, now: Timestamp, needed: Duration, step: &str)
             return WindowDecision::Proceed { until: Some(end) };
         }
         let closes = if schedule.unrestricted {
-            format!("the next blackout starts at {end}")
+            format!("the next blackout starts at {}", text::instant(end))
         } else {
-            format!("window '{}' closes at {end}", schedule.label_of(&opening))
+            format!(
+                "window '{}' closes at {}",
+                schedule.label_of(&opening),
+                text::instant(end)
+            )
         };
-        let why = format!("{need} but {closes} ({} left)", in_words(left));
+        let why = format!("{need} but {closes} ({} left)", text::span(left));
         return match first_fitting(schedule, end, now, required) {
             Found::Opening(next, _) => WindowDecision::WaitUntil {
                 at: next.start,
@@ -101,7 +110,7 @@ pub fn decide(schedule: &Schedule, now: Timestamp, needed: Duration, step: &str)
         Some(blackout) => format!(
             "blackout '{}' is in force until {}",
             blackout.label(),
-            schedule.after_blackouts(blackout.end)
+            text::instant(schedule.after_blackouts(blackout.end))
         ),
         None => "outside the maintenance window".to_string(),
     };
@@ -114,8 +123,8 @@ pub fn decide(schedule: &Schedule, now: Timestamp, needed: Duration, step: &str)
             at: next.start,
             reason: format!(
                 "{why}; {need}, more than the {} of the opening at {}; {}",
-                in_words(short.open),
-                short.start,
+                text::span(short.open),
+                text::instant(short.start),
                 opens(schedule, &next, now, "the next window long enough")
             ),
         },
@@ -129,11 +138,11 @@ fn need_text(step: &str, needed: Duration, required: SignedDuration) -> String {
     if required > needed {
         format!(
             "{step} needs ~{} and {} must be left to start (min_window_duration)",
-            in_words(needed),
-            in_words(required)
+            text::span(needed),
+            text::span(required)
         )
     } else {
-        format!("{step} needs ~{}", in_words(needed))
+        format!("{step} needs ~{}", text::span(needed))
     }
 }
 
@@ -146,8 +155,8 @@ fn opens(schedule: &Schedule, next: &Opening, now: Timestamp, what: &str) -> Str
     };
     format!(
         "{what}{label} opens at {} (in {})",
-        next.start,
-        in_words(next.start.duration_since(now))
+        text::instant(next.start),
+        text::span(next.start.duration_since(now))
     )
 }
 
@@ -155,8 +164,8 @@ fn no_window(why: &str, skipped: Option<Short>) -> WindowDecision {
     let detail = match skipped {
         Some(short) => format!(
             "no opening in the next {HORIZON_DAYS} days is long enough (the first, at {}, lasts {})",
-            short.start,
-            in_words(short.open)
+            text::instant(short.start),
+            text::span(short.open)
         ),
         None => format!("no window opens in the next {HORIZON_DAYS} days"),
     };
@@ -290,8 +299,8 @@ description = "Monday"
         assert_eq!(*at, ts("2026-12-07T05:00:00Z"));
         assert_eq!(
             reason,
-            "pod needs ~14 min but window 'Night' closes at 2026-12-07T02:00:00Z (9 min left); \
-             the next window long enough 'Monday' opens at 2026-12-07T05:00:00Z (in 3 h 9 min)"
+            "pod needs ~14m but window 'Night' closes at 2026-12-07T02:00:00Z (9m left); \
+             the next window long enough 'Monday' opens at 2026-12-07T05:00:00Z (in 3h09m)"
         );
         assert_eq!(
             decision.summary(),
@@ -313,7 +322,7 @@ description = "Monday"
             WindowDecision::WaitUntil {
                 at: ts("2026-12-07T01:00:00Z"),
                 reason: "outside the maintenance window; the next window 'Night' opens at \
-                         2026-12-07T01:00:00Z (in 30 min)"
+                         2026-12-07T01:00:00Z (in 30m)"
                     .into()
             }
         );
@@ -325,7 +334,7 @@ description = "Monday"
         assert_eq!(*at, ts("2026-12-07T05:00:00Z"));
         assert!(
             reason.starts_with(
-                "outside the maintenance window; pod needs ~14 min, more than the 10 min of the \
+                "outside the maintenance window; pod needs ~14m, more than the 10m of the \
                  opening at 2026-12-07T03:00:00Z; the next window long enough 'Monday' opens at"
             ),
             "{reason}"
@@ -343,8 +352,8 @@ description = "Monday"
         assert_eq!(*at, ts("2026-12-07T05:00:00Z"));
         assert!(
             reason.starts_with(
-                "pod needs ~5 min and 30 min must be left to start (min_window_duration) but window \
-                 'Night' closes at 2026-12-07T02:00:00Z (20 min left)"
+                "pod needs ~5m and 30m must be left to start (min_window_duration) but window \
+                 'Night' closes at 2026-12-07T02:00:00Z (20m left)"
             ),
             "{reason}"
         );
@@ -415,7 +424,7 @@ end = "2026-12-09T00:00:00Z"
         };
         assert_eq!(*at, ts("2026-12-09T00:00:00Z"));
         assert!(
-            reason.contains("the next blackout starts at 2026-12-08T00:00:00Z (5 min left)"),
+            reason.contains("the next blackout starts at 2026-12-08T00:00:00Z (5m left)"),
             "{reason}"
         );
         let always = decide_in(text, "2026-12-10T00:00:00Z", MIN);
@@ -432,7 +441,7 @@ end = "2026-12-09T00:00:00Z"
         assert!(
             reason.starts_with(
                 "outside the maintenance window; no opening in the next 400 days is long enough \
-                 (the first, at 2026-12-07T01:00:00Z, lasts 1 h)"
+                 (the first, at 2026-12-07T01:00:00Z, lasts 1h)"
             ),
             "{reason}"
         );

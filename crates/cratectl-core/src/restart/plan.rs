@@ -110,6 +110,16 @@ impl MinAvailability {
     }
 }
 
+/// The `graceful_stop.min_availability` cratectl decommissions a node with: `--min-availability`
+/// (`flag`), else the maintenance file's `min_availability` for the cluster (`file`), else
+/// `PRIMARIES`.
+pub fn effective_min_availability(
+    flag: Option<MinAvailability>,
+    file: Option<MinAvailability>,
+) -> MinAvailability {
+    flag.or(file).unwrap_or(MinAvailability::Primaries)
+}
+
 /// What the caller discovered about one pod.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodFacts {
@@ -264,6 +274,23 @@ mod tests {
 
     fn plan(pods: &[PodFacts], order: Order) -> Vec<PlannedPod> {
         plan_pods(pods, order, false, MinAvailability::Primaries, STARTUP)
+    }
+
+    #[test]
+    fn min_availability_flag_over_file_over_primaries() {
+        use MinAvailability::{Full, None as Nothing, Primaries};
+        for (flag, file, expected) in [
+            (Some(Full), Some(Nothing), Full),
+            (Some(Nothing), None, Nothing),
+            (None, Some(Full), Full),
+            (None, None, Primaries),
+        ] {
+            assert_eq!(
+                effective_min_availability(flag, file),
+                expected,
+                "{flag:?} {file:?}"
+            );
+        }
     }
 
     #[test]

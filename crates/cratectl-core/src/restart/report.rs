@@ -10,9 +10,12 @@
 
 use std::fmt;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+
+use crate::text;
 
 pub use crate::op::report::{ClusterCommon, ClusterOutcome, ClusterState, OperationReport, RequestState};
 
@@ -104,10 +107,10 @@ impl OperationReport<ClusterReport> {
         let mut out = String::new();
         let _ = write!(out, "{}: {}", self.workflow_id, self.state);
         if let Some(started) = self.started_at {
-            let _ = write!(out, ", started {started}");
+            let _ = write!(out, ", started {}", text::instant(started));
         }
         if let Some(finished) = self.finished_at {
-            let _ = write!(out, ", finished {finished}");
+            let _ = write!(out, ", finished {}", text::instant(finished));
         }
         out.push('\n');
         for cluster in &self.clusters {
@@ -176,21 +179,12 @@ fn short(uid: &str) -> &str {
     uid.char_indices().nth(8).map_or(uid, |(i, _)| &uid[..i])
 }
 
-/// `42.5s`, `3m 05s`, `1h 02m`.
+/// A pod's `duration_s` as [`text::duration`] writes it (`42.5s`, `3m05s`, `1h02m`).
 fn duration_text(seconds: f64) -> String {
-    if !seconds.is_finite() || seconds < 0.0 {
-        return format!("{seconds}s");
-    }
-    if seconds < 60.0 {
-        return format!("{seconds:.1}s");
-    }
-    // Whole seconds are enough from a minute on; the float is finite and non-negative here.
-    let total = seconds.round() as u64;
-    let (hours, minutes, secs) = (total / 3600, total % 3600 / 60, total % 60);
-    if hours > 0 {
-        format!("{hours}h {minutes:02}m")
-    } else {
-        format!("{minutes}m {secs:02}s")
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(d) => text::duration(d),
+        // Negative or not a number: a record this version did not write; show it as it is.
+        Err(_) => format!("{seconds}s"),
     }
 }
 
@@ -380,7 +374,8 @@ mod tests {
         let r = RestartReport {
             workflow_id: "restart-prod-20261206T071500Z".into(),
             state: RequestState::Running,
-            started_at: Some(ts("2026-12-06T07:15:00Z")),
+            // Recorded to the nanosecond; text shows whole seconds.
+            started_at: Some(ts("2026-12-06T07:15:00.700204536Z")),
             finished_at: None,
             clusters: vec![ClusterReport {
                 common: ClusterCommon {
@@ -425,7 +420,7 @@ mod tests {
              prod (namespace crate): running, pod 2 of 3\n\
              \x20 waiting for: GREEN: 2 underreplicated shards in doc.t1, 1 of 3 stable readings\n\
              \x20 window: in window until 2026-12-07T02:00:00Z\n\
-             \x20 crate-data-hot-prod-0   restarted  0f1e2d3c -> 9a8b7c6d  2m 14s\n\
+             \x20 crate-data-hot-prod-0   restarted  0f1e2d3c -> 9a8b7c6d  2m14s\n\
              \x20 crate-data-hot-prod-1   pending    11112222\n\
              \x20 crate-data-hot-prod-10  skipped    0.3s  (not on a suspended node)\n"
         );
@@ -434,8 +429,9 @@ mod tests {
     #[test]
     fn durations_read_well() {
         assert_eq!(duration_text(42.46), "42.5s");
-        assert_eq!(duration_text(185.0), "3m 05s");
-        assert_eq!(duration_text(3720.0), "1h 02m");
+        assert_eq!(duration_text(185.0), "3m05s");
+        assert_eq!(duration_text(3720.0), "1h02m");
+        assert_eq!(duration_text(-1.0), "-1s");
         assert_eq!(short("abc"), "abc");
         assert_eq!(short("0123456789"), "01234567");
     }

@@ -7,8 +7,9 @@
 use std::time::{Duration, Instant};
 
 use cratectl_core::health::{Health, Observation, Reading, Verdict, assess};
-use cratectl_core::prestop::analyze;
+use cratectl_core::prestop::{HookDecision, stop_by_hook};
 use cratectl_core::readings::{ClusterReading, NodeReading, SettingsReading, TableHealth};
+use cratectl_core::text;
 use cratectl_core::topology::{NodeCondition, node_condition};
 use cratectl_cratedb::{Client, RetryPolicy};
 use cratectl_kube::Kube;
@@ -47,12 +48,6 @@ pub struct Observed {
     pub via: Option<String>,
 }
 
-/// The node names the operator configured (`-Cnode.name`), when every pod carries one: hints
-/// that let reasons name a missing node. Never used to address a node.
-fn expected_names(cluster: &Cluster) -> Vec<String> {
-    cratectl_flow::env::expected_node_names(cluster)
-}
-
 /// Reads `cluster` through Kubernetes and CrateDB and gives the verdict.
 pub async fn observe(kube: &Kube, cluster: &Cluster, global: &GlobalArgs) -> Observed {
     let expected_nodes = cluster.desired_nodes();
@@ -65,7 +60,8 @@ pub async fn observe(kube: &Kube, cluster: &Cluster, global: &GlobalArgs) -> Obs
         Observed {
             verdict: assess(&Observation {
                 expected_nodes,
-                expected_node_names: expected_names(cluster),
+                // Hints that let reasons name a missing node; never used to address one.
+                expected_node_names: cluster.expected_node_names(),
                 suspended: cluster.suspended(),
                 reading,
             }),
@@ -83,7 +79,7 @@ pub async fn observe(kube: &Kube, cluster: &Cluster, global: &GlobalArgs) -> Obs
             None,
         );
     }
-    let pod = match connect::reading_pod(cluster) {
+    let pod = match cluster.reading_pod(None) {
         Ok(pod) => pod,
         Err(why) => {
             return done(
@@ -162,22 +158,11 @@ fn version(cluster: Option<&Cluster>, reading: Option<&ClusterReading>) -> Optio
     }
 }
 
-/// Whether any pod of the cluster runs dc_util in its preStop hook. A hook that names dc_util
-/// with arguments cratectl cannot read counts as dc_util.
+/// Whether any pod of the cluster is stopped by a dc_util preStop hook, as a restart would
+/// decide it (`stop_by_hook`): a hook cratectl cannot read is not dc_util, since the restart
+/// decommissions such a pod itself.
 fn has_dc_util(cluster: &Cluster) -> bool {
-    cluster
-        .pods
-        .iter()
-        .any(|p| analyze(&p.prestop).map_or(true, |a| a.has_dc_util()))
-}
-
-/// The workflow holding the cluster's Lease, if it is held now.
-fn operation(cluster: &Cluster) -> Option<String> {
-    cluster
-        .lease
-        .as_ref()
-        .filter(|l| l.held_at(jiff::Timestamp::now()))
-        .and_then(|l| l.holder.clone())
+    cluster.pods.iter().any(|p| stop_by_hook(&p.prestop).is_dc_util())
 }
 
 // ---- list -------------------------------------------------------------------------------
@@ -193,6 +178,7 @@ struct ListRow {
     /// The StatefulSets' replicas.
     nodes_desired: u32,
     health: Health,
+    /// Some pod is stopped by its dc_util preStop hook, as a restart decides it.
     has_dc_util: bool,
     /// The workflow id holding the cluster's Lease.
     operation: Option<String>,
@@ -223,7 +209,7 @@ async fn list(format: OutputFormat, _args: &ListArgs, global: &GlobalArgs) -> Cl
                     nodes_desired: cluster.desired_nodes(),
                     health: observed.verdict.health,
                     has_dc_util: has_dc_util(cluster),
-                    operation: operation(cluster),
+                    operation: cluster.lease_holder(jiff::Timestamp::now()),
                     resource: cluster.resource.clone(),
                     reasons: observed.verdict.reasons.clone(),
                 }
@@ -312,6 +298,8 @@ struct PodView {
     terminating: bool,
     restarts: u32,
     termination_grace_period_s: i64,
+    /// Stopped by its dc_util preStop hook, as a restart decides it: a hook cratectl cannot
+    /// read is not (cratectl decommissions the node itself).
     has_dc_util: bool,
     /// dc_util's timeout in seconds (with a dc_util hook).
     dc_util_timeout_s: Option<u64>,
@@ -366,7 +354,7 @@ fn pod_views(cluster: &Cluster, discovery: &Discovery) -> Vec<PodView> {
         .pods
         .iter()
         .map(|p| {
-            let analysis = analyze(&p.prestop);
+            let stop = stop_by_hook(&p.prestop);
             PodView {
                 name: p.name.clone(),
                 uid: p.uid.clone(),
@@ -377,13 +365,14 @@ fn pod_views(cluster: &Cluster, discovery: &Discovery) -> Vec<PodView> {
                 terminating: p.terminating,
                 restarts: p.restarts,
                 termination_grace_period_s: p.termination_grace_period_s,
-                has_dc_util: analysis.as_ref().map_or(true, |a| a.has_dc_util()),
-                dc_util_timeout_s: analysis
-                    .as_ref()
-                    .ok()
-                    .and_then(|a| a.dc_util.as_ref())
-                    .map(|call| call.timeout.as_secs()),
-                prestop_error: analysis.err().map(|e| e.to_string()),
+                has_dc_util: stop.is_dc_util(),
+                dc_util_timeout_s: stop.timeout().map(|t| t.as_secs()),
+                prestop_error: match &stop {
+                    HookDecision::OwnDecommission { unreadable } => {
+                        unreadable.as_ref().map(ToString::to_string)
+                    }
+                    HookDecision::Hook { .. } => None,
+                },
                 node_condition: p
                     .node
                     .as_ref()
@@ -450,7 +439,7 @@ async fn info(format: OutputFormat, args: &InfoArgs, global: &GlobalArgs) -> Cli
                 })
                 .collect(),
             pods: pod_views(cluster, discovery),
-            operation: operation(cluster),
+            operation: cluster.lease_holder(jiff::Timestamp::now()),
             health: health_view(&observed),
             cratedb: crate_view,
         },
@@ -538,8 +527,8 @@ fn info_text(view: &InfoView) -> String {
         ]);
         for p in &view.pods {
             let prestop = match (&p.prestop_error, p.dc_util_timeout_s) {
-                (Some(_), _) => "dc_util (unreadable)".to_string(),
-                (None, Some(t)) => format!("dc_util {t}s"),
+                (Some(_), _) => "unreadable (cratectl decommissions)".to_string(),
+                (None, Some(t)) => format!("dc_util {}", text::duration(Duration::from_secs(t))),
                 (None, None) => "-".to_string(),
             };
             let state = p

@@ -3,7 +3,8 @@
 //! `--fix`, applies the fixes that have a safe structured form.
 //!
 //! `--fix` never applies a fix the rules mark with a caution (an operation appears to be
-//! running and may hold the setting on purpose), and never deletes a Lease that has no expiry.
+//! running and may hold the setting on purpose), never deletes a Lease that has no expiry, and
+//! never lifts the allocation exclusion of a node that is still a member.
 
 use cratectl_core::doctor::{Action, DoctorInput, Finding, LabelledObject, OwnerLabel, diagnose};
 use cratectl_kube::Kube;
@@ -86,6 +87,17 @@ pub async fn run(args: DoctorArgs, global: GlobalArgs, top: Option<OutputFormat>
         },
         None => None,
     };
+    // The members, to tell an exclusion of a node that is gone from one of a member.
+    let nodes = match (&client, &settings) {
+        (Some(client), Some(_)) => match client.nodes().await {
+            Ok(nodes) => Some(nodes.into_iter().map(|n| n.name).collect()),
+            Err(e) => {
+                unchecked.push(format!("which excluded nodes still exist (sys.nodes): {e}"));
+                None
+            }
+        },
+        _ => None,
+    };
     let (namespace, owner_labels, lease, label) = match &target {
         Target::Kube { cluster, .. } => (
             Some(cluster.namespace.clone()),
@@ -103,6 +115,7 @@ pub async fn run(args: DoctorArgs, global: GlobalArgs, top: Option<OutputFormat>
         namespace: namespace.clone().unwrap_or_default(),
         cluster: label.clone(),
         settings,
+        nodes,
         owner_labels,
         lease,
         now: jiff::Timestamp::now(),
@@ -151,11 +164,15 @@ async fn apply(finding: &Finding, target: &Target, client: Option<&cratectl_crat
     }
     match &finding.action {
         Action::None => "skipped: no automatic fix; do it by hand".to_string(),
-        Action::Sql(stmt) => match client {
-            Some(client) => match client.sql(stmt, &[]).await {
-                Ok(_) => "fixed".to_string(),
-                Err(e) => format!("failed: {e}"),
-            },
+        Action::Sql(statements) => match client {
+            Some(client) => {
+                for stmt in statements {
+                    if let Err(e) = client.sql(stmt, &[]).await {
+                        return format!("failed: {e}");
+                    }
+                }
+                "fixed".to_string()
+            }
             None => "skipped: CrateDB not reachable".to_string(),
         },
         Action::RemoveOwnerLabel(object) => match target {

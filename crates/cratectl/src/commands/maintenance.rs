@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use cratectl_core::maintenance::{
     ConfigError, DEFAULTS_TABLE, Decision, MaintenanceConfig, Opening, SAMPLE_CONFIG, Schedule, WindowRef,
-    decide, in_words, spec::weekday_short,
+    decide, spec::weekday_short,
 };
+use cratectl_core::text;
 use jiff::tz::TimeZone;
 use jiff::{RoundMode, SignedDuration, Timestamp, TimestampRound, Unit};
 use serde::Serialize;
@@ -168,7 +169,7 @@ fn check(output: OutputFormat, args: CheckArgs) -> CliResult {
     }
     let mut rows = vec![
         ("Cluster", cluster),
-        ("At", format!("{} ({})", utc(at), local_human(tz, at))),
+        ("At", format!("{} ({})", text::instant(at), local_human(tz, at))),
         ("Time zone", decision.timezone.clone()),
         ("In window", yes_no(decision.in_window).to_string()),
     ];
@@ -179,9 +180,9 @@ fn check(output: OutputFormat, args: CheckArgs) -> CliResult {
         let until = match decision.open_until {
             Some(t) => format!(
                 "{} ({}, {} left)",
-                utc(t),
+                text::instant(t),
                 local_human(tz, t),
-                in_words(t.duration_since(at))
+                text::span(t.duration_since(at))
             ),
             None => "no end (unrestricted, no blackout ahead)".to_string(),
         };
@@ -190,12 +191,17 @@ fn check(output: OutputFormat, args: CheckArgs) -> CliResult {
     if let Some(b) = &decision.blackout {
         rows.push((
             "Blackout",
-            format!("'{}' until {} ({})", b.reason, utc(b.end), local_human(tz, b.end)),
+            format!(
+                "'{}' until {} ({})",
+                b.reason,
+                text::instant(b.end),
+                local_human(tz, b.end)
+            ),
         ));
     }
     rows.push((
         "Required",
-        in_words(SignedDuration::try_from(decision.required).unwrap_or(SignedDuration::MAX)),
+        text::span(SignedDuration::try_from(decision.required).unwrap_or(SignedDuration::MAX)),
     ));
     rows.push(("Should wait", yes_no(decision.should_wait).to_string()));
     rows.push(("Reason", decision.reason.clone()));
@@ -214,15 +220,15 @@ fn window_text(tz: &TimeZone, w: &WindowRef) -> String {
         Some(end) => format!(
             "'{}' {} to {} ({} to {})",
             w.description,
-            utc(w.start),
-            utc(end),
+            text::instant(w.start),
+            text::instant(end),
             local_human(tz, w.start),
             local_human(tz, end)
         ),
         None => format!(
             "'{}' from {} ({}), no end",
             w.description,
-            utc(w.start),
+            text::instant(w.start),
             local_human(tz, w.start)
         ),
     }
@@ -324,8 +330,8 @@ fn list_windows(output: OutputFormat, args: ListWindowsArgs) -> CliResult {
             blackouts.add_row([
                 name.to_string(),
                 b.index.to_string(),
-                utc(b.start),
-                utc(b.end),
+                text::instant(b.start),
+                text::instant(b.end),
                 b.label(),
             ]);
         }
@@ -412,7 +418,7 @@ fn next(output: OutputFormat, args: NextArgs) -> CliResult {
     let mut text = format!(
         "Next openings of {} after {} ({}), time zone {}{}:\n",
         args.cluster,
-        utc(at),
+        text::instant(at),
         local_human(tz, at),
         schedule.timezone_name,
         if from_defaults { ", from [defaults]" } else { "" }
@@ -434,8 +440,8 @@ fn next(output: OutputFormat, args: NextArgs) -> CliResult {
             notes.push("cut by a blackout".to_string());
         }
         match o.end {
-            Some(end) if o.contains(at) => notes.push(format!("{} left", in_words(end.duration_since(at)))),
-            Some(end) => notes.push(format!("{} long", in_words(end.duration_since(o.start)))),
+            Some(end) if o.contains(at) => notes.push(format!("{} left", text::span(end.duration_since(at)))),
+            Some(end) => notes.push(format!("{} long", text::span(end.duration_since(o.start)))),
             None => {}
         }
         let show =
@@ -444,8 +450,8 @@ fn next(output: OutputFormat, args: NextArgs) -> CliResult {
             schedule.label_of(o),
             show(known_start(o), &|t| local_human(tz, t), "-"),
             show(o.end, &|t| local_human(tz, t), "no end"),
-            show(known_start(o), &utc, "-"),
-            show(o.end, &utc, "no end"),
+            show(known_start(o), &text::instant, "-"),
+            show(o.end, &text::instant, "no end"),
             notes.join(", "),
         ]);
     }
@@ -456,8 +462,8 @@ fn next(output: OutputFormat, args: NextArgs) -> CliResult {
     }
     if !view.blackouts.is_empty() {
         let mut blackouts = output::table(["Blackout", "Start (UTC)", "End (UTC)"]);
-        for b in &view.blackouts {
-            blackouts.add_row([b.reason.clone(), b.start.clone(), b.end.clone()]);
+        for b in schedule.blackouts().iter().filter(|b| b.end > at) {
+            blackouts.add_row([b.label(), text::instant(b.start), text::instant(b.end)]);
         }
         text.push_str(&format!("\nBlackouts ahead:\n{}", output::render(&blackouts)));
     }

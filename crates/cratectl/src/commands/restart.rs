@@ -20,9 +20,9 @@ use std::time::Duration;
 use cratectl_core::maintenance::MaintenanceConfig;
 use cratectl_core::op::{OperationKind, request_id};
 use cratectl_core::restart::report::{ClusterReport, ClusterState, PodResult, RequestState, RestartReport};
+use cratectl_core::text;
 use cratectl_flow::engine::EngineError;
 use cratectl_flow::engine::WorkerLimits;
-use cratectl_flow::harness::human;
 use cratectl_flow::model::{ClusterRef, Gate, MaintenanceSpec, TargetSpec};
 use cratectl_flow::operations as service;
 use cratectl_flow::ops::restart::dry_run::{self, DryRun};
@@ -283,7 +283,7 @@ async fn refuse_open_operations(restarts: &Ops, clusters: &[Cluster], now: Times
             ));
             continue;
         }
-        if let Some(holder) = held_lease(cluster, now) {
+        if let Some(holder) = cluster.lease_holder(now) {
             problems.push(format!(
                 "{} is in another operation: its Lease is held by {holder} (see `cratectl cluster info {}`)",
                 cluster.qualified(),
@@ -297,16 +297,6 @@ async fn refuse_open_operations(restarts: &Ops, clusters: &[Cluster], now: Times
         problems.push("nothing was started".into());
         Err(CliError::invalid(problems.join("\n")))
     }
-}
-
-/// The holder of the cluster's Lease when it is held now.
-fn held_lease(cluster: &Cluster, now: Timestamp) -> Option<String> {
-    cluster
-        .lease
-        .as_ref()
-        .filter(|l| l.held_at(now))
-        .and_then(|l| l.holder.clone())
-        .filter(|h| !h.is_empty())
 }
 
 /// `all` without --yes, on a terminal: list the clusters and ask.
@@ -335,7 +325,7 @@ fn confirm(clusters: &[Cluster], kube: &Kube) -> CliResult {
 /// Adds a warning for each cluster whose Lease another operation holds now.
 fn note_leases(plan: &mut DryRun, clusters: &[Cluster], now: Timestamp) {
     for (plan, cluster) in plan.clusters.iter_mut().zip(clusters) {
-        if let Some(holder) = held_lease(cluster, now) {
+        if let Some(holder) = cluster.lease_holder(now) {
             plan.warnings.push(format!(
                 "the cluster's Lease is held by {holder}: a restart would be refused"
             ));
@@ -387,7 +377,7 @@ fn plan_text(plan: &DryRun) -> String {
                     Some(reason) => (format!("skipped: {reason}"), "-".to_string()),
                     None => (
                         pod.stop.describe(),
-                        human(Duration::from_secs_f64(pod.estimate_s)),
+                        text::duration(Duration::from_secs_f64(pod.estimate_s)),
                     ),
                 };
                 t.add_row(vec![pod.order.to_string(), pod.name.clone(), stop, estimate]);
@@ -399,7 +389,7 @@ fn plan_text(plan: &DryRun) -> String {
             }
             out.push_str(&format!(
                 "  estimated: {}\n",
-                human(Duration::from_secs_f64(cluster.estimate_s))
+                text::duration(Duration::from_secs_f64(cluster.estimate_s))
             ));
         }
         for warning in &cluster.warnings {
@@ -411,7 +401,7 @@ fn plan_text(plan: &DryRun) -> String {
     }
     out.push_str(&format!(
         "\nEstimated total: {} ({} cluster{}, {} at a time). Estimates assume each pod's stop takes its full timeout.\n",
-        human(Duration::from_secs_f64(plan.estimate_s)),
+        text::duration(Duration::from_secs_f64(plan.estimate_s)),
         plan.clusters.len(),
         if plan.clusters.len() == 1 { "" } else { "s" },
         plan.parallel
@@ -516,8 +506,8 @@ async fn foreground(
     progress.finish();
     if let Outcome::Interrupted(name) = &outcome {
         eprintln!(
-            "\n{name}: stopping this process's worker (the step in flight gets {}s; it runs again on resume)…",
-            WORKER_GRACE.as_secs()
+            "\n{name}: stopping this process's worker (the step in flight gets {}; it runs again on resume)…",
+            text::duration(WORKER_GRACE)
         );
     }
     tokio::select! {

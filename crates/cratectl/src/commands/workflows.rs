@@ -330,18 +330,7 @@ pub async fn list(args: ListWorkflowsArgs, global: GlobalArgs, top: Option<Outpu
 
 /// An instant to the second (`2026-12-06T07:15:00Z`), or `-`.
 fn seconds(t: Option<jiff::Timestamp>) -> String {
-    t.map_or_else(
-        || "-".into(),
-        |t| {
-            t.round(
-                jiff::TimestampRound::new()
-                    .smallest(jiff::Unit::Second)
-                    .mode(jiff::RoundMode::Trunc),
-            )
-            .unwrap_or(t)
-            .to_string()
-        },
-    )
+    cratectl_core::text::instant_or_dash(t)
 }
 
 // ---- cancel, force-restart, stop --------------------------------------------------------

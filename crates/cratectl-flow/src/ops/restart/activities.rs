@@ -8,7 +8,6 @@ use std::time::Duration;
 use cratectl_core::op::saga;
 use cratectl_core::restart::plan::{MinAvailability, PlannedPod, PodFacts, plan_pods};
 use cratectl_core::sql::{self, Literal};
-use cratectl_core::topology::node_condition;
 use cratectl_cratedb::{ErrorKind, UnreachableKind};
 use cratectl_kube::pods::{self, PodState, StopOutcome, WaitError};
 use serde::{Deserialize, Serialize};
@@ -73,23 +72,15 @@ impl RunActivity<ActivityEnv> for Discover {
             .pods
             .iter()
             .map(|pod| {
-                let dc_util_timeout = match cratectl_core::prestop::analyze(&pod.prestop) {
-                    Ok(analysis) if analysis.has_dc_util() => Some(analysis.timeout()),
-                    Ok(_) => None,
-                    Err(e) => {
-                        warnings.push(format!(
-                            "pod {}: preStop hook not understood ({e}); cratectl decommissions it itself",
-                            pod.name
-                        ));
-                        None
-                    }
-                };
-                let on_suspended_node = pod
-                    .node
-                    .as_ref()
-                    .and_then(|n| discovery_nodes.get(n).map(|facts| (n, node_condition(facts))))
-                    .filter(|(_, c)| c.suspended)
-                    .map(|(n, c)| format!("node {n}: {}", c.reasons.join(", ")));
+                let stop = cratectl_core::prestop::stop_by_hook(&pod.prestop);
+                if let Some(warning) = stop.warning() {
+                    warnings.push(format!("pod {}: {warning}", pod.name));
+                }
+                let on_suspended_node = pod.node.as_ref().and_then(|n| {
+                    discovery_nodes
+                        .get(n)
+                        .and_then(|facts| cratectl_core::topology::suspended_node_reason(n, facts))
+                });
                 PodFacts {
                     name: pod.name.clone(),
                     uid: pod.uid.clone(),
@@ -97,16 +88,15 @@ impl RunActivity<ActivityEnv> for Discover {
                     master: cluster.groups.iter().any(|g| g.master && g.name == pod.group),
                     ordinal: pod.ordinal,
                     on_suspended_node,
-                    dc_util_timeout,
+                    dc_util_timeout: stop.timeout(),
                     termination_grace_period_s: pod.termination_grace_period_s,
                 }
             })
             .collect();
-        let min_availability = input
-            .options
-            .min_availability
-            .or(input.config_min_availability)
-            .unwrap_or(MinAvailability::Primaries);
+        let min_availability = cratectl_core::restart::plan::effective_min_availability(
+            input.options.min_availability,
+            input.config_min_availability,
+        );
         let pods = plan_pods(
             &facts,
             input.options.order,
