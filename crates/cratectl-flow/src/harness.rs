@@ -39,8 +39,12 @@ use crate::model::{CONTROL_MAILBOX, ClusterProgress, Common, Control, OpenEffect
 
 /// Longest slice a waiting activity runs before the workflow publishes what it saw.
 const WAIT_SLICE: Duration = Duration::from_secs(30);
-/// Reads and idempotent writes: retryable failures are tried this often before a step fails.
-pub const RETRIED: ActivityOptions = ActivityOptions::retried(5);
+/// How long a step keeps trying a read or an idempotent write through transient failures (a 5xx
+/// or 429, a refused or lost connection) before it fails; a permanent failure ends it at once.
+pub const STEP_RETRY_BUDGET: Duration = Duration::from_secs(120);
+/// Cleanup (settings back, label off, Lease released) keeps trying longer: a setting left
+/// behind changes how the cluster behaves until someone notices.
+pub const CLEANUP_RETRY_BUDGET: Duration = Duration::from_secs(600);
 
 /// Why a cluster run ended early.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,6 +146,12 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
             .map_err(|e| Halt::Failed(format!("{}: {}", A::NAME, e.message)))
     }
 
+    /// How a step's reads and idempotent writes are retried: transient failures within
+    /// [`STEP_RETRY_BUDGET`].
+    pub fn retries(&self) -> ActivityOptions {
+        ActivityOptions::within(STEP_RETRY_BUDGET)
+    }
+
     /// How often the Lease is renewed while waiting: a quarter of its duration, so a renewal
     /// that fails and is retried still lands well before it lapses.
     pub fn renew_every(&self) -> Duration {
@@ -159,7 +169,9 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                     duration: self.common.lease_duration,
                     renew: self.open.lease_holder.is_some(),
                 },
-                RETRIED,
+                // Not longer than half the Lease: a renewal that cannot get through before the
+                // Lease would lapse fails the step (fail closed) rather than hold on blindly.
+                ActivityOptions::within(self.common.lease_duration / 2),
             )
             .await?;
         match outcome {
@@ -301,7 +313,9 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                 .saturating_sub(spent)
                 .min(WAIT_SLICE)
                 .min(self.renew_every().max(gate_span));
-            let out = self.call::<A>(&make(budget), RETRIED).await?;
+            let out = self
+                .call::<A>(&make(budget), ActivityOptions::within(budget))
+                .await?;
             self.unrenewed += budget;
             spent += budget;
             if let Some(done) = out.done {
@@ -395,7 +409,9 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
     pub async fn record_settings(&mut self) -> Step<()> {
         if self.open.saga.is_none() {
             self.step("record settings", None);
-            let saga = self.call::<RecordSettings>(&self.at.clone(), RETRIED).await?;
+            let saga = self
+                .call::<RecordSettings>(&self.at.clone(), self.retries())
+                .await?;
             self.open.saga = Some(saga);
             self.publish();
         }
@@ -424,7 +440,7 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                 statefulsets: statefulsets.to_vec(),
                 avoid,
             },
-            RETRIED,
+            self.retries(),
         )
         .await
     }
@@ -439,7 +455,9 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
             ));
         };
         self.step("exclude nodes", None);
-        let before = self.call::<ReadExclusions>(&self.at.clone(), RETRIED).await?;
+        let before = self
+            .call::<ReadExclusions>(&self.at.clone(), self.retries())
+            .await?;
         saga.record_exclusions(&before, names);
         self.open.saga = Some(saga);
         self.publish();
@@ -448,7 +466,7 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                 at: self.at.clone(),
                 add: names.to_vec(),
             },
-            RETRIED,
+            self.retries(),
         )
         .await
     }
@@ -464,7 +482,7 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                     saga,
                     only: vec![saga::ALLOCATION_ENABLE.to_string()],
                 },
-                RETRIED,
+                self.retries(),
             )
             .await?;
         }
@@ -484,7 +502,7 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                         saga,
                         only: Vec::new(),
                     },
-                    RETRIED,
+                    ActivityOptions::within(CLEANUP_RETRY_BUDGET),
                 )
                 .await
             {
@@ -499,7 +517,10 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                 at: self.at.clone(),
                 statefulsets: self.open.routing_owner_on.clone(),
             };
-            match self.call::<ClearRoutingOwner>(&input, RETRIED).await {
+            match self
+                .call::<ClearRoutingOwner>(&input, ActivityOptions::within(CLEANUP_RETRY_BUDGET))
+                .await
+            {
                 Ok(()) => self.open.routing_owner_on.clear(),
                 Err(Halt::Failed(e) | Halt::Stopped(e)) => {
                     problems.push(format!("routing-owner label left ({e})"))
@@ -513,7 +534,10 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                 duration: self.common.lease_duration,
                 renew: false,
             };
-            match self.call::<ReleaseLease>(&input, RETRIED).await {
+            match self
+                .call::<ReleaseLease>(&input, ActivityOptions::within(CLEANUP_RETRY_BUDGET))
+                .await
+            {
                 Ok(_) => self.open.lease_holder = None,
                 Err(Halt::Failed(e) | Halt::Stopped(e)) => problems.push(format!("Lease not released ({e})")),
             }

@@ -163,6 +163,14 @@ impl<E: Engine> Operations<E> {
         Ok(ids)
     }
 
+    /// The request behind `id` (itself, or the request of a cluster id), or `NotFound`.
+    async fn resolve(&self, id: &str) -> Result<(String, Root), EngineError> {
+        let not_found = || EngineError::NotFound(id.to_string());
+        let request = self.request_of(id).await?.ok_or_else(not_found)?;
+        let root = self.root(&request).await?.ok_or_else(not_found)?;
+        Ok((request, root))
+    }
+
     /// The report of operation `id` (a request id, or one of its cluster ids) as recorded now,
     /// or `None` if there is no such operation.
     pub async fn report(&self, id: &str) -> Result<Option<RestartReport>, EngineError> {
@@ -310,14 +318,7 @@ impl<E: Engine> Operations<E> {
     /// Sends `control` to operation `id` (a request or one of its cluster ids): to the
     /// top-level instance and every cluster's child.
     pub async fn signal(&self, id: &str, control: &Control) -> Result<(), EngineError> {
-        let id = &self
-            .request_of(id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        let root = self
-            .root(id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let (id, root) = &self.resolve(id).await?;
         let payload = serde_json::to_string(control).map_err(|e| EngineError::Store {
             store: self.engine.location(),
             message: e.to_string(),
@@ -326,7 +327,12 @@ impl<E: Engine> Operations<E> {
         // Only to cluster workflows that exist: a message for an instance that does not exist
         // yet is not buffered by the engine (and can block a worker on it); a cluster started
         // later learns the message from the request, which reads it before starting each one.
-        for cluster in root.request.map(|r| r.clusters).unwrap_or_default() {
+        for cluster in root
+            .request
+            .as_ref()
+            .map(|r| r.clusters.clone())
+            .unwrap_or_default()
+        {
             let child = child_id(id, &cluster);
             if self.exists(&child).await? {
                 self.client
@@ -347,18 +353,15 @@ impl<E: Engine> Operations<E> {
         env: &ActivityEnv,
         settle: Duration,
     ) -> Result<Vec<CompensationNote>, EngineError> {
-        let id = &self
-            .request_of(id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        let root = self
-            .root(id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let (id, root) = &self.resolve(id).await?;
         // The engine records it at once, so an operation no worker has picked up yet reads as
         // cancelled (with the reason as given) right away.
         self.client.cancel(id, reason).await?;
-        let clusters = root.request.map(|r| r.clusters).unwrap_or_default();
+        let clusters = root
+            .request
+            .as_ref()
+            .map(|r| r.clusters.clone())
+            .unwrap_or_default();
         for cluster in &clusters {
             let child = child_id(id, cluster);
             if self.exists(&child).await? {

@@ -9,12 +9,14 @@
 //! * [`report`] — the report's top level, the per-cluster common fields, the request and cluster
 //!   states, and the exit-code rule.
 //! * [`lanes`] — how a request spreads its clusters over `--parallel` lanes.
+//! * [`ownership`] — who operates a cluster now: the cratectl Lease, the routing-owner label.
 //!
 //! Pure, like the rest of this crate: the workflows in `cratectl-flow` sequence these rules,
 //! and the adapters fetch and apply.
 
 pub mod ids;
 pub mod lanes;
+pub mod ownership;
 pub mod report;
 pub mod saga;
 pub mod window;

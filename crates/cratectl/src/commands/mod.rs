@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod demo;
 pub mod doctor;
 pub mod maintenance;
+pub mod progress;
 pub mod restart;
 pub mod sql;
 pub mod workflows;

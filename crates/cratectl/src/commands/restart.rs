@@ -12,14 +12,14 @@
 //! this module only watches its report, as `status` would. Ctrl-C stops the worker, not the
 //! restart: it stays recorded, and `cratectl worker` resumes it where it stopped.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
 use cratectl_core::maintenance::MaintenanceConfig;
 use cratectl_core::op::{OperationKind, request_id};
-use cratectl_core::restart::report::{ClusterReport, ClusterState, PodResult, RequestState, RestartReport};
+use cratectl_core::restart::report::{ClusterReport, PodResult, RequestState, RestartReport};
 use cratectl_core::text;
 use cratectl_flow::engine::EngineError;
 use cratectl_flow::engine::WorkerLimits;
@@ -29,10 +29,10 @@ use cratectl_flow::ops::restart::dry_run::{self, DryRun};
 use cratectl_flow::ops::restart::model::{RestartOptions, RestartRequest, Timeouts};
 use cratectl_kube::Kube;
 use cratectl_kube::discovery::{Cluster, Discovery};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::Timestamp;
 
 use crate::cli::{GlobalArgs, OutputFormat, RestartArgs};
+use crate::commands::progress::{Progress, Steps};
 use crate::commands::workflows::{
     Ops, WORKER_GRACE, activity_env, engine_error, open_store, print_report, shutdown_signal, state_dir,
 };
@@ -503,7 +503,7 @@ async fn foreground(
             }
         }
     };
-    progress.finish();
+    progress.finish(matches!(outcome, Outcome::Done(_)));
     if let Outcome::Interrupted(name) = &outcome {
         eprintln!(
             "\n{name}: stopping this process's worker (the step in flight gets {}; it runs again on resume)…",
@@ -544,164 +544,39 @@ async fn foreground(
     }
 }
 
-/// What the foreground shows while it waits: a bar per cluster on a terminal, else a line per
-/// change, on standard error (standard output is the report's).
-struct Progress {
-    bars: Option<Bars>,
-    /// Plain mode: the last line printed per cluster, and pod results already announced.
-    lines: BTreeMap<String, String>,
-    pods: BTreeMap<(String, String), PodResult>,
-}
-
-struct Bars {
-    multi: MultiProgress,
-    bars: BTreeMap<String, ProgressBar>,
-    width: usize,
-}
-
-impl Progress {
-    fn new() -> Progress {
-        let tty = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
-        Progress {
-            bars: tty.then(|| Bars {
-                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-                bars: BTreeMap::new(),
-                width: 0,
-            }),
-            lines: BTreeMap::new(),
-            pods: BTreeMap::new(),
-        }
-    }
-
-    fn update(&mut self, report: &RestartReport) {
-        match &mut self.bars {
-            Some(bars) => bars.update(report),
-            None => self.plain(report),
-        }
-    }
-
-    fn plain(&mut self, report: &RestartReport) {
-        for cluster in &report.clusters {
-            let key = format!("{}/{}", cluster.common.namespace, cluster.common.name);
-            for pod in &cluster.pods {
-                let pod_key = (key.clone(), pod.name.clone());
-                let before = self.pods.insert(pod_key, pod.result);
-                if before != Some(pod.result) && pod.result != PodResult::Pending {
-                    let mut line = format!("{} {key}: pod {} {}", clock(), pod.name, pod.result);
-                    if let (Some(old), Some(new)) = (&pod.old_uid, &pod.new_uid) {
-                        line.push_str(&format!(" (uid {} -> {})", short(old), short(new)));
-                    }
-                    if let Some(seconds) = pod.duration_s {
-                        line.push_str(&format!(" in {seconds:.1}s"));
-                    }
-                    if let Some(reason) = &pod.reason {
-                        line.push_str(&format!(": {reason}"));
-                    }
-                    eprintln!("{line}");
-                }
-            }
-            let status = format!("{} {}", counts(cluster), message(cluster));
-            if self.lines.get(&key) != Some(&status) {
-                eprintln!("{} {key}: {status}", clock());
-                self.lines.insert(key, status);
-            }
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(bars) = &self.bars {
-            for bar in bars.bars.values() {
-                bar.finish();
-            }
-            if !bars.bars.is_empty() {
-                // The last bar line ends without a newline.
-                eprintln!();
-            }
-        }
-    }
-}
-
-impl Bars {
-    fn update(&mut self, report: &RestartReport) {
-        let width = report
-            .clusters
+/// A restart's progress: pods done of planned, and a line per pod as it ends.
+impl Steps for ClusterReport {
+    fn done_total(&self) -> (usize, usize) {
+        let done = self
+            .pods
             .iter()
-            .map(|c| c.common.name.chars().count())
-            .max()
-            .unwrap_or(0);
-        if width > self.width {
-            self.width = width;
-        }
-        for cluster in &report.clusters {
-            let key = format!("{}/{}", cluster.common.namespace, cluster.common.name);
-            let bar = match self.bars.get(&key) {
-                Some(bar) => bar.clone(),
-                None => {
-                    let template = format!(
-                        "{{prefix:<{}.bold}} [{{bar:24.cyan/blue}}] {{pos}}/{{len}} {{elapsed:>4}} {{wide_msg}}",
-                        self.width.max(1)
-                    );
-                    let style = ProgressStyle::with_template(&template)
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> ");
-                    let bar = self.multi.add(ProgressBar::new(1).with_style(style));
-                    bar.set_prefix(cluster.common.name.clone());
-                    bar.enable_steady_tick(Duration::from_millis(500));
-                    self.bars.insert(key.clone(), bar.clone());
-                    bar
+            .filter(|p| p.result != PodResult::Pending)
+            .count();
+        (done, self.pod_total.max(self.pods.len()))
+    }
+
+    fn step_results(&self) -> Vec<(String, String)> {
+        self.pods
+            .iter()
+            .filter(|p| p.result != PodResult::Pending)
+            .map(|pod| {
+                let mut line = format!("pod {} {}", pod.name, pod.result);
+                if let (Some(old), Some(new)) = (&pod.old_uid, &pod.new_uid) {
+                    line.push_str(&format!(" (uid {} -> {})", short(old), short(new)));
                 }
-            };
-            let (done, total) = done_total(cluster);
-            bar.set_length(total.max(1) as u64);
-            bar.set_position(done as u64);
-            bar.set_message(message(cluster));
-        }
+                if let Some(seconds) = pod.duration_s {
+                    line.push_str(&format!(
+                        " in {}",
+                        text::duration(Duration::from_secs_f64(seconds))
+                    ));
+                }
+                if let Some(reason) = &pod.reason {
+                    line.push_str(&format!(": {reason}"));
+                }
+                (pod.name.clone(), line)
+            })
+            .collect()
     }
-}
-
-/// Pods done (restarted, skipped or failed) and planned.
-fn done_total(cluster: &ClusterReport) -> (usize, usize) {
-    let done = cluster
-        .pods
-        .iter()
-        .filter(|p| p.result != PodResult::Pending)
-        .count();
-    (done, cluster.pod_total.max(cluster.pods.len()))
-}
-
-fn counts(cluster: &ClusterReport) -> String {
-    let (done, total) = done_total(cluster);
-    if total == 0 {
-        "-/-".to_string()
-    } else {
-        format!("{done}/{total}")
-    }
-}
-
-/// `running · gate · stable GREEN before restarting pod … (last: …)`, `failed: why`.
-fn message(cluster: &ClusterReport) -> String {
-    let mut parts = vec![match cluster.common.state {
-        ClusterState::Pending => "pending (waiting for the worker)".to_string(),
-        state => state.to_string(),
-    }];
-    if !cluster.common.state.is_terminal() {
-        if let Some(step) = &cluster.common.current_step {
-            parts.push(step.clone());
-        }
-        if let Some(waiting) = &cluster.common.waiting_for {
-            parts.push(format!("waiting for {waiting}"));
-        }
-    } else if let Some(reason) = &cluster.common.reason {
-        parts.push(reason.clone());
-    }
-    parts.join(" · ")
-}
-
-fn clock() -> String {
-    Timestamp::now()
-        .to_zoned_datetime(jiff::tz::TimeZone::system())
-        .strftime("%H:%M:%S")
-        .to_string()
 }
 
 fn short(uid: &str) -> &str {
@@ -711,6 +586,8 @@ fn short(uid: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::progress::{counts, message};
+    use cratectl_core::restart::report::ClusterState;
     use cratectl_core::restart::report::PodReport;
 
     #[test]
@@ -740,9 +617,13 @@ mod tests {
         };
         assert_eq!(
             message(&cluster),
-            "running · gate · waiting for stable GREEN before restarting pod p-1"
+            "running · waiting for stable GREEN before restarting pod p-1 · gate"
         );
         assert_eq!(counts(&cluster), "1/3");
+        assert_eq!(
+            cluster.step_results(),
+            vec![("p-0".to_string(), "pod p-0 restarted".to_string())]
+        );
         cluster.common.state = ClusterState::Failed;
         cluster.common.reason = Some("timed out".into());
         assert_eq!(message(&cluster), "failed · timed out");

@@ -26,8 +26,8 @@ use cratectl_kube::pods::StopOutcome;
 use super::activities::*;
 use super::model::{ClusterInput, RESTART_CLUSTER, RestartRequest, new_cluster_report, planned_pod_report};
 use crate::activities::At;
-use crate::engine::{ActivityOptions, WfResult, WorkflowCtx};
-use crate::harness::{ClusterOp, Halt, RETRIED, Step, human, until};
+use crate::engine::{WfResult, WorkflowCtx};
+use crate::harness::{ClusterOp, Halt, Step, human, until};
 use crate::model::{CONTROL_MAILBOX, ClusterRef, Control, RequestProgress};
 
 /// How often a blocked eviction is tried again.
@@ -201,7 +201,7 @@ impl<C: WorkflowCtx> RestartRun<'_, C> {
                     options: options.clone(),
                     config_min_availability,
                 },
-                RETRIED,
+                self.op.retries(),
             )
             .await?;
         self.op.report.pod_total = snapshot.pods.len();
@@ -293,7 +293,7 @@ impl<C: WorkflowCtx> RestartRun<'_, C> {
                     at: self.op.at.clone(),
                     pod: name.clone(),
                 },
-                RETRIED,
+                self.op.retries(),
             )
             .await?
             .ok_or_else(|| Halt::Failed(format!("pod {name} does not exist")))?;
@@ -447,7 +447,7 @@ impl<C: WorkflowCtx> RestartRun<'_, C> {
                     pod: pod.to_string(),
                     min_availability,
                 },
-                ActivityOptions::retried(3),
+                self.op.retries(),
             )
             .await?;
         let node = out.node.clone();
@@ -495,7 +495,7 @@ impl<C: WorkflowCtx> RestartRun<'_, C> {
                         grace,
                         evict,
                     },
-                    RETRIED,
+                    self.op.retries(),
                 )
                 .await?;
             let (budgets, message) = match outcome {
