@@ -395,3 +395,41 @@ fn a_foreground_restart_runs_only_its_own_workflows() {
         "beta was not restarted: {untouched}"
     );
 }
+
+#[test]
+fn an_operation_no_worker_moves_is_noted_and_a_cancel_reason_is_shown_as_given() {
+    let env = two_clusters("restart-stalled");
+    let started = json_of(&restart(&env, &["beta", "--async", "-o", "json"]), 0);
+    let id = started["workflow_id"].as_str().unwrap().to_string();
+    // Recorded two minutes ago (the engine's start record says when), and no worker ran since.
+    let marker = env.state_dir().join("started").join(&id);
+    let text = std::fs::read_to_string(&marker).unwrap();
+    let mut record: Value = serde_json::from_str(&text).unwrap();
+    let long_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(120);
+    record["started_at"] = Value::String(long_ago.to_string());
+    std::fs::write(&marker, record.to_string()).unwrap();
+    let out = run(&env, &["status", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let note = stderr(&out);
+    assert!(note.contains(&format!("no worker has advanced {id}")), "{note}");
+    assert!(note.contains("cratectl worker --state-dir"), "{note}");
+    // The JSON on standard output is untouched by the note.
+    let status = json_of(&run(&env, &["status", &id, "-o", "json"]), 0);
+    assert_eq!(status["progressed_at"], Value::Null, "{status}");
+
+    let out = run(&env, &["cancel", &id, "--reason", "the change window moved"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = json_of(&run(&env, &["status", &id, "-o", "json"]), 0);
+    assert_eq!(status["state"], "cancelled", "{status}");
+    assert_eq!(
+        status["clusters"][0]["reason"], "cancelled: the change window moved",
+        "{status}"
+    );
+    let out = run(&env, &["status", &id]);
+    assert!(
+        !stderr(&out).contains("no worker has advanced"),
+        "a cancelled operation is not waiting for a worker: {}",
+        stderr(&out)
+    );
+    assert_no_writes(&env);
+}
