@@ -442,3 +442,79 @@ async fn suspend_and_resume_through_the_resource_bring_back_the_same_nodes() {
     }
     panic!("the resource's status never went back to GREEN");
 }
+
+/// CrateDB ≥ 4.4: an auto-expanding replica range counts only the data nodes the allocation
+/// filters allow. Excluding one node of three shrinks a `0-all` table to one replica at once
+/// (its copies on the excluded node are dropped, nothing to move), so the node drains; lifting
+/// the exclusion brings the second replica back. A fixed count is not affected.
+#[tokio::test(start_paused = true)]
+async fn auto_expanded_replicas_shrink_over_excluded_nodes() {
+    let sim = sim(false);
+    let three = ["data-hot-0", "data-hot-1", "data-hot-2"];
+    sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "ALTER TABLE doc.events SET (number_of_replicas = '0-all')",
+        json!([]),
+    )
+    .await;
+    wait_for(&sim, "GREEN with 0-all", settled(&three, "GREEN")).await;
+    assert_eq!(copies_per_shard(&sim).await, 3, "0-all on 3 nodes: 2 replicas");
+
+    sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2'",
+        json!([]),
+    )
+    .await;
+    wait_for(&sim, "data-hot-2 drained, GREEN", |r| {
+        r.health == "GREEN" && r.moving == 0
+    })
+    .await;
+    assert_eq!(copies_per_shard(&sim).await, 2, "2 eligible nodes: 1 replica");
+    assert_eq!(
+        sql(
+            &sim,
+            POD,
+            PASSWORD,
+            "SELECT count(*) FROM sys.shards WHERE table_name = 'events' AND node['name'] = 'data-hot-2'",
+            json!([]),
+        )
+        .await["rows"][0][0],
+        json!(0),
+        "no copy of events left on the excluded node"
+    );
+
+    sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "RESET GLOBAL \"cluster.routing.allocation.exclude._name\"",
+        json!([]),
+    )
+    .await;
+    wait_for(&sim, "GREEN again", settled(&three, "GREEN")).await;
+    assert_eq!(copies_per_shard(&sim).await, 3, "back to 2 replicas");
+}
+
+/// The most copies any shard of `doc.events` has.
+async fn copies_per_shard(sim: &Sim) -> i64 {
+    let rows = sql(
+        sim,
+        POD,
+        PASSWORD,
+        "SELECT id, count(*) FROM sys.shards WHERE table_name = 'events' GROUP BY id",
+        json!([]),
+    )
+    .await;
+    rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[1].as_i64().unwrap())
+        .max()
+        .unwrap()
+}

@@ -169,13 +169,28 @@ impl CrateCluster {
     }
 
     /// Adds or removes replicas so that each shard has `1 + effective replicas` copies.
+    /// Sets each index's replica count from its `number_of_replicas`. An auto-expanding range
+    /// counts only the data members the cluster's allocation filters allow (CrateDB ≥ 4.4,
+    /// `AutoExpandReplicas.getDesiredNumberOfReplicas` asking
+    /// `FilterAllocationDecider.shouldAutoExpandToNode`; docs/cratedb-behaviour.md#replica-counts):
+    /// excluding a node shrinks `0-all` at once, and the copies on the excluded node are the
+    /// ones dropped, not moved.
     fn sync_replica_counts(&mut self) {
-        let data_nodes = self.data_member_count();
+        let deciders = self.deciders();
+        let filtered: Vec<bool> = (0..self.nodes.len())
+            .map(|n| self.filtered(&deciders, n))
+            .collect();
+        let data_nodes = self
+            .nodes
+            .iter()
+            .zip(&filtered)
+            .filter(|(node, out)| node.data && node.is_member() && !**out)
+            .count();
         for table in &mut self.tables {
             for index in &mut table.indices {
                 let want = index.replicas.effective(data_nodes) as usize;
                 for group in &mut index.groups {
-                    resize_replicas(group, want);
+                    resize_replicas(group, want, |copy| copy.node.is_some_and(|n| filtered[n]));
                 }
             }
         }
@@ -584,8 +599,8 @@ fn complete_group(group: &mut ShardGroup, t: Duration) {
 }
 
 /// Keeps `want` replicas: adds unassigned ones, or drops unassigned, then initializing, then
-/// started ones.
-fn resize_replicas(group: &mut ShardGroup, want: usize) {
+/// started ones on a node the filters exclude (`on_filtered`), then other started ones.
+fn resize_replicas(group: &mut ShardGroup, want: usize, on_filtered: impl Fn(&Copy) -> bool) {
     let is_replica = |c: &Copy| !c.primary && !c.is_relocation_target();
     let have = group.copies.iter().filter(|c| is_replica(c)).count();
     if have < want {
@@ -595,13 +610,17 @@ fn resize_replicas(group: &mut ShardGroup, want: usize) {
         return;
     }
     let mut surplus = have - want;
-    for state in [Routing::Unassigned, Routing::Initializing, Routing::Started] {
+    let order: [(Routing, Option<bool>); 4] = [
+        (Routing::Unassigned, None),
+        (Routing::Initializing, None),
+        (Routing::Started, Some(true)),
+        (Routing::Started, None),
+    ];
+    for (state, filtered) in order {
         while surplus > 0 {
-            let Some(pos) = group
-                .copies
-                .iter()
-                .rposition(|c| is_replica(c) && c.routing == state)
-            else {
+            let Some(pos) = group.copies.iter().rposition(|c| {
+                is_replica(c) && c.routing == state && filtered.is_none_or(|f| on_filtered(c) == f)
+            }) else {
                 break;
             };
             group.copies.remove(pos);
@@ -634,10 +653,27 @@ mod tests {
             ],
             primary_ever_active: true,
         };
-        resize_replicas(&mut group, 1);
+        resize_replicas(&mut group, 1, |_| false);
         assert_eq!(group.copies.len(), 2);
         assert!(group.copies.iter().all(|c| c.routing == Routing::Started));
-        resize_replicas(&mut group, 2);
+        resize_replicas(&mut group, 2, |_| false);
         assert_eq!(group.copies.len(), 3);
+    }
+
+    #[test]
+    fn resize_drops_started_copies_on_filtered_nodes_first() {
+        let mut group = ShardGroup {
+            id: 0,
+            copies: vec![
+                Copy::started(true, 0, Source::EmptyStore),
+                Copy::started(false, 1, Source::Peer),
+                Copy::started(false, 2, Source::Peer),
+            ],
+            primary_ever_active: true,
+        };
+        // Node 1 is excluded: its copy goes, though the last one would be dropped otherwise.
+        resize_replicas(&mut group, 1, |c| c.node == Some(1));
+        let nodes: Vec<_> = group.copies.iter().map(|c| c.node).collect();
+        assert_eq!(nodes, vec![Some(0), Some(2)]);
     }
 }
