@@ -353,6 +353,13 @@ async fn suspend_and_resume_through_the_resource_bring_back_the_same_nodes() {
     )
     .await["rows"]
         .clone();
+    // One setting at each level: a full stop keeps only the persistent one.
+    for stmt in [
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'",
+        "SET GLOBAL PERSISTENT \"cluster.graceful_stop.min_availability\" = 'full'",
+    ] {
+        sql(&sim, POD, PASSWORD, stmt, json!([])).await;
+    }
     patch_data_replicas(&sim, 0).await;
     let pods: Api<Pod> = Api::default_namespaced(client(&sim));
     let services: Api<Service> = Api::default_namespaced(client(&sim));
@@ -419,6 +426,21 @@ async fn suspend_and_resume_through_the_resource_bring_back_the_same_nodes() {
     .await["rows"]
         .clone();
     assert_eq!(ids_after, ids, "the same nodes (names and ids) came back");
+    let settings = sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "SELECT settings['cluster']['routing']['allocation']['enable'], \
+         settings['cluster']['graceful_stop']['min_availability'] FROM sys.cluster",
+        json!([]),
+    )
+    .await["rows"][0]
+        .clone();
+    assert_eq!(
+        settings,
+        json!(["all", "FULL"]),
+        "the transient hold did not survive the full stop; the persistent setting did"
+    );
     let recovered = sql(
         &sim,
         POD,

@@ -133,6 +133,12 @@ impl CrateCluster {
         }
         self.state_version += 1;
         self.elect_master();
+        // The last master-eligible node is gone: the cluster state in memory is lost, and the
+        // next one is recovered from disk, which holds persistent settings only
+        // (docs/cratedb-behaviour.md#cluster-settings).
+        if !self.nodes.iter().any(|n| n.master_eligible && n.is_member()) {
+            self.settings.drop_transient();
+        }
     }
 
     /// Starts `ALTER CLUSTER DECOMMISSION` of node `i` (availability `None` = the setting).

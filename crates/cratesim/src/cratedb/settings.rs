@@ -278,6 +278,11 @@ impl Settings {
         Ok(())
     }
 
+    /// A full cluster restart: transient settings are not kept, persistent ones are.
+    pub(crate) fn drop_transient(&mut self) {
+        self.transient.clear();
+    }
+
     /// Effective text: transient over persistent over default.
     pub(crate) fn get(&self, name: &str) -> String {
         self.transient
