@@ -44,6 +44,12 @@ pub struct ClusterShape {
     /// through the API server's pod proxy (which drops the `Authorization` header) get a 401.
     /// `false`: CrateDB's own default, trust for every known user, passwords ignored.
     pub host_based_auth: bool,
+    /// Whether the crate-operator manages the cluster (`true`, the default): its resource
+    /// carries the operator's finalizer and its `operator.cloud.crate.io/last` diff base, and
+    /// the operator stand-in acts on changes of its spec. `false`: the objects exist as the
+    /// operator created them, but nothing manages them any more (no finalizer, no diff base; the
+    /// stand-in leaves the resource alone), as for a cluster whose operator was uninstalled.
+    pub operator: bool,
 }
 
 /// The preStop command the operator writes when dc_util is enabled.
@@ -100,6 +106,7 @@ impl ClusterShape {
             system_password: format!("cratesim-{name}"),
             tables: ClusterShape::default_tables(),
             host_based_auth: true,
+            operator: true,
         }
     }
 
@@ -386,16 +393,35 @@ pub fn custom_resource(shape: &ClusterShape) -> Value {
     if shape.masters > 0 {
         nodes["master"] = json!({"replicas": shape.masters, "resources": {"disk": {"count": 1, "size": "8GiB", "storageClass": "default"}, "heapRatio": 0.25, "limits": {"cpu": 1, "memory": "2Gi"}}});
     }
+    let spec = json!({
+        "cluster": {"imageRegistry": "crate", "name": shape.name, "version": shape.version},
+        "nodes": nodes,
+    });
+    let mut metadata = json!({"name": shape.name, "namespace": shape.namespace, "labels": {}});
+    if shape.operator {
+        metadata["finalizers"] = json!([OPERATOR_FINALIZER]);
+        metadata["annotations"] = json!({OPERATOR_LAST: last_handled(&spec)});
+    }
     json!({
         "apiVersion": "cloud.crate.io/v1",
         "kind": "CrateDB",
-        "metadata": {"name": shape.name, "namespace": shape.namespace, "labels": {}},
-        "spec": {
-            "cluster": {"imageRegistry": "crate", "name": shape.name, "version": shape.version},
-            "nodes": nodes,
-        },
+        "metadata": metadata,
+        "spec": spec,
         "status": {"crateDBStatus": {"health": "GREEN"}},
     })
+}
+
+/// The finalizer kopf puts on every resource the operator handles (crate-operator `main.py`:
+/// kopf's `settings.persistence.finalizer = "operator.cloud.crate.io/finalizer"`).
+pub const OPERATOR_FINALIZER: &str = "operator.cloud.crate.io/finalizer";
+
+/// The annotation holding the spec the operator last handled, kopf's diff base (crate-operator
+/// `main.py`: `AnnotationsDiffBaseStorage(prefix="operator.cloud.crate.io", key="last")`).
+pub const OPERATOR_LAST: &str = "operator.cloud.crate.io/last";
+
+/// The diff base as kopf writes it: the essence of the resource (its spec) as compact JSON.
+pub fn last_handled(spec: &Value) -> String {
+    json!({"spec": spec}).to_string()
 }
 
 /// The container command line, as the operator builds it (abridged to the flags tools read),

@@ -35,6 +35,11 @@
 //! * **Progress**: while a handler waits, the resource carries kopf's progress annotation
 //!   `operator.cloud.crate.io/cluster_update.scale` (`started`, `retries`, `message`, e.g.
 //!   "Pending allocation"); it is removed when the handler completes or gives up.
+//! * **Ownership markers**: a resource the operator manages carries kopf's finalizer
+//!   `operator.cloud.crate.io/finalizer` and its diff base `operator.cloud.crate.io/last` (the
+//!   spec last handled, rewritten when a change has been handled); the stand-in acts only on
+//!   resources with the finalizer, so a cluster created unmanaged ([`crate::operator::ClusterShape::operator`]
+//!   `false`) is left alone. Deleting a resource does not wait for finalizers (not modelled).
 //! * **Status**: like the operator's 60 s ping timer, `status.crateDBStatus.health` is the
 //!   worst `sys.health` (`GREEN`/`YELLOW`/`RED`), `UNREACHABLE` without a serving node, and
 //!   `SUSPENDED` when the data replicas sum to 0; written only when it changes.
@@ -58,6 +63,7 @@ use crate::cratedb::{Auth, CrateCluster};
 use crate::databases::Clusters;
 use crate::kube::ApiServer;
 use crate::kube::store::{Store, metadata_mut, object_name};
+use crate::operator::{OPERATOR_FINALIZER, OPERATOR_LAST, last_handled};
 
 /// `SCALING_TIMEOUT`: a handler still waiting after this long gives up.
 const SCALING_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
@@ -144,6 +150,15 @@ pub fn reconcile(
         let (Some(name), Some(desired)) = (object_name(&cr), Replicas::of(&cr)) else {
             continue;
         };
+        // Only resources the operator handles (kopf's finalizer on them): an unmanaged cluster
+        // is left alone.
+        let managed = cr
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| f.iter().any(|v| v.as_str() == Some(OPERATOR_FINALIZER)));
+        if !managed {
+            continue;
+        }
         let namespace = cr
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
@@ -199,6 +214,7 @@ pub fn reconcile(
                         tracked.started = None;
                         tracked.retries = 0;
                         ctx.write_progress(None);
+                        ctx.write_last_handled();
                     }
                 }
             }
@@ -553,6 +569,30 @@ impl Ctx<'_> {
                 map.remove(KEY);
             }
             (_, None) => return,
+        }
+        meta.remove("resourceVersion");
+        let _ = self.store.replace(
+            "cratedbs",
+            "cratedbs.cloud.crate.io",
+            &self.namespace,
+            &self.name,
+            cr,
+        );
+    }
+
+    /// kopf's diff base after a handled change: the spec as it is now.
+    fn write_last_handled(&mut self) {
+        let Some(mut cr) = self.store.get("cratedbs", &self.namespace, &self.name).cloned() else {
+            return;
+        };
+        let last = last_handled(cr.get("spec").unwrap_or(&Value::Null));
+        let meta = metadata_mut(&mut cr);
+        let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+        if annotations.get(OPERATOR_LAST).and_then(Value::as_str) == Some(last.as_str()) {
+            return;
+        }
+        if let Some(map) = annotations.as_object_mut() {
+            map.insert(OPERATOR_LAST.into(), json!(last));
         }
         meta.remove("resourceVersion");
         let _ = self.store.replace(

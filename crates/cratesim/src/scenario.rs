@@ -60,6 +60,10 @@ pub struct ClusterDef {
     /// The operator's host-based auth (default `true`); see [`ClusterShape::host_based_auth`].
     #[serde(default = "default_true")]
     pub host_based_auth: bool,
+    /// Whether the crate-operator manages the cluster (default `true`); see
+    /// [`ClusterShape::operator`].
+    #[serde(default = "default_true")]
+    pub operator: bool,
 }
 
 /// A data node group.
@@ -196,6 +200,7 @@ impl ClusterDef {
                 .unwrap_or_else(|| format!("cratesim-{}", self.name)),
             tables,
             host_based_auth: self.host_based_auth,
+            operator: self.operator,
         }
     }
 }

@@ -540,3 +540,71 @@ async fn copies_per_shard(sim: &Sim) -> i64 {
         .max()
         .unwrap()
 }
+
+/// A cluster the operator manages carries kopf's finalizer and its diff base (the spec last
+/// handled), rewritten once a change has been handled; an unmanaged one carries neither, and a
+/// change of its resource is acted on by nobody.
+#[tokio::test(start_paused = true)]
+async fn the_operator_marks_what_it_manages_and_leaves_unmanaged_clusters_alone() {
+    let sim = sim(false);
+    let cr = cratedbs(&sim).get("alpha").await.unwrap();
+    assert_eq!(
+        cr.metadata.finalizers.clone().unwrap_or_default(),
+        vec!["operator.cloud.crate.io/finalizer".to_string()]
+    );
+    let last = |cr: &DynamicObject| -> Value {
+        let text = cr.annotations()["operator.cloud.crate.io/last"].clone();
+        serde_json::from_str(&text).unwrap()
+    };
+    assert_eq!(
+        last(&cr)["spec"],
+        cr.data["spec"],
+        "the diff base is the spec as created"
+    );
+    patch_data_replicas(&sim, 4).await;
+    let four = ["data-hot-0", "data-hot-1", "data-hot-2", "data-hot-3"];
+    wait_for(&sim, "4 nodes and GREEN", settled(&four, "GREEN")).await;
+    let mut handled = None;
+    for _ in 0..600 {
+        let cr = cratedbs(&sim).get("alpha").await.unwrap();
+        if last(&cr)["spec"]["nodes"]["data"][0]["replicas"] == 4 {
+            handled = Some(cr);
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let handled = handled.expect("the diff base follows the handled change");
+    assert_eq!(last(&handled)["spec"], handled.data["spec"]);
+
+    let mut shape = common::shape("beta", false, PASSWORD);
+    shape.operator = false;
+    let unmanaged = Sim::new(Clock::new(1.0), &[shape]).unwrap();
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("cloud.crate.io", "v1", "CrateDB"),
+        "cratedbs",
+    );
+    let crs: Api<DynamicObject> = Api::namespaced_with(client(&unmanaged), "cratedb", &resource);
+    let cr = crs.get("beta").await.unwrap();
+    assert!(
+        cr.metadata.finalizers.clone().unwrap_or_default().is_empty(),
+        "no finalizer"
+    );
+    assert!(
+        !cr.annotations().contains_key("operator.cloud.crate.io/last"),
+        "no diff base"
+    );
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "replace", "path": "/spec/nodes/data/0/replicas", "value": 4}
+    ]))
+    .unwrap();
+    crs.patch("beta", &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    let sets: Api<StatefulSet> = Api::default_namespaced(client(&unmanaged));
+    assert_eq!(
+        sets.get("crate-data-hot-beta").await.unwrap().spec.replicas,
+        Some(3),
+        "nobody acted on the unmanaged resource"
+    );
+}
