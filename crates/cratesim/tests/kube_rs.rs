@@ -403,3 +403,56 @@ async fn server_side_apply_creates_then_updates_and_json_patch_edits() {
         Some("operator-1")
     );
 }
+
+/// A strategic merge patch merges the StatefulSet's containers by name: patching the `crate`
+/// container's command keeps its image, ports and hooks. A custom resource has no merge keys,
+/// so the API server refuses a strategic merge patch of it (415), as a real one does.
+#[tokio::test(start_paused = true)]
+async fn strategic_merge_patches_merge_containers_by_name_and_are_refused_for_custom_resources() {
+    let sim = sim();
+    let sets: Api<StatefulSet> = Api::default_namespaced(client(&sim));
+    let before = sets.get("crate-data-hot-alpha").await.unwrap();
+    let container = |sts: &StatefulSet| sts.spec.template.spec.as_ref().unwrap().containers[0].clone();
+    let old = container(&before);
+    assert_eq!(old.name, "crate");
+    let mut command = old.command.clone().unwrap();
+    command.push("-Cgateway.expected_data_nodes=3".into());
+    let patch = serde_json::json!({"spec": {"template": {"spec": {
+        "containers": [{"name": "crate", "command": command}]
+    }}}});
+    let after = sets
+        .patch(
+            "crate-data-hot-alpha",
+            &PatchParams::default(),
+            &Patch::Strategic(&patch),
+        )
+        .await
+        .unwrap();
+    let new = container(&after);
+    assert_eq!(new.command.as_ref(), Some(&command));
+    assert_eq!(new.image, old.image, "the image is kept");
+    assert_eq!(new.ports, old.ports, "the ports are kept");
+    assert_eq!(new.lifecycle, old.lifecycle, "the preStop hook is kept");
+    assert_eq!(
+        after.spec.template.spec.as_ref().unwrap().containers.len(),
+        before.spec.template.spec.as_ref().unwrap().containers.len()
+    );
+
+    let resource = ApiResource::from_gvk_with_plural(
+        &kube::api::GroupVersionKind::gvk("cloud.crate.io", "v1", "CrateDB"),
+        "cratedbs",
+    );
+    let crs: Api<DynamicObject> = Api::namespaced_with(client(&sim), "cratedb", &resource);
+    let refused = crs
+        .patch(
+            "alpha",
+            &PatchParams::default(),
+            &Patch::Strategic(&serde_json::json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .unwrap_err();
+    match refused {
+        kube::Error::Api(status) => assert_eq!(status.code, 415, "{status:?}"),
+        other => panic!("expected a 415, got {other:?}"),
+    }
+}

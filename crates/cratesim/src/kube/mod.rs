@@ -15,6 +15,7 @@ pub mod registry;
 pub mod selectors;
 pub mod status;
 pub mod store;
+pub mod strategic;
 pub mod table;
 
 use std::sync::{Mutex, MutexGuard};

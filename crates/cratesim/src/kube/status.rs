@@ -144,6 +144,17 @@ impl ApiError {
         )
     }
 
+    /// A strategic merge patch of a custom resource, which has no patch merge keys.
+    pub fn strategic_patch_of_custom_resource(content_type: &str) -> ApiError {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type})"
+            ),
+        )
+    }
+
     /// The `Status` object.
     pub fn status(&self) -> Value {
         let mut status = json!({
