@@ -146,10 +146,10 @@ pub enum Command {
     #[command(after_help = RESTART_EXAMPLES)]
     Restart(RestartArgs),
 
-    /// Runs restarts started with --async and resumes interrupted ones.
+    /// Runs operations started with --async and resumes interrupted ones.
     ///
     /// Runs until Ctrl-C or SIGTERM, then lets in-flight steps finish for a few seconds (a step
-    /// cut short runs again on the next start). At start it first undoes what stopped restarts left open (settings, labels, Leases) and
+    /// cut short runs again on the next start). At start it first undoes what stopped operations left open (settings, labels, Leases) and
     /// logs what it did. Several workers may share a state directory. Exit 0 on a clean stop.
     Worker(WorkerArgs),
 
@@ -166,11 +166,11 @@ pub enum Command {
     #[command(visible_alias = "list-workflows")]
     List(ListWorkflowsArgs),
 
-    /// Cancels a restart and puts back what it changed.
+    /// Cancels an operation and puts back what it changed.
     ///
     /// A hard stop at the next step boundary (waiting up to 30 s for a running worker to stop
     /// it), then the settings, routing-owner label and Lease it left are restored, and what
-    /// was undone is printed. Exit 2 when the restart has already finished.
+    /// was undone is printed. Exit 2 when the operation has already finished.
     Cancel(CancelArgs),
 
     /// Lets a restart waiting for a maintenance window go on now.
@@ -429,7 +429,8 @@ pub struct WorkerArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The restart's id, as `restart` printed it (e.g. restart-prod-eu-20261206T071500Z).
+    /// The operation's id, as the command that started it printed it (e.g.
+    /// restart-prod-eu-20261206T071500Z), or one cluster's id within it.
     #[arg(value_name = "ID")]
     pub id: String,
     /// Output format.
@@ -448,10 +449,10 @@ pub enum StateFilter {
 
 #[derive(Debug, Args)]
 pub struct ListWorkflowsArgs {
-    /// Show at most N restarts (the newest).
+    /// Show at most N operations (the newest).
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub limit: usize,
-    /// Only restarts in this state.
+    /// Only operations in this state.
     #[arg(long, value_enum)]
     pub state: Option<StateFilter>,
     /// Output format.
@@ -461,7 +462,7 @@ pub struct ListWorkflowsArgs {
 
 #[derive(Debug, Args)]
 pub struct CancelArgs {
-    /// The restart's id.
+    /// The operation's id (or one cluster's id within it).
     #[arg(value_name = "ID")]
     pub id: String,
     /// Why, recorded with the cancellation.
@@ -471,7 +472,7 @@ pub struct CancelArgs {
 
 #[derive(Debug, Args)]
 pub struct ForceRestartArgs {
-    /// The restart's id.
+    /// The operation's id (or one cluster's id within it).
     #[arg(value_name = "ID")]
     pub id: String,
     /// Why, recorded in the report's window field.
@@ -481,7 +482,7 @@ pub struct ForceRestartArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// The restart's id.
+    /// The operation's id (or one cluster's id within it).
     #[arg(value_name = "ID")]
     pub id: String,
     /// Why, recorded in the report.

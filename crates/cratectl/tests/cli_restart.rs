@@ -327,7 +327,7 @@ fn an_async_restart_is_pending_until_a_worker_runs_it() {
     let out = run(&env, &["status", "restart-nope", "-o", "json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("no restart with id restart-nope"),
+        stderr(&out).contains("no operation with id restart-nope"),
         "{}",
         stderr(&out)
     );

@@ -111,7 +111,7 @@ pub fn engine_error(error: EngineError) -> CliError {
 
 /// The restart `id` in `dir`, or exit 2 naming the id and the directory.
 async fn find(dir: &Path, id: &str) -> CliResult<(Ops, RestartReport)> {
-    let not_found = || CliError::invalid(format!("no restart with id {id} in {}", dir.display()));
+    let not_found = || CliError::invalid(format!("no operation with id {id} in {}", dir.display()));
     let restarts = existing_store(dir).await?.ok_or_else(not_found)?;
     let report = restarts
         .report(id)
@@ -127,7 +127,7 @@ fn still_running(report: &RestartReport, what: &str) -> CliResult {
         return Ok(());
     }
     Err(CliError::invalid(format!(
-        "restart {} has already finished ({}{}); nothing to {what}",
+        "operation {} has already finished ({}{}); nothing to {what}",
         report.workflow_id,
         report.state,
         report.finished_at.map(|t| format!(" at {t}")).unwrap_or_default()
@@ -175,10 +175,10 @@ pub async fn worker(args: WorkerArgs, global: GlobalArgs) -> CliResult {
     match restarts.compensate_stopped(&env).await {
         Ok(notes) => {
             for note in notes {
-                tracing::warn!("compensated a stopped restart: {note}");
+                tracing::warn!("compensated a stopped operation: {note}");
             }
         }
-        Err(e) => tracing::warn!("cannot check stopped restarts for settings left behind: {e}"),
+        Err(e) => tracing::warn!("cannot check stopped operations for settings left behind: {e}"),
     }
     let limits = WorkerLimits {
         max_concurrent_workflows: usize::from(args.max_concurrent_workflows),
@@ -191,7 +191,7 @@ pub async fn worker(args: WorkerArgs, global: GlobalArgs) -> CliResult {
     let mut ids: Vec<&str> = open.iter().map(|(id, _)| id.as_str()).collect();
     ids.dedup();
     eprintln!(
-        "cratectl worker: running the restarts recorded in {} ({}); Ctrl-C or SIGTERM stops it, and a stopped worker loses nothing",
+        "cratectl worker: running the operations recorded in {} ({}); Ctrl-C or SIGTERM stops it, and a stopped worker loses nothing",
         dir.display(),
         if ids.is_empty() {
             "none open now".to_string()
@@ -306,7 +306,7 @@ pub async fn list(args: ListWorkflowsArgs, global: GlobalArgs, top: Option<Outpu
         return print_structured(format, &rows);
     }
     if rows.is_empty() {
-        return print(&format!("No restarts recorded in {}.\n", dir.display()));
+        return print(&format!("No operations recorded in {}.\n", dir.display()));
     }
     let mut t = table(["ID", "OPERATION", "STATE", "CLUSTERS", "STARTED", "FINISHED"]);
     for row in &rows {
@@ -344,7 +344,10 @@ pub async fn cancel(args: CancelArgs, global: GlobalArgs) -> CliResult {
         .cancel(&args.id, &args.reason, &env, CANCEL_SETTLE)
         .await
         .map_err(engine_error)?;
-    let mut out = format!("Cancelled restart {} ({}).\n", args.id, args.reason);
+    let mut out = format!(
+        "Cancelled {} {} ({}).\n",
+        report.operation, report.workflow_id, args.reason
+    );
     if !notes.is_empty() {
         out.push_str("Undone:\n");
         for note in &notes {
@@ -384,7 +387,7 @@ async fn signal(global: GlobalArgs, id: &str, control: Control, what: &str) -> C
         .clusters
         .iter()
         .all(|c| c.common.state == cratectl_core::restart::report::ClusterState::Pending);
-    let mut out = format!("Sent {what} to restart {id}.\n");
+    let mut out = format!("Sent {what} to {} {id}.\n", report.operation);
     if pending {
         out.push_str(&format!(
             "No worker has picked it up yet; it acts when one runs: cratectl worker --state-dir {}\n",
