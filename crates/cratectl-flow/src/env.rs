@@ -267,6 +267,24 @@ impl<'e> Poller<'e> {
         }
     }
 
+    /// One fresh health verdict through the current reader. A verdict without CrateDB's answer
+    /// (the pod read through may be going) and a failure to get a reader at all both forget the
+    /// reader, so the next poll finds another pod; the failure is returned as it is, to be
+    /// retried or not by its kind.
+    pub async fn verdict(&mut self) -> Result<Verdict, ActivityError> {
+        let verdict = match self.reader().await {
+            Ok((cluster, client)) => verdict_through(client, cluster).await,
+            Err(why) => {
+                self.invalidate();
+                return Err(why);
+            }
+        };
+        if verdict.fingerprint.is_none() {
+            self.invalidate();
+        }
+        Ok(verdict)
+    }
+
     /// Forgets the reader: the next poll discovers again.
     pub fn invalidate(&mut self) {
         self.current = None;

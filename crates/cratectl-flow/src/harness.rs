@@ -24,6 +24,7 @@ use cratectl_core::maintenance::Schedule;
 use cratectl_core::op::report::{ClusterOutcome, ClusterState};
 use cratectl_core::op::saga;
 use cratectl_core::op::window::{WindowDecision, decide};
+use cratectl_core::text;
 use cratectl_kube::lease::Acquire;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -360,7 +361,7 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
             .unwrap_or_else(|| "nothing".into());
         Halt::Failed(format!(
             "timed out after {} waiting for {what}; last seen: {last}",
-            human(total)
+            text::duration(total)
         ))
     }
 
@@ -592,9 +593,4 @@ pub const PHASE_DONE: &str = "done";
 pub fn until(from: Timestamp, to: Timestamp) -> Duration {
     let span: SignedDuration = to.duration_since(from);
     Duration::try_from(span).unwrap_or(Duration::ZERO)
-}
-
-/// `15m`, `2h30m`, `45s`: text for people, as [`cratectl_core::text::duration`] writes it.
-pub fn human(d: Duration) -> String {
-    cratectl_core::text::duration(d)
 }

@@ -79,6 +79,16 @@ struct Root {
     request: Option<RestartRequest>,
 }
 
+impl Root {
+    /// The clusters of the request (none when its input cannot be read).
+    fn clusters(&self) -> Vec<ClusterRef> {
+        self.request
+            .as_ref()
+            .map(|r| r.clusters.clone())
+            .unwrap_or_default()
+    }
+}
+
 impl<E: Engine> Operations<E> {
     pub async fn open(engine: &E) -> Result<Operations<E>, EngineError> {
         Ok(Operations {
@@ -153,13 +163,7 @@ impl<E: Engine> Operations<E> {
             .await?
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let mut ids = vec![id.to_string()];
-        ids.extend(
-            root.request
-                .map(|r| r.clusters)
-                .unwrap_or_default()
-                .iter()
-                .map(|c| child_id(id, c)),
-        );
+        ids.extend(root.clusters().iter().map(|c| child_id(id, c)));
         Ok(ids)
     }
 
@@ -327,12 +331,7 @@ impl<E: Engine> Operations<E> {
         // Only to cluster workflows that exist: a message for an instance that does not exist
         // yet is not buffered by the engine (and can block a worker on it); a cluster started
         // later learns the message from the request, which reads it before starting each one.
-        for cluster in root
-            .request
-            .as_ref()
-            .map(|r| r.clusters.clone())
-            .unwrap_or_default()
-        {
+        for cluster in root.clusters() {
             let child = child_id(id, &cluster);
             if self.exists(&child).await? {
                 self.client
@@ -357,11 +356,7 @@ impl<E: Engine> Operations<E> {
         // The engine records it at once, so an operation no worker has picked up yet reads as
         // cancelled (with the reason as given) right away.
         self.client.cancel(id, reason).await?;
-        let clusters = root
-            .request
-            .as_ref()
-            .map(|r| r.clusters.clone())
-            .unwrap_or_default();
+        let clusters = root.clusters();
         for cluster in &clusters {
             let child = child_id(id, cluster);
             if self.exists(&child).await? {
@@ -561,10 +556,10 @@ pub async fn start_worker<E: Engine>(
             match restarts.compensate_stopped(&env).await {
                 Ok(notes) => {
                     for note in notes {
-                        tracing::warn!("undid what a stopped restart left open: {note}");
+                        tracing::warn!("undid what a stopped operation left open: {note}");
                     }
                 }
-                Err(e) => tracing::warn!("cannot look for stopped restarts: {e}"),
+                Err(e) => tracing::warn!("cannot look for stopped operations: {e}"),
             }
         }
     });

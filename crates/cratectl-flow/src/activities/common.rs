@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{At, Waited};
 use crate::engine::{Activity, ActivityError, ActivitySink, RunActivity};
-use crate::env::{ActivityEnv, Poller, cratedb_error, kube_error, next_tick, verdict_through};
+use crate::env::{ActivityEnv, Poller, cratedb_error, kube_error, next_tick};
 
 /// Registers the activities of this module.
 pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
@@ -89,13 +89,8 @@ impl RunActivity<ActivityEnv> for AwaitStable {
         let mut last;
         let mut poller = Poller::new(&env, &input.at.target, &input.at.cluster, input.avoid.as_deref());
         loop {
-            match poller.reader().await {
-                Ok((cluster, client)) => {
-                    let verdict = verdict_through(client, cluster).await;
-                    if verdict.fingerprint.is_none() {
-                        // No answer: the pod read through may be going; find another next time.
-                        poller.invalidate();
-                    }
+            match poller.verdict().await {
+                Ok(verdict) => {
                     let stability = gate.observe(&verdict);
                     last = format!("{} ({})", verdict.summary(), stability.progress());
                     tracing::trace!(reading = %last, "stable gate");
@@ -106,10 +101,12 @@ impl RunActivity<ActivityEnv> for AwaitStable {
                         });
                     }
                 }
+                // A refusal waiting cannot change (the resource is gone, a 403) fails the gate
+                // now instead of at its timeout.
+                Err(why) if !why.is_retryable() => return Err(why),
                 Err(why) => {
                     last = why.message;
                     gate.reset();
-                    poller.invalidate();
                 }
             }
             // Until a first safe reading, look more often: the dead time between the cluster
@@ -151,28 +148,19 @@ impl RunActivity<ActivityEnv> for AwaitReading {
         let mut tick = tokio::time::Instant::now();
         let mut poller = Poller::new(&env, &input.at.target, &input.at.cluster, input.avoid.as_deref());
         loop {
-            let last = match poller.reader().await {
-                Ok((cluster, client)) => {
-                    let verdict = verdict_through(client, cluster).await;
-                    if verdict.fingerprint.is_some() {
-                        return Ok(Waited {
-                            last: verdict.summary(),
-                            done: Some(HealthOut {
-                                safe: verdict.safe_to_disrupt,
-                                summary: verdict.summary(),
-                            }),
-                        });
-                    }
-                    poller.invalidate();
-                    verdict.summary()
+            let last = match poller.verdict().await {
+                Ok(verdict) if verdict.fingerprint.is_some() => {
+                    return Ok(Waited {
+                        last: verdict.summary(),
+                        done: Some(HealthOut {
+                            safe: verdict.safe_to_disrupt,
+                            summary: verdict.summary(),
+                        }),
+                    });
                 }
-                Err(why) => {
-                    if !why.is_retryable() {
-                        return Err(why);
-                    }
-                    poller.invalidate();
-                    why.message
-                }
+                Ok(verdict) => verdict.summary(),
+                Err(why) if !why.is_retryable() => return Err(why),
+                Err(why) => why.message,
             };
             tracing::debug!(reading = %last, "no reading from CrateDB yet");
             if !next_tick(&mut tick, first_reading_poll(input.interval), deadline).await {

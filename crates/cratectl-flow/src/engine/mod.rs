@@ -189,13 +189,6 @@ pub struct ActivityOptions {
 }
 
 impl ActivityOptions {
-    /// One attempt, bounded by the activity itself.
-    pub const ONCE: ActivityOptions = ActivityOptions {
-        attempts: 1,
-        backoff: Duration::from_secs(1),
-        timeout: None,
-    };
-
     /// `attempts` tries with exponential backoff from 1 s.
     pub const fn retried(attempts: u32) -> ActivityOptions {
         ActivityOptions {

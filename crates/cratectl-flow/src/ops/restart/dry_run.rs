@@ -28,8 +28,8 @@ use crate::activities::At;
 use crate::activities::common::{HealthIn, ReadHealth};
 use crate::engine::RunActivity;
 use crate::env::ActivityEnv;
-use crate::harness::human;
 use crate::model::ClusterRef;
+use cratectl_core::text;
 
 /// How many clusters are read at once.
 const CONCURRENCY: usize = 8;
@@ -127,8 +127,8 @@ impl StopPlan {
         match self {
             StopPlan::PrestopHook { timeout_s, grace_s } => format!(
                 "dc_util preStop hook (timeout {}, grace {})",
-                human(Duration::from_secs(*timeout_s)),
-                human(Duration::from_secs(*grace_s))
+                text::duration(Duration::from_secs(*timeout_s)),
+                text::duration(Duration::from_secs(*grace_s))
             ),
             StopPlan::Decommission { min_availability } => {
                 format!("decommission (min_availability {min_availability})")

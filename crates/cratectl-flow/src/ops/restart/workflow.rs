@@ -27,8 +27,9 @@ use super::activities::*;
 use super::model::{ClusterInput, RESTART_CLUSTER, RestartRequest, new_cluster_report, planned_pod_report};
 use crate::activities::At;
 use crate::engine::{WfResult, WorkflowCtx};
-use crate::harness::{ClusterOp, Halt, Step, human, until};
+use crate::harness::{ClusterOp, Halt, Step, until};
 use crate::model::{CONTROL_MAILBOX, ClusterRef, Control, RequestProgress};
+use cratectl_core::text;
 
 /// How often a blocked eviction is tried again.
 const EVICTION_RETRY: Duration = Duration::from_secs(5);
@@ -422,7 +423,7 @@ impl<C: WorkflowCtx> RestartRun<'_, C> {
 
     /// The hold timeout passed with the node still away: allocation back to its recorded value.
     async fn release_hold(&mut self) -> Step<()> {
-        let hold = human(self.input.options.timeouts.hold);
+        let hold = text::duration(self.input.options.timeouts.hold);
         self.op.restore_allocation().await?;
         let note = format!(
             "allocation hold released after {hold} (the node has not rejoined): CrateDB is rebuilding its replicas"
@@ -515,7 +516,7 @@ impl<C: WorkflowCtx> RestartRun<'_, C> {
             if waited >= self.input.options.timeouts.eviction {
                 return Err(Halt::Failed(format!(
                     "timed out after {}: {blocked}",
-                    human(self.input.options.timeouts.eviction)
+                    text::duration(self.input.options.timeouts.eviction)
                 )));
             }
             let pause = EVICTION_RETRY.min(self.op.renew_every());
