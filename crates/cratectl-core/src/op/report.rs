@@ -16,6 +16,7 @@
 //!   after a step failed.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -176,6 +177,108 @@ impl Default for OperationKind {
     /// Only for records that predate the `operation` field (all restarts).
     fn default() -> OperationKind {
         OperationKind::Restart
+    }
+}
+
+impl<T> OperationReport<T> {
+    /// The first line of the text report: `<id>: <state>, started …, finished …`.
+    pub fn header_text(&self) -> String {
+        let mut out = String::new();
+        let _ = write!(out, "{}: {}", self.workflow_id, self.state);
+        if let Some(started) = self.started_at {
+            let _ = write!(out, ", started {}", crate::text::instant(started));
+        }
+        if let Some(finished) = self.finished_at {
+            let _ = write!(out, ", finished {}", crate::text::instant(finished));
+        }
+        out.push('\n');
+        out
+    }
+}
+
+/// The lines every operation's text report shows for a cluster under its title: reason, what
+/// it waits for, step, window, last readings, warnings.
+pub fn common_lines(out: &mut String, c: &ClusterCommon) {
+    let lines = [
+        ("reason", c.reason.as_deref()),
+        ("waiting for", c.waiting_for.as_deref()),
+        ("step", c.current_step.as_deref()),
+        ("window", c.window.as_deref()),
+        ("last readings", c.last_readings.as_deref()),
+    ];
+    for (label, value) in lines {
+        if let Some(value) = value {
+            let _ = writeln!(out, "  {label}: {value}");
+        }
+    }
+    for warning in &c.warnings {
+        let _ = writeln!(out, "  warning: {warning}");
+    }
+}
+
+/// Any operation's cluster report, read without knowing the operation: the common part, and
+/// the operation's own fields kept as they are (so `status`, `list` and `cancel` work on every
+/// kind, and `-o json` prints every field).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnyCluster {
+    #[serde(flatten)]
+    pub common: ClusterCommon,
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ClusterOutcome for AnyCluster {
+    fn common(&self) -> &ClusterCommon {
+        &self.common
+    }
+
+    fn common_mut(&mut self) -> &mut ClusterCommon {
+        &mut self.common
+    }
+
+    /// A run stopped on request is a failure only when a step failed before: the operation's
+    /// own rows (`pods`, `nodes`) say so with a `"result": "failed"`.
+    fn is_failure(&self) -> bool {
+        match self.common.state {
+            ClusterState::Failed | ClusterState::Cancelled => true,
+            ClusterState::Stopped => ["pods", "nodes"].iter().any(|key| {
+                self.rest
+                    .get(*key)
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(|rows| {
+                        rows.iter()
+                            .any(|r| r.get("result").and_then(|v| v.as_str()) == Some("failed"))
+                    })
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// Any operation's report (see [`AnyCluster`]).
+pub type AnyReport = OperationReport<AnyCluster>;
+
+impl AnyReport {
+    /// The report as operation `T`'s own (`None` when a cluster's record does not read as one).
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Option<OperationReport<T>> {
+        let clusters = self
+            .clusters
+            .iter()
+            .map(|c| {
+                serde_json::to_value(c)
+                    .ok()
+                    .and_then(|v| serde_json::from_value(v).ok())
+            })
+            .collect::<Option<Vec<T>>>()?;
+        Some(OperationReport {
+            workflow_id: self.workflow_id.clone(),
+            operation: self.operation,
+            state: self.state,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            clusters,
+            progressed_at: self.progressed_at,
+        })
     }
 }
 

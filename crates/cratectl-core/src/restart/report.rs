@@ -104,15 +104,7 @@ impl OperationReport<ClusterReport> {
     /// reason, what it waits for, and a line per pod (result, UIDs shortened to 8 characters,
     /// duration, reason).
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        let _ = write!(out, "{}: {}", self.workflow_id, self.state);
-        if let Some(started) = self.started_at {
-            let _ = write!(out, ", started {}", text::instant(started));
-        }
-        if let Some(finished) = self.finished_at {
-            let _ = write!(out, ", finished {}", text::instant(finished));
-        }
-        out.push('\n');
+        let mut out = self.header_text();
         for cluster in &self.clusters {
             out.push('\n');
             cluster_text(&mut out, cluster);
@@ -128,21 +120,7 @@ fn cluster_text(out: &mut String, report: &ClusterReport) {
         let _ = write!(out, ", pod {index} of {}", report.pod_total);
     }
     out.push('\n');
-    let lines = [
-        ("reason", c.reason.as_deref()),
-        ("waiting for", c.waiting_for.as_deref()),
-        ("step", c.current_step.as_deref()),
-        ("window", c.window.as_deref()),
-        ("last readings", c.last_readings.as_deref()),
-    ];
-    for (label, value) in lines {
-        if let Some(value) = value {
-            let _ = writeln!(out, "  {label}: {value}");
-        }
-    }
-    for warning in &c.warnings {
-        let _ = writeln!(out, "  warning: {warning}");
-    }
+    crate::op::report::common_lines(out, c);
     let width = report
         .pods
         .iter()

@@ -62,7 +62,7 @@ impl Replicas {
 }
 
 /// A table or one partition of it, with its `number_of_replicas` as CrateDB shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TableReplicas {
     pub schema: String,
     pub table: String,
