@@ -14,6 +14,7 @@ use cratectl_core::readings::{
     ClusterReading, NodeReading, SettingsReading, ShardCounts, ShardsInFlight, TOUCHED_SETTINGS, TableHealth,
     TableHealthLevel,
 };
+use cratectl_core::scale::replicas::TableReplicas;
 use serde_json::Value;
 
 use crate::client::{Client, SqlResult};
@@ -37,6 +38,23 @@ pub mod statements {
     /// relocation's source on its node and its target (INITIALIZING) on the other.
     pub const SHARD_COUNTS: &str = "SELECT node['name'] AS node_name, count(*) AS shards FROM sys.shards \
         WHERE node['name'] IS NOT NULL GROUP BY node['name']";
+
+    /// Every table's `number_of_replicas` (tables only: views and system tables have no
+    /// shards).
+    pub const TABLE_REPLICAS: &str = "SELECT table_schema, table_name, number_of_replicas \
+        FROM information_schema.tables WHERE number_of_shards IS NOT NULL ORDER BY 1, 2";
+    /// Every partition's own `number_of_replicas`.
+    pub const PARTITION_REPLICAS: &str = "SELECT table_schema, table_name, partition_ident, \
+        number_of_replicas FROM information_schema.table_partitions ORDER BY 1, 2, 3";
+    /// Why copies on the given nodes (ids) stay where they are (CrateDB's allocation deciders).
+    pub const ALLOCATIONS_ON: &str = "SELECT table_schema, table_name, shard_id, \"primary\", explanation \
+        FROM sys.allocations WHERE node_id = ANY(?) ORDER BY 1, 2, 3";
+    /// Nodes whose node check `?` fails and is not acknowledged.
+    pub const FAILING_NODE_CHECKS: &str = "SELECT node_id FROM sys.node_checks \
+        WHERE id = ? AND passed = false ORDER BY 1";
+    /// Acknowledges node check `?` on the given nodes (ids); lost when a node restarts.
+    pub const ACK_NODE_CHECKS: &str = "UPDATE sys.node_checks SET acknowledged = true \
+        WHERE id = ? AND node_id = ANY(?)";
 
     /// `SELECT settings['cluster']['routing']['allocation']['enable'], … FROM sys.cluster`, one
     /// column per [`cratectl_core::readings::TOUCHED_SETTINGS`], in that order.
@@ -280,6 +298,92 @@ impl Client {
                 ))
             })
             .collect()
+    }
+
+    /// Every table's and partition's `number_of_replicas`, for the replica guard.
+    pub async fn table_replicas(&self) -> Result<Vec<TableReplicas>, Error> {
+        let via = self.via();
+        let tables = self.sql_idempotent(statements::TABLE_REPLICAS, &[]).await?;
+        expect_columns(&via, statements::TABLE_REPLICAS, &tables, 3)?;
+        let partitions = self.sql_idempotent(statements::PARTITION_REPLICAS, &[]).await?;
+        expect_columns(&via, statements::PARTITION_REPLICAS, &partitions, 4)?;
+        let mut out = Vec::new();
+        for row in &tables.rows {
+            out.push(TableReplicas {
+                schema: cell(&via, "table_schema", row, 0).required_text()?,
+                table: cell(&via, "table_name", row, 1).required_text()?,
+                partition: None,
+                number_of_replicas: cell(&via, "number_of_replicas", row, 2).required_text()?,
+            });
+        }
+        for row in &partitions.rows {
+            out.push(TableReplicas {
+                schema: cell(&via, "table_schema", row, 0).required_text()?,
+                table: cell(&via, "table_name", row, 1).required_text()?,
+                partition: Some(cell(&via, "partition_ident", row, 2).required_text()?),
+                number_of_replicas: cell(&via, "number_of_replicas", row, 3).required_text()?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// CrateDB's explanations for copies that stay on nodes `node_ids`: one line per shard copy
+    /// (`doc.events shard 2 (replica): <explanation>`).
+    pub async fn allocation_explanations(&self, node_ids: &[String]) -> Result<Vec<String>, Error> {
+        let via = self.via();
+        let result = self
+            .sql_idempotent(statements::ALLOCATIONS_ON, &[Value::from(node_ids.to_vec())])
+            .await?;
+        expect_columns(&via, statements::ALLOCATIONS_ON, &result, 5)?;
+        result
+            .rows
+            .iter()
+            .map(|row| {
+                let primary = matches!(row.get(3), Some(Value::Bool(true)));
+                Ok(format!(
+                    "{}.{} shard {} ({}): {}",
+                    cell(&via, "table_schema", row, 0).required_text()?,
+                    cell(&via, "table_name", row, 1).required_text()?,
+                    cell(&via, "shard_id", row, 2).required_int()?,
+                    if primary { "primary" } else { "replica" },
+                    cell(&via, "explanation", row, 4).text()?.unwrap_or_default()
+                ))
+            })
+            .collect()
+    }
+
+    /// Names of the nodes whose node check `check` fails.
+    pub async fn failing_node_checks(&self, check: i64) -> Result<Vec<String>, Error> {
+        let via = self.via();
+        let result = self
+            .sql_idempotent(statements::FAILING_NODE_CHECKS, &[Value::from(check)])
+            .await?;
+        expect_columns(&via, statements::FAILING_NODE_CHECKS, &result, 1)?;
+        let ids = result
+            .rows
+            .iter()
+            .map(|row| cell(&via, "sys.node_checks.node_id", row, 0).required_text())
+            .collect::<Result<Vec<String>, Error>>()?;
+        let nodes = self.nodes().await?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                nodes
+                    .iter()
+                    .find(|n| n.id == *id)
+                    .map_or_else(|| id.clone(), |n| n.name.clone())
+            })
+            .collect())
+    }
+
+    /// Acknowledges node check `check` on nodes `node_ids` (idempotent).
+    pub async fn acknowledge_node_checks(&self, check: i64, node_ids: &[String]) -> Result<(), Error> {
+        self.sql_idempotent(
+            statements::ACK_NODE_CHECKS,
+            &[Value::from(check), Value::from(node_ids.to_vec())],
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Everything one health poll reads, through this client: nodes, master, health and

@@ -21,7 +21,7 @@ use cratectl_flow::engine::duroxide::{Duroxide, WorkerOptions};
 use cratectl_flow::env::ActivityEnv;
 use cratectl_flow::model::{ClusterRef, Gate, TargetSpec};
 use cratectl_flow::operations::{Operations as Restarts, start_worker};
-use cratectl_flow::ops::restart::model::{RestartOptions, RestartRequest};
+use cratectl_flow::ops::restart::model::{RESTART_REQUEST, RestartOptions, RestartRequest};
 use cratesim::clock::Clock;
 use cratesim::operator::ClusterShape;
 use cratesim::serve::{Sim, kubeconfig, serve, write_kubeconfig};
@@ -89,12 +89,17 @@ async fn run(
         },
     };
     let started = Instant::now();
-    restarts.start(&request).await.unwrap();
+    restarts
+        .start(RESTART_REQUEST, &request.request_id, &request)
+        .await
+        .unwrap();
     let mut shown = Instant::now();
     let report = loop {
         let report = restarts.report(&request.request_id).await.unwrap().unwrap();
         if report.state != RequestState::Running {
-            break report;
+            break report
+                .typed::<cratectl_core::restart::report::ClusterReport>()
+                .expect("a restart report");
         }
         if shown.elapsed() > Duration::from_secs(10) {
             let done = report

@@ -26,13 +26,14 @@ use cratectl_core::op::saga;
 use cratectl_core::op::window::{WindowDecision, decide};
 use cratectl_core::text;
 use cratectl_kube::lease::Acquire;
+use cratectl_kube::scale::DC_UTIL_DISABLED_LABEL;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::activities::common::{
     AwaitReading, AwaitStable, ClearRoutingOwner, ExcludeIn, ExcludeNodes, HealthOut, HoldAllocation, HoldIn,
-    LabelsIn, LeaseIn, ReadExclusions, ReadingIn, RecordSettings, ReleaseLease, RestoreIn, RestoreSettings,
-    StableIn, TakeLease,
+    LabelIn, LabelsIn, LeaseIn, ReadExclusions, ReadingIn, RecordSettings, ReleaseLease, RestoreIn,
+    RestoreSettings, SetLabel, StableIn, TakeLease,
 };
 use crate::activities::{At, Waited};
 use crate::engine::{Activity, ActivityOptions, WfError, WfResult, WorkflowCtx};
@@ -419,6 +420,17 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
         Ok(())
     }
 
+    /// Opens a saga that covers node exclusions only, for an operation that writes no scalar
+    /// setting (a scale refuses when allocation is not `all`, and never writes it): cleanup then
+    /// takes out the names it excluded and puts nothing else back, so a setting someone else
+    /// changes meanwhile is left as they set it.
+    pub fn open_exclusion_saga(&mut self) {
+        if self.open.saga.is_none() {
+            self.open.saga = Some(saga::Saga::default());
+            self.publish();
+        }
+    }
+
     /// Claims routing ownership on `statefulsets` (so dc_util's hooks leave the setting alone)
     /// and holds allocation at `primaries`, reading through a pod other than `avoid`. The
     /// settings must be recorded first ([`ClusterOp::record_settings`]).
@@ -466,10 +478,85 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
             &ExcludeIn {
                 at: self.at.clone(),
                 add: names.to_vec(),
+                remove: Vec::new(),
             },
             self.retries(),
         )
         .await
+    }
+
+    /// Takes `names` (ours) out of the exclusion list and then out of the saga, so a crash in
+    /// between only means cleanup removes them again. The caller makes sure each node has left
+    /// the cluster or is still wanted (never a node that is departing: shards could move onto
+    /// it).
+    pub async fn unexclude_nodes(&mut self, names: &[String]) -> Step<()> {
+        let Some(mut saga) = self.open.saga.clone() else {
+            return Ok(());
+        };
+        let ours: Vec<String> = names
+            .iter()
+            .filter(|n| saga.excluded.contains(n))
+            .cloned()
+            .collect();
+        if ours.is_empty() {
+            return Ok(());
+        }
+        self.step("lift exclusions", None);
+        self.call::<ExcludeNodes>(
+            &ExcludeIn {
+                at: self.at.clone(),
+                add: Vec::new(),
+                remove: ours.clone(),
+            },
+            self.retries(),
+        )
+        .await?;
+        saga.forget_exclusions(&ours);
+        self.open.saga = Some(saga);
+        self.publish();
+        Ok(())
+    }
+
+    /// Labels `statefulsets` `dc-util-disabled=true` (recorded first), so dc_util's hooks on a
+    /// pod being removed neither decommission it again nor touch allocation settings.
+    pub async fn disable_dc_util(&mut self, statefulsets: &[String]) -> Step<()> {
+        for name in statefulsets {
+            if !self.open.dc_util_disabled_on.contains(name) {
+                self.open.dc_util_disabled_on.push(name.clone());
+            }
+        }
+        self.publish();
+        self.call::<SetLabel>(
+            &LabelIn {
+                at: self.at.clone(),
+                statefulsets: statefulsets.to_vec(),
+                key: DC_UTIL_DISABLED_LABEL.into(),
+                value: Some("true".into()),
+            },
+            self.retries(),
+        )
+        .await
+    }
+
+    /// Removes the `dc-util-disabled` label where we set it.
+    pub async fn enable_dc_util(&mut self) -> Step<()> {
+        if self.open.dc_util_disabled_on.is_empty() {
+            return Ok(());
+        }
+        self.call::<SetLabel>(&self.dc_util_label_removal(), self.retries())
+            .await?;
+        self.open.dc_util_disabled_on.clear();
+        self.publish();
+        Ok(())
+    }
+
+    fn dc_util_label_removal(&self) -> LabelIn {
+        LabelIn {
+            at: self.at.clone(),
+            statefulsets: self.open.dc_util_disabled_on.clone(),
+            key: DC_UTIL_DISABLED_LABEL.into(),
+            value: None,
+        }
     }
 
     /// Puts `cluster.routing.allocation.enable` back to its recorded value (the saga stays
@@ -528,6 +615,20 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                 }
             }
         }
+        if !self.open.dc_util_disabled_on.is_empty() {
+            match self
+                .call::<SetLabel>(
+                    &self.dc_util_label_removal(),
+                    ActivityOptions::within(CLEANUP_RETRY_BUDGET),
+                )
+                .await
+            {
+                Ok(()) => self.open.dc_util_disabled_on.clear(),
+                Err(Halt::Failed(e) | Halt::Stopped(e)) => {
+                    problems.push(format!("{DC_UTIL_DISABLED_LABEL} label left ({e})"))
+                }
+            }
+        }
         if let Some(holder) = self.open.lease_holder.clone() {
             let input = LeaseIn {
                 at: self.at.clone(),
@@ -553,8 +654,18 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
 
     /// Ends the run: cleans up whatever `outcome` was, sets the final state and reason
     /// (cleanup problems make it a failure), publishes, and returns the report.
-    pub async fn finish(mut self, outcome: Step<()>) -> WfResult<R> {
+    pub async fn finish(self, outcome: Step<()>) -> WfResult<R> {
+        self.finish_then(outcome, |_, _| {}).await
+    }
+
+    /// [`ClusterOp::finish`], letting the operation add to its report what cleanup left open.
+    pub async fn finish_then(
+        mut self,
+        outcome: Step<()>,
+        after: impl FnOnce(&mut R, &OpenEffects),
+    ) -> WfResult<R> {
         let cleanup = self.cleanup().await;
+        after(&mut self.report, &self.open);
         let common = self.report.common_mut();
         common.current_step = None;
         common.waiting_for = None;

@@ -7,6 +7,7 @@
 //! * [`activities`] — the side effects and readings every operation shares.
 //! * [`ops`] — one module per operation (`restart` today): its workflows, its own activities,
 //!   its inputs and its dry run.
+//! * [`request`] — the top-level workflow of every operation: one child per cluster.
 //! * [`model`] — what every operation records: cluster, control messages, open effects,
 //!   progress (no credentials, ever).
 //! * [`env`] — what activities run with on a worker (Kubernetes connections, credentials).
@@ -19,3 +20,4 @@ pub mod harness;
 pub mod model;
 pub mod operations;
 pub mod ops;
+pub mod request;

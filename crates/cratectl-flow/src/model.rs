@@ -42,6 +42,11 @@ pub struct ClusterRef {
     pub name: String,
 }
 
+/// The child workflow id of `cluster` in request `request_id` (the cluster's Lease holder).
+pub fn child_id(request_id: &str, cluster: &ClusterRef) -> String {
+    cratectl_core::op::ids::child_id(request_id, &cluster.namespace, &cluster.name)
+}
+
 /// The stable-reading gate (ARCHITECTURE §1.2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Gate {
@@ -124,11 +129,17 @@ pub struct OpenEffects {
     pub lease_holder: Option<String>,
     /// StatefulSets carrying our routing-owner label.
     pub routing_owner_on: Vec<String>,
+    /// StatefulSets carrying our `dc-util-disabled=true` label (nodes being removed).
+    #[serde(default)]
+    pub dc_util_disabled_on: Vec<String>,
 }
 
 impl OpenEffects {
     pub fn is_empty(&self) -> bool {
-        self.saga.is_none() && self.lease_holder.is_none() && self.routing_owner_on.is_empty()
+        self.saga.is_none()
+            && self.lease_holder.is_none()
+            && self.routing_owner_on.is_empty()
+            && self.dc_util_disabled_on.is_empty()
     }
 }
 

@@ -14,26 +14,48 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cratectl_core::op::OperationKind;
-use cratectl_core::op::report::{ClusterState, OperationReport, RequestState};
-use cratectl_core::restart::report::{ClusterReport, RestartReport};
+use cratectl_core::op::report::{AnyCluster, AnyReport, ClusterState, OperationReport, RequestState};
+use serde::{Deserialize, Serialize};
 
 use crate::activities::At;
 use crate::activities::common::{
-    ClearRoutingOwner, LabelsIn, LeaseIn, ReleaseLease, RestoreIn, RestoreSettings,
+    ClearRoutingOwner, LabelIn, LabelsIn, LeaseIn, ReleaseLease, RestoreIn, RestoreSettings, SetLabel,
 };
 use crate::engine::{
     Engine, EngineClient, EngineError, EngineWorker, InstanceState, InstanceStatus, RunActivity, WorkerLimits,
 };
 use crate::env::ActivityEnv;
-use crate::model::{CONTROL_MAILBOX, ClusterProgress, ClusterRef, Control, OpenState, RequestProgress};
-use crate::ops::restart::model::{RESTART_REQUEST, RESTART_REQUEST_V1, RestartRequest, new_cluster_report};
-use crate::ops::restart::workflow::child_id;
+use crate::model::{
+    CONTROL_MAILBOX, ClusterProgress, ClusterRef, Control, OpenState, RequestProgress, TargetSpec, child_id,
+    new_cluster_common,
+};
+use crate::ops::restart::model::{RESTART_REQUEST, RESTART_REQUEST_V1};
+use crate::ops::scale::model::SCALE_REQUEST;
+
+/// What every operation's request carries, read without knowing the operation (each request
+/// type has these fields and more).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestHead {
+    pub request_id: String,
+    #[serde(default)]
+    pub target: TargetSpec,
+    pub clusters: Vec<ClusterRef>,
+}
+
+/// A cluster's report before anything ran: pending.
+fn pending_report(cluster: &ClusterRef, child_id: &str) -> AnyCluster {
+    AnyCluster {
+        common: new_cluster_common(cluster, child_id),
+        rest: serde_json::Map::new(),
+    }
+}
 
 /// The registered request workflows of each operation kind, current and earlier versions
 /// (earlier ones are read, never run).
 const REQUEST_WORKFLOWS: &[(&str, OperationKind)] = &[
     (RESTART_REQUEST, OperationKind::Restart),
     (RESTART_REQUEST_V1, OperationKind::Restart),
+    (SCALE_REQUEST, OperationKind::Scale),
 ];
 
 /// The operation kind of a request workflow name; `None` for a child or an unknown name.
@@ -76,7 +98,7 @@ pub struct Operations<E: Engine> {
 /// A top-level instance with its request.
 struct Root {
     status: InstanceStatus,
-    request: Option<RestartRequest>,
+    request: Option<RequestHead>,
 }
 
 impl Root {
@@ -101,15 +123,19 @@ impl<E: Engine> Operations<E> {
         &self.engine
     }
 
-    /// Starts `request` under its id; refuses an id that exists.
-    pub async fn start(&self, request: &RestartRequest) -> Result<(), EngineError> {
+    /// Starts `request` of request workflow `workflow` (a restart, a scale …) under `id`;
+    /// refuses an id that exists.
+    pub async fn start<I: Serialize>(
+        &self,
+        workflow: &str,
+        id: &str,
+        request: &I,
+    ) -> Result<(), EngineError> {
         let input = serde_json::to_string(request).map_err(|e| EngineError::Store {
             store: self.engine.location(),
             message: format!("cannot encode the request: {e}"),
         })?;
-        self.client
-            .start(RESTART_REQUEST, &request.request_id, input)
-            .await
+        self.client.start(workflow, id, input).await
     }
 
     /// Whether a worker has created instance `id` (children only exist once started).
@@ -147,7 +173,7 @@ impl<E: Engine> Operations<E> {
         }
         // A cluster workflow no worker has created yet: look for it among the requests.
         for status in self.client.list().await? {
-            let request: Option<RestartRequest> =
+            let request: Option<RequestHead> =
                 status.input.as_deref().and_then(|i| serde_json::from_str(i).ok());
             if request.is_some_and(|r| r.clusters.iter().any(|c| child_id(&status.id, c) == id)) {
                 return Ok(Some(status.id));
@@ -177,7 +203,7 @@ impl<E: Engine> Operations<E> {
 
     /// The report of operation `id` (a request id, or one of its cluster ids) as recorded now,
     /// or `None` if there is no such operation.
-    pub async fn report(&self, id: &str) -> Result<Option<RestartReport>, EngineError> {
+    pub async fn report(&self, id: &str) -> Result<Option<AnyReport>, EngineError> {
         let Some(request) = self.request_of(id).await? else {
             return Ok(None);
         };
@@ -187,7 +213,7 @@ impl<E: Engine> Operations<E> {
         Ok(Some(self.assemble(&root).await?))
     }
 
-    async fn assemble(&self, root: &Root) -> Result<RestartReport, EngineError> {
+    async fn assemble(&self, root: &Root) -> Result<AnyReport, EngineError> {
         let status = &root.status;
         let operation = kind_of_workflow(&status.workflow)
             .or_else(|| OperationKind::of_id(&status.id))
@@ -196,7 +222,7 @@ impl<E: Engine> Operations<E> {
             && let Some(report) = status
                 .output
                 .as_deref()
-                .and_then(|o| serde_json::from_str::<RestartReport>(o).ok())
+                .and_then(|o| serde_json::from_str::<AnyReport>(o).ok())
         {
             return Ok(report);
         }
@@ -219,9 +245,9 @@ impl<E: Engine> Operations<E> {
                     let mut report = child_status
                         .progress
                         .as_deref()
-                        .and_then(|p| serde_json::from_str::<ClusterProgress<ClusterReport>>(p).ok())
+                        .and_then(|p| serde_json::from_str::<ClusterProgress<AnyCluster>>(p).ok())
                         .map(|p| p.report)
-                        .unwrap_or_else(|| new_cluster_report(cluster, &child));
+                        .unwrap_or_else(|| pending_report(cluster, &child));
                     let common = &mut report.common;
                     if child_status.state == InstanceState::Cancelled && !common.state.is_terminal() {
                         common.state = ClusterState::Cancelled;
@@ -232,7 +258,7 @@ impl<E: Engine> Operations<E> {
                     }
                     report
                 }
-                None => new_cluster_report(cluster, &child),
+                None => pending_report(cluster, &child),
             };
             let common = &mut report.common;
             if status.state.is_terminal() && !common.state.is_terminal() {
@@ -253,7 +279,7 @@ impl<E: Engine> Operations<E> {
             InstanceState::Failed => RequestState::Failed,
             InstanceState::Cancelled => RequestState::Cancelled,
         };
-        Ok(RestartReport {
+        Ok(AnyReport {
             workflow_id: status.id.clone(),
             operation,
             state,
@@ -270,7 +296,7 @@ impl<E: Engine> Operations<E> {
 
     /// [`Operations::report`] with `progressed_at` filled in: the newest progress any of its
     /// workflows recorded (reads their histories: for `status`, not for polling).
-    pub async fn report_with_progress(&self, id: &str) -> Result<Option<RestartReport>, EngineError> {
+    pub async fn report_with_progress(&self, id: &str) -> Result<Option<AnyReport>, EngineError> {
         let Some(mut report) = self.report(id).await? else {
             return Ok(None);
         };
@@ -287,7 +313,7 @@ impl<E: Engine> Operations<E> {
     }
 
     /// Every operation, newest first (by the time it was recorded, started or not).
-    pub async fn list(&self) -> Result<Vec<RestartReport>, EngineError> {
+    pub async fn list(&self) -> Result<Vec<AnyReport>, EngineError> {
         let mut out = Vec::new();
         for status in self.client.list().await? {
             if kind_of_workflow(&status.workflow).is_none() && !status.workflow.is_empty() {
@@ -309,7 +335,7 @@ impl<E: Engine> Operations<E> {
             if let Some(request) = status
                 .input
                 .as_deref()
-                .and_then(|i| serde_json::from_str::<RestartRequest>(i).ok())
+                .and_then(|i| serde_json::from_str::<RequestHead>(i).ok())
             {
                 for cluster in request.clusters {
                     out.push((status.id.clone(), cluster));
@@ -431,7 +457,7 @@ impl<E: Engine> Operations<E> {
             let Some(request) = status
                 .input
                 .as_deref()
-                .and_then(|i| serde_json::from_str::<RestartRequest>(i).ok())
+                .and_then(|i| serde_json::from_str::<RequestHead>(i).ok())
             else {
                 continue;
             };
@@ -512,6 +538,20 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
         .await
         .map_err(|e| e.message)?;
         done.push("routing-owner label removed");
+    }
+    if !progress.open.dc_util_disabled_on.is_empty() {
+        SetLabel::run(
+            env.clone(),
+            LabelIn {
+                at: at.clone(),
+                statefulsets: progress.open.dc_util_disabled_on.clone(),
+                key: cratectl_kube::scale::DC_UTIL_DISABLED_LABEL.into(),
+                value: None,
+            },
+        )
+        .await
+        .map_err(|e| e.message)?;
+        done.push("dc-util-disabled label removed");
     }
     if let Some(holder) = &progress.open.lease_holder {
         ReleaseLease::run(

@@ -12,6 +12,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[allow(unused_imports)]
+use common::RestartOps;
 
 use std::time::Duration;
 
@@ -63,7 +65,7 @@ async fn cancel_while_waiting_for_a_window_releases_the_lease() {
     let id = "cancel-waiting";
     setup
         .restarts
-        .start(&setup.request(id, &["alpha"], waiting_options("alpha")))
+        .start_restart(&setup.request(id, &["alpha"], waiting_options("alpha")))
         .await
         .unwrap();
     waiting_with_the_lease(&setup, id, "alpha").await;
@@ -84,7 +86,7 @@ async fn cancel_while_waiting_for_a_window_releases_the_lease() {
     assert_eq!(note.undone, vec!["Lease released".to_string()], "{note}");
     assert_eq!(note.to_string(), "cratedb/alpha: Lease released");
 
-    let report = setup.restarts.report(id).await.unwrap().unwrap();
+    let report = setup.restarts.restart_report(id).await.unwrap().unwrap();
     let text = report.text();
     assert_eq!(report.state, RequestState::Cancelled, "{text}");
     assert_eq!(report.clusters[0].common.state, ClusterState::Cancelled, "{text}");
@@ -104,7 +106,7 @@ async fn cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so() {
     let id = "cancel-mid-pod";
     setup
         .restarts
-        .start(&setup.request(id, &["alpha"], fast_options()))
+        .start_restart(&setup.request(id, &["alpha"], fast_options()))
         .await
         .unwrap();
     // The settings are recorded and changed (allocation held, min_availability for our own
@@ -147,7 +149,7 @@ async fn cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so() {
         ],
         "{note}"
     );
-    let report = setup.restarts.report(id).await.unwrap().unwrap();
+    let report = setup.restarts.restart_report(id).await.unwrap().unwrap();
     let text = report.text();
     assert_eq!(report.state, RequestState::Cancelled, "{text}");
     assert_eq!(report.clusters[0].common.state, ClusterState::Cancelled, "{text}");
@@ -175,7 +177,7 @@ async fn stop_finishes_the_current_pod_then_stops_cleanly() {
     let id = "stop";
     setup
         .restarts
-        .start(&setup.request(id, &["alpha"], fast_options()))
+        .start_restart(&setup.request(id, &["alpha"], fast_options()))
         .await
         .unwrap();
     setup
@@ -257,7 +259,7 @@ async fn a_second_request_for_a_held_cluster_is_refused_naming_the_holder() {
     let first = "first-request";
     setup
         .restarts
-        .start(&setup.request(first, &["alpha"], waiting_options("alpha")))
+        .start_restart(&setup.request(first, &["alpha"], waiting_options("alpha")))
         .await
         .unwrap();
     waiting_with_the_lease(&setup, first, "alpha").await;
@@ -265,7 +267,7 @@ async fn a_second_request_for_a_held_cluster_is_refused_naming_the_holder() {
     let second = "second-request";
     setup
         .restarts
-        .start(&setup.request(second, &["alpha"], fast_options()))
+        .start_restart(&setup.request(second, &["alpha"], fast_options()))
         .await
         .unwrap();
     let report = setup.finish(second, Duration::from_secs(30)).await;
@@ -279,7 +281,7 @@ async fn a_second_request_for_a_held_cluster_is_refused_naming_the_holder() {
         setup.lease_holder("alpha").await,
         Some(Some(child_id(first, "alpha")))
     );
-    let first_report = setup.restarts.report(first).await.unwrap().unwrap();
+    let first_report = setup.restarts.restart_report(first).await.unwrap().unwrap();
     assert_eq!(
         first_report.clusters[0].common.state,
         ClusterState::Waiting,
@@ -310,7 +312,7 @@ async fn a_second_request_during_a_pod_restart_is_refused_naming_the_holder() {
     let first = "first-mid-pod";
     setup
         .restarts
-        .start(&setup.request(first, &["alpha"], fast_options()))
+        .start_restart(&setup.request(first, &["alpha"], fast_options()))
         .await
         .unwrap();
     // A node of the cluster is down because of the first request.
@@ -322,7 +324,7 @@ async fn a_second_request_during_a_pod_restart_is_refused_naming_the_holder() {
     let second = "second-mid-pod";
     setup
         .restarts
-        .start(&setup.request(second, &["alpha"], fast_options()))
+        .start_restart(&setup.request(second, &["alpha"], fast_options()))
         .await
         .unwrap();
     let report = setup.finish(second, Duration::from_secs(30)).await;
@@ -365,7 +367,7 @@ async fn the_lease_is_renewed_through_a_long_wait_and_never_lapses() {
     options.timeouts.pod_ready = Duration::from_secs(12);
     setup
         .restarts
-        .start(&setup.request(name, &["theta"], options))
+        .start_restart(&setup.request(name, &["theta"], options))
         .await
         .unwrap();
     setup

@@ -12,6 +12,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[allow(unused_imports)]
+use common::RestartOps;
 
 use std::time::Duration;
 
@@ -29,7 +31,7 @@ async fn a_rolling_restart_keeps_dc_util_hooks_off_the_allocation_setting() {
     let id = "dc-util-owner";
     setup
         .restarts
-        .start(&setup.request(id, &["alpha"], fast_options()))
+        .start_restart(&setup.request(id, &["alpha"], fast_options()))
         .await
         .unwrap();
 

@@ -8,6 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[allow(unused_imports)]
+use common::RestartOps;
 
 use std::time::Duration;
 
@@ -42,7 +44,7 @@ async fn never_ready_in_one_of_two_clusters(parallel: usize) {
     };
     setup
         .restarts
-        .start(&setup.request(&name, &["alpha", "beta"], options))
+        .start_restart(&setup.request(&name, &["alpha", "beta"], options))
         .await
         .unwrap();
     let report = setup.finish(&name, Duration::from_secs(120)).await;
@@ -142,7 +144,7 @@ async fn a_refused_decommission_fails_the_cluster_with_the_refusal() {
     );
     setup
         .restarts
-        .start(&setup.request(name, &["gamma"], options))
+        .start_restart(&setup.request(name, &["gamma"], options))
         .await
         .unwrap();
     let report = setup.finish(name, Duration::from_secs(120)).await;
@@ -181,7 +183,7 @@ async fn a_transient_error_on_the_first_reading_is_retried_not_taken_for_unhealt
     }]);
     setup
         .restarts
-        .start(&setup.request(name, &["delta"], fast_options()))
+        .start_restart(&setup.request(name, &["delta"], fast_options()))
         .await
         .unwrap();
     let report = setup.finish(name, Duration::from_secs(120)).await;

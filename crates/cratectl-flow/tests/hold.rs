@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[allow(unused_imports)]
+use common::RestartOps;
 
 use std::time::Duration;
 
@@ -33,7 +35,7 @@ async fn a_pod_that_never_comes_back_does_not_keep_the_cluster_under_replicated(
     };
     setup
         .restarts
-        .start(&setup.request(name, &["alpha"], options))
+        .start_restart(&setup.request(name, &["alpha"], options))
         .await
         .unwrap();
 
@@ -62,7 +64,7 @@ async fn a_pod_that_never_comes_back_does_not_keep_the_cluster_under_replicated(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let still = setup.restarts.report(name).await.unwrap().unwrap();
+    let still = setup.restarts.restart_report(name).await.unwrap().unwrap();
     assert_eq!(still.state, RequestState::Running, "GREEN while still waiting");
 
     // The restart fails in the end, with its reason, and leaves nothing behind.

@@ -8,6 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[allow(unused_imports)]
+use common::RestartOps;
 
 use std::time::Duration;
 
@@ -61,7 +63,7 @@ async fn outside_its_window_a_cluster_waits_disrupting_nothing_until_forced() {
     let id = "far-window";
     setup
         .restarts
-        .start(&setup.request(id, &["alpha"], options))
+        .start_restart(&setup.request(id, &["alpha"], options))
         .await
         .unwrap();
     let waiting = setup
@@ -200,7 +202,7 @@ async fn a_window_that_closes_mid_restart_pauses_at_a_pod_boundary_and_the_next_
     let id = "closing-window";
     setup
         .restarts
-        .start(&setup.request(id, &["alpha"], options))
+        .start_restart(&setup.request(id, &["alpha"], options))
         .await
         .unwrap();
     let paused = setup

@@ -8,6 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[allow(unused_imports)]
+use common::RestartOps;
 
 use std::time::Duration;
 
@@ -40,7 +42,7 @@ async fn a_node_that_never_rejoins_fails_its_cluster_safely_and_the_other_cluste
     };
     setup
         .restarts
-        .start(&setup.request("never", &["alpha", "beta"], options))
+        .start_restart(&setup.request("never", &["alpha", "beta"], options))
         .await
         .unwrap();
     let report = setup.finish("never", Duration::from_secs(150)).await;
@@ -76,7 +78,7 @@ async fn health_stuck_yellow_fails_after_the_timeout_with_the_tables_named() {
     options.timeouts.health = Duration::from_secs(4);
     setup
         .restarts
-        .start(&setup.request("yellow", &["gamma"], options))
+        .start_restart(&setup.request("yellow", &["gamma"], options))
         .await
         .unwrap();
     // Stuck once the first pod is on its way.
@@ -131,7 +133,7 @@ async fn bursts_of_api_errors_are_ridden_out() {
     ]);
     setup
         .restarts
-        .start(&setup.request("bursts", &["delta"], fast_options()))
+        .start_restart(&setup.request("bursts", &["delta"], fast_options()))
         .await
         .unwrap();
     // CrateDB answers 5xx to reads for a while once the restart is under way.
@@ -192,7 +194,7 @@ async fn a_blocking_disruption_budget_is_reported_then_passed() {
 
     setup
         .restarts
-        .start(&setup.request("pdb", &["epsilon"], fast_options()))
+        .start_restart(&setup.request("pdb", &["epsilon"], fast_options()))
         .await
         .unwrap();
     let blocked = setup
@@ -234,7 +236,7 @@ async fn outside_its_window_a_cluster_waits_until_force_restart_on_the_top_level
     options.maintenance = Some(far_window());
     setup
         .restarts
-        .start(&setup.request("window", &["zeta"], options))
+        .start_restart(&setup.request("window", &["zeta"], options))
         .await
         .unwrap();
     let waiting = setup
@@ -272,7 +274,7 @@ async fn cancel_mid_restart_restores_the_settings_and_releases_the_lease() {
     let settings_before = setup.sim_cluster("eta")["settings"].clone();
     setup
         .restarts
-        .start(&setup.request("cancel", &["eta"], fast_options()))
+        .start_restart(&setup.request("cancel", &["eta"], fast_options()))
         .await
         .unwrap();
     // Settings are changed once a pod is being restarted.
@@ -297,7 +299,7 @@ async fn cancel_mid_restart_restores_the_settings_and_releases_the_lease() {
         "{}",
         notes[0]
     );
-    let report = setup.restarts.report("cancel").await.unwrap().unwrap();
+    let report = setup.restarts.restart_report("cancel").await.unwrap().unwrap();
     assert_eq!(report.state, RequestState::Cancelled, "{}", report.text());
     // Let the interrupted pod come back before reading the settings.
     tokio::time::sleep(Duration::from_secs(3)).await;

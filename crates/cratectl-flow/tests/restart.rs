@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[allow(unused_imports)]
+use common::RestartOps;
 
 use std::time::Duration;
 
@@ -16,9 +18,9 @@ async fn three_nodes_restart_one_at_a_time_and_settings_come_back() {
     let setup = Setup::start("three-nodes", &[ClusterShape::new("alpha", "cratedb")]).await;
     let settings_before = setup.sim_cluster("alpha")["settings"].clone();
     let request = setup.request("restart-alpha-test", &["alpha"], fast_options());
-    setup.restarts.start(&request).await.unwrap();
+    setup.restarts.start_restart(&request).await.unwrap();
     assert!(
-        setup.restarts.start(&request).await.is_err(),
+        setup.restarts.start_restart(&request).await.is_err(),
         "a second start of the same id is refused"
     );
     let report = setup.finish("restart-alpha-test", Duration::from_secs(150)).await;

@@ -59,8 +59,20 @@ pub async fn set_routing_owner(
     statefulsets: &[String],
     value: Option<&str>,
 ) -> Result<(), KubeError> {
+    set_statefulset_label(kube, namespace, statefulsets, ROUTING_OWNER_LABEL, value).await
+}
+
+/// Sets (or with `None` removes) label `key` on each named StatefulSet, as
+/// [`set_routing_owner`] describes.
+pub async fn set_statefulset_label(
+    kube: &Kube,
+    namespace: &str,
+    statefulsets: &[String],
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), KubeError> {
     let api: Api<StatefulSet> = Api::namespaced(kube.client.clone(), namespace);
-    let patch = json!({"metadata": {"labels": {ROUTING_OWNER_LABEL: value}}});
+    let patch = json!({"metadata": {"labels": {key: value}}});
     for name in statefulsets {
         match api
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -68,14 +80,12 @@ pub async fn set_routing_owner(
         {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 404 => {
-                tracing::debug!(namespace, statefulset = %name, "no such StatefulSet: label not written");
+                tracing::debug!(namespace, statefulset = %name, "no such StatefulSet: label {key} not written");
             }
             Err(error) => {
                 let what = match value {
-                    Some(v) => format!("labelling StatefulSet {namespace}/{name} {ROUTING_OWNER_LABEL}={v}"),
-                    None => {
-                        format!("removing label {ROUTING_OWNER_LABEL} from StatefulSet {namespace}/{name}")
-                    }
+                    Some(v) => format!("labelling StatefulSet {namespace}/{name} {key}={v}"),
+                    None => format!("removing label {key} from StatefulSet {namespace}/{name}"),
                 };
                 return Err(KubeError::api(what, &kube.context, error));
             }

@@ -10,6 +10,8 @@
 //! * [`labels`] — the operator's `dc-util-routing-owner` label on StatefulSets.
 //! * [`pods`] — read a pod, stop it only if it is still the pod meant (evict or delete), and
 //!   wait, by watching, for it to go and for its replacement to be Ready.
+//! * [`scale`] — what a scale reads (the resource's counts and the operator's markers, the
+//!   StatefulSets' command lines) and its guarded writes (replicas, command, labels).
 //! * [`secrets`] — the `system` user's password from the operator's Secret.
 //! * [`transport`] — CrateDB through the Kubernetes API: [`transport::PortForward`] (keeps the
 //!   credentials) and [`transport::PodProxy`] (drops them).
@@ -22,6 +24,7 @@ pub mod error;
 pub mod labels;
 pub mod lease;
 pub mod pods;
+pub mod scale;
 pub mod secrets;
 pub mod transport;
 

@@ -146,6 +146,37 @@ pub enum Command {
     #[command(after_help = RESTART_EXAMPLES)]
     Restart(RestartArgs),
 
+    /// Scale node groups of one cluster: nodes join, or leave one at a time once CrateDB has moved
+    /// every shard copy off them.
+    ///
+    /// GROUP is a data group of the resource (spec.nodes.data[].name) or `master` (dedicated
+    /// masters: an odd number ≥ 3, changed one node at a time). Order: masters up, data up, data
+    /// down, masters down. A scale-down excludes the leaving nodes
+    /// (cluster.routing.allocation.exclude._name, others' entries kept), waits until sys.shards
+    /// shows no copy on them (a drain with no progress for --drain-stall-timeout fails with
+    /// CrateDB's own sys.allocations explanation), then removes them highest ordinal first,
+    /// each after a stable-GREEN gate, waiting until its pod is gone and the node has left. The
+    /// gateway settings on the crate container's command line (expected/recover_after) follow
+    /// the new counts (OnDelete StatefulSets only; --no-gateway-patch leaves them).
+    ///
+    /// Modes: `auto` (default) picks `operator` when the resource carries the CrateDB
+    /// operator's finalizer or last-handled annotation, else `direct`. Operator mode pre-drains
+    /// leaving nodes itself, then changes the resource's replicas one node at a time and
+    /// follows the operator; direct mode patches the StatefulSets. `--mode direct` on an
+    /// operator's resource needs --force-direct.
+    ///
+    /// Refused before anything is recorded (exit 2): a malformed GROUP=N, an unknown or repeated
+    /// group, every data group to 0 (use suspend), an even or < 3 master count, a
+    /// master-eligible group below 2, a table or partition whose replicas would not fit (each
+    /// named), a non-OnDelete StatefulSet, a suspended cluster, a held Lease, --cluster-url.
+    /// Fails at its start (exit 1): not stable GREEN, a leaving node missing,
+    /// allocation.enable not `all`, the resource changed since the plan. Nothing to do: exit 0.
+    /// Cancel, stop or a crash leave no exclusion, label, changed setting or Lease of ours;
+    /// StatefulSet replicas already changed are not rolled back (the report says which nodes
+    /// were added or removed). Exit codes as restart: 0, 1, 2, 130.
+    #[command(after_help = SCALE_EXAMPLES)]
+    Scale(ScaleArgs),
+
     /// Runs operations started with --async and resumes interrupted ones.
     ///
     /// Runs until Ctrl-C or SIGTERM, then lets in-flight steps finish for a few seconds (a step
@@ -196,6 +227,13 @@ pub enum Command {
     /// Needs no cluster; writes only to a temporary directory. Exits with the report's code.
     Demo(DemoArgs),
 }
+
+const SCALE_EXAMPLES: &str = "\
+Examples:
+  cratectl scale prod hot=5 --dry-run             what it would do, changing nothing
+  cratectl scale prod hot=5                       add two nodes to group hot
+  cratectl scale prod hot=3 --async               remove them again, run by `cratectl worker`
+  cratectl scale prod master=5 hot=6 -o json      several groups; the report as JSON";
 
 const RESTART_EXAMPLES: &str = "\
 Examples:
@@ -380,6 +418,76 @@ pub struct RestartArgs {
     /// Output format of the report (progress goes to standard error).
     #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
+}
+
+/// `cratectl scale`.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// The cluster: CrateDB cluster name or resource name.
+    #[arg(value_name = "CLUSTER")]
+    pub cluster: String,
+    /// Target node counts, e.g. `hot=5` or `master=5`.
+    #[arg(value_name = "GROUP=N", required = true)]
+    pub targets: Vec<String>,
+    /// Print the plan and what it would decide now; change nothing, record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record the scale and return; `cratectl worker` runs it.
+    #[arg(long = "async")]
+    pub run_async: bool,
+    /// Do not ask for confirmation (scale asks nothing today; accepted for scripts).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Who changes the StatefulSets: auto (the operator when it manages the resource),
+    /// operator, direct.
+    #[arg(long, value_enum, default_value_t = ScaleModeArg::Auto)]
+    pub mode: ScaleModeArg,
+    /// With --mode direct on an operator's resource: scale anyway, and set the resource's
+    /// counts at the end.
+    #[arg(long)]
+    pub force_direct: bool,
+    /// Start steps only inside the cluster's maintenance windows in FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "ignore_maintenance_windows")]
+    pub maintenance_config: Option<PathBuf>,
+    /// Ignore maintenance windows.
+    #[arg(long)]
+    pub ignore_maintenance_windows: bool,
+    /// Leave the gateway settings on the command lines as they are.
+    #[arg(long)]
+    pub no_gateway_patch: bool,
+    /// Acknowledge node check 1 on nodes still running the old gateway settings (as the
+    /// operator does); without it they are listed in the report.
+    #[arg(long)]
+    pub ack_node_checks: bool,
+    /// Consecutive equal safe readings the stable gate needs.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub stable_polls: u32,
+    /// Time between readings.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_positive_duration)]
+    pub poll_interval: Duration,
+    /// Longest wait for stable GREEN.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_positive_duration)]
+    pub health_timeout: Duration,
+    /// Longest drain of a group's leaving nodes.
+    #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = parse_positive_duration)]
+    pub drain_timeout: Duration,
+    /// A drain in which no shard copy left a leaving node for this long fails.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_positive_duration)]
+    pub drain_stall_timeout: Duration,
+    /// Longest wait for a new node to join, or a removed node's pod to go and the node to leave.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_positive_duration)]
+    pub node_timeout: Duration,
+    /// Output format (also a global option).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+/// `--mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScaleModeArg {
+    Auto,
+    Operator,
+    Direct,
 }
 
 /// The health gate and the per-step limits of a restart.

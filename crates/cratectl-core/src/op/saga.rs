@@ -136,9 +136,9 @@ pub fn exclusion_list(reading: &SettingsReading) -> Vec<String> {
 }
 
 /// The statements that change the exclusion list of `reading` by adding `add` and removing
-/// `remove` (each name exactly; others' entries untouched): nothing when the list would not
-/// change, `RESET` when it would be empty, else both levels set to the names sorted and joined
-/// with `,`.
+/// `remove` (each name exactly; others' entries untouched): nothing when only adding and the
+/// list would not change, `RESET` when it would be empty, else both levels set to the names
+/// sorted and joined with `,`. Removing always writes (see the comment inside).
 pub fn exclusion_statements(reading: &SettingsReading, add: &[String], remove: &[String]) -> Vec<String> {
     let before = exclusion_list(reading);
     let mut after: Vec<String> = before
@@ -149,7 +149,11 @@ pub fn exclusion_statements(reading: &SettingsReading, add: &[String], remove: &
         .collect();
     after.sort();
     after.dedup();
-    if after == before {
+    // Removing names always writes, even when the effective list (all `sys.cluster` shows:
+    // transient over persistent) lacks them: another actor may have rewritten one level only
+    // (the crate-operator's `reset_allocation` writes TRANSIENT), leaving our names at the
+    // other, where they come back after a full-cluster restart drops the transient level.
+    if after == before && remove.is_empty() {
         Vec::new()
     } else if after.is_empty() {
         vec![sql::reset_global(ALLOCATION_EXCLUDE_NAME)]
@@ -346,9 +350,21 @@ mod tests {
             exclusion_statements(&excluding("node-2"), &[], &ours),
             vec!["RESET GLOBAL \"cluster.routing.allocation.exclude._name\""]
         );
-        assert!(exclusion_statements(&excluding(""), &[], &ours).is_empty());
         assert!(exclusion_statements(&excluding("node-2"), &ours, &[]).is_empty());
-        assert!(exclusion_statements(&SettingsReading::default(), &[], &ours).is_empty());
+        assert!(exclusion_statements(&excluding("node-1"), &[], &[]).is_empty());
+        // Our names absent from the effective list may still be at the other level: removing
+        // writes both levels anyway.
+        assert_eq!(
+            exclusion_statements(&excluding(""), &[], &ours),
+            vec!["RESET GLOBAL \"cluster.routing.allocation.exclude._name\""]
+        );
+        assert_eq!(
+            exclusion_statements(&excluding("other"), &[], &ours),
+            vec![
+                "SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'other'",
+                "SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'other'"
+            ]
+        );
     }
     use serde_json::json;
     use std::collections::BTreeMap;

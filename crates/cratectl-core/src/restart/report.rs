@@ -69,6 +69,7 @@ pub struct PodReport {
 pub struct ClusterReport {
     #[serde(flatten)]
     pub common: ClusterCommon,
+    #[serde(default)]
     pub pods: Vec<PodReport>,
     /// 1-based position of the pod being restarted.
     #[serde(default)]

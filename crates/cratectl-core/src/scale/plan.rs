@@ -247,7 +247,7 @@ pub struct Plan {
 pub enum Planned {
     /// Every group is already at its target: the message says so.
     Nothing(String),
-    Run(Plan),
+    Run(Box<Plan>),
 }
 
 /// `a, b, c`.
@@ -410,12 +410,7 @@ pub fn plan(facts: &ClusterFacts, request: &Request) -> Result<Planned, String> 
 
     // Node totals and the replica guard.
     let data_after: u64 = data.iter().map(|g| target(g)).sum();
-    let masters_after: u64 = facts
-        .groups
-        .iter()
-        .filter(|g| g.is_master())
-        .map(|g| target(g))
-        .sum();
+    let masters_after: u64 = facts.groups.iter().filter(|g| g.is_master()).map(&target).sum();
     let totals_after = Totals {
         data_nodes: data_after,
         all_nodes: data_after + masters_after,
@@ -580,7 +575,7 @@ pub fn plan(facts: &ClusterFacts, request: &Request) -> Result<Planned, String> 
         .iter()
         .map(|n| facts.shards_on.get(n).copied().unwrap_or(0))
         .sum();
-    Ok(Planned::Run(Plan {
+    Ok(Planned::Run(Box::new(Plan {
         mode,
         groups: group_changes,
         add_nodes: joining,
@@ -597,7 +592,7 @@ pub fn plan(facts: &ClusterFacts, request: &Request) -> Result<Planned, String> 
         sync_resource: mode == Mode::Direct && facts.operator_managed,
         warnings,
         start_problems,
-    }))
+    })))
 }
 
 #[cfg(test)]
@@ -691,7 +686,7 @@ mod tests {
 
     fn run(facts: &ClusterFacts, pairs: &[(&str, u64)]) -> Plan {
         match plan(facts, &request(pairs)) {
-            Ok(Planned::Run(plan)) => plan,
+            Ok(Planned::Run(plan)) => *plan,
             other => panic!("expected a plan, got {other:?}"),
         }
     }

@@ -81,8 +81,10 @@ pub struct GroupReport {
     pub state: GroupState,
 }
 
-/// One cluster of a scale.
+/// One cluster of a scale (a record missing a field reads it as its default: a cluster whose
+/// workflow has not started has only the common part).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ScaleClusterReport {
     #[serde(flatten)]
     pub common: ClusterCommon,

@@ -28,6 +28,7 @@ pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
         .add::<ClearRoutingOwner>()
         .add::<ReadExclusions>()
         .add::<ExcludeNodes>()
+        .add::<SetLabel>()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,11 +437,14 @@ pub struct ExcludeIn {
     pub at: At,
     /// Node names to add to the exclusion list (others' entries are kept).
     pub add: Vec<String>,
+    /// Node names to take out of it (exactly these; others' entries are kept).
+    #[serde(default)]
+    pub remove: Vec<String>,
 }
 
-/// Adds node names to `cluster.routing.allocation.exclude._name` (both levels), keeping every
-/// entry already there; writes nothing when they are all there. The saga records the names
-/// before this runs.
+/// Adds node names to `cluster.routing.allocation.exclude._name` and takes others out (both
+/// levels), keeping every other entry; writes nothing when the list would not change. The saga
+/// records the names before they are added, and forgets them after they are taken out.
 pub struct ExcludeNodes;
 impl Activity for ExcludeNodes {
     const NAME: &'static str = "exclude_nodes";
@@ -455,12 +459,44 @@ impl RunActivity<ActivityEnv> for ExcludeNodes {
             .settings()
             .await
             .map_err(|e| cratedb_error(&e).context("cannot read the cluster settings"))?;
-        for stmt in saga::exclusion_statements(&reading, &input.add, &[]) {
+        for stmt in saga::exclusion_statements(&reading, &input.add, &input.remove) {
             client
                 .sql_idempotent(&stmt, &[])
                 .await
                 .map_err(|e| cratedb_error(&e).context(&stmt))?;
         }
         Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabelIn {
+    pub at: At,
+    pub statefulsets: Vec<String>,
+    pub key: String,
+    /// `None` removes the label.
+    pub value: Option<String>,
+}
+
+/// Sets (or removes) a label on StatefulSets of the cluster (`dc-util-disabled` while nodes
+/// are removed); idempotent, a missing StatefulSet is skipped.
+pub struct SetLabel;
+impl Activity for SetLabel {
+    const NAME: &'static str = "set_statefulset_label";
+    type In = LabelIn;
+    type Out = ();
+}
+impl RunActivity<ActivityEnv> for SetLabel {
+    async fn run(env: Arc<ActivityEnv>, input: LabelIn) -> Result<(), ActivityError> {
+        let kube = env.kube(&input.at.target).await?;
+        labels::set_statefulset_label(
+            &kube,
+            &input.at.cluster.namespace,
+            &input.statefulsets,
+            &input.key,
+            input.value.as_deref(),
+        )
+        .await
+        .map_err(|e| kube_error(&e))
     }
 }

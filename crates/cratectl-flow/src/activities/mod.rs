@@ -22,7 +22,8 @@ use crate::model::{ClusterRef, TargetSpec};
 /// Registers every activity of every operation.
 pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
     let sink = common::register(sink);
-    crate::ops::restart::activities::register(sink)
+    let sink = crate::ops::restart::activities::register(sink);
+    crate::ops::scale::activities::register(sink)
 }
 
 /// What a waiting activity saw when its budget ran out, or the result.

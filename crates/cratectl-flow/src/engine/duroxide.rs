@@ -340,13 +340,23 @@ impl Engine for Duroxide {
 fn every_workflow() -> OrchestrationRegistry {
     use crate::ops::restart::model::{RESTART_CLUSTER, RESTART_REQUEST, RestartRequest};
     use crate::ops::restart::workflow::{restart_cluster, restart_request};
+    use crate::ops::scale::model::{SCALE_CLUSTER, SCALE_REQUEST, ScaleRequest};
+    use crate::ops::scale::workflow::{scale_cluster, scale_request};
     let workflows = register(
         workflows(),
         RESTART_REQUEST,
         |ctx: DxCtx, request: RestartRequest| async move { restart_request(&ctx, request).await },
     );
-    register(workflows, RESTART_CLUSTER, |ctx: DxCtx, input| async move {
+    let workflows = register(workflows, RESTART_CLUSTER, |ctx: DxCtx, input| async move {
         restart_cluster(&ctx, input).await
+    });
+    let workflows = register(
+        workflows,
+        SCALE_REQUEST,
+        |ctx: DxCtx, request: ScaleRequest| async move { scale_request(&ctx, request).await },
+    );
+    register(workflows, SCALE_CLUSTER, |ctx: DxCtx, input| async move {
+        scale_cluster(&ctx, input).await
     })
     .build()
 }

@@ -3,3 +3,4 @@
 //! activities ([`crate::activities::common`]) and the records of [`crate::model`].
 
 pub mod restart;
+pub mod scale;

@@ -119,7 +119,7 @@ impl Setup {
         loop {
             let report = self
                 .restarts
-                .report(id)
+                .restart_report(id)
                 .await
                 .unwrap()
                 .expect("the restart exists");
@@ -296,7 +296,7 @@ pub const ROUTING_OWNER_LABEL: &str = "dc-util-routing-owner";
 
 /// The child workflow id of cluster `name` (namespace `cratedb`) in request `id`.
 pub fn child_id(id: &str, name: &str) -> String {
-    cratectl_flow::ops::restart::workflow::child_id(
+    cratectl_flow::model::child_id(
         id,
         &ClusterRef {
             namespace: "cratedb".into(),
@@ -372,4 +372,39 @@ pub fn kube_writes(cluster: &Value) -> Vec<String> {
 /// `value` as indented JSON, for failure messages.
 pub fn pretty<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap()
+}
+
+/// The restart's typed view of the operation records, for tests.
+#[allow(async_fn_in_trait, dead_code)]
+pub trait RestartOps {
+    async fn start_restart(&self, request: &RestartRequest)
+    -> Result<(), cratectl_flow::engine::EngineError>;
+    async fn restart_report(
+        &self,
+        id: &str,
+    ) -> Result<Option<RestartReport>, cratectl_flow::engine::EngineError>;
+}
+
+impl RestartOps for Operations<Duroxide> {
+    async fn start_restart(
+        &self,
+        request: &RestartRequest,
+    ) -> Result<(), cratectl_flow::engine::EngineError> {
+        self.start(
+            cratectl_flow::ops::restart::model::RESTART_REQUEST,
+            &request.request_id,
+            request,
+        )
+        .await
+    }
+
+    async fn restart_report(
+        &self,
+        id: &str,
+    ) -> Result<Option<RestartReport>, cratectl_flow::engine::EngineError> {
+        Ok(self
+            .report(id)
+            .await?
+            .map(|r| r.typed::<ClusterReport>().expect("a restart report")))
+    }
 }

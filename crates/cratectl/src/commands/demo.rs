@@ -20,7 +20,8 @@ use cratesim::serve::{Sim, kubeconfig, serve, write_kubeconfig};
 use serde_json::Value;
 
 use crate::cli::{DemoArgs, GlobalArgs, OrderArg, OutputFormat, RestartArgs, RestartTuning};
-use crate::commands::restart::{self, Mode};
+use crate::commands::restart;
+use crate::commands::run::Mode;
 use crate::exit::{CliError, CliResult};
 use crate::output::print;
 

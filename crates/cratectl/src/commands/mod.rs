@@ -7,6 +7,8 @@ pub mod doctor;
 pub mod maintenance;
 pub mod progress;
 pub mod restart;
+pub mod run;
+pub mod scale;
 pub mod sql;
 pub mod workflows;
 
@@ -21,6 +23,7 @@ pub async fn run_async(command: Command, global: GlobalArgs, top: Option<OutputF
         Command::Doctor(args) => doctor::run(args, global, top).await,
         Command::Maintenance(command) => maintenance::run(command, top),
         Command::Restart(args) => restart::run(args, global, top).await,
+        Command::Scale(args) => scale::run(args, global, top).await,
         Command::Worker(args) => workflows::worker(args, global).await,
         Command::Status(args) => workflows::status(args, global, top).await,
         Command::List(args) => workflows::list(args, global, top).await,

@@ -14,46 +14,28 @@
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::path::Path;
 use std::time::Duration;
 
-use cratectl_core::maintenance::MaintenanceConfig;
 use cratectl_core::op::{OperationKind, request_id};
-use cratectl_core::restart::report::{ClusterReport, PodResult, RequestState, RestartReport};
+use cratectl_core::restart::report::{ClusterReport, PodResult};
 use cratectl_core::text;
 use cratectl_flow::engine::EngineError;
-use cratectl_flow::engine::WorkerLimits;
-use cratectl_flow::model::{ClusterRef, Gate, MaintenanceSpec, TargetSpec};
-use cratectl_flow::operations as service;
+use cratectl_flow::model::{ClusterRef, Gate, MaintenanceSpec};
 use cratectl_flow::ops::restart::dry_run::{self, DryRun};
-use cratectl_flow::ops::restart::model::{RestartOptions, RestartRequest, Timeouts};
+use cratectl_flow::ops::restart::model::{RESTART_REQUEST, RestartOptions, RestartRequest, Timeouts};
 use cratectl_kube::Kube;
 use cratectl_kube::discovery::{Cluster, Discovery};
 use jiff::Timestamp;
 
 use crate::cli::{GlobalArgs, OutputFormat, RestartArgs};
-use crate::commands::progress::{Progress, Steps};
-use crate::commands::workflows::{
-    Ops, WORKER_GRACE, activity_env, engine_error, open_store, print_report, shutdown_signal, state_dir,
+use crate::commands::progress::Steps;
+use crate::commands::run::{
+    Mode, foreground, load_maintenance, print_started, refuse_open_operations, target_spec,
 };
+use crate::commands::workflows::{activity_env, engine_error, open_store, state_dir};
 use crate::connect;
 use crate::exit::{CliError, CliResult};
-use crate::files;
 use crate::output::{print, print_structured, render, table};
-
-/// How often the foreground reads the report.
-const POLL: Duration = Duration::from_millis(250);
-/// Consecutive failed reads of the store after which the foreground gives up watching (the
-/// restart itself stays recorded).
-const MAX_READ_FAILURES: u32 = 40;
-
-/// Who runs the foreground restart: a user (Ctrl-C says how to resume) or the demo (whose
-/// simulator and records are gone when it stops).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    User,
-    Demo,
-}
 
 pub async fn run(args: RestartArgs, global: GlobalArgs, top: Option<OutputFormat>) -> CliResult {
     let format = args.output.or(top).unwrap_or_default();
@@ -118,7 +100,10 @@ pub async fn execute(args: RestartArgs, global: &GlobalArgs, format: OutputForma
     if confirm_on_terminal {
         confirm(&clusters, &kube)?;
     }
-    restarts.start(&request).await.map_err(|e| match e {
+    restarts
+        .start(RESTART_REQUEST, &request.request_id, &request)
+        .await
+        .map_err(|e| match e {
         EngineError::AlreadyExists(id) => CliError::invalid(format!(
             "restart {id} already exists (one was started for the same clusters in the same second); try again"
         )),
@@ -128,38 +113,12 @@ pub async fn execute(args: RestartArgs, global: &GlobalArgs, format: OutputForma
     tracing::info!(workflow_id = %id, "restart recorded");
 
     if args.run_async {
-        return print_started(format, &restarts, &id, &dir).await;
+        return print_started(format, &restarts, &id, &dir, "restart").await;
     }
-    foreground(&restarts, &id, global, format, mode, &dir).await
+    foreground::<ClusterReport>(&restarts, &id, global, format, mode, &dir, "restart").await
 }
 
 // ---- input ------------------------------------------------------------------------------
-
-/// Reads and validates the maintenance file; any problem is invalid input (exit 2) naming the
-/// file, and for a parse error the line and column.
-fn load_maintenance(path: &Path) -> CliResult<(MaintenanceSpec, MaintenanceConfig)> {
-    let text = files::read_text(path).map_err(|e| {
-        CliError::invalid(format!(
-            "cannot read maintenance configuration {}: {e}",
-            path.display()
-        ))
-    })?;
-    let source = path.display().to_string();
-    let config = MaintenanceConfig::parse(&source, &text).map_err(|errors| {
-        let count = errors.0.len();
-        let noun = if count == 1 { "error" } else { "errors" };
-        CliError::invalid(format!(
-            "invalid maintenance configuration ({count} {noun}); nothing was started:\n{errors}"
-        ))
-    })?;
-    Ok((
-        MaintenanceSpec {
-            path: source,
-            toml: text,
-        },
-        config,
-    ))
-}
 
 /// The clusters the arguments name, in the order given (duplicates once), or every discovered
 /// cluster for `all` (suspended ones left out: they have no pod to restart). Every unknown or
@@ -216,29 +175,6 @@ fn resolve(
     Ok((found, false))
 }
 
-/// Where the worker finds the API: the kubeconfig as given (absolute; else `KUBECONFIG` when
-/// it names one file, else the worker's own default) and the context resolved now, so a worker
-/// started later or elsewhere talks to the same cluster.
-fn target_spec(global: &GlobalArgs, kube: &Kube) -> CliResult<TargetSpec> {
-    let given = global.kubeconfig.clone().or_else(|| {
-        let value = std::env::var_os("KUBECONFIG")?;
-        let mut paths = std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty());
-        let one = paths.next()?;
-        paths.next().is_none().then_some(one)
-    });
-    let kubeconfig = match given {
-        Some(path) => Some(
-            std::path::absolute(&path)
-                .map_err(|e| CliError::invalid(format!("kubeconfig {}: {e}", path.display())))?,
-        ),
-        None => None,
-    };
-    Ok(TargetSpec {
-        kubeconfig,
-        context: Some(kube.context.clone()),
-    })
-}
-
 /// The workflow's options from the flags.
 fn options(args: &RestartArgs, maintenance: Option<MaintenanceSpec>) -> RestartOptions {
     let tuning = &args.tuning;
@@ -264,38 +200,6 @@ fn options(args: &RestartArgs, maintenance: Option<MaintenanceSpec>) -> RestartO
             hold: tuning.hold_timeout,
         },
         ..RestartOptions::default()
-    }
-}
-
-/// One operation per cluster (ARCHITECTURE §1.6): a cluster in an open restart of this state
-/// directory, or whose Lease another operation holds now, is refused, naming the operation.
-async fn refuse_open_operations(restarts: &Ops, clusters: &[Cluster], now: Timestamp) -> CliResult {
-    let open = restarts.open_operations().await.map_err(engine_error)?;
-    let mut problems = Vec::new();
-    for cluster in clusters {
-        if let Some((id, _)) = open
-            .iter()
-            .find(|(_, c)| c.namespace == cluster.namespace && c.resource == cluster.resource)
-        {
-            problems.push(format!(
-                "{} is already being restarted by workflow {id} (`cratectl status {id}`; `cratectl cancel {id}` ends it)",
-                cluster.qualified()
-            ));
-            continue;
-        }
-        if let Some(holder) = cluster.lease_holder(now) {
-            problems.push(format!(
-                "{} is in another operation: its Lease is held by {holder} (see `cratectl cluster info {}`)",
-                cluster.qualified(),
-                cluster.name
-            ));
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        problems.push("nothing was started".into());
-        Err(CliError::invalid(problems.join("\n")))
     }
 }
 
@@ -407,141 +311,6 @@ fn plan_text(plan: &DryRun) -> String {
         plan.parallel
     ));
     out
-}
-
-// ---- --async ----------------------------------------------------------------------------
-
-async fn print_started(format: OutputFormat, restarts: &Ops, id: &str, dir: &Path) -> CliResult {
-    if format != OutputFormat::Text {
-        let report =
-            restarts.report(id).await.map_err(engine_error)?.ok_or_else(|| {
-                CliError::failed(format!("restart {id} was recorded but cannot be read back"))
-            })?;
-        return print_report(format, &report);
-    }
-    let dir = dir.display();
-    print(&format!(
-        "started restart {id}\n\
-         A worker runs it:  cratectl worker --state-dir {dir}\n\
-         Watch it:          cratectl status {id} --state-dir {dir}\n\
-         Cancel it:         cratectl cancel {id} --state-dir {dir}\n"
-    ))
-}
-
-// ---- foreground -------------------------------------------------------------------------
-
-enum Outcome {
-    Done(RestartReport),
-    Interrupted(&'static str),
-    Lost(String),
-}
-
-async fn foreground(
-    restarts: &Ops,
-    id: &str,
-    global: &GlobalArgs,
-    format: OutputFormat,
-    mode: Mode,
-    dir: &Path,
-) -> CliResult {
-    // This process runs this restart only; other open operations stay for `cratectl worker`.
-    let others: Vec<String> = restarts
-        .open_operations()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(other, _)| other)
-        .filter(|other| other != id)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if !others.is_empty() {
-        eprintln!(
-            "note: other open operations in {} are left to `cratectl worker`: {}",
-            dir.display(),
-            others.join(", ")
-        );
-    }
-    let worker = service::start_worker(
-        restarts.engine(),
-        activity_env(global),
-        WorkerLimits::default(),
-        Some(id),
-    )
-    .await
-    .map_err(engine_error)?;
-    let mut progress = Progress::new();
-    let signal = shutdown_signal();
-    tokio::pin!(signal);
-    let mut ticker = tokio::time::interval(POLL);
-    let mut failures = 0;
-    let outcome = loop {
-        tokio::select! {
-            name = &mut signal => break Outcome::Interrupted(name),
-            _ = ticker.tick() => {
-                match restarts.report(id).await {
-                    Ok(Some(report)) => {
-                        failures = 0;
-                        progress.update(&report);
-                        if report.state != RequestState::Running {
-                            break Outcome::Done(report);
-                        }
-                    }
-                    Ok(None) => {
-                        failures += 1;
-                        if failures >= MAX_READ_FAILURES {
-                            break Outcome::Lost(format!("restart {id} is no longer in {}", dir.display()));
-                        }
-                    }
-                    Err(e) => {
-                        failures += 1;
-                        if failures >= MAX_READ_FAILURES {
-                            break Outcome::Lost(e.to_string());
-                        }
-                    }
-                }
-            }
-        }
-    };
-    progress.finish(matches!(outcome, Outcome::Done(_)));
-    if let Outcome::Interrupted(name) = &outcome {
-        eprintln!(
-            "\n{name}: stopping this process's worker (the step in flight gets {}; it runs again on resume)…",
-            text::duration(WORKER_GRACE)
-        );
-    }
-    tokio::select! {
-        () = worker.shutdown(WORKER_GRACE) => {}
-        _ = shutdown_signal() => eprintln!("stopping at once"),
-    }
-    match outcome {
-        Outcome::Done(report) => {
-            print_report(format, &report)?;
-            if report.exit_code() == 0 {
-                Ok(())
-            } else {
-                Err(CliError::silent_failure())
-            }
-        }
-        Outcome::Interrupted(_) => {
-            match mode {
-                Mode::User => eprintln!(
-                    "Restart {id} is recorded and stopped where it was; nothing is lost, and the settings it changed stay \
-                     changed until it goes on or is cancelled.\n\
-                     Resume it:  cratectl worker --state-dir {dir}\n\
-                     Watch it:   cratectl status {id} --state-dir {dir}\n\
-                     Or end it:  cratectl cancel {id} --state-dir {dir}   (puts the settings back)",
-                    dir = dir.display()
-                ),
-                Mode::Demo => eprintln!("Demo interrupted."),
-            }
-            Err(CliError::interrupted())
-        }
-        Outcome::Lost(why) => Err(CliError::failed(format!(
-            "cannot follow restart {id} any more: {why}; it stays recorded: `cratectl status {id} --state-dir {}`",
-            dir.display()
-        ))),
-    }
 }
 
 /// A restart's progress: pods done of planned, and a line per pod as it ends.

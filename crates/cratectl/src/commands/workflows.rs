@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cratectl_core::restart::report::{RequestState, RestartReport};
+use cratectl_core::op::OperationKind;
+use cratectl_core::op::report::{AnyReport, RequestState, common_lines};
+use cratectl_core::restart::report::ClusterReport;
+use cratectl_core::scale::report::ScaleClusterReport;
 use cratectl_flow::engine::duroxide::Duroxide;
 use cratectl_flow::engine::{Engine, EngineError, WorkerLimits};
 use cratectl_flow::env::ActivityEnv;
@@ -110,7 +113,7 @@ pub fn engine_error(error: EngineError) -> CliError {
 }
 
 /// The restart `id` in `dir`, or exit 2 naming the id and the directory.
-async fn find(dir: &Path, id: &str) -> CliResult<(Ops, RestartReport)> {
+async fn find(dir: &Path, id: &str) -> CliResult<(Ops, AnyReport)> {
     let not_found = || CliError::invalid(format!("no operation with id {id} in {}", dir.display()));
     let restarts = existing_store(dir).await?.ok_or_else(not_found)?;
     let report = restarts
@@ -122,7 +125,7 @@ async fn find(dir: &Path, id: &str) -> CliResult<(Ops, RestartReport)> {
 }
 
 /// Refuses (exit 2) to steer a restart that has ended.
-fn still_running(report: &RestartReport, what: &str) -> CliResult {
+fn still_running(report: &AnyReport, what: &str) -> CliResult {
     if report.state == RequestState::Running {
         return Ok(());
     }
@@ -134,12 +137,34 @@ fn still_running(report: &RestartReport, what: &str) -> CliResult {
     )))
 }
 
-/// Prints a restart's report: its own text, or the JSON/YAML contract.
-pub fn print_report(format: OutputFormat, report: &RestartReport) -> CliResult {
+/// Prints any operation's report: its own text, or the JSON/YAML contract.
+pub fn print_report(format: OutputFormat, report: &AnyReport) -> CliResult {
     match format {
-        OutputFormat::Text => print(&report.text()),
+        OutputFormat::Text => print(&report_text(report)),
         structured => print_structured(structured, report),
     }
+}
+
+/// The text report of each operation kind; one that does not read as its kind (a record of a
+/// newer version) shows what every operation has.
+fn report_text(report: &AnyReport) -> String {
+    let typed = match report.operation {
+        OperationKind::Restart => report.typed::<ClusterReport>().map(|r| r.text()),
+        OperationKind::Scale => report.typed::<ScaleClusterReport>().map(|r| r.text()),
+        _ => None,
+    };
+    typed.unwrap_or_else(|| {
+        let mut out = report.header_text();
+        for c in &report.clusters {
+            let common = &c.common;
+            out.push_str(&format!(
+                "\n{} (namespace {}): {}\n",
+                common.name, common.namespace, common.state
+            ));
+            common_lines(&mut out, common);
+        }
+        out
+    })
 }
 
 /// The worker's environment: credentials from the flags (never recorded), else each cluster's
@@ -233,7 +258,7 @@ pub async fn status(args: StatusArgs, global: GlobalArgs, top: Option<OutputForm
 }
 
 /// "no worker has moved … since …; run `cratectl worker` …".
-fn stalled_note(report: &RestartReport, dir: &Path) -> String {
+fn stalled_note(report: &AnyReport, dir: &Path) -> String {
     let since = report
         .progressed_at
         .map(|t| format!("since {}", seconds(Some(t))))

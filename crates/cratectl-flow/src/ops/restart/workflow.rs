@@ -16,8 +16,7 @@
 use std::time::Duration;
 
 use cratectl_core::op::OperationKind;
-use cratectl_core::op::lanes::lanes;
-use cratectl_core::op::report::{ClusterState, OperationReport};
+use cratectl_core::op::report::ClusterState;
 use cratectl_core::op::window::estimate_step_duration;
 use cratectl_core::restart::plan::{MinAvailability, PlannedPod, StopMethod};
 use cratectl_core::restart::report::{ClusterReport, PodResult, RestartReport};
@@ -28,7 +27,7 @@ use super::model::{ClusterInput, RESTART_CLUSTER, RestartRequest, new_cluster_re
 use crate::activities::At;
 use crate::engine::{WfResult, WorkflowCtx};
 use crate::harness::{ClusterOp, Halt, Step, until};
-use crate::model::{CONTROL_MAILBOX, ClusterRef, Control, RequestProgress};
+use crate::request::{Request, run_request};
 use cratectl_core::text;
 
 /// How often a blocked eviction is tried again.
@@ -36,108 +35,29 @@ const EVICTION_RETRY: Duration = Duration::from_secs(5);
 /// The phase of a cluster while its pods are restarted.
 const PHASE_RESTART: &str = "restart";
 
-/// The child workflow id of `cluster` in request `request_id`.
-pub fn child_id(request_id: &str, cluster: &ClusterRef) -> String {
-    cratectl_core::op::ids::child_id(request_id, &cluster.namespace, &cluster.name)
-}
-
 /// The top-level workflow.
 pub async fn restart_request<C: WorkflowCtx>(ctx: &C, request: RestartRequest) -> WfResult<RestartReport> {
-    let started_at = ctx.now().await?;
-    let child_ids: Vec<String> = request
-        .clusters
-        .iter()
-        .map(|c| child_id(&request.request_id, c))
-        .collect();
-    ctx.set_progress(&RequestProgress {
+    let input = |index: usize, child_id: &str, forced: Option<String>| ClusterInput {
         request_id: request.request_id.clone(),
-        started_at: Some(started_at),
-        clusters: request.clusters.clone(),
-        child_ids: child_ids.clone(),
-    });
-    let control = std::sync::Mutex::new(RequestControl::default());
-    let futures: Vec<_> = lanes(request.clusters.len(), request.options.parallel)
-        .into_iter()
-        .map(|indices| run_lane(ctx, &request, &child_ids, indices, &control))
-        .collect();
-    let mut results: Vec<(usize, ClusterReport)> = ctx.join(futures).await.into_iter().flatten().collect();
-    results.sort_by_key(|(index, _)| *index);
-    let clusters: Vec<ClusterReport> = results.into_iter().map(|(_, report)| report).collect();
-    let finished_at = ctx.now().await?;
-    let report = RestartReport {
-        workflow_id: request.request_id.clone(),
-        operation: OperationKind::Restart,
-        state: OperationReport::overall(&clusters),
-        started_at: Some(started_at),
-        finished_at: Some(finished_at),
-        clusters,
-        progressed_at: Some(finished_at),
+        child_id: child_id.to_string(),
+        target: request.target.clone(),
+        cluster: request.clusters[index].clone(),
+        options: request.options.clone(),
+        forced,
     };
-    ctx.set_progress(&report);
-    Ok(report)
-}
-
-/// Control messages the request itself received. A message is sent to the request and to the
-/// cluster workflows that exist at that moment; a cluster started later learns it from here.
-#[derive(Default)]
-struct RequestControl {
-    forced: Option<String>,
-    stopped: Option<String>,
-}
-
-async fn run_lane<C: WorkflowCtx>(
-    ctx: &C,
-    request: &RestartRequest,
-    child_ids: &[String],
-    indices: Vec<usize>,
-    control: &std::sync::Mutex<RequestControl>,
-) -> Vec<(usize, ClusterReport)> {
-    let mut out = Vec::new();
-    for index in indices {
-        let cluster = &request.clusters[index];
-        while let Some(message) = ctx.recv_or_timeout(CONTROL_MAILBOX, Duration::ZERO).await {
-            let mut flags = control.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match serde_json::from_str::<Control>(&message) {
-                Ok(Control::ForceRestart { reason }) => flags.forced = Some(reason),
-                Ok(Control::Stop { reason }) => flags.stopped = Some(reason),
-                Err(e) => ctx.log(&format!("ignoring an unreadable control message: {e}")),
-            }
-        }
-        let (forced, stopped) = {
-            let flags = control.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            (flags.forced.clone(), flags.stopped.clone())
-        };
-        if let Some(reason) = stopped {
-            let mut report = new_cluster_report(cluster, &child_ids[index]);
-            report.common.state = ClusterState::Stopped;
-            report.common.reason = Some(format!("stopped by operator before it started: {reason}"));
-            out.push((index, report));
-            continue;
-        }
-        let input = ClusterInput {
-            request_id: request.request_id.clone(),
-            child_id: child_ids[index].clone(),
-            target: request.target.clone(),
-            cluster: cluster.clone(),
-            options: request.options.clone(),
-            forced,
-        };
-        let report = match ctx
-            .child::<_, ClusterReport>(RESTART_CLUSTER, &child_ids[index], &input)
-            .await
-        {
-            Ok(report) => report,
-            Err(e) => {
-                let mut report = new_cluster_report(cluster, &child_ids[index]);
-                report.common.state = ClusterState::Failed;
-                report.common.reason =
-                    Some(format!("the cluster's workflow ended abnormally: {}", e.message));
-                report
-            }
-        };
-        out.push((index, report));
-    }
-    out
+    run_request(
+        ctx,
+        Request {
+            kind: OperationKind::Restart,
+            request_id: &request.request_id,
+            clusters: &request.clusters,
+            parallel: request.options.parallel,
+            child_workflow: RESTART_CLUSTER,
+            input: &input,
+            pending: &new_cluster_report,
+        },
+    )
+    .await
 }
 
 /// One cluster's workflow.

@@ -1,0 +1,314 @@
+//! The scale against cratesim, asserting on its report and on what the simulator saw: 3→5 and
+//! 5→3 data nodes in direct and operator mode with at most one node departing at a time, no
+//! copy lost, our exclusions gone and someone else's kept; a drain that cannot finish fails with
+//! CrateDB's explanation and leaves nothing behind; cancel during the drain cleans up.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::Setup;
+use cratectl_core::op::report::{ClusterState, RequestState};
+use cratectl_core::scale::plan::{Mode, Request};
+use cratectl_core::scale::report::{NodeResult, ScaleClusterReport, ScaleReport};
+use cratectl_flow::env::ActivityEnv;
+use cratectl_flow::model::{ClusterRef, Gate};
+use cratectl_flow::ops::scale::model::{SCALE_REQUEST, ScaleOptions, ScaleRequest};
+use cratesim::faults::Fault;
+use cratesim::operator::ClusterShape;
+use serde_json::Value;
+
+fn shape(name: &str, managed: bool) -> ClusterShape {
+    let mut shape = ClusterShape::new(name, "cratedb");
+    shape.operator = managed;
+    shape
+}
+
+fn request(setup: &Setup, id: &str, name: &str, targets: &[(&str, u64)], mode: Mode) -> ScaleRequest {
+    ScaleRequest {
+        request_id: id.into(),
+        target: setup.target.clone(),
+        clusters: vec![ClusterRef {
+            namespace: "cratedb".into(),
+            resource: name.into(),
+            name: name.into(),
+        }],
+        options: ScaleOptions {
+            request: Request {
+                targets: targets.iter().map(|(g, n)| (g.to_string(), *n)).collect(),
+                mode,
+                force_direct: false,
+                gateway_patch: true,
+            },
+            gate: Gate {
+                polls: 3,
+                interval: Duration::from_millis(100),
+            },
+            ..ScaleOptions::default()
+        },
+    }
+}
+
+async fn start(setup: &Setup, request: &ScaleRequest) {
+    setup
+        .restarts
+        .start(SCALE_REQUEST, &request.request_id, request)
+        .await
+        .unwrap();
+}
+
+/// The scale's report once `done` holds.
+async fn until(setup: &Setup, id: &str, limit: Duration, done: impl Fn(&ScaleReport) -> bool) -> ScaleReport {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let report = setup
+            .restarts
+            .report(id)
+            .await
+            .unwrap()
+            .expect("the scale exists")
+            .typed::<ScaleClusterReport>()
+            .expect("a scale report");
+        if done(&report) {
+            return report;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not there in {limit:?}: {}",
+            report.text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn finish(setup: &Setup, id: &str) -> ScaleReport {
+    until(setup, id, Duration::from_secs(240), |r| {
+        r.state != RequestState::Running
+    })
+    .await
+}
+
+/// Pods of the cluster's data StatefulSet that exist now.
+async fn members(setup: &Setup, name: &str) -> Vec<String> {
+    use k8s_openapi::api::core::v1::Pod;
+    let api: kube::Api<Pod> = kube::Api::namespaced(setup.kube(), "cratedb");
+    let prefix = format!("crate-data-hot-{name}-");
+    let mut names: Vec<String> = api
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The effective exclusion list, as CrateDB's settings show it at both levels.
+fn exclusions(setup: &Setup, name: &str) -> (Value, Value) {
+    let settings = setup.sim_cluster(name)["settings"].clone();
+    let at = |level: &str| {
+        settings[level]
+            .get("cluster.routing.allocation.exclude._name")
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    (at("transient"), at("persistent"))
+}
+
+/// Every health reading the simulator recorded was GREEN or YELLOW.
+fn never_red(setup: &Setup, name: &str) {
+    let sim = setup.sim_cluster(name);
+    for entry in sim["health"].as_array().unwrap() {
+        assert_ne!(entry["health"], "RED", "health went RED: {}", sim["health"]);
+    }
+}
+
+async fn scale_out_and_in(mode: Mode, managed: bool, expected: Mode, tag: &str) {
+    let setup = Setup::start(&format!("scale-{tag}"), &[shape("alpha", managed)]).await;
+    // Someone else's exclusion, there before and kept after.
+    setup
+        .sql(
+            "alpha",
+            "SET GLOBAL PERSISTENT \"cluster.routing.allocation.exclude._name\" = 'other-node'",
+        )
+        .await;
+    let up = request(&setup, &format!("scale-up-{tag}"), "alpha", &[("hot", 5)], mode);
+    start(&setup, &up).await;
+    let report = finish(&setup, &up.request_id).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Completed, "{text}");
+    let c = &report.clusters[0];
+    assert_eq!(c.mode, Some(expected), "{text}");
+    let added: Vec<&str> = c
+        .nodes
+        .iter()
+        .filter(|n| n.result == NodeResult::Added)
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(added, ["data-hot-3", "data-hot-4"], "{text}");
+    assert_eq!(members(&setup, "alpha").await.len(), 5, "{text}");
+
+    let down = request(&setup, &format!("scale-down-{tag}"), "alpha", &[("hot", 3)], mode);
+    start(&setup, &down).await;
+    let report = finish(&setup, &down.request_id).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Completed, "{text}");
+    let c = &report.clusters[0];
+    let removed: Vec<&str> = c
+        .nodes
+        .iter()
+        .filter(|n| n.result == NodeResult::Removed)
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(
+        removed,
+        ["data-hot-4", "data-hot-3"],
+        "highest ordinal first: {text}"
+    );
+    assert!(
+        c.nodes.iter().all(|n| n.shards_at_start.is_some_and(|s| s > 0)),
+        "the leaving nodes held copies: {text}"
+    );
+    assert_eq!(c.exclusions_added, ["data-hot-3", "data-hot-4"], "{text}");
+    assert!(c.exclusions_left.is_empty(), "{text}");
+    assert_eq!(members(&setup, "alpha").await.len(), 3, "{text}");
+
+    let sim = setup.sim_cluster("alpha");
+    assert_eq!(
+        sim["max_unavailable_nodes"], 1,
+        "one node departing at a time: {sim}"
+    );
+    never_red(&setup, "alpha");
+    let (transient, persistent) = exclusions(&setup, "alpha");
+    assert_eq!(
+        persistent, "other-node",
+        "someone else's exclusion kept: {}",
+        sim["settings"]
+    );
+    assert!(
+        transient.is_null() || transient == "other-node",
+        "no exclusion of ours left: {}",
+        sim["settings"]
+    );
+    assert_eq!(setup.lease_holder("alpha").await, None, "Lease released");
+    // Every table is GREEN (no copy lost).
+    let health = sim["health"].as_array().unwrap();
+    assert_eq!(health.last().unwrap()["health"], "GREEN", "{}", sim["health"]);
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_mode_adds_two_nodes_and_removes_them_one_at_a_time() {
+    scale_out_and_in(Mode::Direct, false, Mode::Direct, "direct").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_mode_patches_the_resource_and_follows_the_operator() {
+    scale_out_and_in(Mode::Auto, true, Mode::Operator, "operator").await;
+}
+
+/// A 4-node cluster whose recoveries crawl, so a drain takes long enough to act during it.
+async fn slow_four(tag: &str) -> Setup {
+    let setup = Setup::start(&format!("scale-{tag}"), &[shape("alpha", false)]).await;
+    let up = request(
+        &setup,
+        &format!("scale-{tag}-up"),
+        "alpha",
+        &[("hot", 4)],
+        Mode::Direct,
+    );
+    start(&setup, &up).await;
+    assert_eq!(
+        finish(&setup, &up.request_id).await.state,
+        RequestState::Completed
+    );
+    setup.faults(&[Fault::SlowRecovery {
+        namespace: "cratedb".into(),
+        cluster: "alpha".into(),
+        factor: 50.0,
+    }]);
+    setup
+}
+
+async fn await_drain(setup: &Setup, id: &str) {
+    until(setup, id, Duration::from_secs(60), |r| {
+        r.clusters[0].common.current_step.as_deref() == Some("drain")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_during_the_drain_lifts_our_exclusions_and_releases_the_lease() {
+    let setup = slow_four("cancel").await;
+    let settings_before = setup.sim_cluster("alpha")["settings"].clone();
+    let down = request(&setup, "scale-cancel-down", "alpha", &[("hot", 3)], Mode::Direct);
+    start(&setup, &down).await;
+    await_drain(&setup, &down.request_id).await;
+    let notes = setup
+        .restarts
+        .cancel(
+            &down.request_id,
+            "test",
+            &ActivityEnv::new(None),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert!(notes.iter().all(|n| n.error.is_none()), "{notes:?}");
+    let report = finish(&setup, &down.request_id).await;
+    assert_eq!(
+        report.clusters[0].common.state,
+        ClusterState::Cancelled,
+        "{}",
+        report.text()
+    );
+    assert_eq!(
+        setup.sim_cluster("alpha")["settings"],
+        settings_before,
+        "no exclusion of ours left"
+    );
+    assert_eq!(setup.lease_holder("alpha").await, None, "Lease released");
+    assert_eq!(members(&setup, "alpha").await.len(), 4, "nothing removed");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_that_cannot_finish_fails_with_cratedbs_explanation_and_leaves_nothing() {
+    let setup = slow_four("stall").await;
+    let settings_before = setup.sim_cluster("alpha")["settings"].clone();
+    let mut down = request(&setup, "scale-stall-down", "alpha", &[("hot", 3)], Mode::Direct);
+    down.options.timeouts.drain_stall = Duration::from_secs(3);
+    start(&setup, &down).await;
+    await_drain(&setup, &down.request_id).await;
+    // Someone holds allocation at `primaries` mid-drain: replicas cannot leave any more.
+    setup
+        .sql(
+            "alpha",
+            "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'",
+        )
+        .await;
+    let report = finish(&setup, &down.request_id).await;
+    let text = report.text();
+    let c = &report.clusters[0];
+    assert_eq!(c.common.state, ClusterState::Failed, "{text}");
+    let reason = c.common.reason.clone().unwrap_or_default();
+    assert!(reason.contains("the drain stalled"), "{reason}");
+    assert!(reason.contains("CrateDB says"), "{reason}");
+    assert!(c.exclusions_left.is_empty(), "{text}");
+    assert_eq!(c.nodes[0].result, NodeResult::Pending, "{text}");
+    setup
+        .sql("alpha", "RESET GLOBAL \"cluster.routing.allocation.enable\"")
+        .await;
+    assert_eq!(
+        setup.sim_cluster("alpha")["settings"],
+        settings_before,
+        "no exclusion of ours left"
+    );
+    assert_eq!(setup.lease_holder("alpha").await, None, "Lease released");
+    setup.stop().await;
+}

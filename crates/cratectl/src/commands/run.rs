@@ -1,0 +1,268 @@
+//! What every operation's command does around its own plan: read the maintenance file,
+//! say where a worker finds the API, refuse a cluster another operation has, record the
+//! operation, and then either return (`--async`) or run it in this process with progress until
+//! it ends (ARCHITECTURE §4).
+//!
+//! In the foreground the workflow runs on an embedded worker ([`service::start_worker`]) that
+//! runs only this operation, and this module watches its report as `status` would. Ctrl-C
+//! stops the worker, not the operation: it stays recorded, and `cratectl worker` resumes it
+//! where it stopped.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cratectl_core::maintenance::MaintenanceConfig;
+use cratectl_core::op::report::RequestState;
+use cratectl_core::text;
+use cratectl_flow::engine::WorkerLimits;
+use cratectl_flow::model::{MaintenanceSpec, TargetSpec};
+use cratectl_flow::operations as service;
+use cratectl_kube::Kube;
+use cratectl_kube::discovery::Cluster;
+use jiff::Timestamp;
+use serde::de::DeserializeOwned;
+
+use crate::cli::{GlobalArgs, OutputFormat};
+use crate::commands::progress::{Progress, Steps};
+use crate::commands::workflows::{
+    Ops, WORKER_GRACE, activity_env, engine_error, print_report, shutdown_signal,
+};
+use crate::exit::{CliError, CliResult};
+use crate::files;
+use crate::output::print;
+
+/// How often the foreground reads the report.
+const POLL: Duration = Duration::from_millis(250);
+/// Consecutive failed reads of the store after which the foreground gives up watching (the
+/// operation itself stays recorded).
+const MAX_READ_FAILURES: u32 = 40;
+
+/// Who runs the foreground operation: a user (Ctrl-C says how to resume) or the demo (whose
+/// simulator and records are gone when it stops).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    User,
+    Demo,
+}
+
+/// Reads and validates the maintenance file; any problem is invalid input (exit 2) naming the
+/// file, and for a parse error the line and column.
+pub fn load_maintenance(path: &Path) -> CliResult<(MaintenanceSpec, MaintenanceConfig)> {
+    let text = files::read_text(path).map_err(|e| {
+        CliError::invalid(format!(
+            "cannot read maintenance configuration {}: {e}",
+            path.display()
+        ))
+    })?;
+    let source = path.display().to_string();
+    let config = MaintenanceConfig::parse(&source, &text).map_err(|errors| {
+        let count = errors.0.len();
+        let noun = if count == 1 { "error" } else { "errors" };
+        CliError::invalid(format!(
+            "invalid maintenance configuration ({count} {noun}); nothing was started:\n{errors}"
+        ))
+    })?;
+    Ok((
+        MaintenanceSpec {
+            path: source,
+            toml: text,
+        },
+        config,
+    ))
+}
+
+/// Where the worker finds the API: the kubeconfig as given (absolute; else `KUBECONFIG` when
+/// it names one file, else the worker's own default) and the context resolved now, so a worker
+/// started later or elsewhere talks to the same cluster.
+pub fn target_spec(global: &GlobalArgs, kube: &Kube) -> CliResult<TargetSpec> {
+    let given = global.kubeconfig.clone().or_else(|| {
+        let value = std::env::var_os("KUBECONFIG")?;
+        let mut paths = std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty());
+        let one = paths.next()?;
+        paths.next().is_none().then_some(one)
+    });
+    let kubeconfig = match given {
+        Some(path) => Some(
+            std::path::absolute(&path)
+                .map_err(|e| CliError::invalid(format!("kubeconfig {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    Ok(TargetSpec {
+        kubeconfig,
+        context: Some(kube.context.clone()),
+    })
+}
+
+/// One operation per cluster (ARCHITECTURE §1.6): a cluster in an open operation of this state
+/// directory, or whose Lease another operation holds now, is refused, naming the operation.
+pub async fn refuse_open_operations(ops: &Ops, clusters: &[Cluster], now: Timestamp) -> CliResult {
+    let open = ops.open_operations().await.map_err(engine_error)?;
+    let mut problems = Vec::new();
+    for cluster in clusters {
+        if let Some((id, _)) = open
+            .iter()
+            .find(|(_, c)| c.namespace == cluster.namespace && c.resource == cluster.resource)
+        {
+            problems.push(format!(
+                "{} is already in operation {id} (`cratectl status {id}`; `cratectl cancel {id}` ends it)",
+                cluster.qualified()
+            ));
+            continue;
+        }
+        if let Some(holder) = cluster.lease_holder(now) {
+            problems.push(format!(
+                "{} is in another operation: its Lease is held by {holder} (see `cratectl cluster info {}`)",
+                cluster.qualified(),
+                cluster.name
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        problems.push("nothing was started".into());
+        Err(CliError::invalid(problems.join("\n")))
+    }
+}
+
+// ---- --async ----------------------------------------------------------------------------
+
+/// `--async`: the report as recorded (`-o json|yaml`) or how to run, watch and cancel it.
+pub async fn print_started(format: OutputFormat, ops: &Ops, id: &str, dir: &Path, noun: &str) -> CliResult {
+    if format != OutputFormat::Text {
+        let report =
+            ops.report(id).await.map_err(engine_error)?.ok_or_else(|| {
+                CliError::failed(format!("{noun} {id} was recorded but cannot be read back"))
+            })?;
+        return print_report(format, &report);
+    }
+    let dir = dir.display();
+    print(&format!(
+        "started {noun} {id}\n\
+         A worker runs it:  cratectl worker --state-dir {dir}\n\
+         Watch it:          cratectl status {id} --state-dir {dir}\n\
+         Cancel it:         cratectl cancel {id} --state-dir {dir}\n"
+    ))
+}
+
+// ---- foreground -------------------------------------------------------------------------
+
+enum Outcome {
+    Done(cratectl_core::op::report::AnyReport),
+    Interrupted(&'static str),
+    Lost(String),
+}
+
+/// Runs operation `id` (a `noun`: restart, scale …) on an embedded worker, showing progress,
+/// until it ends; prints its report and returns its exit code.
+pub async fn foreground<R: Steps + DeserializeOwned>(
+    ops: &Ops,
+    id: &str,
+    global: &GlobalArgs,
+    format: OutputFormat,
+    mode: Mode,
+    dir: &Path,
+    noun: &str,
+) -> CliResult {
+    // This process runs this operation only; other open operations stay for `cratectl worker`.
+    let others: Vec<String> = ops
+        .open_operations()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(other, _)| other)
+        .filter(|other| other != id)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !others.is_empty() {
+        eprintln!(
+            "note: other open operations in {} are left to `cratectl worker`: {}",
+            dir.display(),
+            others.join(", ")
+        );
+    }
+    let worker = service::start_worker(
+        ops.engine(),
+        activity_env(global),
+        WorkerLimits::default(),
+        Some(id),
+    )
+    .await
+    .map_err(engine_error)?;
+    let mut progress = Progress::new();
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    let mut ticker = tokio::time::interval(POLL);
+    let mut failures = 0;
+    let outcome = loop {
+        tokio::select! {
+            name = &mut signal => break Outcome::Interrupted(name),
+            _ = ticker.tick() => {
+                match ops.report(id).await {
+                    Ok(Some(any)) => {
+                        failures = 0;
+                        if let Some(report) = any.typed::<R>() {
+                            progress.update(&report);
+                        }
+                        if any.state != RequestState::Running {
+                            break Outcome::Done(any);
+                        }
+                    }
+                    Ok(None) => {
+                        failures += 1;
+                        if failures >= MAX_READ_FAILURES {
+                            break Outcome::Lost(format!("{noun} {id} is no longer in {}", dir.display()));
+                        }
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        if failures >= MAX_READ_FAILURES {
+                            break Outcome::Lost(e.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    };
+    progress.finish(matches!(outcome, Outcome::Done(_)));
+    if let Outcome::Interrupted(name) = &outcome {
+        eprintln!(
+            "\n{name}: stopping this process's worker (the step in flight gets {}; it runs again on resume)…",
+            text::duration(WORKER_GRACE)
+        );
+    }
+    tokio::select! {
+        () = worker.shutdown(WORKER_GRACE) => {}
+        _ = shutdown_signal() => eprintln!("stopping at once"),
+    }
+    match outcome {
+        Outcome::Done(report) => {
+            print_report(format, &report)?;
+            if report.exit_code() == 0 {
+                Ok(())
+            } else {
+                Err(CliError::silent_failure())
+            }
+        }
+        Outcome::Interrupted(_) => {
+            match mode {
+                Mode::User => eprintln!(
+                    "The {noun} {id} is recorded and stopped where it was; nothing is lost, and the settings it changed stay \
+                     changed until it goes on or is cancelled.\n\
+                     Resume it:  cratectl worker --state-dir {dir}\n\
+                     Watch it:   cratectl status {id} --state-dir {dir}\n\
+                     Or end it:  cratectl cancel {id} --state-dir {dir}   (puts the settings back)",
+                    dir = dir.display()
+                ),
+                Mode::Demo => eprintln!("Demo interrupted."),
+            }
+            Err(CliError::interrupted())
+        }
+        Outcome::Lost(why) => Err(CliError::failed(format!(
+            "cannot follow {noun} {id} any more: {why}; it stays recorded: `cratectl status {id} --state-dir {}`",
+            dir.display()
+        ))),
+    }
+}
