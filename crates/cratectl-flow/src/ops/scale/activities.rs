@@ -336,7 +336,7 @@ async fn poll_members(
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DrainIn {
     pub at: At,
-    /// The leaving nodes (also re-asserted in the exclusion list on every poll).
+    /// The leaving nodes.
     pub names: Vec<String>,
     /// Done as soon as fewer copies than this are left (progress), or none.
     pub below: u64,
@@ -345,8 +345,9 @@ pub struct DrainIn {
 }
 
 /// Until the leaving nodes hold fewer than `below` shard copies (or none): returns the count.
-/// Every poll re-asserts the exclusion (a full restart drops transient settings; a persistent
-/// one someone reset), so the drain cannot silently stop.
+/// It only reads: the workflow re-asserts the exclusion between waits, so nothing can write it
+/// again after a cancel has taken it out (an activity may outlive its cancelled workflow for a
+/// moment; a workflow step does not).
 pub struct AwaitDrain;
 impl Activity for AwaitDrain {
     const NAME: &'static str = "scale_await_drain";
@@ -362,16 +363,6 @@ impl RunActivity<ActivityEnv> for AwaitDrain {
         loop {
             let read = async {
                 let (_, client) = poller.reader().await?;
-                let settings = client
-                    .settings()
-                    .await
-                    .map_err(|e| cratedb_error(&e).context("cannot read the cluster settings"))?;
-                for stmt in saga::exclusion_statements(&settings, &input.names, &[]) {
-                    client
-                        .sql_idempotent(&stmt, &[])
-                        .await
-                        .map_err(|e| cratedb_error(&e).context(&stmt))?;
-                }
                 let counts = client.shard_counts().await.map_err(|e| cratedb_error(&e))?;
                 let in_flight = client.in_flight().await.map_err(|e| cratedb_error(&e))?;
                 Ok::<_, ActivityError>((counts, in_flight))

@@ -31,6 +31,7 @@ use cratectl_core::scale::report::{
 use super::activities::*;
 use super::model::{SCALE_CLUSTER, ScaleClusterInput, ScaleRequest, group_report, new_cluster_report};
 use crate::activities::At;
+use crate::activities::common::{ExcludeIn, ExcludeNodes};
 use crate::engine::{WfResult, WorkflowCtx};
 use crate::harness::{ClusterOp, Halt, Step};
 use crate::request::{Request, run_request};
@@ -544,6 +545,18 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         let mut spent = Duration::ZERO;
         let what = format!("shard copies to leave {}", leaving.join(", "));
         loop {
+            // Re-assert the exclusion (a full restart drops the transient level, someone may
+            // reset it): a no-op when every name is still there.
+            self.op
+                .call::<ExcludeNodes>(
+                    &ExcludeIn {
+                        at: self.op.at.clone(),
+                        add: leaving.to_vec(),
+                        remove: Vec::new(),
+                    },
+                    self.op.retries(),
+                )
+                .await?;
             let slice = timeouts.drain_stall.min(timeouts.drain.saturating_sub(spent));
             let names = leaving.to_vec();
             let (left, used) = self
