@@ -317,6 +317,25 @@ pub fn reading_pod(cluster: &str, pods: &[PodReadiness<'_>], avoid: Option<&str>
     ))
 }
 
+/// The shell substitution the crate-operator puts in `-Cnode.name=` to take the ordinal from the
+/// pod's host name (`create.py` `get_statefulset_crate_command`: `node.name=data-hot-$(hostname |
+/// awk -F- '{print $NF}')`; the image's entrypoint runs the command through a shell).
+pub const NODE_NAME_FROM_HOSTNAME: &str = "$(hostname | awk -F- '{print $NF}')";
+
+/// The node name a `-Cnode.name=` value gives pod `pod_name` (a StatefulSet pod's host name is
+/// its name): the operator's hostname substitution resolved to the pod name's last `-` field;
+/// `None` for any other shell substitution (`$(`, `${`, a backquote), which cratectl cannot
+/// evaluate and does not guess.
+pub fn resolve_node_name(raw: &str, pod_name: &str) -> Option<String> {
+    let ordinal = pod_name.rsplit('-').next().unwrap_or(pod_name);
+    let resolved = raw.replace(NODE_NAME_FROM_HOSTNAME, ordinal);
+    if resolved.contains("$(") || resolved.contains("${") || resolved.contains('`') || resolved.is_empty() {
+        None
+    } else {
+        Some(resolved)
+    }
+}
+
 /// The CrateDB node names a cluster should have, from its pods' command lines (`-Cnode.name`,
 /// one hint per pod, `None` where a pod declares none): all of them when every pod declares
 /// one and there are as many pods as `desired_nodes`, else none. They let a health reason name
@@ -338,6 +357,22 @@ pub fn closest_names<S: AsRef<str>>(wanted: &str, existing: &[S]) -> Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_names_resolve_the_operators_hostname_substitution_only() {
+        let raw = format!("data-hot-{NODE_NAME_FROM_HOSTNAME}");
+        assert_eq!(
+            resolve_node_name(&raw, "crate-data-hot-prod-2").as_deref(),
+            Some("data-hot-2")
+        );
+        assert_eq!(
+            resolve_node_name("data-hot-0", "crate-data-hot-prod-0").as_deref(),
+            Some("data-hot-0")
+        );
+        assert_eq!(resolve_node_name("node-$(cat /etc/n)", "p-1"), None);
+        assert_eq!(resolve_node_name("node-${HOSTNAME}", "p-1"), None);
+        assert_eq!(resolve_node_name("", "p-1"), None);
+    }
 
     #[test]
     fn cluster_names() {

@@ -502,7 +502,8 @@ fn pod_info(pod: &Pod, statefulset: &str, group: &str) -> PodInfo {
     let node_name_hint = crate_container
         .into_iter()
         .flat_map(|c| c.command.iter().flatten().chain(c.args.iter().flatten()))
-        .find_map(|arg| arg.strip_prefix("-Cnode.name=").map(str::to_string));
+        .find_map(|arg| arg.strip_prefix("-Cnode.name="))
+        .and_then(|raw| cratectl_core::topology::resolve_node_name(raw, &name));
     let ready = status
         .conditions
         .iter()
