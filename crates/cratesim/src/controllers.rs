@@ -137,10 +137,7 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             .pointer("/status/phase")
             .and_then(Value::as_str)
             .unwrap_or("Pending");
-        let ready = pod
-            .pointer("/status/containerStatuses/0/ready")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let ready = pod_ready(&pod);
         let terminating = pod.pointer("/metadata/deletionTimestamp").is_some();
         // A pod of a simulated CrateDB cluster runs its node; other pods get the generic
         // lifecycle.
@@ -242,8 +239,8 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             }
             // A CrateDB pod is Ready while its node answers (the readiness probe on port 4200).
             ("Running", _, Some((n, model))) => {
-                let restarts = pod
-                    .pointer("/status/containerStatuses/0/restartCount")
+                let restarts = main_status(&pod)
+                    .and_then(|s| s.get("restartCount"))
                     .and_then(Value::as_i64)
                     .unwrap_or(0);
                 if !model.node_process_running(&n.node) {
@@ -420,12 +417,7 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             .collect();
         let ready = current
             .iter()
-            .filter(|p| {
-                p.pointer("/status/containerStatuses/0/ready")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false)
-                    && p.pointer("/metadata/deletionTimestamp").is_none()
-            })
+            .filter(|p| pod_ready(p) && p.pointer("/metadata/deletionTimestamp").is_none())
             .count();
         let status = json!({
             "replicas": current.len(), "readyReplicas": ready, "currentReplicas": current.len(),
@@ -586,19 +578,9 @@ fn pod_from_template(sts: &Value, sts_name: &str, ordinal: u64, schedulable: &[S
     let template = sts.pointer("/spec/template").cloned().unwrap_or(json!({}));
     let mut labels = template.pointer("/metadata/labels").cloned().unwrap_or(json!({}));
     labels["statefulset.kubernetes.io/pod-name"] = json!(format!("{sts_name}-{ordinal}"));
+    // The command lines stay as the template has them (the operator's `node.name` takes the
+    // ordinal from the host name when the shell runs it: [`crate::databases::node_of_pod`]).
     let mut spec = template.get("spec").cloned().unwrap_or(json!({}));
-    // The operator's command line carries the node name with the ordinal substituted.
-    if let Some(containers) = spec.get_mut("containers").and_then(Value::as_array_mut) {
-        for container in containers {
-            if let Some(args) = container.get_mut("command").and_then(Value::as_array_mut) {
-                for arg in args {
-                    if let Some(text) = arg.as_str() {
-                        *arg = json!(text.replace("$(ORDINAL)", &ordinal.to_string()));
-                    }
-                }
-            }
-        }
-    }
     let preferred = format!("node-{}", ordinal % 3);
     let node = if schedulable.contains(&preferred) {
         Some(preferred)
@@ -626,32 +608,69 @@ fn pod_from_template(sts: &Value, sts_name: &str, ordinal: u64, schedulable: &[S
     })
 }
 
-/// `pod` Running, ready or not, with `restarts` container restarts.
+/// `pod` Running, ready or not, with `restarts` restarts of its main container.
 fn running(pod: &Value, stamp: &str, ready: bool, restarts: i64) -> Value {
     let mut updated = pod.clone();
-    let image = pod
-        .pointer("/spec/containers/0/image")
-        .and_then(Value::as_str)
-        .unwrap_or("crate");
-    let name = pod
-        .pointer("/spec/containers/0/name")
-        .and_then(Value::as_str)
-        .unwrap_or("crate");
     let flag = if ready { "True" } else { "False" };
-    let started = pod
-        .pointer("/status/containerStatuses/0/state/running/startedAt")
-        .cloned()
-        .unwrap_or(json!(stamp));
+    let started = main_status(pod)
+        .and_then(|s| s.pointer("/state/running/startedAt"))
+        .and_then(Value::as_str)
+        .unwrap_or(stamp)
+        .to_string();
+    let containers = pod.pointer("/spec/containers").cloned().unwrap_or(json!([]));
     updated["status"] = json!({
         "phase": "Running",
         "podIP": pod.pointer("/status/podIP").cloned().unwrap_or(json!("10.0.9.9")),
         "startTime": started,
         "conditions": [{"type": "Ready", "status": flag}, {"type": "ContainersReady", "status": flag}, {"type": "PodScheduled", "status": "True"}],
-        "containerStatuses": [{
-            "name": name, "image": image, "imageID": format!("docker.io/library/{image}@sha256:{:064x}", 7),
-            "ready": ready, "started": true, "restartCount": restarts, "state": {"running": {"startedAt": started}},
-        }],
+        "containerStatuses": container_statuses(&containers, ready, restarts, &started),
     });
     metadata_mut(&mut updated).remove("resourceVersion");
     updated
+}
+
+/// `status.containerStatuses` for a pod's containers as the kubelet reports them: one per
+/// container, sorted by name (the kubelet sorts them, so `crate` comes before `sql-exporter`
+/// whatever the spec's order). The main container ([`crate::databases::crate_container`]) is
+/// `ready` with `restarts` restarts; the others (the operator's `sql-exporter`) run and are
+/// ready throughout.
+pub fn container_statuses(containers: &Value, ready: bool, restarts: i64, started: &str) -> Value {
+    let spec = json!({"containers": containers});
+    let main = crate::databases::crate_container(&spec)
+        .and_then(|c| c.get("name"))
+        .cloned();
+    let mut statuses: Vec<Value> = containers
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let name = c.get("name").cloned().unwrap_or(json!("crate"));
+            let image = c.get("image").and_then(Value::as_str).unwrap_or("crate");
+            let is_main = main.as_ref() == Some(&name);
+            json!({
+                "name": name, "image": image,
+                "imageID": format!("docker.io/library/{image}@sha256:{:064x}", 7),
+                "ready": !is_main || ready, "started": true,
+                "restartCount": if is_main { restarts } else { 0 },
+                "state": {"running": {"startedAt": started}},
+            })
+        })
+        .collect();
+    statuses.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Value::Array(statuses)
+}
+
+/// The status of the pod's main container (the `crate` container, found by name).
+fn main_status(pod: &Value) -> Option<&Value> {
+    let name = crate::databases::crate_container(pod.get("spec")?)?.get("name")?;
+    pod.pointer("/status/containerStatuses")?
+        .as_array()?
+        .iter()
+        .find(|s| s.get("name") == Some(name))
+}
+
+/// Whether the pod's `Ready` condition is true.
+fn pod_ready(pod: &Value) -> bool {
+    crate::kube::pods::is_ready(pod)
 }

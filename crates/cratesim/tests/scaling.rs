@@ -114,7 +114,12 @@ async fn statefulset_scale_out_adds_a_node_with_shards_and_scale_in_leaves_it_ou
     let pods: Api<Pod> = Api::default_namespaced(client(&sim));
     let pod = pods.get("crate-data-hot-alpha-3").await.unwrap();
     assert!(
-        pod.status.unwrap().container_statuses.unwrap()[0].ready,
+        pod.status
+            .unwrap()
+            .container_statuses
+            .unwrap()
+            .iter()
+            .any(|s| s.name == "crate" && s.ready),
         "Ready once its node answers"
     );
     assert_eq!(
