@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use crate::cratedb::CrateCluster;
 use crate::cratedb::spec::{Auth, Peer};
-use crate::databases::{NodeRef, dc_util_hook, node_of_pod, node_spec_of_pod};
+use crate::databases::{NodeRef, dc_util_hook, gateway_of_pod, node_of_pod, node_spec_of_pod};
 use crate::dc_util;
 use crate::evidence::HookWrite;
 use crate::kube::ApiServer;
@@ -538,13 +538,15 @@ fn has_post_start(pod: &Value) -> bool {
 }
 
 /// Starts the node `pod` runs: added to the cluster first if new (scale-out), its host name
-/// the pod's.
+/// the pod's, its static gateway settings those of the pod's command line now (a template
+/// patched since the pod was created does not reach it: OnDelete).
 fn start_node(model: &mut CrateCluster, pod: &Value, pod_name: &str, now: Duration) {
     let Some(spec) = node_spec_of_pod(pod) else {
         return;
     };
     model.ensure_node(&spec, now);
     model.set_node_hostname(&spec.name, pod_name);
+    model.set_node_gateway(&spec.name, gateway_of_pod(pod));
     model.node_process_started(&spec.name, now);
 }
 

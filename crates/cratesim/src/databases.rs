@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-use crate::cratedb::{CrateCluster, NodeSpec};
+use crate::cratedb::{CrateCluster, GatewaySettings, NodeSpec};
 
 /// `(namespace, cluster name)` → the cluster's model.
 pub type Clusters = BTreeMap<(String, String), CrateCluster>;
@@ -97,6 +97,17 @@ pub fn node_spec_of_pod(pod: &Value) -> Option<NodeSpec> {
         master_eligible: role("node.master"),
         data: role("node.data"),
     })
+}
+
+/// The static gateway settings on the pod's `crate` command line (`-Cgateway.*`), which its
+/// node takes when its process starts.
+pub fn gateway_of_pod(pod: &Value) -> GatewaySettings {
+    let command = pod
+        .get("spec")
+        .and_then(crate_container)
+        .and_then(|c| c.get("command"))
+        .and_then(Value::as_array);
+    GatewaySettings::from_command_line(command.into_iter().flatten().filter_map(Value::as_str))
 }
 
 /// The `crate` container of a pod spec (a pod's `spec` or a StatefulSet's

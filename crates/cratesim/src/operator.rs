@@ -4,7 +4,7 @@
 //! (`<sts>-<ordinal>`), the client and discovery Services, and the `user-system-<name>` Secret.
 //!
 //! The pods run the operator's `sql-exporter` container first and `crate` second, with the
-//! operator's command line ([`crate_command`]): whatever reads the `crate` container finds it by
+//! operator's command line (`crate_command`): whatever reads the `crate` container finds it by
 //! name ([`crate::databases::crate_container`]).
 //!
 //! The first pods are created Running and Ready, as in a cluster that has been up for a while;
@@ -15,7 +15,7 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::cratedb::{ClusterSpec, CrateCluster, NodeSpec, TableSpec, Timings};
+use crate::cratedb::{ClusterSpec, CrateCluster, GatewaySettings, NodeSpec, TableSpec, Timings};
 use crate::kube::ApiServer;
 use crate::kube::registry;
 use crate::kube::status::ApiError;
@@ -596,6 +596,12 @@ pub fn database(shape: &ClusterShape) -> CrateCluster {
     };
     let mut model = CrateCluster::new(spec, std::time::Duration::ZERO);
     model.set_host_based_auth(shape.host_based_auth);
+    // Every node runs with the gateway settings of the command line it was created with.
+    let flags = gateway_flags(&shape.version, gateway_total(shape));
+    let gateway = GatewaySettings::from_command_line(flags.iter().map(String::as_str));
+    for name in model.member_names() {
+        model.set_node_gateway(&name, gateway.clone());
+    }
     model
 }
 
