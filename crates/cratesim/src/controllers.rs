@@ -9,7 +9,8 @@
 //!   CrateDB node; a pod of a new ordinal (scale-out) adds its node to the cluster first, named
 //!   and given roles by its command line ([`crate::databases::node_spec_of_pod`]). The pod is
 //!   Ready while the node answers. Deleting a pod runs its preStop hook (dc_util decommissions
-//!   the node first, unless the StatefulSet is down to 0 or 1 replicas, as dc_util skips
+//!   the node first, unless the StatefulSet is down to 0 or 1 replicas or labelled
+//!   `dc-util-disabled=true`, as dc_util skips
 //!   then) and stops the node; the pod goes when the node has stopped, or when the grace period
 //!   ends and the node is killed. dc_util's hooks also hold and reset
 //!   `cluster.routing.allocation.enable` by upstream's rules ([`crate::dc_util`]): the preStop
@@ -169,14 +170,16 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
                     // The stop begins: the preStop hook (dc_util decommissions first), then SIGTERM.
                     if first_seen {
                         // dc_util skips the decommission when its StatefulSet is down to 0 or 1
-                        // replicas (a suspend, or the last node): SIGTERM only.
+                        // replicas (a suspend, or the last node) or has `dc-util-disabled`:
+                        // SIGTERM only.
                         let sts = owner_and_ordinal(&pod)
                             .and_then(|(sts, _)| store.get("statefulsets", &namespace, &sts).cloned());
                         let replicas = sts
                             .as_ref()
                             .and_then(|s| s.pointer("/spec/replicas"))
                             .and_then(Value::as_u64);
-                        match dc_util_hook(&pod).filter(|_| replicas.is_none_or(|r| r > 1)) {
+                        let disabled = sts.as_ref().is_some_and(dc_util::disabled);
+                        match dc_util_hook(&pod).filter(|_| replicas.is_none_or(|r| r > 1) && !disabled) {
                             Some(availability) => {
                                 if let Some(sts) = &sts
                                     && dc_util_pre_stop(server, model, n, &name, sts, now)
