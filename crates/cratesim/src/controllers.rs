@@ -9,7 +9,8 @@
 //!   CrateDB node; a pod of a new ordinal (scale-out) adds its node to the cluster first, named
 //!   and given roles by its command line ([`crate::databases::node_spec_of_pod`]). The pod is
 //!   Ready while the node answers. Deleting a pod runs its preStop hook (dc_util decommissions
-//!   the node first, unless the StatefulSet is down to 0 or 1 replicas, as dc_util skips
+//!   the node first, unless the StatefulSet is down to 0 or 1 replicas or labelled
+//!   `dc-util-disabled=true`, as dc_util skips
 //!   then) and stops the node; the pod goes when the node has stopped, or when the grace period
 //!   ends and the node is killed. dc_util's hooks also hold and reset
 //!   `cluster.routing.allocation.enable` by upstream's rules ([`crate::dc_util`]): the preStop
@@ -32,7 +33,7 @@ use serde_json::{Value, json};
 
 use crate::cratedb::CrateCluster;
 use crate::cratedb::spec::{Auth, Peer};
-use crate::databases::{NodeRef, dc_util_hook, node_of_pod, node_spec_of_pod};
+use crate::databases::{NodeRef, dc_util_hook, gateway_of_pod, node_of_pod, node_spec_of_pod};
 use crate::dc_util;
 use crate::evidence::HookWrite;
 use crate::kube::ApiServer;
@@ -137,10 +138,7 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             .pointer("/status/phase")
             .and_then(Value::as_str)
             .unwrap_or("Pending");
-        let ready = pod
-            .pointer("/status/containerStatuses/0/ready")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let ready = pod_ready(&pod);
         let terminating = pod.pointer("/metadata/deletionTimestamp").is_some();
         // A pod of a simulated CrateDB cluster runs its node; other pods get the generic
         // lifecycle.
@@ -172,14 +170,16 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
                     // The stop begins: the preStop hook (dc_util decommissions first), then SIGTERM.
                     if first_seen {
                         // dc_util skips the decommission when its StatefulSet is down to 0 or 1
-                        // replicas (a suspend, or the last node): SIGTERM only.
+                        // replicas (a suspend, or the last node) or has `dc-util-disabled`:
+                        // SIGTERM only.
                         let sts = owner_and_ordinal(&pod)
                             .and_then(|(sts, _)| store.get("statefulsets", &namespace, &sts).cloned());
                         let replicas = sts
                             .as_ref()
                             .and_then(|s| s.pointer("/spec/replicas"))
                             .and_then(Value::as_u64);
-                        match dc_util_hook(&pod).filter(|_| replicas.is_none_or(|r| r > 1)) {
+                        let disabled = sts.as_ref().is_some_and(dc_util::disabled);
+                        match dc_util_hook(&pod).filter(|_| replicas.is_none_or(|r| r > 1) && !disabled) {
                             Some(availability) => {
                                 if let Some(sts) = &sts
                                     && dc_util_pre_stop(server, model, n, &name, sts, now)
@@ -242,8 +242,8 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             }
             // A CrateDB pod is Ready while its node answers (the readiness probe on port 4200).
             ("Running", _, Some((n, model))) => {
-                let restarts = pod
-                    .pointer("/status/containerStatuses/0/restartCount")
+                let restarts = main_status(&pod)
+                    .and_then(|s| s.get("restartCount"))
                     .and_then(Value::as_i64)
                     .unwrap_or(0);
                 if !model.node_process_running(&n.node) {
@@ -420,12 +420,7 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             .collect();
         let ready = current
             .iter()
-            .filter(|p| {
-                p.pointer("/status/containerStatuses/0/ready")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false)
-                    && p.pointer("/metadata/deletionTimestamp").is_none()
-            })
+            .filter(|p| pod_ready(p) && p.pointer("/metadata/deletionTimestamp").is_none())
             .count();
         let status = json!({
             "replicas": current.len(), "readyReplicas": ready, "currentReplicas": current.len(),
@@ -546,13 +541,15 @@ fn has_post_start(pod: &Value) -> bool {
 }
 
 /// Starts the node `pod` runs: added to the cluster first if new (scale-out), its host name
-/// the pod's.
+/// the pod's, its static gateway settings those of the pod's command line now (a template
+/// patched since the pod was created does not reach it: OnDelete).
 fn start_node(model: &mut CrateCluster, pod: &Value, pod_name: &str, now: Duration) {
     let Some(spec) = node_spec_of_pod(pod) else {
         return;
     };
     model.ensure_node(&spec, now);
     model.set_node_hostname(&spec.name, pod_name);
+    model.set_node_gateway(&spec.name, gateway_of_pod(pod));
     model.node_process_started(&spec.name, now);
 }
 
@@ -586,19 +583,9 @@ fn pod_from_template(sts: &Value, sts_name: &str, ordinal: u64, schedulable: &[S
     let template = sts.pointer("/spec/template").cloned().unwrap_or(json!({}));
     let mut labels = template.pointer("/metadata/labels").cloned().unwrap_or(json!({}));
     labels["statefulset.kubernetes.io/pod-name"] = json!(format!("{sts_name}-{ordinal}"));
+    // The command lines stay as the template has them (the operator's `node.name` takes the
+    // ordinal from the host name when the shell runs it: [`crate::databases::node_of_pod`]).
     let mut spec = template.get("spec").cloned().unwrap_or(json!({}));
-    // The operator's command line carries the node name with the ordinal substituted.
-    if let Some(containers) = spec.get_mut("containers").and_then(Value::as_array_mut) {
-        for container in containers {
-            if let Some(args) = container.get_mut("command").and_then(Value::as_array_mut) {
-                for arg in args {
-                    if let Some(text) = arg.as_str() {
-                        *arg = json!(text.replace("$(ORDINAL)", &ordinal.to_string()));
-                    }
-                }
-            }
-        }
-    }
     let preferred = format!("node-{}", ordinal % 3);
     let node = if schedulable.contains(&preferred) {
         Some(preferred)
@@ -626,32 +613,69 @@ fn pod_from_template(sts: &Value, sts_name: &str, ordinal: u64, schedulable: &[S
     })
 }
 
-/// `pod` Running, ready or not, with `restarts` container restarts.
+/// `pod` Running, ready or not, with `restarts` restarts of its main container.
 fn running(pod: &Value, stamp: &str, ready: bool, restarts: i64) -> Value {
     let mut updated = pod.clone();
-    let image = pod
-        .pointer("/spec/containers/0/image")
-        .and_then(Value::as_str)
-        .unwrap_or("crate");
-    let name = pod
-        .pointer("/spec/containers/0/name")
-        .and_then(Value::as_str)
-        .unwrap_or("crate");
     let flag = if ready { "True" } else { "False" };
-    let started = pod
-        .pointer("/status/containerStatuses/0/state/running/startedAt")
-        .cloned()
-        .unwrap_or(json!(stamp));
+    let started = main_status(pod)
+        .and_then(|s| s.pointer("/state/running/startedAt"))
+        .and_then(Value::as_str)
+        .unwrap_or(stamp)
+        .to_string();
+    let containers = pod.pointer("/spec/containers").cloned().unwrap_or(json!([]));
     updated["status"] = json!({
         "phase": "Running",
         "podIP": pod.pointer("/status/podIP").cloned().unwrap_or(json!("10.0.9.9")),
         "startTime": started,
         "conditions": [{"type": "Ready", "status": flag}, {"type": "ContainersReady", "status": flag}, {"type": "PodScheduled", "status": "True"}],
-        "containerStatuses": [{
-            "name": name, "image": image, "imageID": format!("docker.io/library/{image}@sha256:{:064x}", 7),
-            "ready": ready, "started": true, "restartCount": restarts, "state": {"running": {"startedAt": started}},
-        }],
+        "containerStatuses": container_statuses(&containers, ready, restarts, &started),
     });
     metadata_mut(&mut updated).remove("resourceVersion");
     updated
+}
+
+/// `status.containerStatuses` for a pod's containers as the kubelet reports them: one per
+/// container, sorted by name (the kubelet sorts them, so `crate` comes before `sql-exporter`
+/// whatever the spec's order). The main container ([`crate::databases::crate_container`]) is
+/// `ready` with `restarts` restarts; the others (the operator's `sql-exporter`) run and are
+/// ready throughout.
+pub fn container_statuses(containers: &Value, ready: bool, restarts: i64, started: &str) -> Value {
+    let spec = json!({"containers": containers});
+    let main = crate::databases::crate_container(&spec)
+        .and_then(|c| c.get("name"))
+        .cloned();
+    let mut statuses: Vec<Value> = containers
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let name = c.get("name").cloned().unwrap_or(json!("crate"));
+            let image = c.get("image").and_then(Value::as_str).unwrap_or("crate");
+            let is_main = main.as_ref() == Some(&name);
+            json!({
+                "name": name, "image": image,
+                "imageID": format!("docker.io/library/{image}@sha256:{:064x}", 7),
+                "ready": !is_main || ready, "started": true,
+                "restartCount": if is_main { restarts } else { 0 },
+                "state": {"running": {"startedAt": started}},
+            })
+        })
+        .collect();
+    statuses.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Value::Array(statuses)
+}
+
+/// The status of the pod's main container (the `crate` container, found by name).
+fn main_status(pod: &Value) -> Option<&Value> {
+    let name = crate::databases::crate_container(pod.get("spec")?)?.get("name")?;
+    pod.pointer("/status/containerStatuses")?
+        .as_array()?
+        .iter()
+        .find(|s| s.get("name") == Some(name))
+}
+
+/// Whether the pod's `Ready` condition is true.
+fn pod_ready(pod: &Value) -> bool {
+    crate::kube::pods::is_ready(pod)
 }

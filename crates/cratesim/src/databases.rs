@@ -3,7 +3,8 @@
 //! A pod runs the node its labels and command line name: `app.kubernetes.io/name` is the
 //! cluster, and the node is the `crate` container's `-Cnode.name=` (the operator writes
 //! `data-hot-$(hostname | awk -F- '{print $NF}')`, which the shell expands to the pod's ordinal;
-//! the simulator's templates say `$(ORDINAL)`). Without that flag the ordinal rule applies:
+//! any `$(…)` is read so). The `crate` container is found by name, never by position: the
+//! operator's pods run a `sql-exporter` container first. Without that flag the ordinal rule applies:
 //! `cloud.crate.io/node-name` is the node group, and `crate-data-hot-<cluster>-2` runs
 //! `data-hot-2` (`crate-master-<cluster>-0` runs `master-0`), as the CrateDB operator arranges
 //! it. Roles come from `-Cnode.master=` and `-Cnode.data=` (CrateDB's default: both true).
@@ -13,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-use crate::cratedb::{CrateCluster, NodeSpec};
+use crate::cratedb::{CrateCluster, GatewaySettings, NodeSpec};
 
 /// `(namespace, cluster name)` → the cluster's model.
 pub type Clusters = BTreeMap<(String, String), CrateCluster>;
@@ -63,8 +64,8 @@ pub fn node_of_pod(pod: &Value) -> Option<NodeRef> {
     let ordinal: u32 = name.rsplit_once('-')?.1.parse().ok()?;
     let node = match crate_flag(pod, "node.name") {
         Some(value) => match value.split_once("$(") {
-            // A shell substitution: the operator's `$(hostname | awk -F- '{print $NF}')` (or
-            // the simulator's `$(ORDINAL)`) is the ordinal.
+            // A shell substitution: the operator's `$(hostname | awk -F- '{print $NF}')` is
+            // the ordinal.
             Some((prefix, _)) => format!("{prefix}{ordinal}"),
             None => value.split_whitespace().next().unwrap_or_default().to_string(),
         },
@@ -98,14 +99,36 @@ pub fn node_spec_of_pod(pod: &Value) -> Option<NodeSpec> {
     })
 }
 
-/// The value of `-C<flag>=` on the command line of the pod's `crate` container (the first
-/// container if none is named so): everything after `=` up to the end of that argument.
-fn crate_flag<'a>(pod: &'a Value, flag: &str) -> Option<&'a str> {
-    let containers = pod.pointer("/spec/containers")?.as_array()?;
-    let container = containers
+/// The static gateway settings on the pod's `crate` command line (`-Cgateway.*`), which its
+/// node takes when its process starts.
+pub fn gateway_of_pod(pod: &Value) -> GatewaySettings {
+    let command = pod
+        .get("spec")
+        .and_then(crate_container)
+        .and_then(|c| c.get("command"))
+        .and_then(Value::as_array);
+    GatewaySettings::from_command_line(command.into_iter().flatten().filter_map(Value::as_str))
+}
+
+/// The `crate` container of a pod spec (a pod's `spec` or a StatefulSet's
+/// `spec.template.spec`), found by name as the operator and dc_util find it: the operator puts
+/// a `sql-exporter` container first. A spec with a single container and none named `crate`
+/// (a pod a test wrote by hand) has that one.
+pub fn crate_container(pod_spec: &Value) -> Option<&Value> {
+    let containers = pod_spec.get("containers")?.as_array()?;
+    containers
         .iter()
         .find(|c| c.get("name").and_then(Value::as_str) == Some("crate"))
-        .or_else(|| containers.first())?;
+        .or(match containers.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        })
+}
+
+/// The value of `-C<flag>=` on the command line of the pod's `crate` container
+/// ([`crate_container`]): everything after `=` up to the end of that argument.
+pub fn crate_flag<'a>(pod: &'a Value, flag: &str) -> Option<&'a str> {
+    let container = crate_container(pod.get("spec")?)?;
     let needle = format!("-C{flag}=");
     container
         .get("command")?
@@ -122,8 +145,8 @@ fn crate_flag<'a>(pod: &'a Value, flag: &str) -> Option<&'a str> {
 
 /// The `-min-availability` a pod's dc_util preStop hook passes, if it has such a hook.
 pub fn dc_util_hook(pod: &Value) -> Option<Option<String>> {
-    let command = pod
-        .pointer("/spec/containers/0/lifecycle/preStop/exec/command")?
+    let command = crate_container(pod.get("spec")?)?
+        .pointer("/lifecycle/preStop/exec/command")?
         .as_array()?;
     let words: Vec<&str> = command
         .iter()
@@ -203,7 +226,10 @@ mod tests {
 
     #[test]
     fn dc_util_hooks_and_their_availability() {
-        let pod = |cmd: Value| json!({"spec": {"containers": [{"lifecycle": {"preStop": {"exec": {"command": cmd}}}}]}});
+        let pod = |cmd: Value| {
+            json!({"spec": {"containers": [{"name": "sql-exporter"},
+                {"name": "crate", "lifecycle": {"preStop": {"exec": {"command": cmd}}}}]}})
+        };
         let hook = pod(json!([
             "/bin/sh",
             "-c",

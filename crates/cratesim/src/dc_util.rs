@@ -23,9 +23,16 @@
 //!   file is removed), `RESET GLOBAL cluster.routing.allocation.enable;`, which clears both
 //!   levels, and the lock file is removed.
 //!
+//! * **Disabled** (`getDisabledFromLabels`): with `dc-util-disabled` `true` (`TRUE`, `True`) on
+//!   its StatefulSet, the preStop exits after reading the StatefulSet, before any SQL: no
+//!   allocation write, no lock file, no decommission (the kubelet's SIGTERM then stops the node
+//!   without moving shards). Upstream's postStart does not read the label: it still resets when
+//!   it finds a lock file an earlier preStop left (with the label set before the preStop, it
+//!   finds none).
+//!
 //! Left out: the graceful_stop settings dc_util writes before its DECOMMISSION (the simulated
 //! decommission takes the hook's `-min-availability` directly), and the labels
-//! `dc-util-disabled`, `dc-util-min-availability` and `dc-util-graceful-stop`.
+//! `dc-util-min-availability` and `dc-util-graceful-stop`.
 
 use std::time::Duration;
 
@@ -44,6 +51,9 @@ pub const ROUTING_OWNER_TTL: SignedDuration = SignedDuration::from_hours(2);
 /// The StatefulSet label with the value the preStop hook writes
 /// (`labelPreStopRoutingAllocation`).
 pub const PRE_STOP_ROUTING_ALLOCATION_LABEL: &str = "dc-util-pre-stop-routing-allocation";
+
+/// The StatefulSet label that turns the preStop off (`labelDisabled`).
+pub const DISABLED_LABEL: &str = "dc-util-disabled";
 
 /// The StatefulSet label that turns the postStart reset off (`labelNoPostStart`).
 pub const NO_POST_START_LABEL: &str = "dc-util-no-poststart";
@@ -115,6 +125,12 @@ pub fn pre_stop_routing_allocation(statefulset: &Value) -> &str {
         Some(value @ ("primaries" | "new_primaries" | "all")) => value,
         _ => "primaries",
     }
+}
+
+/// Whether `dc-util-disabled` turns the preStop off (`getDisabledFromLabels`: `TRUE`, `true`
+/// or `True`; anything else, or no label, is false).
+pub fn disabled(statefulset: &Value) -> bool {
+    matches!(label(statefulset, DISABLED_LABEL), Some("TRUE" | "true" | "True"))
 }
 
 /// Whether `dc-util-no-poststart` turns the postStart reset off (`getNoPostStartFromLabels`).
@@ -240,6 +256,9 @@ mod tests {
             "primaries"
         );
         assert!(post_start_disabled(&sts(json!({NO_POST_START_LABEL: "True"}))));
+        assert!(disabled(&sts(json!({DISABLED_LABEL: "TRUE"}))));
+        assert!(!disabled(&sts(json!({DISABLED_LABEL: "yes"}))));
+        assert!(!disabled(&sts(json!({}))));
         assert!(!post_start_disabled(&sts(json!({NO_POST_START_LABEL: "yes"}))));
         assert_eq!(
             pre_stop_statement("primaries"),

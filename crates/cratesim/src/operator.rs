@@ -3,6 +3,10 @@
 //! StatefulSet per node group (`crate-master-<name>`, `crate-data-<group>-<name>`), their pods
 //! (`<sts>-<ordinal>`), the client and discovery Services, and the `user-system-<name>` Secret.
 //!
+//! The pods run the operator's `sql-exporter` container first and `crate` second, with the
+//! operator's command line (`crate_command`): whatever reads the `crate` container finds it by
+//! name ([`crate::databases::crate_container`]).
+//!
 //! The first pods are created Running and Ready, as in a cluster that has been up for a while;
 //! from then on the StatefulSet controller and kubelet ([`crate::controllers`]) recreate, start
 //! and stop pods over simulated time. A cluster's shape ([`ClusterShape`]) comes from
@@ -11,7 +15,7 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::cratedb::{ClusterSpec, CrateCluster, NodeSpec, TableSpec, Timings};
+use crate::cratedb::{ClusterSpec, CrateCluster, GatewaySettings, NodeSpec, TableSpec, Timings};
 use crate::kube::ApiServer;
 use crate::kube::registry;
 use crate::kube::status::ApiError;
@@ -424,25 +428,83 @@ pub fn last_handled(spec: &Value) -> String {
     json!({"spec": spec}).to_string()
 }
 
-/// The container command line, as the operator builds it (abridged to the flags tools read),
-/// with its host-based auth settings when the shape has them (crate-operator's
-/// `create.py:get_statefulset_crate_command`;
-/// docs/crate-operator-behaviour.md#host-based-authentication).
-fn crate_command(shape: &ClusterShape, node_name: &str, master: bool, data: bool) -> Vec<String> {
-    let mut command = vec![
+/// `quorum(n)` of crate-operator (`utils/__init__.py`): a majority of `n`, `n / 2 + 1`.
+pub fn quorum(n: u64) -> u64 {
+    n / 2 + 1
+}
+
+/// `GATEWAY_SETTINGS_DATA_NODES_VERSION` (crate-operator `config.py`): from CrateDB 4.7.0 on
+/// the operator writes the data-node gateway settings (`gateway.expected_data_nodes`,
+/// `gateway.recover_after_data_nodes`) counting data nodes only; before, the deprecated
+/// `gateway.expected_nodes` / `gateway.recover_after_nodes` counting every node.
+pub fn gateway_counts_data_nodes(version: &str) -> bool {
+    version_at_least(version, [4, 7, 0])
+}
+
+/// `version >= at`, comparing `major.minor.patch` numerically as the operator's
+/// `CrateVersion` does for release versions (a missing or non-numeric part counts 0).
+pub fn version_at_least(version: &str, at: [u64; 3]) -> bool {
+    let mut parts = version.split(['.', '-']).map(|p| p.parse::<u64>().unwrap_or(0));
+    let have = [(); 3].map(|_| parts.next().unwrap_or(0));
+    have >= at
+}
+
+/// The two gateway items of the command line for `total` nodes, as
+/// `get_statefulset_crate_command` writes them: `-Cgateway.recover_after_data_nodes=<quorum>`
+/// and `-Cgateway.expected_data_nodes=<total>` (before 4.7: the `_nodes` forms).
+pub fn gateway_flags(version: &str, total: u64) -> [String; 2] {
+    let (after, expected) = if gateway_counts_data_nodes(version) {
+        ("gateway.recover_after_data_nodes", "gateway.expected_data_nodes")
+    } else {
+        ("gateway.recover_after_nodes", "gateway.expected_nodes")
+    };
+    [
+        format!("-C{after}={}", quorum(total)),
+        format!("-C{expected}={total}"),
+    ]
+}
+
+/// The operator's `node.name` value for a group's pods: the prefix and a shell substitution
+/// that takes the ordinal from the pod's host name (`crate-data-hot-x-2` runs `data-hot-2`).
+pub const NODE_NAME_FROM_HOSTNAME: &str = "$(hostname | awk -F- '{print $NF}')";
+
+/// One StatefulSet's view of its cluster, for its command line.
+struct CommandFor<'a> {
+    /// `master`, or the data group's name (`node.attr.node_name`).
+    group: &'a str,
+    master: bool,
+    data: bool,
+    /// The nodes `gateway.expected*` counts when the StatefulSet is created.
+    gateway_total: u64,
+    /// `cluster.initial_master_nodes`.
+    initial_masters: &'a [String],
+}
+
+/// The `crate` container's command line, item for item as crate-operator's
+/// `create.py:get_statefulset_crate_command` builds it (each `-C` setting one argv element,
+/// in its order), abridged to what a simulated node or a tool reads: no TLS, JWT, zone or
+/// user settings. Host-based auth only when the shape has it
+/// (docs/crate-operator-behaviour.md#host-based-authentication).
+fn crate_command(shape: &ClusterShape, of: &CommandFor<'_>) -> Vec<String> {
+    let prefix = if of.group == "master" {
+        "master-".to_string()
+    } else {
+        format!("data-{}-", of.group)
+    };
+    let mut command: Vec<String> = vec![
         "/docker-entrypoint.sh".into(),
         "crate".into(),
+        "-Cstats.enabled=true".into(),
         format!("-Ccluster.name={}", shape.name),
-        format!("-Cnode.name={node_name}"),
-        format!("-Cnode.master={master}"),
-        format!("-Cnode.data={data}"),
-        "-Chttp.port=4200".into(),
-        "-Ctransport.tcp.port=4300".into(),
+        format!("-Cnode.name={prefix}{NODE_NAME_FROM_HOSTNAME}"),
+        format!("-Ccluster.initial_master_nodes={}", of.initial_masters.join(",")),
+        "-Cdiscovery.seed_providers=srv".into(),
         format!(
-            "-Cdiscovery.seed_providers=srv -Cdiscovery.srv.query=_cluster._tcp.crate-discovery-{}.{}.svc.cluster.local",
+            "-Cdiscovery.srv.query=_cluster._tcp.crate-discovery-{}.{}.svc.cluster.local",
             shape.name, shape.namespace
         ),
     ];
+    command.extend(gateway_flags(&shape.version, of.gateway_total));
     if shape.host_based_auth {
         command.extend(
             [
@@ -455,7 +517,52 @@ fn crate_command(shape: &ClusterShape, node_name: &str, master: bool, data: bool
             .map(String::from),
         );
     }
+    let processors = if of.group == "master" { 1 } else { 2 };
+    command.extend([
+        "-Cpath.data=/data/data0".into(),
+        "-Cblobs.path=/data/data0/blobs".into(),
+        format!("-Cprocessors={processors}"),
+        format!("-Cnode.master={}", of.master),
+        format!("-Cnode.data={}", of.data),
+        format!("-Cnode.attr.node_name={}", of.group),
+    ]);
     command
+}
+
+/// `get_master_nodes_names`: the dedicated masters, else the first data group's nodes.
+fn initial_master_nodes(shape: &ClusterShape) -> Vec<String> {
+    if shape.masters > 0 {
+        return (0..shape.masters).map(|i| format!("master-{i}")).collect();
+    }
+    shape
+        .data_groups
+        .first()
+        .map(|(group, replicas)| (0..*replicas).map(|i| format!("data-{group}-{i}")).collect())
+        .unwrap_or_default()
+}
+
+/// What `gateway.expected*` counts at creation (`get_total_nodes_count`): the data nodes from
+/// 4.7 on, every node before.
+fn gateway_total(shape: &ClusterShape) -> u64 {
+    if gateway_counts_data_nodes(&shape.version) {
+        shape.data_nodes()
+    } else {
+        shape.nodes()
+    }
+}
+
+/// The `sql-exporter` container the operator puts first in every pod
+/// (`create.py:get_statefulset_containers`), so `crate` is the second: anything that wants
+/// the `crate` container finds it by name.
+fn sql_exporter_container() -> Value {
+    json!({
+        "name": "sql-exporter",
+        "image": "burningalchemist/sql_exporter:0.24.3",
+        "command": ["/bin/sql_exporter", "-config.file=/config/sql-exporter.yaml",
+                    "-web.listen-address=:9399", "-web.metrics-path=/metrics"],
+        "ports": [{"containerPort": 9399, "name": "sql-exporter"}],
+        "volumeMounts": [{"mountPath": "/config", "name": "crate-sql-exporter", "readOnly": true}],
+    })
 }
 
 /// The CrateDB model for a shape: nodes named as the operator names them (`master-<n>`,
@@ -489,6 +596,12 @@ pub fn database(shape: &ClusterShape) -> CrateCluster {
     };
     let mut model = CrateCluster::new(spec, std::time::Duration::ZERO);
     model.set_host_based_auth(shape.host_based_auth);
+    // Every node runs with the gateway settings of the command line it was created with.
+    let flags = gateway_flags(&shape.version, gateway_total(shape));
+    let gateway = GatewaySettings::from_command_line(flags.iter().map(String::as_str));
+    for name in model.member_names() {
+        model.set_node_gateway(&name, gateway.clone());
+    }
     model
 }
 
@@ -585,16 +698,25 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
         pod_labels["cloud.crate.io/node-name"] = json!(node_group);
         pod_labels["cloud.crate.io/node-data"] = json!(data.to_string());
         let selector = json!({"app.kubernetes.io/component": "cratedb", "app.kubernetes.io/name": shape.name, "cloud.crate.io/node-name": node_group});
-        let node_prefix = if node_group == "master" {
-            "master".to_string()
-        } else {
-            format!("data-{node_group}")
-        };
+        let initial_masters = initial_master_nodes(shape);
+        let command = crate_command(
+            shape,
+            &CommandFor {
+                group: &node_group,
+                master,
+                data,
+                gateway_total: gateway_total(shape),
+                initial_masters: &initial_masters,
+            },
+        );
         let mut container = json!({
             "name": "crate",
             "image": format!("crate:{}", shape.version),
-            "command": crate_command(shape, &format!("{node_prefix}-$(ORDINAL)"), master, data),
-            "ports": [{"containerPort": 4200, "name": "http"}, {"containerPort": 4300, "name": "cluster"}, {"containerPort": 5432, "name": "psql"}],
+            "command": command,
+            "ports": [{"containerPort": 4200, "name": "http"}, {"containerPort": 6666, "name": "jmx"},
+                      {"containerPort": 5432, "name": "postgres"}, {"containerPort": 7071, "name": "prometheus"},
+                      {"containerPort": 4300, "name": "transport"}],
+            "readinessProbe": {"httpGet": {"path": "/ready", "port": 7071}, "initialDelaySeconds": 30, "periodSeconds": 10},
         });
         if shape.dc_util_hook {
             container["lifecycle"]["preStop"] =
@@ -605,7 +727,8 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
                 "/bin/sh", "-c", crate::dc_util::DEFAULT_POST_START_COMMAND
             ]}});
         }
-        let template = json!({"metadata": {"labels": pod_labels}, "spec": {"containers": [container], "terminationGracePeriodSeconds": shape.termination_grace_period_seconds}});
+        let containers = json!([sql_exporter_container(), container]);
+        let template = json!({"metadata": {"labels": pod_labels}, "spec": {"containers": containers, "terminationGracePeriodSeconds": shape.termination_grace_period_seconds}});
         let sts = create(
             "statefulsets",
             &shape.namespace,
@@ -631,13 +754,6 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
             }),
         )?;
         for ordinal in 0..replicas {
-            let mut pod_container = container.clone();
-            pod_container["command"] = json!(crate_command(
-                shape,
-                &format!("{node_prefix}-{ordinal}"),
-                master,
-                data
-            ));
             let mut labels = pod_labels.clone();
             labels["statefulset.kubernetes.io/pod-name"] = json!(format!("{sts_name}-{ordinal}"));
             let node_name = crate::nodes::initial_placement(server, ordinal);
@@ -650,15 +766,127 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
                         "name": format!("{sts_name}-{ordinal}"), "labels": labels,
                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sts_name, "uid": sts.pointer("/metadata/uid").cloned().unwrap_or(Value::Null), "controller": true, "blockOwnerDeletion": true}],
                     },
-                    "spec": {"containers": [pod_container], "nodeName": node_name, "terminationGracePeriodSeconds": shape.termination_grace_period_seconds},
+                    "spec": {"containers": containers, "nodeName": node_name, "hostname": format!("{sts_name}-{ordinal}"), "terminationGracePeriodSeconds": shape.termination_grace_period_seconds},
                     "status": {
                         "phase": "Running", "podIP": format!("10.0.{}.{}", ordinal / 200, ordinal % 200 + 10),
                         "conditions": [{"type": "Ready", "status": "True"}, {"type": "ContainersReady", "status": "True"}],
-                        "containerStatuses": [{"name": "crate", "image": format!("crate:{}", shape.version), "imageID": format!("docker.io/library/crate@sha256:{:064x}", ordinal), "ready": true, "started": true, "restartCount": 0, "state": {"running": {"startedAt": now}}}],
+                        "containerStatuses": crate::controllers::container_statuses(&containers, true, 0, &now),
                     },
                 }),
             )?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data_command(shape: &ClusterShape) -> Vec<String> {
+        let initial = initial_master_nodes(shape);
+        crate_command(
+            shape,
+            &CommandFor {
+                group: "hot",
+                master: shape.masters == 0,
+                data: true,
+                gateway_total: gateway_total(shape),
+                initial_masters: &initial,
+            },
+        )
+    }
+
+    /// Item for item what `get_statefulset_crate_command` builds: one argv element per
+    /// setting, the data-node gateway settings from 4.7.0 on.
+    #[test]
+    fn the_command_line_is_the_operators() {
+        let shape = ClusterShape::new("alpha", "ns");
+        let command = data_command(&shape);
+        let expected = [
+            "/docker-entrypoint.sh",
+            "crate",
+            "-Cstats.enabled=true",
+            "-Ccluster.name=alpha",
+            "-Cnode.name=data-hot-$(hostname | awk -F- '{print $NF}')",
+            "-Ccluster.initial_master_nodes=data-hot-0,data-hot-1,data-hot-2",
+            "-Cdiscovery.seed_providers=srv",
+            "-Cdiscovery.srv.query=_cluster._tcp.crate-discovery-alpha.ns.svc.cluster.local",
+            "-Cgateway.recover_after_data_nodes=2",
+            "-Cgateway.expected_data_nodes=3",
+            "-Cauth.host_based.enabled=true",
+            "-Cauth.host_based.config.0.user=crate",
+            "-Cauth.host_based.config.0.address=_local_",
+            "-Cauth.host_based.config.0.method=trust",
+            "-Cauth.host_based.config.99.method=password",
+            "-Cpath.data=/data/data0",
+            "-Cblobs.path=/data/data0/blobs",
+            "-Cprocessors=2",
+            "-Cnode.master=true",
+            "-Cnode.data=true",
+            "-Cnode.attr.node_name=hot",
+        ];
+        assert_eq!(command, expected);
+    }
+
+    /// Before 4.7 the deprecated settings count every node, masters included; with dedicated
+    /// masters those are the initial master nodes.
+    #[test]
+    fn before_4_7_the_gateway_counts_every_node() {
+        let mut shape = ClusterShape::new("alpha", "ns");
+        shape.version = "4.6.7".into();
+        shape.masters = 3;
+        shape.data_groups = vec![("hot".into(), 4), ("cold".into(), 2)];
+        let command = data_command(&shape);
+        assert!(
+            command.contains(&"-Cgateway.recover_after_nodes=5".to_string()),
+            "{command:?}"
+        );
+        assert!(
+            command.contains(&"-Cgateway.expected_nodes=9".to_string()),
+            "{command:?}"
+        );
+        assert!(command.contains(&"-Ccluster.initial_master_nodes=master-0,master-1,master-2".to_string()));
+        shape.version = "4.7.0".into();
+        let command = data_command(&shape);
+        assert!(
+            command.contains(&"-Cgateway.recover_after_data_nodes=4".to_string()),
+            "{command:?}"
+        );
+        assert!(
+            command.contains(&"-Cgateway.expected_data_nodes=6".to_string()),
+            "{command:?}"
+        );
+    }
+
+    #[test]
+    fn quorum_and_versions() {
+        assert_eq!([1, 2, 3, 4, 5, 6].map(quorum), [1, 2, 2, 3, 3, 4]);
+        assert!(version_at_least("4.7.0", [4, 7, 0]));
+        assert!(version_at_least("5.10.3", [4, 7, 0]));
+        assert!(version_at_least("4.10.0", [4, 7, 0]));
+        assert!(!version_at_least("4.6.7", [4, 7, 0]));
+        assert!(version_at_least("6.0.0-SNAPSHOT", [6, 0, 0]));
+    }
+
+    /// The operator's pods run `sql-exporter` first and `crate` second.
+    #[test]
+    fn the_crate_container_comes_second() {
+        let containers = json!([sql_exporter_container(), {"name": "crate", "image": "crate:5.10.3"}]);
+        let statuses = crate::controllers::container_statuses(&containers, false, 2, "t");
+        let names: Vec<&str> = statuses
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["crate", "sql-exporter"],
+            "the kubelet sorts statuses by name"
+        );
+        assert_eq!(statuses[0]["ready"], false);
+        assert_eq!(statuses[0]["restartCount"], 2);
+        assert_eq!(statuses[1]["ready"], true);
+    }
 }

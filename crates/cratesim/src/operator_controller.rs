@@ -1,40 +1,72 @@
 //! The operator stand-in's reconcile loop: what crate-operator does when the replica counts of a
-//! `cloud.crate.io/v1` `CrateDB` change (`scale.py:scale_cluster`,
-//! `operations.py:suspend_or_start_cluster`; docs/crate-operator-behaviour.md#scaling-and-suspend),
-//! run in the controllers' pass on simulated time.
+//! `cloud.crate.io/v1` `CrateDB` change (`handle_update_cratedb.py:update_cratedb`,
+//! `scale.py:scale_cluster`, `operations.py:suspend_or_start_cluster`;
+//! docs/crate-operator-behaviour.md#scaling-and-suspend), run in the controllers' pass on
+//! simulated time.
 //!
 //! **What it may touch**: the StatefulSets of the resource (`crate-master-<name>`,
-//! `crate-data-<group>-<name>`: `spec.replicas` only), the client Service `crate-<name>`
-//! (deleted on suspend, recreated on resume), the resource's `status.crateDBStatus.health`, and
-//! the CrateDB cluster, only through SQL as the `system` user with the password from the
-//! `user-system-<name>` Secret, on a node that serves (the operator connects through the
-//! discovery Service, which resolves to Ready pods). Its SQL writes are recorded like any
-//! client's. It never deletes pods itself: the StatefulSet controller and the kubelet do.
+//! `crate-data-<group>-<name>`: `spec.replicas`, the `crate` container's command and the
+//! `dc-util-routing-owner` label), the client Service `crate-<name>` (deleted on suspend,
+//! recreated on resume), the resource's annotations (kopf's progress and diff base) and
+//! `status.crateDBStatus.health`, and the CrateDB cluster, only through SQL as the `system` user
+//! with the password from the `user-system-<name>` Secret, on a node that serves (the operator
+//! connects through the discovery Service, which resolves to Ready pods). Its SQL writes are
+//! recorded like any client's. It never deletes pods itself: the StatefulSet controller and the
+//! kubelet do.
 //!
 //! Like the operator (kopf), it acts on *changes of the spec*: the diff between the replica
 //! counts it last handled and the current ones. A StatefulSet scaled directly is left alone
-//! (the resource is then stale, as with the real operator, W26). Every step is idempotent and
-//! the whole handler re-runs from the top after each wait (a kopf `TemporaryError` with the
-//! operator's delays), until it completes or the 4 h `SCALING_TIMEOUT` gives up.
+//! (the resource is then stale, as with the real operator, W26). A change `update_cratedb`
+//! refuses (another number of data groups, masters not odd and at least 3, masters to or from 0
+//! outside a suspend or resume) counts as handled at once, with nothing done. Otherwise the
+//! update runs kopf's sub-handlers in order:
 //!
-//! * **Scale** (`scale_cluster`): master count changes first (no deallocation), then every data
-//!   group that grows (StatefulSet patched, then wait until the new nodes are in `sys.nodes`),
-//!   then every group that shrinks: the health gate (as many nodes as the StatefulSets want,
-//!   GREEN), the replica guard (`max(number_of_replicas) + 1` must not exceed the data nodes
-//!   left, lower bound of ranges), `SET GLOBAL "cluster.routing.allocation.exclude._name"` with
-//!   the leaving nodes added, wait until `sys.shards` shows none on them, patch the StatefulSet,
-//!   wait until one of them has left; finally the leaving names are removed from the exclusion
-//!   again (others' exclusions are kept).
-//! * **Suspend** (every data group to 0): the health gate once, every data StatefulSet to 0,
-//!   wait until no data pod is left, delete the client Service, then masters to 0. The pods'
-//!   preStop hooks skip their decommission (dc_util does at 0 replicas), so nodes just stop.
-//!   The resource stays, with health `SUSPENDED`.
-//! * **Resume** (every data group from 0): masters first (wait for them Ready), then the client
-//!   Service back, every data StatefulSet to its count, and wait until the nodes (the same
-//!   names, so the same nodes with their data) are in `sys.nodes`.
-//! * **Progress**: while a handler waits, the resource carries kopf's progress annotation
-//!   `operator.cloud.crate.io/cluster_update.scale` (`started`, `retries`, `message`, e.g.
-//!   "Pending allocation"); it is removed when the handler completes or gives up.
+//! 1. **`before_cluster_update`** (not for a resume; module `cluster_update`): every StatefulSet of
+//!    the cluster labelled `dc-util-routing-owner=operator-<unix seconds>`, then
+//!    `cluster.routing.allocation.enable` held at `primaries`, TRANSIENT then PERSISTENT.
+//! 2. **`scale`**, re-run from the top after each wait (a kopf `TemporaryError` with the
+//!    operator's delays) until it completes, fails permanently, or is still waiting when it runs
+//!    again after the 4 h `SCALING_TIMEOUT` (`@crate.timeout`: "ScaleSubHandler.handle has timed
+//!    out after 4:00:15."):
+//!    * *Scale* (`scale_cluster`): master count changes first (no deallocation), then every
+//!      data group that grows (StatefulSet patched, then wait until the new nodes are in
+//!      `sys.nodes`), then every group that shrinks: the health gate (as many nodes as the
+//!      StatefulSets want, GREEN), the replica guard (`max(number_of_replicas) + 1` must not
+//!      exceed the data nodes left, lower bound of ranges), `SET GLOBAL
+//!      "cluster.routing.allocation.exclude._name"` with the leaving nodes added, wait until
+//!      `sys.shards` shows none on them ("Pending allocation"), patch the StatefulSet, wait until
+//!      one of them has left. Each StatefulSet patch also rewrites the gateway items of the
+//!      `crate` command of every StatefulSet for the running total (`update_statefulset`,
+//!      `scale_cluster_patch_total_nodes`; data nodes from 4.7.0 on, every node before). Finally
+//!      the leaving names are removed from the exclusion again (others' are kept) and `UPDATE
+//!      sys.node_checks SET acknowledged = TRUE WHERE id = 1`. Under the `primaries` hold the
+//!      replicas on a leaving node cannot move anywhere, so such a scale-in waits for "Pending
+//!      allocation" until the timeout: the real W1 bug, reproduced; one whose leaving nodes were
+//!      emptied beforehand completes.
+//!    * *Suspend* (every data group to 0): the health gate once, every data StatefulSet to 0,
+//!      wait until no data pod is left, delete the client Service, then masters to 0. The pods'
+//!      preStop hooks skip their decommission (dc_util does at 0 replicas), so nodes just stop.
+//!      The resource stays, with health `SUSPENDED`.
+//!    * *Resume* (every data group from 0): masters first (wait for them Ready), then the
+//!      client Service back, every data StatefulSet to its count, and wait until the nodes (the
+//!      same names, so the same nodes with their data) are in `sys.nodes`.
+//! 3. **`after_cluster_update`** (not for a suspend, whose hold and label stay until the resume;
+//!    also after the scale failed, `run_on_dep_failures`): `RESET GLOBAL
+//!    cluster.routing.allocation.enable`, then the label removed. It polls the scale every 30 s
+//!    from the update's start (`StateBasedSubHandler`), so it runs at its first poll after the
+//!    scale finished.
+//!
+//! * **Progress**: the resource carries kopf's progress record of the scale sub-handler,
+//!   `operator.cloud.crate.io/cluster_update.scale` (kopf's `ProgressRecord`: `started`,
+//!   `delayed`, `purpose`, `retries`, `success`, `failure`, `message`, `stopped`): while it
+//!   waits (`"message": "Pending allocation"`, `"delayed"`), and once it finished, with
+//!   `"success": true`, or `"failure": true`, `"stopped"` and the error as `message`, until
+//!   `after_cluster_update` has run. When every sub-handler has finished, successfully or not,
+//!   kopf purges the progress and stores the diff base (`process_changing_cause`: `state.done`
+//!   → `state.purge`), so a failure stays visible on the resource only that long (kopf also
+//!   logs it and posts a Kubernetes Event, not simulated); the change then counts as handled,
+//!   whatever state it left behind (a failed scale-in's exclusion included, as the operator
+//!   leaves it).
 //! * **Ownership markers**: a resource the operator manages carries kopf's finalizer
 //!   `operator.cloud.crate.io/finalizer` and its diff base `operator.cloud.crate.io/last` (the
 //!   spec last handled, rewritten when a change has been handled); the stand-in acts only on
@@ -44,14 +76,12 @@
 //!   worst `sys.health` (`GREEN`/`YELLOW`/`RED`), `UNREACHABLE` without a serving node, and
 //!   `SUSPENDED` when the data replicas sum to 0; written only when it changes.
 //!
-//! Left out: the `allocation.enable = primaries` hold of `before_cluster_update` (with it a
-//! scale-down that must move replicas stalls until the timeout, W1: the simulator models the
-//! operator's intent, not that bug), the gateway settings on the command line
-//! (`expected_data_nodes`, which the abridged command does not carry), webhooks,
-//! `sys.node_checks` acknowledgement, backup CronJobs, grand-central, volume expansion, compute
-//! changes, and creating the objects of a resource created through the API (only
-//! [`crate::operator::materialise`] creates clusters). The exclusion list is written sorted (the
-//! operator's set order is unspecified).
+//! Left out: webhooks, backup CronJobs and Jobs, the `sys.jobs` snapshot wait, the progress
+//! records of the other sub-handlers, grand-central, volume expansion, compute changes, the
+//! spec changing again while an update runs (the running update takes the new counts at its
+//! next run, as kopf's diff would, but keeps its kind), and creating the objects of a resource
+//! created through the API (only [`crate::operator::materialise`] creates clusters). The
+//! exclusion list is written sorted (the operator's set order is unspecified).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -63,7 +93,9 @@ use crate::cratedb::{Auth, CrateCluster};
 use crate::databases::Clusters;
 use crate::kube::ApiServer;
 use crate::kube::store::{Store, metadata_mut, object_name};
-use crate::operator::{OPERATOR_FINALIZER, OPERATOR_LAST, last_handled};
+use crate::operator::{OPERATOR_FINALIZER, OPERATOR_LAST, gateway_counts_data_nodes, last_handled};
+
+mod cluster_update;
 
 /// `SCALING_TIMEOUT`: a handler still waiting after this long gives up.
 const SCALING_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
@@ -71,6 +103,8 @@ const SCALING_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
 const PING_INTERVAL: Duration = Duration::from_secs(60);
 /// kopf's default delay for a `TemporaryError` without one.
 const DEFAULT_RETRY: Duration = Duration::from_secs(60);
+/// How often a `StateBasedSubHandler` re-checks the sub-handlers it waits for.
+const AFTER_POLL: Duration = Duration::from_secs(30);
 
 /// The replica counts of a `CrateDB` resource: the part of the spec this loop acts on.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,14 +139,47 @@ impl Replicas {
 struct Tracked {
     /// The replica counts last handled: the diff base.
     handled: Replicas,
-    /// When the running handler started (for the timeout).
-    started: Option<Duration>,
-    /// Runs of the handler that had to wait.
-    retries: u64,
-    /// When the running handler runs again after a wait.
-    retry_at: Duration,
+    /// The update being handled, if any.
+    update: Option<Update>,
     /// When the status ping may write next.
     next_ping: Duration,
+}
+
+/// What an update of the replica counts is, which decides its sub-handlers
+/// (`handle_update_cratedb.py:update_cratedb`): a resume has no `before_cluster_update`, a
+/// suspend no `after_cluster_update`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Scale,
+    Suspend,
+    Resume,
+}
+
+/// Where a running update is.
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    /// `before_cluster_update`: the owner label and the `primaries` hold.
+    Before,
+    /// The `scale` sub-handler (scale, suspend or resume).
+    Scale,
+    /// `after_cluster_update`, once the scale has finished (succeeded, or failed with this
+    /// message at `stopped`).
+    After {
+        failure: Option<String>,
+        stopped: Duration,
+    },
+}
+
+/// One update being handled: kopf's sub-handlers of the `cluster_update` handler.
+struct Update {
+    kind: Kind,
+    step: Step,
+    /// When the update started (kopf's `started`; the scale's timeout counts from it).
+    started: Duration,
+    /// Runs of the scale sub-handler so far (kopf's `retries`).
+    retries: u64,
+    /// When the current step runs again.
+    retry_at: Duration,
 }
 
 /// What the operator stand-in remembers between passes.
@@ -124,11 +191,21 @@ pub struct OperatorState {
 }
 
 /// A handler step that cannot complete yet: run again after a delay, with a message (a kopf
-/// `TemporaryError`), or never (a `PermanentError`, which kopf logs).
+/// `TemporaryError`), or never (a `PermanentError`, with its message).
 #[derive(Debug)]
 enum Wait {
     Retry(Duration, String),
-    Permanent,
+    Permanent(String),
+}
+
+impl Wait {
+    /// When to run again: the error's delay, kopf's default for any other error.
+    fn delay(&self) -> Duration {
+        match self {
+            Wait::Retry(delay, _) => *delay,
+            Wait::Permanent(_) => DEFAULT_RETRY,
+        }
+    }
 }
 
 fn retry(delay: u64, message: impl Into<String>) -> Wait {
@@ -165,21 +242,11 @@ pub fn reconcile(
             .unwrap_or("")
             .to_string();
         let key = (namespace.clone(), name.clone());
-        if !state.clusters.contains_key(&key) {
-            state.clusters.insert(
-                key.clone(),
-                Tracked {
-                    handled: deployed(store, &namespace, &name, &desired),
-                    started: None,
-                    retries: 0,
-                    retry_at: now,
-                    next_ping: now,
-                },
-            );
-        }
-        let Some(tracked) = state.clusters.get_mut(&key) else {
-            continue;
-        };
+        let tracked = state.clusters.entry(key.clone()).or_insert_with(|| Tracked {
+            handled: deployed(store, &namespace, &name, &desired),
+            update: None,
+            next_ping: now,
+        });
         let mut ctx = Ctx {
             store: &mut *store,
             model: databases.get_mut(&key),
@@ -188,35 +255,50 @@ pub fn reconcile(
             name,
             now,
             stamp: server.clock.rfc3339(),
+            unix_seconds: server.clock.now().as_second(),
+            version: cr
+                .pointer("/spec/cluster/version")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
         };
-        if tracked.handled != desired {
-            if now < tracked.retry_at {
-                wake(tracked.retry_at);
-            } else {
-                let started = *tracked.started.get_or_insert(now);
-                let outcome = scale(&mut ctx, &tracked.handled, &desired);
-                match outcome {
-                    Err(Wait::Retry(delay, message)) if now.saturating_sub(started) < SCALING_TIMEOUT => {
-                        tracked.retries += 1;
-                        tracked.retry_at = now + delay;
-                        wake(tracked.retry_at);
-                        let started = stamp_at(server, started);
-                        ctx.write_progress(Some(json!({
-                            "started": started, "retries": tracked.retries, "success": false,
-                            "failure": false, "message": message, "delayed": stamp_at(server, tracked.retry_at),
-                        })));
-                    }
-                    // Done, or given up (timeout or a permanent error): the change counts as
-                    // handled, whatever state it left behind (exclusions included, as the
-                    // operator leaves them).
-                    _ => {
-                        tracked.handled = desired.clone();
-                        tracked.started = None;
-                        tracked.retries = 0;
-                        ctx.write_progress(None);
-                        ctx.write_last_handled();
-                    }
+        if tracked.update.is_none() && tracked.handled != desired {
+            match classify(&tracked.handled, &desired) {
+                Some(kind) => {
+                    let step = if kind == Kind::Resume {
+                        Step::Scale
+                    } else {
+                        Step::Before
+                    };
+                    tracked.update = Some(Update {
+                        kind,
+                        step,
+                        started: now,
+                        retries: 0,
+                        retry_at: now,
+                    });
                 }
+                // `update_cratedb` refuses the change before registering any sub-handler
+                // (a kopf `PermanentError`, logged): it counts as handled, nothing is done.
+                None => {
+                    tracked.handled = desired.clone();
+                    ctx.write_last_handled();
+                }
+            }
+        }
+        if let Some(update) = tracked.update.as_mut() {
+            if now < update.retry_at {
+                wake(update.retry_at);
+            } else if handle(&mut ctx, update, &tracked.handled, &desired, server) {
+                // Every sub-handler has finished, successfully or not: kopf purges the
+                // progress and stores the diff base, so the change counts as handled whatever
+                // state it left behind (a failed scale's exclusion included).
+                tracked.handled = desired.clone();
+                tracked.update = None;
+                ctx.write_progress(None);
+                ctx.write_last_handled();
+            } else {
+                wake(update.retry_at);
             }
         }
         // The status ping.
@@ -232,6 +314,128 @@ pub fn reconcile(
         }
     }
     next
+}
+
+/// The kind of an update from `old` to `new`, or `None` when `update_cratedb` refuses it
+/// (a changed number of data groups, a master count that is not odd and at least 3, or masters
+/// to or from 0 outside a suspend or resume).
+fn classify(old: &Replicas, new: &Replicas) -> Option<Kind> {
+    if old.data.len() != new.data.len() || old.data.iter().zip(&new.data).any(|(a, b)| a.0 != b.0) {
+        return None;
+    }
+    let resuming = old.data.iter().all(|(_, r)| *r == 0) && !new.data.iter().all(|(_, r)| *r == 0);
+    let suspending = new.data.iter().all(|(_, r)| *r == 0) && !old.data.iter().all(|(_, r)| *r == 0);
+    if let (Some(before), Some(after)) = (old.master, new.master)
+        && before != after
+    {
+        let to_or_from_zero = before == 0 || after == 0;
+        if to_or_from_zero && !(resuming || suspending) {
+            return None;
+        }
+        if !to_or_from_zero && (after < 3 || after % 2 == 0) {
+            return None;
+        }
+    }
+    Some(if resuming {
+        Kind::Resume
+    } else if suspending {
+        Kind::Suspend
+    } else {
+        Kind::Scale
+    })
+}
+
+/// Runs the update's due step(s). Returns true when every sub-handler has finished.
+fn handle(
+    ctx: &mut Ctx<'_>,
+    update: &mut Update,
+    old: &Replicas,
+    new: &Replicas,
+    server: &ApiServer,
+) -> bool {
+    let now = ctx.now;
+    loop {
+        match update.step.clone() {
+            Step::Before => match ctx.before_cluster_update() {
+                Ok(()) => update.step = Step::Scale,
+                Err(wait) => {
+                    update.retry_at = now + wait.delay();
+                    return false;
+                }
+            },
+            Step::Scale => {
+                let runtime = now.saturating_sub(update.started);
+                // `@crate.timeout(SCALING_TIMEOUT)`: checked when the handler runs again.
+                let outcome = if runtime >= SCALING_TIMEOUT {
+                    Err(Wait::Permanent(format!(
+                        "ScaleSubHandler.handle has timed out after {}.",
+                        timedelta(runtime)
+                    )))
+                } else {
+                    scale(ctx, old, new)
+                };
+                update.retries += 1;
+                let record = |success: bool, failure: bool| {
+                    json!({
+                        "started": stamp_at(server, update.started), "stopped": stamp_at(server, now),
+                        "purpose": "update", "retries": update.retries, "success": success, "failure": failure,
+                    })
+                };
+                match outcome {
+                    Err(Wait::Retry(delay, message)) => {
+                        update.retry_at = now + delay;
+                        ctx.write_progress(Some(json!({
+                            "started": stamp_at(server, update.started), "delayed": stamp_at(server, update.retry_at),
+                            "purpose": "update", "retries": update.retries, "success": false, "failure": false,
+                            "message": message,
+                        })));
+                        return false;
+                    }
+                    Ok(()) => {
+                        ctx.write_progress(Some(record(true, false)));
+                        update.step = Step::After {
+                            failure: None,
+                            stopped: now,
+                        };
+                    }
+                    Err(Wait::Permanent(message)) => {
+                        let mut failed = record(false, true);
+                        failed["message"] = json!(message);
+                        ctx.write_progress(Some(failed));
+                        update.step = Step::After {
+                            failure: Some(message),
+                            stopped: now,
+                        };
+                    }
+                }
+                if update.kind == Kind::Suspend {
+                    // No `after_cluster_update` for a suspend: the hold and the label stay.
+                    return true;
+                }
+                // `after_cluster_update` has been waiting for the scale since the update
+                // started, re-checking every 30 s (`StateBasedSubHandler`: "Waiting for
+                // 'cluster_update/scale'."): it runs at its next check.
+                let polls = now.saturating_sub(update.started).as_secs() / AFTER_POLL.as_secs() + 1;
+                update.retry_at = update.started + AFTER_POLL * u32::try_from(polls).unwrap_or(u32::MAX);
+                return false;
+            }
+            Step::After { .. } => {
+                return match ctx.after_cluster_update() {
+                    Ok(()) => true,
+                    Err(wait) => {
+                        update.retry_at = now + wait.delay();
+                        false
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// A duration as Python prints a `timedelta` (`4:00:15`).
+fn timedelta(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// The diff base at first sight: the replica counts the StatefulSets have (the resource's own
@@ -268,6 +472,10 @@ struct Ctx<'a> {
     name: String,
     now: Duration,
     stamp: String,
+    /// The simulated now in Unix seconds (for the routing-owner label).
+    unix_seconds: i64,
+    /// `spec.cluster.version` of the resource.
+    version: String,
 }
 
 impl Ctx<'_> {
@@ -346,6 +554,26 @@ impl Ctx<'_> {
             (200, Some(body)) => Ok(body.clone()),
             (status, body) => Err(retry(15, format!("{stmt}: {status} {body:?}"))),
         }
+    }
+
+    /// A settings statement as `set_cluster_setting`/`reset_cluster_setting` send it: an
+    /// error CrateDB answers is only logged, no node to connect to is a wait.
+    fn sql_logged(&mut self, stmt: &str) -> Result<(), Wait> {
+        let password = self.password().unwrap_or_default();
+        let now = self.now;
+        let model = self
+            .model
+            .as_deref_mut()
+            .ok_or_else(|| retry(15, "no CrateDB cluster"))?;
+        let node = model
+            .member_names()
+            .into_iter()
+            .find(|n| model.serving(n))
+            .ok_or_else(|| Wait::Retry(DEFAULT_RETRY, "no CrateDB node answers".into()))?;
+        let body = json!({"stmt": stmt, "args": []}).to_string();
+        let auth = Auth::basic("system", &password);
+        model.sql(&node, false, false, body.as_bytes(), Some(&auth), now);
+        Ok(())
     }
 
     fn rows(&mut self, stmt: &str, args: Value) -> Result<Vec<Value>, Wait> {
@@ -646,8 +874,9 @@ fn parse_replicas(text: &str) -> u64 {
 /// The ScaleSubHandler: suspend and resume, or `scale_cluster`.
 fn scale(ctx: &mut Ctx<'_>, old: &Replicas, new: &Replicas) -> Result<(), Wait> {
     if old.data.len() != new.data.len() || old.data.iter().zip(&new.data).any(|(a, b)| a.0 != b.0) {
-        // "Adding or removing data node groups is not supported".
-        return Err(Wait::Permanent);
+        return Err(Wait::Permanent(
+            "Adding and removing node specs is not supported at this time.".into(),
+        ));
     }
     let suspending = new.data.iter().all(|(_, r)| *r == 0);
     let resuming = old.data.iter().all(|(_, r)| *r == 0);
@@ -657,25 +886,40 @@ fn scale(ctx: &mut Ctx<'_>, old: &Replicas, new: &Replicas) -> Result<(), Wait> 
     if resuming && !suspending {
         return resume(ctx, old, new);
     }
-    if let Some(masters) = new.master.filter(|m| old.master != Some(*m)) {
-        if masters < 3 || masters % 2 == 0 {
-            // The update validation: an odd count of at least 3.
-            return Err(Wait::Permanent);
+    scale_cluster(ctx, old, new)
+}
+
+/// `scale_cluster`: masters, then groups that grow, then groups that shrink (each deallocated
+/// first); every StatefulSet change also patches every StatefulSet's gateway items for the
+/// running total (data nodes from 4.7, every node before); finally the leaving names leave the
+/// exclusion and node check 1 is acknowledged.
+fn scale_cluster(ctx: &mut Ctx<'_>, old: &Replicas, new: &Replicas) -> Result<(), Wait> {
+    let data_only = gateway_counts_data_nodes(&ctx.version);
+    let groups: Vec<String> = old.data.iter().map(|(g, _)| g.clone()).collect();
+    let has_masters = old.master.is_some();
+    let mut masters = old.master.unwrap_or(0);
+    let mut total = old.data_total() + if data_only { 0 } else { masters };
+    if let Some(after) = new.master.filter(|m| old.master != Some(*m)) {
+        let before = old.master.unwrap_or(0);
+        if !data_only {
+            total = (total + after).saturating_sub(before);
         }
+        masters = after;
         let sts = ctx.master_sts();
-        if ctx.sts_replicas(&sts) != Some(masters) {
-            ctx.set_sts_replicas(&sts, masters)?;
+        if ctx.sts_replicas(&sts) != Some(after) {
+            ctx.update_statefulset(&sts, Some(after), total)?;
+            ctx.patch_total_nodes(&groups, has_masters, total)?;
         }
-        ctx.check_nodes("master", old.master.unwrap_or(0), masters)?;
+        ctx.check_nodes("master", before, after)?;
     }
-    let mut total = old.data_total();
     // Scale-ups first.
     for ((group, before), (_, after)) in old.data.iter().zip(&new.data) {
         if before < after {
             total += after - before;
             let sts = ctx.data_sts(group);
             if ctx.sts_replicas(&sts) != Some(*after) {
-                ctx.set_sts_replicas(&sts, *after)?;
+                ctx.update_statefulset(&sts, Some(*after), total)?;
+                ctx.patch_total_nodes(&groups, has_masters, total)?;
             }
             ctx.check_nodes(&format!("data-{group}"), *before, *after)?;
         }
@@ -690,8 +934,14 @@ fn scale(ctx: &mut Ctx<'_>, old: &Replicas, new: &Replicas) -> Result<(), Wait> 
             excess_nodes.extend(excess.iter().cloned());
             let sts = ctx.data_sts(group);
             if ctx.sts_replicas(&sts) != Some(*after) {
-                ctx.deallocate(total, &excess)?;
-                ctx.set_sts_replicas(&sts, *after)?;
+                let data_nodes = if data_only {
+                    total
+                } else {
+                    total.saturating_sub(masters)
+                };
+                ctx.deallocate(data_nodes, &excess)?;
+                ctx.update_statefulset(&sts, Some(*after), total)?;
+                ctx.patch_total_nodes(&groups, has_masters, total)?;
                 ctx.check_nodes(&format!("data-{group}"), *before, *after)?;
             }
         }
@@ -699,6 +949,11 @@ fn scale(ctx: &mut Ctx<'_>, old: &Replicas, new: &Replicas) -> Result<(), Wait> 
     if !excess_nodes.is_empty() {
         ctx.reset_allocation(&excess_nodes)?;
     }
+    // "The StatefulSets have been adjusted, and once a pod restarts, the node will know."
+    ctx.sql(
+        "UPDATE sys.node_checks SET acknowledged = TRUE WHERE id = 1",
+        json!([]),
+    )?;
     Ok(())
 }
 

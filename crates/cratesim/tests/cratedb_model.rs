@@ -1234,3 +1234,77 @@ fn the_voting_configuration_follows_scale_in_and_out() {
         json!(0)
     );
 }
+
+/// `sys.allocations` for replicas that may not stay on excluded nodes while
+/// `cluster.routing.allocation.enable` is `primaries`: the move decision
+/// (`MoveDecision.getExplanation`) weighs the other nodes only, with the texts of
+/// `EnableAllocationDecider` and `FilterAllocationDecider` (`DiscoveryNodeFilters` joins the
+/// values of one attribute with " OR ") and `SameShardAllocationDecider`.
+#[test]
+fn allocations_explain_replicas_held_on_excluded_nodes() {
+    let mut c = CrateCluster::new(spec(4), Duration::ZERO);
+    query(
+        &mut c,
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'",
+        secs(1),
+    );
+    query(
+        &mut c,
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'data-hot-2,data-hot-3'",
+        secs(2),
+    );
+    run_until_quiet(&mut c, secs(600), |_| {});
+    let ids = query(&mut c, "SELECT name, id FROM sys.nodes", secs(600));
+    let id_of = |name: &str| {
+        ids["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r[0] == name)
+            .unwrap()[1]
+            .clone()
+    };
+    let rows = query(
+        &mut c,
+        "SELECT node_id, explanation, decisions FROM sys.allocations \
+         WHERE current_state = 'STARTED' AND \"primary\" = false",
+        secs(600),
+    );
+    let held = rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[0] == id_of("data-hot-2"))
+        .unwrap_or_else(|| panic!("a replica held on data-hot-2: {rows}"));
+    assert_eq!(
+        held[1],
+        "cannot move shard to another node, even though it is not allowed to remain on its current node"
+    );
+    let decisions = held[2].as_array().unwrap();
+    let of = |name: &str| {
+        decisions
+            .iter()
+            .find(|d| d["node_name"] == name)
+            .map(|d| d["explanations"].to_string())
+    };
+    assert_eq!(of("data-hot-2"), None, "the node it is on is not a move target");
+    let enable = "replica allocations are forbidden due to cluster setting [cluster.routing.allocation.enable=primaries]";
+    let other_excluded = of("data-hot-3").unwrap();
+    assert!(other_excluded.contains(enable), "{other_excluded}");
+    assert!(
+        other_excluded.contains(
+            "node matches cluster setting [cluster.routing.allocation.exclude] filters [_name:\\\"data-hot-2 OR data-hot-3\\\"]"
+        ),
+        "{other_excluded}"
+    );
+    let allowed = of("data-hot-0").unwrap();
+    assert!(allowed.contains(enable), "{allowed}");
+    assert!(!allowed.contains("node matches"), "{allowed}");
+    let same = decisions
+        .iter()
+        .map(|d| d["explanations"].to_string())
+        .find(|e| e.contains("a copy of this shard is already allocated to this node"));
+    if let Some(same) = same {
+        assert!(same.contains("], node["), "the shard routing is named: {same}");
+    }
+}

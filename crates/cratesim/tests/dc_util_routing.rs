@@ -264,3 +264,88 @@ async fn a_post_start_that_finds_the_operator_owning_leaves_the_held_value() {
     );
     assert_eq!(allocation(&sim).await, "primaries");
 }
+
+/// `dc-util-disabled=true` on the StatefulSet: the preStop exits before any SQL (upstream's
+/// `getDisabledFromLabels`, read right after the replica count): no allocation write, no lock
+/// file, no decommission, so the node stops on SIGTERM with its copies (YELLOW while away), and
+/// the replacement's postStart, finding no lock file, writes nothing either.
+#[tokio::test(start_paused = true)]
+async fn a_disabled_dc_util_sends_no_sql_from_either_hook() {
+    let sim = sim();
+    let before = report(&sim).await["clusters"][0]["settings"].clone();
+    let api: Api<StatefulSet> = Api::default_namespaced(client(&sim));
+    let patch = json!({"metadata": {"labels": {"dc-util-disabled": "true"}}});
+    api.patch(STATEFULSET, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::default_namespaced(client(&sim));
+    pods.delete(POD, &DeleteParams::default()).await.unwrap();
+    // Without a decommission the node is gone within the shutdown delay, its copies missing.
+    let mut away = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = reading(&sim, OTHER, PASSWORD).await;
+        if now.nodes.len() == 2 {
+            away = Some(now);
+            break;
+        }
+    }
+    let away = away.expect("the node stopped");
+    assert_eq!(away.health, "YELLOW", "stopped without moving its shards");
+    let mut back = false;
+    for _ in 0..600 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(allocation(&sim).await, "all", "never held by the hook");
+        let now = reading(&sim, OTHER, PASSWORD).await;
+        if now.nodes.len() == 3 && now.health == "GREEN" && now.moving == 0 {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "the replacement's node came back");
+    assert_eq!(hook_writes(&sim).await, [], "neither hook sent SQL");
+    let report = report(&sim).await;
+    let cluster = &report["clusters"][0];
+    assert_eq!(cluster["settings"], before);
+    assert_eq!(
+        cluster["sql_writes"],
+        json!([]),
+        "no DECOMMISSION, no graceful_stop or allocation write"
+    );
+}
+
+/// Upstream's postStart does not read `dc-util-disabled`: a lock file an earlier preStop left
+/// is still reset, though the label was set in between.
+#[tokio::test(start_paused = true)]
+async fn a_post_start_resets_a_held_value_even_when_disabled_since() {
+    let sim = sim();
+    let pods: Api<Pod> = Api::default_namespaced(client(&sim));
+    pods.delete(POD, &DeleteParams::default()).await.unwrap();
+    for _ in 0..100 {
+        if !hook_writes(&sim).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hook_writes(&sim).await.len(), 1, "the preStop held allocation");
+    let api: Api<StatefulSet> = Api::default_namespaced(client(&sim));
+    let patch = json!({"metadata": {"labels": {"dc-util-disabled": "true"}}});
+    api.patch(STATEFULSET, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    for _ in 0..600 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if hook_writes(&sim).await.len() == 2 {
+            break;
+        }
+    }
+    let writes = hook_writes(&sim).await;
+    assert_eq!(
+        writes
+            .iter()
+            .map(|w| (w.0.as_str(), w.2.as_str()))
+            .collect::<Vec<_>>(),
+        [("preStop", SET_PRIMARIES), ("postStart", RESET)]
+    );
+    assert_eq!(allocation(&sim).await, "all");
+}

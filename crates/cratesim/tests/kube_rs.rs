@@ -412,11 +412,25 @@ async fn strategic_merge_patches_merge_containers_by_name_and_are_refused_for_cu
     let sim = sim();
     let sets: Api<StatefulSet> = Api::default_namespaced(client(&sim));
     let before = sets.get("crate-data-hot-alpha").await.unwrap();
-    let container = |sts: &StatefulSet| sts.spec.template.spec.as_ref().unwrap().containers[0].clone();
+    // The operator's pods run `sql-exporter` first: `crate` is the second container.
+    let container = |sts: &StatefulSet| {
+        let containers = &sts.spec.template.spec.as_ref().unwrap().containers;
+        containers.iter().find(|c| c.name == "crate").unwrap().clone()
+    };
+    let names: Vec<String> = before
+        .spec
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(names, ["sql-exporter", "crate"]);
     let old = container(&before);
-    assert_eq!(old.name, "crate");
     let mut command = old.command.clone().unwrap();
-    command.push("-Cgateway.expected_data_nodes=3".into());
+    command.push("-Cstats.jobs_log_size=1000".into());
     let patch = serde_json::json!({"spec": {"template": {"spec": {
         "containers": [{"name": "crate", "command": command}]
     }}}});

@@ -103,7 +103,7 @@ fn get_lists_cratedbs_statefulsets_and_pods_with_columns() {
         );
         for i in 0..3 {
             assert!(
-                stdout.contains(&format!("pod/crate-data-hot-alpha-{i}   1/1     Running")),
+                stdout.contains(&format!("pod/crate-data-hot-alpha-{i}   2/2     Running")),
                 "{version}: {stdout}"
             );
         }
@@ -294,7 +294,7 @@ fn watch_lists_pods_as_a_table_until_its_timeout() {
         let stdout = text(&out.stdout);
         for i in 0..3 {
             assert!(
-                stdout.contains(&format!("crate-data-hot-alpha-{i}   1/1     Running")),
+                stdout.contains(&format!("crate-data-hot-alpha-{i}   2/2     Running")),
                 "{version}: {stdout}"
             );
         }

@@ -239,7 +239,12 @@ async fn deleting_a_data_pod_is_yellow_with_two_nodes_then_green_with_three() {
     assert!(back, "the cluster never got back to 3 nodes and GREEN");
     let pod = pods.get("crate-data-hot-alpha-2").await.unwrap();
     assert!(
-        pod.status.unwrap().container_statuses.unwrap()[0].ready,
+        pod.status
+            .unwrap()
+            .container_statuses
+            .unwrap()
+            .iter()
+            .any(|s| s.name == "crate" && s.ready),
         "Ready once the node answers"
     );
 }

@@ -127,7 +127,8 @@ async fn the_example_builds_its_clusters_tables_and_hook() {
     let pod = pods.get("crate-data-hot-alpha-0").await.unwrap();
     let spec = pod.spec.unwrap();
     assert_eq!(spec.termination_grace_period_seconds, Some(1800));
-    let hook = spec.containers[0]
+    let crate_container = spec.containers.iter().find(|c| c.name == "crate").unwrap();
+    let hook = crate_container
         .lifecycle
         .as_ref()
         .and_then(|l| l.pre_stop.as_ref())
@@ -141,7 +142,7 @@ async fn the_example_builds_its_clusters_tables_and_hook() {
 
     // Host-based auth as the operator sets it: on the command line, and the pod proxy (which
     // drops the credentials) gets CrateDB's 401; by pod IP the password works.
-    let command = spec.containers[0].command.clone().unwrap();
+    let command = crate_container.command.clone().unwrap();
     assert!(
         command.contains(&"-Cauth.host_based.enabled=true".to_string()),
         "{command:?}"

@@ -522,8 +522,11 @@ impl CrateCluster {
             }
             _ => return None,
         };
+        // A move decision weighs the other nodes only (`BalancedShardsAllocator.decideMove`).
+        let moving = copy.routing == Routing::Started;
         let decisions: Vec<serde_json::Value> = (0..self.nodes.len())
             .filter(|&n| self.nodes[n].data && self.nodes[n].is_member())
+            .filter(|&n| !moving || copy.node != Some(n))
             .map(|n| {
                 serde_json::json!({
                     "node_id": self.nodes[n].id,
@@ -535,9 +538,14 @@ impl CrateCluster {
         Some((explanation, serde_json::Value::Array(decisions)))
     }
 
-    /// Why the deciders refuse node `n` (the texts of the ES deciders).
+    /// Why the deciders refuse node `n`: the texts of the deciders that say NO, in the order
+    /// CrateDB asks them (`ClusterModule.createAllocationDeciders`: replica after primary,
+    /// enable, filter, same shard, then CrateDB's decommission decider).
     fn reasons(&self, d: &Deciders, group: &ShardGroup, copy: &Copy, n: usize) -> Vec<String> {
         let mut out = Vec::new();
+        if !copy.primary && !group.active_primary() {
+            out.push("primary shard for this replica is not yet active".to_string());
+        }
         let setting = format!("cluster setting [cluster.routing.allocation.enable={}]", d.enable);
         if !Self::enable_allows(d, copy) {
             out.push(match d.enable.as_str() {
@@ -546,22 +554,83 @@ impl CrateCluster {
                 _ => format!("non-new primary allocations are forbidden due to {setting}"),
             });
         }
-        if self.filtered(d, n) {
-            out.push(format!(
-                "node matches cluster setting [cluster.routing.allocation.exclude] filters [_name:\"{}\"]",
-                d.exclude_name.join(",")
-            ));
+        if let Some(reason) = self.filter_reason(d, n) {
+            out.push(reason);
         }
-        if group.on_node(n) {
-            out.push("a copy of this shard is already allocated to this node".to_string());
+        if let Some(there) = group.copies.iter().find(|c| c.node == Some(n)) {
+            out.push(format!(
+                "a copy of this shard is already allocated to this node [{}]",
+                self.shard_routing(group, there)
+            ));
         }
         if self.nodes[n].decommission.is_some() {
             out.push("node is being decommissioned".to_string());
         }
-        if !copy.primary && !group.active_primary() {
-            out.push("primary shard for this replica is not yet active".to_string());
-        }
         out
+    }
+
+    /// `FilterAllocationDecider.shouldClusterFilter`'s NO for node `n`, if any: require, then
+    /// include, then exclude, each naming its filters as `DiscoveryNodeFilters.toString` does
+    /// (`_name:"a OR b"`; CrateDB's include text really lacks its "match").
+    fn filter_reason(&self, d: &Deciders, n: usize) -> Option<String> {
+        let node = &self.nodes[n];
+        let any = |list: &[String], text: &str| list.iter().any(|p| glob_match(p, text));
+        let filters = |entries: &[(&str, &[String])]| {
+            entries
+                .iter()
+                .filter(|(_, values)| !values.is_empty())
+                .map(|(attr, values)| format!("{attr}:\"{}\"", values.join(" OR ")))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        if !d.require_name.is_empty() && !any(&d.require_name, &node.name) {
+            return Some(format!(
+                "node does not match cluster setting [cluster.routing.allocation.require] filters [{}]",
+                filters(&[("_name", &d.require_name)])
+            ));
+        }
+        if !d.include_name.is_empty() && !any(&d.include_name, &node.name) {
+            return Some(format!(
+                "node does not cluster setting [cluster.routing.allocation.include] filters [{}]",
+                filters(&[("_name", &d.include_name)])
+            ));
+        }
+        if any(&d.exclude_name, &node.name) || any(&d.exclude_id, &node.id) {
+            return Some(format!(
+                "node matches cluster setting [cluster.routing.allocation.exclude] filters [{}]",
+                filters(&[("_name", &d.exclude_name), ("_id", &d.exclude_id)])
+            ));
+        }
+        None
+    }
+
+    /// `ShardRouting.toString`, abridged: `[index][shard], node[id], [P|R], s[STATE]`.
+    fn shard_routing(&self, group: &ShardGroup, copy: &Copy) -> String {
+        // The index name: the table's (schema-qualified outside `doc`), or its partition's.
+        let index = self
+            .tables
+            .iter()
+            .flat_map(|t| t.indices.iter().map(move |i| (t, i)))
+            .find(|(_, i)| i.groups.iter().any(|g| std::ptr::eq(g, group)))
+            .map(|(t, i)| {
+                let prefix = if t.schema == "doc" {
+                    String::new()
+                } else {
+                    format!("{}.", t.schema)
+                };
+                match &i.partition {
+                    Some(ident) => format!("{prefix}.partitioned.{}.{ident}", t.name),
+                    None => format!("{prefix}{}", t.name),
+                }
+            })
+            .unwrap_or_default();
+        let node = copy.node.map(|n| self.nodes[n].id.as_str()).unwrap_or_default();
+        let kind = if copy.primary { "P" } else { "R" };
+        format!(
+            "[{index}][{}], node[{node}], [{kind}], s[{}]",
+            group.id,
+            copy.routing.as_str()
+        )
     }
 
     /// Finishes every recovery due at or before `t`.

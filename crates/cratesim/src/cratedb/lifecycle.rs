@@ -35,6 +35,8 @@ impl CrateCluster {
         node.stop_requested = false;
         node.decommission = None;
         node.departed = false;
+        // Node checks are acknowledged in the process's memory only.
+        node.acknowledged_checks.clear();
         node.phase = Phase::Starting {
             joins_at: (!node.never_rejoins).then_some(now + self.timings.join_delay),
         };

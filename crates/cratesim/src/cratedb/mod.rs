@@ -14,6 +14,8 @@
 //! * `allocation` — the deciders, the reroute that assigns, recovers and relocates copies, and
 //!   the balancer that spreads them over the nodes.
 //! * `health` — `sys.health` per index, by CrateDB's rules.
+//! * `node_checks` — `sys.node_checks`: each node's gateway checks with its own start-up
+//!   settings, and their acknowledgement.
 //! * `snapshots` — repositories, snapshots and restores.
 //! * `systables` — rows and column types of the system tables.
 //! * `sql` — the `/_sql` endpoint: request parsing, statement catalogue, evaluator, replies.
@@ -22,6 +24,7 @@ mod allocation;
 mod health;
 mod lifecycle;
 mod model;
+mod node_checks;
 mod settings;
 mod snapshots;
 pub mod spec;
@@ -34,7 +37,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 pub use model::partition_ident;
-pub use spec::{Auth, ClusterSpec, Fault, Health, NodeSpec, SqlWrite, TableSpec, Timings};
+pub use spec::{Auth, ClusterSpec, Fault, GatewaySettings, Health, NodeSpec, SqlWrite, TableSpec, Timings};
 pub use sql::{ReplyBody, SqlReply, Wait};
 
 use model::{Node, Table};
@@ -217,6 +220,21 @@ impl CrateCluster {
     pub fn node_process_running(&self, node: &str) -> bool {
         self.node_index(node)
             .is_some_and(|i| self.nodes[i].phase != model::Phase::Down)
+    }
+
+    /// The static gateway settings of the node's process that starts now (from its pod's command
+    /// line as the container starts; [`GatewaySettings::from_command_line`]), or, for a cluster
+    /// created running, of its current process. They hold until the process restarts, whatever
+    /// the pod template says meanwhile.
+    pub fn set_node_gateway(&mut self, node: &str, gateway: GatewaySettings) {
+        if let Some(i) = self.node_index(node) {
+            self.nodes[i].gateway = gateway;
+        }
+    }
+
+    /// The static gateway settings the node's current process started with.
+    pub fn node_gateway(&self, node: &str) -> Option<&GatewaySettings> {
+        self.node_index(node).map(|i| &self.nodes[i].gateway)
     }
 
     /// Sets the host name shown in sys.nodes (default: the operator's pod name).

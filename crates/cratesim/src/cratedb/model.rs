@@ -4,9 +4,10 @@
 //! Only data and small derived facts live here; how copies move between states is in
 //! `allocation.rs`, how nodes come and go in `lifecycle.rs`.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::spec::{NodeSpec, TableSpec};
+use super::spec::{GatewaySettings, NodeSpec, TableSpec};
 
 /// Where a node's process is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,6 +74,10 @@ pub(crate) struct Node {
     /// The node has been a cluster member at least once (a node added on scale-out that has not
     /// joined yet is not "unavailable": it was never there).
     pub(crate) ever_member: bool,
+    /// The static gateway settings its current process started with (its command line).
+    pub(crate) gateway: GatewaySettings,
+    /// Ids of the node checks acknowledged since its process started.
+    pub(crate) acknowledged_checks: BTreeSet<u32>,
 }
 
 impl Node {
@@ -93,6 +98,8 @@ impl Node {
             joined_at: Duration::ZERO,
             departed: false,
             ever_member: true,
+            gateway: GatewaySettings::default(),
+            acknowledged_checks: BTreeSet::new(),
         }
     }
 

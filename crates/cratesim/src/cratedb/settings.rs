@@ -136,6 +136,18 @@ const DEFS: &[Def] = &[
         dynamic: false,
     },
     Def {
+        name: "gateway.expected_nodes",
+        default: "-1",
+        kind: Kind::Int,
+        dynamic: false,
+    },
+    Def {
+        name: "gateway.recover_after_nodes",
+        default: "-1",
+        kind: Kind::Int,
+        dynamic: false,
+    },
+    Def {
         name: "gateway.recover_after_time",
         default: "5m",
         kind: Kind::Time,

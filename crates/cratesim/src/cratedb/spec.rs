@@ -28,6 +28,63 @@ pub struct NodeSpec {
     pub data: bool,
 }
 
+/// A node's static gateway settings (`gateway.*`, `Runtime: no`), as its configuration or
+/// command line gave them when its process started; `None` is unset (CrateDB's `-1`). A node
+/// keeps them until its process restarts (docs/cratedb-behaviour.md#gateway-settings-and-node-checks).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GatewaySettings {
+    pub expected_data_nodes: Option<i64>,
+    pub recover_after_data_nodes: Option<i64>,
+    /// Deprecated: counts master and data nodes.
+    pub expected_nodes: Option<i64>,
+    /// Deprecated: counts master and data nodes.
+    pub recover_after_nodes: Option<i64>,
+    pub recover_after_time: Option<Duration>,
+}
+
+impl GatewaySettings {
+    /// The `-Cgateway.*=<value>` items of a CrateDB command line (a later item wins, as with
+    /// CrateDB's `-C`); anything else is ignored, and so is a value CrateDB would refuse.
+    pub fn from_command_line<'a>(args: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut settings = GatewaySettings::default();
+        for arg in args {
+            let Some((key, value)) = arg.strip_prefix("-C").and_then(|kv| kv.split_once('=')) else {
+                continue;
+            };
+            let int = || value.trim().parse::<i64>().ok();
+            match key {
+                "gateway.expected_data_nodes" => settings.expected_data_nodes = int(),
+                "gateway.recover_after_data_nodes" => settings.recover_after_data_nodes = int(),
+                "gateway.expected_nodes" => settings.expected_nodes = int(),
+                "gateway.recover_after_nodes" => settings.recover_after_nodes = int(),
+                "gateway.recover_after_time" => settings.recover_after_time = time_value(value),
+                _ => {}
+            }
+        }
+        settings
+    }
+}
+
+/// A CrateDB time value: a number with `ms`, `s`, `m`, `h` or `d` (`0` alone is zero).
+fn time_value(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text == "0" || text == "-1" {
+        return Some(Duration::ZERO);
+    }
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => return Some(Duration::from_millis(number)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(number.saturating_mul(seconds)))
+}
+
 /// A user table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableSpec {

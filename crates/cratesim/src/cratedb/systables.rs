@@ -48,7 +48,6 @@ const UNMODELLED: &[&str] = &[
     "sys.jobs_metrics",
     "sys.operations",
     "sys.operations_log",
-    "sys.node_checks",
     "sys.summits",
     "sys.users",
     "sys.roles",
@@ -73,6 +72,7 @@ const MODELLED: &[(&str, &str)] = &[
     ("sys", "cluster"),
     ("sys", "cluster_health"),
     ("sys", "health"),
+    ("sys", "node_checks"),
     ("sys", "nodes"),
     ("sys", "repositories"),
     ("sys", "shards"),
@@ -91,12 +91,14 @@ fn major(version: &str) -> u32 {
 }
 
 impl CrateCluster {
-    /// Resolves `schema.name` (schema default `doc`) to a relation, as seen from `node`.
+    /// Resolves `schema.name` (schema default `doc`) to a relation, as seen from `node` (the
+    /// node the statement was sent to).
     pub(crate) fn relation(
         &self,
         schema: Option<&str>,
         name: &str,
         stmt: &str,
+        node: &str,
     ) -> Result<Relation, SqlError> {
         let written = match schema {
             Some(s) => format!("{s}.{name}"),
@@ -111,8 +113,9 @@ impl CrateCluster {
             ));
         }
         let rel = match fqn.as_str() {
-            "sys.cluster" => self.sys_cluster(),
+            "sys.cluster" => self.sys_cluster(node),
             "sys.nodes" => self.sys_nodes(),
+            "sys.node_checks" => self.sys_node_checks(),
             "sys.shards" => self.sys_shards(),
             "sys.health" => self.sys_health(),
             "sys.cluster_health" if major(&self.version_of_cluster()) >= 6 => self.sys_cluster_health(),
@@ -148,7 +151,9 @@ impl CrateCluster {
             .unwrap_or(Value::Null)
     }
 
-    fn sys_cluster(&self) -> Relation {
+    /// `sys.cluster`; its `settings` are the cluster's, with the static `gateway.*` node
+    /// settings of the node answering (each node shows its own start-up values).
+    fn sys_cluster(&self, node: &str) -> Relation {
         let columns = obj(vec![
             ("id", Text),
             ("name", Text),
@@ -167,10 +172,65 @@ impl CrateCluster {
             "id": self.cluster_id,
             "name": self.name,
             "master_node": self.node_id_of(self.master),
-            "settings": self.settings.nested(),
+            "settings": self.settings_seen_by(node),
             "license": {"expiry_date": null, "issued_to": null, "max_nodes": null},
         });
         Relation::new(columns, vec![row])
+    }
+
+    fn settings_seen_by(&self, node: &str) -> Value {
+        let mut nested = self.settings.nested();
+        let Some(n) = self.nodes.iter().find(|n| n.name == node) else {
+            return nested;
+        };
+        let g = &n.gateway;
+        let gateway = &mut nested["gateway"];
+        for (key, value) in [
+            ("expected_data_nodes", g.expected_data_nodes),
+            ("recover_after_data_nodes", g.recover_after_data_nodes),
+            ("expected_nodes", g.expected_nodes),
+            ("recover_after_nodes", g.recover_after_nodes),
+        ] {
+            if let Some(value) = value {
+                gateway[key] = json!(value);
+            }
+        }
+        if let Some(time) = g.recover_after_time {
+            let secs = time.as_secs();
+            gateway["recover_after_time"] = json!(match secs {
+                0 => "0s".to_string(),
+                s if s % 3600 == 0 => format!("{}h", s / 3600),
+                s if s % 60 == 0 => format!("{}m", s / 60),
+                s => format!("{s}s"),
+            });
+        }
+        nested
+    }
+
+    /// `sys.node_checks`: every member answers for its own checks (rows ordered by node, then
+    /// check id), with the settings its process started with.
+    fn sys_node_checks(&self) -> Relation {
+        let columns = obj(vec![
+            ("id", Integer),
+            ("node_id", Text),
+            ("severity", Integer),
+            ("description", Text),
+            ("passed", Boolean),
+            ("acknowledged", Boolean),
+        ]);
+        let members = self.check_members();
+        let mut rows = Vec::new();
+        for n in self.nodes.iter().filter(|n| n.is_member()) {
+            for (id, severity, text) in super::node_checks::CHECKS {
+                rows.push(json!({
+                    "id": id, "node_id": n.id, "severity": severity,
+                    "description": super::node_checks::description(text, id),
+                    "passed": super::node_checks::passes(id, &n.gateway, members),
+                    "acknowledged": n.acknowledged_checks.contains(&id),
+                }));
+            }
+        }
+        Relation::new(columns, rows)
     }
 
     fn sys_nodes(&self) -> Relation {

@@ -50,11 +50,14 @@ pub fn delete(
 
 /// True when the pod counts as healthy for a disruption budget: Ready and not terminating.
 pub fn is_healthy(pod: &Value) -> bool {
-    pod.pointer("/metadata/deletionTimestamp").is_none()
-        && pod
-            .pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    pod.pointer("/metadata/deletionTimestamp").is_none() && is_ready(pod)
+}
+
+/// Whether the pod's `Ready` condition is `True`.
+pub fn is_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
 
 /// Why a budget refuses a disruption: its name and the message a real server gives.

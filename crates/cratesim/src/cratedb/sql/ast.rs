@@ -200,6 +200,13 @@ pub(crate) enum Statement {
         table: TableName,
         if_exists: bool,
     },
+    /// `UPDATE table [AS alias] SET col = expr, … [WHERE expr]`.
+    Update {
+        table: TableName,
+        alias: Option<String>,
+        assignments: Props,
+        filter: Option<Expr>,
+    },
 }
 
 impl Statement {

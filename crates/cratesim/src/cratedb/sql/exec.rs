@@ -33,7 +33,12 @@ pub(crate) fn run(
     if parsed.is_write() && cluster.master.is_none() {
         return Err(SqlError::no_master());
     }
-    let ctx = Ctx { stmt, args, user };
+    let ctx = Ctx {
+        stmt,
+        args,
+        user,
+        node,
+    };
     let result = execute(cluster, &parsed, &ctx)?;
     if parsed.is_write() {
         cluster.record_write(node, stmt, args);
@@ -45,6 +50,8 @@ struct Ctx<'a> {
     stmt: &'a str,
     args: &'a [Value],
     user: &'a str,
+    /// The node the statement was sent to.
+    node: &'a str,
 }
 
 impl Ctx<'_> {
@@ -195,6 +202,20 @@ fn execute(cluster: &mut CrateCluster, stmt: &Statement, ctx: &Ctx) -> Result<Ex
             }
             count(1)
         }
+        Statement::Update {
+            table,
+            alias,
+            assignments,
+            filter,
+        } => update(
+            cluster,
+            table,
+            alias.as_deref(),
+            assignments,
+            filter.as_ref(),
+            ctx,
+        )
+        .map(|n| (QueryResult::Count(n), None)),
         Statement::DropTable { table, if_exists } => {
             let schema = table.schema.clone().unwrap_or_else(|| "doc".into());
             let before = cluster.tables.len();
@@ -237,7 +258,7 @@ fn setting_error(e: SettingError) -> SqlError {
 
 fn select(cluster: &CrateCluster, sel: &Select, ctx: &Ctx) -> Result<Output, SqlError> {
     let relation = match &sel.from {
-        Some((t, _)) => Some(cluster.relation(t.schema.as_deref(), &t.name, ctx.stmt)?),
+        Some((t, _)) => Some(cluster.relation(t.schema.as_deref(), &t.name, ctx.stmt, ctx.node)?),
         None => None,
     };
     let mut qualifiers = Vec::new();
@@ -415,6 +436,90 @@ fn alter_table(
     }
     cluster.reroute(cluster.clock);
     Ok(())
+}
+
+/// `UPDATE`: only `sys.node_checks` is updatable, and only its `acknowledged` column
+/// (`SysNodeChecksTableInfo` supports READ and UPDATE; `SysNodeChecks.getWriter`). The rows
+/// the `WHERE` clause selects are acknowledged; the row count is how many. Other system tables
+/// refuse UPDATE as CrateDB does (4007); user tables are not modelled (a loud error).
+fn update(
+    cluster: &mut CrateCluster,
+    table: &TableName,
+    alias: Option<&str>,
+    assignments: &Props,
+    filter: Option<&Expr>,
+    ctx: &Ctx,
+) -> Result<i64, SqlError> {
+    let relation = cluster.relation(table.schema.as_deref(), &table.name, ctx.stmt, ctx.node)?;
+    let schema = table.schema.as_deref().unwrap_or("doc");
+    let fqn = format!("{schema}.{}", table.name);
+    if fqn != "sys.node_checks" {
+        if ["sys", "information_schema", "pg_catalog"].contains(&schema) {
+            return Err(SqlError::new(
+                "OperationOnInaccessibleRelationException",
+                &format!("The relation \"{fqn}\" doesn't support or allow UPDATE operations"),
+                4007,
+            ));
+        }
+        return Err(SqlError::unsupported("UPDATE of user tables", ctx.stmt));
+    }
+    let mut acknowledged = None;
+    for (column, e) in assignments {
+        if relation.column_type(column).is_none() {
+            return Err(SqlError::column_unknown(column));
+        }
+        if column != "acknowledged" {
+            return Err(SqlError::unsupported(
+                &format!("UPDATE of sys.node_checks.{column}, which CrateDB does not write"),
+                ctx.stmt,
+            ));
+        }
+        acknowledged = Some(match ctx.value(e)? {
+            Value::Bool(b) => b,
+            other => {
+                return Err(SqlError::parse(&format!(
+                    "Cannot cast `{other}` to type `boolean`"
+                )));
+            }
+        });
+    }
+    let Some(acknowledged) = acknowledged else {
+        return Ok(0);
+    };
+    let column = |name: &str| Expr::Column {
+        qualifier: Vec::new(),
+        name: name.to_string(),
+        path: Vec::new(),
+    };
+    let rows = select(
+        cluster,
+        &Select {
+            distinct: false,
+            items: vec![
+                super::ast::SelectItem::Expr(column("node_id"), None),
+                super::ast::SelectItem::Expr(column("id"), None),
+            ],
+            from: Some((table.clone(), alias.map(String::from))),
+            filter: filter.cloned(),
+            group_by: Vec::new(),
+            having: None,
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+        },
+        ctx,
+    )?;
+    let mut count = 0;
+    for row in rows.rows {
+        let (Some(node_id), Some(id)) = (row[0].as_str(), row[1].as_u64()) else {
+            continue;
+        };
+        let id = u32::try_from(id).unwrap_or(u32::MAX);
+        if cluster.acknowledge_node_check(node_id, id, acknowledged) {
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 fn alter_user(cluster: &mut CrateCluster, name: &str, props: &Props, ctx: &Ctx) -> Result<(), SqlError> {

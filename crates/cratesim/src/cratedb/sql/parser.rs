@@ -271,6 +271,7 @@ impl Parser<'_> {
             "create" => self.create(),
             "drop" => self.drop(),
             "restore" => self.restore(),
+            "update" => self.update(),
             w if STATEMENT_STARTS.contains(&w) => Err(SqlError::unsupported_statement(self.stmt)),
             _ => Err(self.mismatch(
                 "{'SELECT', 'DEALLOCATE', 'FETCH', 'END', 'WITH', 'CREATE', 'ALTER', 'KILL', 'CLOSE', 'BEGIN', \
@@ -328,6 +329,45 @@ impl Parser<'_> {
             names.push(self.setting_name()?);
         }
         Ok(Statement::ResetGlobal(names))
+    }
+
+    /// `UPDATE table [[AS] alias] SET col = expr, … [WHERE expr]` (no `RETURNING`, no
+    /// subscripted targets: loud errors).
+    fn update(&mut self) -> Result<Statement, SqlError> {
+        self.expect_kw("update")?;
+        let table = self.table_name()?;
+        let alias = if self.eat_kw("as") || !self.is_kw("set") {
+            Some(self.ident()?)
+        } else {
+            None
+        };
+        self.expect_kw("set")?;
+        let mut assignments = Vec::new();
+        loop {
+            let column = self.ident()?;
+            if self.is_sym("[") || self.is_sym(".") {
+                return Err(self.unsupported("UPDATE of a subscript or qualified column"));
+            }
+            self.expect_sym("=")?;
+            assignments.push((column, self.expr()?));
+            if !self.eat_sym(",") {
+                break;
+            }
+        }
+        let filter = if self.eat_kw("where") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        if self.is_kw("returning") {
+            return Err(self.unsupported("RETURNING"));
+        }
+        Ok(Statement::Update {
+            table,
+            alias,
+            assignments,
+            filter,
+        })
     }
 
     fn alter(&mut self) -> Result<Statement, SqlError> {
