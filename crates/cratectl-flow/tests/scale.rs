@@ -108,6 +108,22 @@ async fn members(setup: &Setup, name: &str) -> Vec<String> {
     names
 }
 
+/// The gateway items of StatefulSet `sts`'s `crate` container command.
+async fn gateway(setup: &Setup, sts: &str) -> Vec<String> {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    let api: kube::Api<StatefulSet> = kube::Api::namespaced(setup.kube(), "cratedb");
+    let sts = api.get(sts).await.unwrap();
+    let containers = sts.spec.template.spec.unwrap().containers;
+    let crate_container = containers.iter().find(|c| c.name == "crate").unwrap();
+    crate_container
+        .command
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a.starts_with("-Cgateway."))
+        .collect()
+}
+
 /// The effective exclusion list, as CrateDB's settings show it at both levels.
 fn exclusions(setup: &Setup, name: &str) -> (Value, Value) {
     let settings = setup.sim_cluster(name)["settings"].clone();
@@ -152,6 +168,23 @@ async fn scale_out_and_in(mode: Mode, managed: bool, expected: Mode, tag: &str) 
         .collect();
     assert_eq!(added, ["data-hot-3", "data-hot-4"], "{text}");
     assert_eq!(members(&setup, "alpha").await.len(), 5, "{text}");
+    // The command line carries the new counts (by us or by the operator); the nodes that ran
+    // before still have the old ones, and their node check 1 fails until they restart.
+    assert_eq!(
+        gateway(&setup, "crate-data-hot-alpha").await,
+        [
+            "-Cgateway.recover_after_data_nodes=3",
+            "-Cgateway.expected_data_nodes=5"
+        ],
+        "{text}"
+    );
+    assert_eq!(c.gateway["expected_data_nodes"].to, 5, "{text}");
+    assert_eq!(c.gateway["expected_data_nodes"].from, Some(3), "{text}");
+    assert_eq!(
+        c.node_checks_failing,
+        ["data-hot-0", "data-hot-1", "data-hot-2"],
+        "{text}"
+    );
 
     let down = request(&setup, &format!("scale-down-{tag}"), "alpha", &[("hot", 3)], mode);
     start(&setup, &down).await;
@@ -177,6 +210,18 @@ async fn scale_out_and_in(mode: Mode, managed: bool, expected: Mode, tag: &str) 
     assert_eq!(c.exclusions_added, ["data-hot-3", "data-hot-4"], "{text}");
     assert!(c.exclusions_left.is_empty(), "{text}");
     assert_eq!(members(&setup, "alpha").await.len(), 3, "{text}");
+    assert_eq!(
+        gateway(&setup, "crate-data-hot-alpha").await,
+        [
+            "-Cgateway.recover_after_data_nodes=2",
+            "-Cgateway.expected_data_nodes=3"
+        ],
+        "{text}"
+    );
+    assert!(
+        c.node_checks_failing.is_empty(),
+        "the first three match again: {text}"
+    );
 
     let sim = setup.sim_cluster("alpha");
     assert_eq!(

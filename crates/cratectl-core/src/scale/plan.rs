@@ -227,7 +227,8 @@ pub struct Plan {
     /// Shard copies on the leaving nodes now.
     pub shards_to_move: u64,
     pub replica_check: ReplicaCheck,
-    /// What the gateway settings become (keys without `gateway.`); empty when not patched.
+    /// What the gateway settings become (keys without `gateway.`), by our patch (direct mode)
+    /// or the operator's; empty with `--no-gateway-patch`.
     pub gateway: BTreeMap<String, Change>,
     /// Node totals after the scale.
     pub totals_after: Totals,
@@ -522,7 +523,10 @@ pub fn plan(facts: &ClusterFacts, request: &Request) -> Result<Planned, String> 
             gateway_statefulsets.push(g.statefulset.clone());
         }
     }
-    if let Some(g) = facts.groups.iter().find(|g| !g.command.is_empty()) {
+    // What the settings become: patched by us (direct) or by the operator (operator mode).
+    if request.gateway_patch
+        && let Some(g) = facts.groups.iter().find(|g| !g.command.is_empty())
+    {
         gateway_changes = gateway::changes(&g.command, totals_after);
     }
 
@@ -582,11 +586,7 @@ pub fn plan(facts: &ClusterFacts, request: &Request) -> Result<Planned, String> 
         remove_nodes: leaving,
         shards_to_move,
         replica_check,
-        gateway: if gateway_patch {
-            gateway_changes
-        } else {
-            BTreeMap::new()
-        },
+        gateway: gateway_changes,
         totals_after,
         gateway_statefulsets,
         sync_resource: mode == Mode::Direct && facts.operator_managed,

@@ -602,7 +602,10 @@ impl RunActivity<ActivityEnv> for NodeChecks {
         let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
         let client = env.client_avoiding(&kube, &cluster, None).await?;
         let failing = match client.failing_node_checks(1).await {
-            Ok(failing) => failing,
+            Ok(mut failing) => {
+                failing.sort();
+                failing
+            }
             Err(e) => {
                 return Ok(ChecksOut {
                     failing: Vec::new(),
