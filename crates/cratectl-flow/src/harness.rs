@@ -35,9 +35,10 @@ use crate::activities::common::{
     LabelIn, LabelsIn, LeaseIn, ReadExclusions, ReadingIn, RecordSettings, ReleaseLease, RestoreIn,
     RestoreSettings, SetLabel, StableIn, TakeLease,
 };
+use crate::activities::membership::{AwaitNodeGone, GoneIn};
 use crate::activities::{At, Waited};
 use crate::engine::{Activity, ActivityOptions, WfError, WfResult, WorkflowCtx};
-use crate::model::{CONTROL_MAILBOX, ClusterProgress, Common, Control, OpenEffects};
+use crate::model::{CONTROL_MAILBOX, ClusterProgress, Common, Control, Departing, OpenEffects};
 
 /// Longest slice a waiting activity runs before the workflow publishes what it saw.
 const WAIT_SLICE: Duration = Duration::from_secs(30);
@@ -577,10 +578,56 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
         Ok(())
     }
 
+    /// Records (published) that `pod`'s node is about to depart, before the write that makes
+    /// it go: cleanup then waits for it before lifting exclusions.
+    pub fn mark_departing(&mut self, pod: &str, node: &str) {
+        self.open.departing = Some(Departing {
+            pod: pod.to_string(),
+            node: node.to_string(),
+        });
+        self.publish();
+    }
+
+    /// The departing node has left.
+    pub fn clear_departing(&mut self) {
+        if self.open.departing.take().is_some() {
+            self.publish();
+        }
+    }
+
     /// Undoes every open effect; returns what could not be undone.
     pub async fn cleanup(&mut self) -> Result<(), String> {
         let mut problems = Vec::new();
         self.report.common_mut().phase = Some(PHASE_CLEANUP.into());
+        if let Some(departing) = self.open.departing.clone() {
+            // A node that is leaving keeps its exclusion until it has left (the ECK #1523 race:
+            // lifted early, shards move onto a node about to disappear).
+            let at = self.at.clone();
+            let interval = self.common.gate.interval;
+            let what = format!("node {} to leave before its exclusion is lifted", departing.node);
+            match self
+                .wait_up_to::<AwaitNodeGone, bool>("departure", &what, CLEANUP_RETRY_BUDGET, |budget| {
+                    GoneIn {
+                        at: at.clone(),
+                        pod: departing.pod.clone(),
+                        node: departing.node.clone(),
+                        interval,
+                        budget,
+                    }
+                })
+                .await
+            {
+                Ok((Some(_), _)) => self.open.departing = None,
+                Ok((None, _)) => problems.push(format!(
+                    "node {} had not left; its exclusion was lifted anyway",
+                    departing.node
+                )),
+                Err(Halt::Failed(e) | Halt::Stopped(e)) => problems.push(format!(
+                    "could not tell whether node {} left ({e})",
+                    departing.node
+                )),
+            }
+        }
         if let Some(saga) = self.open.saga.clone() {
             self.step("restore settings", None);
             match self

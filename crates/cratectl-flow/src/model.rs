@@ -132,6 +132,18 @@ pub struct OpenEffects {
     /// StatefulSets carrying our `dc-util-disabled=true` label (nodes being removed).
     #[serde(default)]
     pub dc_util_disabled_on: Vec<String>,
+    /// A node whose StatefulSet was scaled below it and that may not have left yet: its
+    /// exclusion is lifted only once it has (lifting it earlier could move shards onto it).
+    #[serde(default)]
+    pub departing: Option<Departing>,
+}
+
+/// A node on its way out of the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Departing {
+    pub pod: String,
+    /// Its CrateDB node name.
+    pub node: String,
 }
 
 impl OpenEffects {
@@ -140,6 +152,7 @@ impl OpenEffects {
             && self.lease_holder.is_none()
             && self.routing_owner_on.is_empty()
             && self.dc_util_disabled_on.is_empty()
+            && self.departing.is_none()
     }
 }
 

@@ -21,6 +21,7 @@ use crate::activities::At;
 use crate::activities::common::{
     ClearRoutingOwner, LabelIn, LabelsIn, LeaseIn, ReleaseLease, RestoreIn, RestoreSettings, SetLabel,
 };
+use crate::activities::membership::{AwaitNodeGone, GoneIn};
 use crate::engine::{
     Engine, EngineClient, EngineError, EngineWorker, InstanceState, InstanceStatus, RunActivity, WorkerLimits,
 };
@@ -489,6 +490,9 @@ impl<E: Engine> Operations<E> {
     }
 }
 
+/// How often compensation looks whether a departing node has left.
+const DEPARTURE_POLL: Duration = Duration::from_secs(1);
+
 /// How often a worker looks for stopped cluster workflows that left something open.
 const COMPENSATION_SCAN: Duration = Duration::from_secs(30);
 
@@ -514,6 +518,29 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
         cluster: progress.cluster.clone(),
     };
     let mut done = Vec::new();
+    if let Some(departing) = &progress.open.departing {
+        // Its exclusion stays until it has left (see `harness::ClusterOp::cleanup`).
+        let left = AwaitNodeGone::run(
+            env.clone(),
+            GoneIn {
+                at: at.clone(),
+                pod: departing.pod.clone(),
+                node: departing.node.clone(),
+                interval: DEPARTURE_POLL,
+                budget: crate::harness::CLEANUP_RETRY_BUDGET,
+            },
+        )
+        .await
+        .map_err(|e| format!("cannot tell whether node {} left: {}", departing.node, e.message))?;
+        if left.done.is_some() {
+            done.push("waited for the departing node to leave");
+        } else {
+            return Err(format!(
+                "node {} has not left (last: {}); its exclusion stays: run cancel again or cratectl doctor",
+                departing.node, left.last
+            ));
+        }
+    }
     if let Some(saga) = &progress.open.saga {
         RestoreSettings::run(
             env.clone(),

@@ -9,9 +9,11 @@
 //!
 //! * [`common`] — what every operation uses: health readings and the stable gate, the Lease,
 //!   the settings saga, the routing-owner label.
+//! * [`membership`] — nodes joining and leaving (`sys.nodes`, the master, the pod).
 //! * each operation's own activities live with it (`crate::ops::<operation>::activities`).
 
 pub mod common;
+pub mod membership;
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +24,7 @@ use crate::model::{ClusterRef, TargetSpec};
 /// Registers every activity of every operation.
 pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
     let sink = common::register(sink);
+    let sink = membership::register(sink);
     let sink = crate::ops::restart::activities::register(sink);
     crate::ops::scale::activities::register(sink)
 }

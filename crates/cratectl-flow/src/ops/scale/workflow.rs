@@ -511,6 +511,7 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
                 Some(pod.to_string()),
             )
             .await?;
+        self.op.mark_departing(pod, node);
         self.set_count(plan, change, current, current - 1).await?;
         let at = self.op.at.clone();
         let interval = self.op.common.gate.interval;
@@ -529,6 +530,7 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
                 },
             )
             .await?;
+        self.op.clear_departing();
         if plan.mode == Mode::Operator {
             self.follow_operator(change, current - 1).await?;
         }
