@@ -51,6 +51,8 @@ struct ClusterEvidence {
     uids: BTreeMap<String, Vec<String>>,
     /// Settings statements sent by dc_util hooks, in order.
     hook_writes: Vec<HookWrite>,
+    /// The members (rows of `sys.nodes`), as they change.
+    members: Vec<(Timestamp, Vec<String>)>,
 }
 
 #[derive(Default)]
@@ -84,6 +86,11 @@ impl Evidence {
         let settled = health == Health::Green && model.shards_in_flight() == 0;
         if cluster.settled.last().is_none_or(|(_, last)| *last != settled) {
             cluster.settled.push((at, settled));
+        }
+        let mut members = model.member_names();
+        members.sort();
+        if cluster.members.last().is_none_or(|(_, last)| *last != members) {
+            cluster.members.push((at, members));
         }
     }
 
@@ -132,7 +139,8 @@ impl Evidence {
 
     /// The report (contract): `{"clusters": [{"name", "namespace", "max_unavailable_nodes",
     /// "pods": [{"name", "uids"}], "settings": {"transient", "persistent"}, "sql_writes": [{"at",
-    /// "node", "stmt"}], "kube_writes": [{"at", "verb", "path"}], "health": [{"at", "health"}],
+    /// "node", "stmt"}], "kube_writes": [{"at", "verb", "path"}], "health": [{"at", "health"}], "members": [{"at",
+    /// "nodes"}] (the rows of `sys.nodes` whenever they change),
     /// "settled": [{"at", "settled"}], "hook_writes": [{"at", "pod", "node", "hook", "stmt",
     /// "status"}]}]}` (settled: GREEN with no shard initializing or relocating; hook_writes: the
     /// settings statements dc_util's preStop and postStart hooks sent, `status` null when the
@@ -188,6 +196,14 @@ impl Evidence {
                         .collect()
                 })
                 .unwrap_or_default();
+            let members: Vec<Value> = evidence
+                .map(|e| {
+                    e.members
+                        .iter()
+                        .map(|(t, m)| json!({"at": t.to_string(), "nodes": m}))
+                        .collect()
+                })
+                .unwrap_or_default();
             let hook_writes: Vec<Value> = evidence
                 .map(|e| {
                     e.hook_writes
@@ -210,6 +226,7 @@ impl Evidence {
                 "health": health,
                 "settled": settled,
                 "hook_writes": hook_writes,
+                "members": members,
             }));
         }
         json!({"clusters": out})
