@@ -47,8 +47,8 @@ pub mod statements {
     pub const PARTITION_REPLICAS: &str = "SELECT table_schema, table_name, partition_ident, \
         number_of_replicas FROM information_schema.table_partitions ORDER BY 1, 2, 3";
     /// Why copies on the given nodes (ids) stay where they are (CrateDB's allocation deciders).
-    pub const ALLOCATIONS_ON: &str = "SELECT table_schema, table_name, shard_id, \"primary\", explanation \
-        FROM sys.allocations WHERE node_id = ANY(?) ORDER BY 1, 2, 3";
+    pub const ALLOCATIONS_ON: &str = "SELECT table_schema, table_name, partition_ident, shard_id, \"primary\", \
+        explanation, decisions FROM sys.allocations WHERE node_id = ANY(?) ORDER BY 1, 2, 3, 4";
     /// Nodes whose node check `?` fails and is not acknowledged.
     pub const FAILING_NODE_CHECKS: &str = "SELECT node_id FROM sys.node_checks \
         WHERE id = ? AND passed = false ORDER BY 1";
@@ -327,26 +327,50 @@ impl Client {
         Ok(out)
     }
 
-    /// CrateDB's explanations for copies that stay on nodes `node_ids`: one line per shard copy
-    /// (`doc.events shard 2 (replica): <explanation>`).
+    /// CrateDB's explanations for copies that stay on nodes `node_ids`: one line per shard copy,
+    /// its explanation and the distinct reasons its deciders gave per node
+    /// (`doc.events shard 2 (replica): cannot move … [replica allocations are forbidden …]`).
     pub async fn allocation_explanations(&self, node_ids: &[String]) -> Result<Vec<String>, Error> {
         let via = self.via();
         let result = self
             .sql_idempotent(statements::ALLOCATIONS_ON, &[Value::from(node_ids.to_vec())])
             .await?;
-        expect_columns(&via, statements::ALLOCATIONS_ON, &result, 5)?;
+        expect_columns(&via, statements::ALLOCATIONS_ON, &result, 7)?;
         result
             .rows
             .iter()
             .map(|row| {
-                let primary = matches!(row.get(3), Some(Value::Bool(true)));
+                let primary = matches!(row.get(4), Some(Value::Bool(true)));
+                let partition = cell(&via, "partition_ident", row, 2)
+                    .text()?
+                    .map(|p| format!(" partition {p}"))
+                    .unwrap_or_default();
+                let mut reasons: Vec<String> = Vec::new();
+                for decision in row.get(6).and_then(Value::as_array).into_iter().flatten() {
+                    for text in decision
+                        .get("explanations")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
+                        if !reasons.iter().any(|r| r == text) {
+                            reasons.push(text.to_string());
+                        }
+                    }
+                }
+                let reasons = if reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", reasons.join("; "))
+                };
                 Ok(format!(
-                    "{}.{} shard {} ({}): {}",
+                    "{}.{}{partition} shard {} ({}): {}{reasons}",
                     cell(&via, "table_schema", row, 0).required_text()?,
                     cell(&via, "table_name", row, 1).required_text()?,
-                    cell(&via, "shard_id", row, 2).required_int()?,
+                    cell(&via, "shard_id", row, 3).required_int()?,
                     if primary { "primary" } else { "replica" },
-                    cell(&via, "explanation", row, 4).text()?.unwrap_or_default()
+                    cell(&via, "explanation", row, 5).text()?.unwrap_or_default()
                 ))
             })
             .collect()

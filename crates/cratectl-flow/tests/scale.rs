@@ -14,7 +14,7 @@ use cratectl_core::op::report::{ClusterState, RequestState};
 use cratectl_core::scale::plan::{Mode, Request};
 use cratectl_core::scale::report::{NodeResult, ScaleClusterReport, ScaleReport};
 use cratectl_flow::env::ActivityEnv;
-use cratectl_flow::model::{ClusterRef, Gate};
+use cratectl_flow::model::{ClusterRef, Control, Gate};
 use cratectl_flow::ops::scale::model::{SCALE_REQUEST, ScaleOptions, ScaleRequest};
 use cratesim::faults::Fault;
 use cratesim::operator::ClusterShape;
@@ -275,8 +275,9 @@ async fn operator_mode_patches_the_resource_and_follows_the_operator() {
     scale_out_and_in(Mode::Auto, true, Mode::Operator, "operator").await;
 }
 
-/// A 4-node cluster whose recoveries crawl, so a drain takes long enough to act during it.
-async fn slow_four(tag: &str) -> Setup {
+/// A 4-node cluster whose recoveries take `factor` times longer, so a drain takes long enough to
+/// act during it.
+async fn slow_four(tag: &str, factor: f64) -> Setup {
     let setup = Setup::start(&format!("scale-{tag}"), &[shape("alpha", false)]).await;
     let up = request(
         &setup,
@@ -293,7 +294,7 @@ async fn slow_four(tag: &str) -> Setup {
     setup.faults(&[Fault::SlowRecovery {
         namespace: "cratedb".into(),
         cluster: "alpha".into(),
-        factor: 50.0,
+        factor,
     }]);
     setup
 }
@@ -307,7 +308,7 @@ async fn await_drain(setup: &Setup, id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_during_the_drain_lifts_our_exclusions_and_releases_the_lease() {
-    let setup = slow_four("cancel").await;
+    let setup = slow_four("cancel", 50.0).await;
     let settings_before = setup.sim_cluster("alpha")["settings"].clone();
     let down = request(&setup, "scale-cancel-down", "alpha", &[("hot", 3)], Mode::Direct);
     start(&setup, &down).await;
@@ -342,7 +343,17 @@ async fn cancel_during_the_drain_lifts_our_exclusions_and_releases_the_lease() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drain_that_cannot_finish_fails_with_cratedbs_explanation_and_leaves_nothing() {
-    let setup = slow_four("stall").await;
+    // Relocations in flight when the hold comes finish (CrateDB lets recoveries under way
+    // complete); the copies left then cannot move.
+    let setup = slow_four("stall", 5.0).await;
+    // One recovery per node at a time, so copies are still waiting their turn when the hold
+    // comes.
+    setup
+        .sql(
+            "alpha",
+            "SET GLOBAL PERSISTENT \"cluster.routing.allocation.node_concurrent_recoveries\" = 1",
+        )
+        .await;
     let settings_before = setup.sim_cluster("alpha")["settings"].clone();
     let mut down = request(&setup, "scale-stall-down", "alpha", &[("hot", 3)], Mode::Direct);
     down.options.timeouts.drain_stall = Duration::from_secs(3);
@@ -362,6 +373,10 @@ async fn a_drain_that_cannot_finish_fails_with_cratedbs_explanation_and_leaves_n
     let reason = c.common.reason.clone().unwrap_or_default();
     assert!(reason.contains("the drain stalled"), "{reason}");
     assert!(reason.contains("CrateDB says"), "{reason}");
+    assert!(
+        reason.contains("replica allocations are forbidden due to cluster setting [cluster.routing.allocation.enable=primaries]"),
+        "CrateDB's own explanation: {reason}"
+    );
     assert!(c.exclusions_left.is_empty(), "{text}");
     assert_eq!(c.nodes[0].result, NodeResult::Pending, "{text}");
     setup
@@ -373,5 +388,95 @@ async fn a_drain_that_cannot_finish_fails_with_cratedbs_explanation_and_leaves_n
         "no exclusion of ours left"
     );
     assert_eq!(setup.lease_holder("alpha").await, None, "Lease released");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_finishes_the_node_in_progress_and_cleans_up() {
+    let setup = Setup::start("scale-stop", &[shape("alpha", false)]).await;
+    let up = request(&setup, "scale-stop-up", "alpha", &[("hot", 5)], Mode::Direct);
+    start(&setup, &up).await;
+    assert_eq!(
+        finish(&setup, &up.request_id).await.state,
+        RequestState::Completed
+    );
+    let settings_before = setup.sim_cluster("alpha")["settings"].clone();
+    let down = request(&setup, "scale-stop-down", "alpha", &[("hot", 3)], Mode::Direct);
+    start(&setup, &down).await;
+    until(&setup, &down.request_id, Duration::from_secs(60), |r| {
+        r.clusters[0].common.current_step.as_deref() == Some("departure")
+    })
+    .await;
+    setup
+        .restarts
+        .signal(
+            &down.request_id,
+            &Control::Stop {
+                reason: "change freeze".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let report = finish(&setup, &down.request_id).await;
+    let text = report.text();
+    let c = &report.clusters[0];
+    assert_eq!(c.common.state, ClusterState::Stopped, "{text}");
+    assert_eq!(report.exit_code(), 0, "a clean stop is not a failure: {text}");
+    assert_eq!(
+        c.nodes[0].result,
+        NodeResult::Removed,
+        "the node in progress finished: {text}"
+    );
+    assert_eq!(c.nodes[1].result, NodeResult::Pending, "{text}");
+    assert!(
+        c.nodes[1]
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("change freeze"),
+        "{text}"
+    );
+    assert!(c.exclusions_left.is_empty(), "{text}");
+    assert_eq!(members(&setup, "alpha").await.len(), 4, "{text}");
+    assert_eq!(
+        setup.sim_cluster("alpha")["settings"],
+        settings_before,
+        "no exclusion of ours left"
+    );
+    assert_eq!(setup.lease_holder("alpha").await, None, "Lease released");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_pods_dc_util_hook_is_disabled_for_the_removal() {
+    let mut hooked = shape("alpha", false);
+    hooked.dc_util_hook = true;
+    hooked.dc_util_post_start = true;
+    hooked.data_groups = vec![("hot".into(), 4)];
+    let setup = Setup::start("scale-dc-util", &[hooked]).await;
+    let settings_before = setup.sim_cluster("alpha")["settings"].clone();
+    let down = request(&setup, "scale-dc-util-down", "alpha", &[("hot", 3)], Mode::Direct);
+    start(&setup, &down).await;
+    let report = finish(&setup, &down.request_id).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Completed, "{text}");
+    let sim = setup.sim_cluster("alpha");
+    // The hook neither decommissioned the (empty) node again nor held allocation.
+    assert_eq!(sim["hook_writes"], Value::Array(vec![]), "{}", sim["hook_writes"]);
+    let writes = sim["sql_writes"].to_string();
+    assert!(!writes.contains("DECOMMISSION"), "{writes}");
+    assert!(!writes.contains("allocation.enable"), "{writes}");
+    assert_eq!(sim["settings"], settings_before, "{}", sim["settings"]);
+    // And the label is gone again.
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    let api: kube::Api<StatefulSet> = kube::Api::namespaced(setup.kube(), "cratedb");
+    let labels = api
+        .get("crate-data-hot-alpha")
+        .await
+        .unwrap()
+        .metadata
+        .labels
+        .unwrap_or_default();
+    assert!(!labels.contains_key("dc-util-disabled"), "{labels:?}");
     setup.stop().await;
 }

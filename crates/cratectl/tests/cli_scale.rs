@@ -175,6 +175,31 @@ fn the_dry_run_shows_the_plan_and_changes_nothing() {
     );
     let listed = json_of(&run(&env, &["list", "-o", "json"]), 0);
     assert_eq!(listed, Value::Array(vec![]), "nothing recorded");
+
+    // Allocation held by someone: the scale would fail at its start, so the dry run exits 1.
+    let hold = run(
+        &env,
+        &[
+            "sql",
+            "gamma",
+            "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'primaries'",
+            "--write",
+        ],
+    );
+    assert_eq!(hold.status.code(), Some(0), "{}", stderr(&hold));
+    let plan = json_of(
+        &run(&env, &["scale", "gamma", "hot=2", "--dry-run", "-o", "json"]),
+        1,
+    );
+    let refused = plan["clusters"][0]["refused"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        refused.contains("cluster.routing.allocation.enable is 'primaries'"),
+        "{plan}"
+    );
+    assert_eq!(plan["clusters"][0]["allocation_enable"], "primaries");
 }
 
 #[test]
