@@ -480,3 +480,84 @@ async fn a_removed_pods_dc_util_hook_is_disabled_for_the_removal() {
     assert!(!labels.contains_key("dc-util-disabled"), "{labels:?}");
     setup.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dedicated_masters_change_one_node_at_a_time() {
+    let mut with_masters = shape("alpha", false);
+    with_masters.masters = 3;
+    let setup = Setup::start("scale-masters", &[with_masters]).await;
+    let up = request(
+        &setup,
+        "scale-masters-up",
+        "alpha",
+        &[("master", 5)],
+        Mode::Direct,
+    );
+    start(&setup, &up).await;
+    let report = finish(&setup, &up.request_id).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Completed, "{text}");
+    let c = &report.clusters[0];
+    let added: Vec<&str> = c.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(added, ["master-3", "master-4"], "{text}");
+    // One at a time: the second joined after the first had finished.
+    assert!(c.nodes[1].started_at >= c.nodes[0].finished_at, "{text}");
+
+    let down = request(
+        &setup,
+        "scale-masters-down",
+        "alpha",
+        &[("master", 3)],
+        Mode::Direct,
+    );
+    start(&setup, &down).await;
+    let report = finish(&setup, &down.request_id).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Completed, "{text}");
+    let removed: Vec<&str> = report.clusters[0].nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(removed, ["master-4", "master-3"], "{text}");
+    let sim = setup.sim_cluster("alpha");
+    assert_eq!(sim["max_unavailable_nodes"], 1, "{sim}");
+    let members = sim["members"].as_array().unwrap().last().unwrap()["nodes"].clone();
+    assert_eq!(
+        members,
+        serde_json::json!([
+            "data-hot-0",
+            "data-hot-1",
+            "data-hot-2",
+            "master-0",
+            "master-1",
+            "master-2"
+        ]),
+        "{sim}"
+    );
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_direct_on_an_operators_resource_sets_its_counts_at_the_end() {
+    let setup = Setup::start("scale-force-direct", &[shape("alpha", true)]).await;
+    let mut up = request(&setup, "scale-force-up", "alpha", &[("hot", 4)], Mode::Direct);
+    up.options.request.force_direct = true;
+    start(&setup, &up).await;
+    let report = finish(&setup, &up.request_id).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Completed, "{text}");
+    assert_eq!(report.clusters[0].mode, Some(Mode::Direct), "{text}");
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        setup.kube(),
+        "cratedb",
+        &kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk("cloud.crate.io", "v1", "CrateDB"),
+            "cratedbs",
+        ),
+    );
+    let resource = api.get("alpha").await.unwrap();
+    assert_eq!(
+        resource.data["spec"]["nodes"]["data"][0]["replicas"], 4,
+        "{:?}",
+        resource.data
+    );
+    assert_eq!(members(&setup, "alpha").await.len(), 4, "{text}");
+    setup.stop().await;
+}
