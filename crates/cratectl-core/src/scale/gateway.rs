@@ -12,7 +12,10 @@
 //! §Metadata gateway), so a running node keeps its old values and its node check 1
 //! (`RecoveryExpectedNodesSysCheck`) fails until it restarts: the report names those nodes.
 //! Which total an item gets follows its own name (`_data_nodes`: data nodes; `_nodes`: every
-//! node), so no version has to be guessed.
+//! node), so no version has to be guessed. Clusters from before CrateDB 4.0 (Zen1 discovery)
+//! also carry `-Cdiscovery.zen.minimum_master_nodes=`, the master quorum: it becomes a majority
+//! of the master-eligible nodes, so a scale of master-eligible nodes cannot leave a quorum that
+//! the remaining nodes can never reach (or two halves that can each elect a master).
 
 use std::collections::BTreeMap;
 
@@ -28,10 +31,13 @@ pub fn quorum(n: u64) -> u64 {
 pub struct Totals {
     pub data_nodes: u64,
     pub all_nodes: u64,
+    /// Master-eligible nodes (for the Zen1 master quorum).
+    #[serde(default)]
+    pub master_eligible: u64,
 }
 
 /// The gateway items of a command line this module rewrites, by setting name.
-const ITEMS: [(&str, Kind); 4] = [
+const ITEMS: [(&str, Kind); 5] = [
     ("gateway.expected_data_nodes", Kind::Expected { data: true }),
     (
         "gateway.recover_after_data_nodes",
@@ -39,12 +45,14 @@ const ITEMS: [(&str, Kind); 4] = [
     ),
     ("gateway.expected_nodes", Kind::Expected { data: false }),
     ("gateway.recover_after_nodes", Kind::RecoverAfter { data: false }),
+    ("discovery.zen.minimum_master_nodes", Kind::MasterQuorum),
 ];
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
     Expected { data: bool },
     RecoverAfter { data: bool },
+    MasterQuorum,
 }
 
 impl Kind {
@@ -53,6 +61,7 @@ impl Kind {
         match self {
             Kind::Expected { data } => pick(data),
             Kind::RecoverAfter { data } => quorum(pick(data)),
+            Kind::MasterQuorum => quorum(totals.master_eligible),
         }
     }
 }
@@ -151,6 +160,7 @@ mod tests {
             Totals {
                 data_nodes: 5,
                 all_nodes: 8,
+                master_eligible: 3,
             },
         );
         assert_eq!(
@@ -169,6 +179,7 @@ mod tests {
             Totals {
                 data_nodes: 5,
                 all_nodes: 8,
+                master_eligible: 3,
             },
         );
         assert_eq!(changes["expected_data_nodes"], Change { from: Some(3), to: 5 });
@@ -186,11 +197,36 @@ mod tests {
             Totals {
                 data_nodes: 2,
                 all_nodes: 5,
+                master_eligible: 3,
             },
         );
         assert_eq!(
             after,
             cmd(&["-Cgateway.recover_after_nodes=3", "-Cgateway.expected_nodes=5"])
+        );
+    }
+
+    #[test]
+    fn old_clusters_get_a_majority_of_master_eligible_nodes_as_their_quorum() {
+        let before = cmd(&[
+            "-Cdiscovery.zen.minimum_master_nodes=2",
+            "-Cgateway.expected_nodes=3",
+        ]);
+        let totals = Totals {
+            data_nodes: 5,
+            all_nodes: 5,
+            master_eligible: 5,
+        };
+        assert_eq!(
+            patch_command(&before, totals),
+            cmd(&[
+                "-Cdiscovery.zen.minimum_master_nodes=3",
+                "-Cgateway.expected_nodes=5"
+            ])
+        );
+        assert_eq!(
+            changes(&before, totals)["discovery.zen.minimum_master_nodes"],
+            Change { from: Some(2), to: 3 }
         );
     }
 
@@ -204,6 +240,7 @@ mod tests {
         let totals = Totals {
             data_nodes: 9,
             all_nodes: 9,
+            master_eligible: 9,
         };
         assert_eq!(patch_command(&before, totals), before);
         assert!(changes(&before, totals).is_empty());

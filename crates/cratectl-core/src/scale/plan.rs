@@ -412,9 +412,16 @@ pub fn plan(facts: &ClusterFacts, request: &Request) -> Result<Planned, String> 
     // Node totals and the replica guard.
     let data_after: u64 = data.iter().map(|g| target(g)).sum();
     let masters_after: u64 = facts.groups.iter().filter(|g| g.is_master()).map(&target).sum();
+    let eligible_masters_after: u64 = facts
+        .groups
+        .iter()
+        .filter(|g| g.master_eligible())
+        .map(&target)
+        .sum();
     let totals_after = Totals {
         data_nodes: data_after,
         all_nodes: data_after + masters_after,
+        master_eligible: eligible_masters_after,
     };
     let mut group_changes: Vec<GroupChange> = Vec::new();
     for g in &changes {
