@@ -168,7 +168,8 @@ pub enum Command {
     /// Refused before anything is recorded (exit 2): a malformed GROUP=N, an unknown or repeated
     /// group, every data group to 0 (use suspend), an even or < 3 master count, a
     /// master-eligible group below 2, a table or partition whose replicas would not fit (each
-    /// named), a non-OnDelete StatefulSet, a suspended cluster, a held Lease, --cluster-url.
+    /// named), a non-OnDelete StatefulSet, a suspended cluster, a held Lease, the CrateDB
+    /// operator running a handler on the resource, --cluster-url.
     /// Fails at its start (exit 1): not stable GREEN, a leaving node missing,
     /// allocation.enable not `all`, the resource changed since the plan. Nothing to do: exit 0.
     /// Cancel, stop or a crash leave no exclusion, label, changed setting or Lease of ours;

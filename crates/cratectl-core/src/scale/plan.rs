@@ -122,6 +122,10 @@ pub struct ClusterFacts {
     pub allocation_enable: String,
     /// Shard copies per node name (`sys.shards`).
     pub shards_on: BTreeMap<String, u64>,
+    /// The CrateDB operator's handlers running on the resource now (`cluster_update.scale
+    /// since 2026-12-07T09:58:12Z`), from its progress annotations.
+    #[serde(default)]
+    pub operator_busy: Vec<String>,
 }
 
 /// What the user asked for.
@@ -341,6 +345,14 @@ pub fn plan(facts: &ClusterFacts, request: &Request) -> Result<Planned, String> 
         }
         (Mode::Direct, true) => Mode::Direct,
     };
+
+    if !facts.operator_busy.is_empty() {
+        return Err(format!(
+            "{} is busy: the CrateDB operator is running {}; wait until it has finished",
+            facts.qualified,
+            facts.operator_busy.join(", ")
+        ));
+    }
 
     let data: Vec<&GroupFacts> = facts.groups.iter().filter(|g| !g.is_master()).collect();
     if !data.is_empty() && data.iter().all(|g| g.replicas == 0) {
@@ -869,6 +881,17 @@ mod tests {
         let plan = run(&facts, &[("hot", 3)]);
         assert_eq!(plan.start_problems.len(), 2, "{:?}", plan.start_problems);
         assert!(plan.start_problems[1].contains("cluster.routing.allocation.enable is 'primaries'"));
+    }
+
+    #[test]
+    fn a_running_operator_handler_makes_the_cluster_busy() {
+        let mut facts = legacy(3);
+        facts.operator_busy = vec!["cluster_update.scale since 2026-12-07T09:58:12Z".into()];
+        assert_eq!(
+            refusal(&facts, &[("hot", 4)]),
+            "crate/prod is busy: the CrateDB operator is running cluster_update.scale since \
+             2026-12-07T09:58:12Z; wait until it has finished"
+        );
     }
 
     #[test]

@@ -71,6 +71,17 @@ pub enum GroupState {
     Failed,
 }
 
+impl GroupState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupState::Pending => "pending",
+            GroupState::Running => "running",
+            GroupState::Done => "done",
+            GroupState::Failed => "failed",
+        }
+    }
+}
+
 /// One group's change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GroupReport {
@@ -146,7 +157,14 @@ fn cluster_text(out: &mut String, report: &ScaleClusterReport) {
     out.push('\n');
     common_lines(out, c);
     for g in &report.groups {
-        let _ = writeln!(out, "  group {}: {} -> {} ({:?})", g.group, g.from, g.to, g.state);
+        let _ = writeln!(
+            out,
+            "  group {}: {} -> {} ({})",
+            g.group,
+            g.from,
+            g.to,
+            g.state.as_str()
+        );
     }
     let width = report
         .nodes

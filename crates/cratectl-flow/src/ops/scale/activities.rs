@@ -112,6 +112,17 @@ pub async fn read_facts(env: &ActivityEnv, at: &At) -> Result<FactsOut, Activity
             exclusions: saga::exclusion_list(&settings),
             allocation_enable,
             shards_on: shards.into_iter().collect(),
+            operator_busy: resource
+                .progress
+                .iter()
+                .map(|(key, value)| {
+                    let handler = key.trim_start_matches("operator.cloud.crate.io/");
+                    match value.get("started").and_then(Value::as_str) {
+                        Some(started) => format!("{handler} since {started}"),
+                        None => handler.to_string(),
+                    }
+                })
+                .collect(),
         },
         generation: resource.generation,
     })
