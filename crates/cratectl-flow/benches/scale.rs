@@ -5,8 +5,8 @@
 //! The limit is the simulator's own time, read from its evidence: the drain (from the exclusion
 //! written to the cluster settled again — GREEN, nothing initializing or relocating), then per
 //! removed node its departure (from the StatefulSet's replicas patch to the node gone from
-//! `sys.nodes`), plus the stable gates' deliberate windows (`(polls − 1) × interval`: the first
-//! reading, one before each removal, one at the end). Overhead = wall time − limit, also per
+//! `sys.nodes`), plus the stable gates' deliberate windows (`(polls − 1) × interval`: one
+//! before the scale, one before each removal, one at the end). Overhead = wall time − limit, also per
 //! removed node.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -3,7 +3,7 @@
 //!
 //! * [`scale_request`] — the top-level workflow the user's id names (one cluster).
 //! * [`scale_cluster`] — one cluster: facts → plan (and compare with the CLI's) → Lease → a
-//!   first reading, safe → record the settings → per group, in the plan's order (masters up,
+//!   first reading, safe → stable GREEN → an exclusion-only saga → per group, in the plan's order (masters up,
 //!   data up, data down, masters down):
 //!   * **up**: gateway settings → replicas (dedicated masters one node at a time; operator
 //!     mode: the resource's count, then the operator followed) → every new node joined →
@@ -158,6 +158,9 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         self.op.step("lease", None);
         self.op.take_lease().await?;
         self.op.validate().await?;
+        self.op
+            .await_stable("gate", "stable GREEN before the scale", None)
+            .await?;
         self.op.open_exclusion_saga();
 
         for (index, change) in plan.groups.iter().enumerate() {
