@@ -580,10 +580,12 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
 
     /// Records (published) that `pod`'s node is about to depart, before the write that makes
     /// it go: cleanup then waits for it before lifting exclusions.
-    pub fn mark_departing(&mut self, pod: &str, node: &str) {
+    pub fn mark_departing(&mut self, pod: &str, node: &str, statefulset: &str, ordinal: u64) {
         self.open.departing = Some(Departing {
             pod: pod.to_string(),
             node: node.to_string(),
+            statefulset: Some(statefulset.to_string()),
+            ordinal: Some(ordinal),
         });
         self.publish();
     }
@@ -613,6 +615,7 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                         node: departing.node.clone(),
                         interval,
                         budget,
+                        or_still_wanted: departing.statefulset.clone().zip(departing.ordinal),
                     }
                 })
                 .await

@@ -144,6 +144,12 @@ pub struct Departing {
     pub pod: String,
     /// Its CrateDB node name.
     pub node: String,
+    /// Its StatefulSet and ordinal: while the StatefulSet still wants it (`spec.replicas` above
+    /// the ordinal: the decrease never happened), it is not departing and its exclusion may go.
+    #[serde(default)]
+    pub statefulset: Option<String>,
+    #[serde(default)]
+    pub ordinal: Option<u64>,
 }
 
 impl OpenEffects {

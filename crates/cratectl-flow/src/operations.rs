@@ -528,6 +528,7 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
                 node: departing.node.clone(),
                 interval: DEPARTURE_POLL,
                 budget: crate::harness::CLEANUP_RETRY_BUDGET,
+                or_still_wanted: departing.statefulset.clone().zip(departing.ordinal),
             },
         )
         .await

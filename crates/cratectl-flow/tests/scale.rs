@@ -438,6 +438,15 @@ async fn stop_finishes_the_node_in_progress_and_cleans_up() {
     );
     assert!(c.exclusions_left.is_empty(), "{text}");
     assert_eq!(members(&setup, "alpha").await.len(), 4, "{text}");
+    // The command lines match the four nodes there are, not the three that were the target.
+    assert_eq!(
+        gateway(&setup, "crate-data-hot-alpha").await,
+        [
+            "-Cgateway.recover_after_data_nodes=3",
+            "-Cgateway.expected_data_nodes=4"
+        ],
+        "{text}"
+    );
     assert_eq!(
         setup.sim_cluster("alpha")["settings"],
         settings_before,
@@ -501,7 +510,9 @@ async fn dedicated_masters_change_one_node_at_a_time() {
     let added: Vec<&str> = c.nodes.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(added, ["master-3", "master-4"], "{text}");
     // One at a time: the second joined after the first had finished.
-    assert!(c.nodes[1].started_at >= c.nodes[0].finished_at, "{text}");
+    let first_done = c.nodes[0].finished_at.expect("the first master finished");
+    let second_started = c.nodes[1].started_at.expect("the second master started");
+    assert!(second_started >= first_done, "{text}");
 
     let down = request(
         &setup,
@@ -559,5 +570,45 @@ async fn force_direct_on_an_operators_resource_sets_its_counts_at_the_end() {
         resource.data
     );
     assert_eq!(members(&setup, "alpha").await.len(), 4, "{text}");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dc_util_disabled_label_someone_else_set_stays() {
+    let mut four = shape("alpha", false);
+    four.data_groups = vec![("hot".into(), 4)];
+    let setup = Setup::start("scale-foreign-label", &[four]).await;
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    let api: kube::Api<StatefulSet> = kube::Api::namespaced(setup.kube(), "cratedb");
+    let label = serde_json::json!({"metadata": {"labels": {"dc-util-disabled": "true"}}});
+    api.patch(
+        "crate-data-hot-alpha",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&label),
+    )
+    .await
+    .unwrap();
+    let down = request(
+        &setup,
+        "scale-foreign-label-down",
+        "alpha",
+        &[("hot", 3)],
+        Mode::Direct,
+    );
+    start(&setup, &down).await;
+    let report = finish(&setup, &down.request_id).await;
+    assert_eq!(report.state, RequestState::Completed, "{}", report.text());
+    let labels = api
+        .get("crate-data-hot-alpha")
+        .await
+        .unwrap()
+        .metadata
+        .labels
+        .unwrap_or_default();
+    assert_eq!(
+        labels.get("dc-util-disabled").map(String::as_str),
+        Some("true"),
+        "not ours to remove: {labels:?}"
+    );
     setup.stop().await;
 }

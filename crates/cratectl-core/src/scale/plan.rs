@@ -72,6 +72,9 @@ pub struct GroupFacts {
     pub command: Vec<String>,
     /// Node names by ordinal, from the pods' `-Cnode.name=` (a hint; `sys.nodes` decides).
     pub node_names: BTreeMap<u64, String>,
+    /// The StatefulSet carries `dc-util-disabled=true` already (someone else's).
+    #[serde(default)]
+    pub dc_util_disabled: bool,
 }
 
 impl GroupFacts {
@@ -380,6 +383,32 @@ pub fn plan(facts: &ClusterFacts, request: &Request) -> Result<Planned, String> 
 
     let mut problems: Vec<String> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
+    // The resource and the StatefulSets must agree before anyone changes the resource (operator
+    // mode, or --force-direct's final sync): otherwise the operator is still at work, or someone
+    // scaled a StatefulSet by hand and the operator's view is stale.
+    if mode == Mode::Operator || facts.operator_managed {
+        for g in facts.groups.iter().filter(|g| g.resource_replicas != g.replicas) {
+            problems.push(format!(
+                "the resource says {}={} but StatefulSet {} has {} replicas (the operator has not \
+                 caught up, or it was scaled by hand); make them agree first",
+                g.name, g.resource_replicas, g.statefulset, g.replicas
+            ));
+        }
+    }
+    if mode == Mode::Operator
+        && facts
+            .groups
+            .iter()
+            .any(|g| g.is_master() && target(g) != g.replicas)
+    {
+        // Masters change one node at a time, through even counts the operator refuses
+        // (`update_cratedb`: "must be an odd number >= 3").
+        problems.push(
+            "in operator mode dedicated masters cannot change one node at a time (the operator \
+             refuses an even count): use --mode direct --force-direct"
+                .to_string(),
+        );
+    }
     for g in &facts.groups {
         let to = target(g);
         if to == g.replicas {
@@ -645,6 +674,7 @@ mod tests {
             update_strategy: Some("OnDelete".into()),
             command: command(master),
             node_names: BTreeMap::new(),
+            dc_util_disabled: false,
         }
     }
 
@@ -881,6 +911,22 @@ mod tests {
         let plan = run(&facts, &[("hot", 3)]);
         assert_eq!(plan.start_problems.len(), 2, "{:?}", plan.start_problems);
         assert!(plan.start_problems[1].contains("cluster.routing.allocation.enable is 'primaries'"));
+    }
+
+    #[test]
+    fn operator_mode_needs_agreeing_counts_and_leaves_masters_to_direct_mode() {
+        let mut facts = dedicated();
+        facts.operator_managed = true;
+        assert!(
+            refusal(&facts, &[("master", 5)]).contains("use --mode direct --force-direct"),
+            "masters step through even counts"
+        );
+        facts.groups[1].resource_replicas = 4;
+        let e = refusal(&facts, &[("hot", 2)]);
+        assert!(
+            e.contains("the resource says hot=4 but StatefulSet crate-data-hot-prod has 3 replicas"),
+            "{e}"
+        );
     }
 
     #[test]

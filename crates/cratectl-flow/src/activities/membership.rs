@@ -105,6 +105,11 @@ pub struct GoneIn {
     pub node: String,
     pub interval: Duration,
     pub budget: Duration,
+    /// `(StatefulSet, ordinal)`: also done when the StatefulSet still wants the pod
+    /// (`spec.replicas` above its ordinal), i.e. it is not leaving (cleanup after a decrease that
+    /// never happened).
+    #[serde(default)]
+    pub or_still_wanted: Option<(String, u64)>,
 }
 
 /// Until pod `pod` no longer exists, node `node` has left `sys.nodes`, and a master is
@@ -122,6 +127,18 @@ impl RunActivity<ActivityEnv> for AwaitNodeGone {
         let mut tick = tokio::time::Instant::now();
         let mut last;
         loop {
+            if let Some((sts, ordinal)) = &input.or_still_wanted
+                && let Some(facts) =
+                    cratectl_kube::scale::read_statefulset(&kube, &input.at.cluster.namespace, sts)
+                        .await
+                        .map_err(|e| kube_error(&e))?
+                && facts.replicas > *ordinal
+            {
+                return Ok(Waited {
+                    done: Some(true),
+                    last: format!("pod {} is still wanted by StatefulSet {sts}", input.pod),
+                });
+            }
             let pod = cratectl_kube::pods::get_pod(&kube, &input.at.cluster.namespace, &input.pod)
                 .await
                 .map_err(|e| kube_error(&e))?;

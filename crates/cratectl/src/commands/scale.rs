@@ -138,9 +138,11 @@ pub async fn run(args: ScaleArgs, global: GlobalArgs, top: Option<OutputFormat>)
         let mut plan = dry_run::dry_run(env, &scale, &read, &plan, now).await;
         if let Some(holder) = cluster.lease_holder(now) {
             for c in &mut plan.clusters {
-                c.warnings.push(format!(
-                    "the cluster's Lease is held by {holder}: a scale would be refused"
-                ));
+                let held = format!("another operation holds the cluster's Lease: {holder}");
+                c.refused = Some(match c.refused.take() {
+                    Some(other) => format!("{held}; {other}"),
+                    None => held,
+                });
             }
         }
         match format {

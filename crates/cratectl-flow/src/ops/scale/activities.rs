@@ -76,6 +76,7 @@ pub async fn read_facts(env: &ActivityEnv, at: &At) -> Result<FactsOut, Activity
             resource_replicas: g.replicas,
             replicas: sts.replicas,
             update_strategy: sts.update_strategy.clone(),
+            dc_util_disabled: sts.dc_util_disabled,
             command: sts.crate_container.map(|(_, c)| c).unwrap_or_default(),
             node_names: node_hints(&cluster, &sts_name),
         });

@@ -150,10 +150,10 @@ pub async fn dry_run(
             .await
             .ok();
         let mut refused: Vec<String> = plan.start_problems.clone();
-        if let Some(h) = &health
-            && !h.safe
-        {
-            refused.insert(0, format!("not safe to start: {}", h.summary));
+        match &health {
+            Some(h) if !h.safe => refused.insert(0, format!("not safe to start: {}", h.summary)),
+            Some(_) => {}
+            None => refused.insert(0, "the cluster's health could not be read".to_string()),
         }
         let window = match request.options.common().schedule(&cluster.name) {
             Ok(Some(schedule)) => {

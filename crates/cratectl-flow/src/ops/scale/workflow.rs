@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use cratectl_core::op::OperationKind;
 use cratectl_core::op::report::ClusterState;
-use cratectl_core::scale::plan::{GroupChange, Mode, Plan, Planned, plan};
+use cratectl_core::scale::gateway::Totals;
+use cratectl_core::scale::plan::{GroupChange, MASTER_GROUP, Mode, Plan, Planned, plan};
 use cratectl_core::scale::report::{
     GroupState, NodeAction, NodeReport, NodeResult, ScaleClusterReport, ScaleReport,
 };
@@ -33,11 +34,13 @@ use super::model::{SCALE_CLUSTER, ScaleClusterInput, ScaleRequest, group_report,
 use crate::activities::At;
 use crate::activities::common::{ExcludeIn, ExcludeNodes};
 use crate::engine::{WfResult, WorkflowCtx};
-use crate::harness::{ClusterOp, Halt, Step};
+use crate::harness::{ClusterOp, Halt, Step, until};
 use crate::request::{Request, run_request};
 
 /// The phase of a cluster while its groups change.
 const PHASE_SCALE: &str = "scale";
+/// Longest wait between two re-assertions of the drain's exclusion (and looks at the mailbox).
+const DRAIN_SLICE: Duration = Duration::from_secs(30);
 
 /// The top-level workflow.
 pub async fn scale_request<C: WorkflowCtx>(ctx: &C, request: ScaleRequest) -> WfResult<ScaleReport> {
@@ -81,7 +84,11 @@ pub async fn scale_cluster<C: WorkflowCtx>(
         input.forced.as_deref(),
     )
     .await?;
-    let mut run = ScaleRun { op, input };
+    let mut run = ScaleRun {
+        op,
+        input,
+        labelled: Vec::new(),
+    };
     let outcome = run.body().await;
     let note = match &outcome {
         Err(Halt::Stopped(note) | Halt::Failed(note)) => Some(note.clone()),
@@ -108,6 +115,9 @@ pub async fn scale_cluster<C: WorkflowCtx>(
 struct ScaleRun<'c, C> {
     op: ClusterOp<'c, C, ScaleClusterReport>,
     input: ScaleClusterInput,
+    /// StatefulSets that carried `dc-util-disabled=true` before we started (not ours to set or
+    /// remove).
+    labelled: Vec<String>,
 }
 
 impl<C: WorkflowCtx> ScaleRun<'_, C> {
@@ -148,6 +158,13 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
             )));
         }
         self.fill_report(&plan, &read.facts.shards_on);
+        self.labelled = read
+            .facts
+            .groups
+            .iter()
+            .filter(|g| g.dc_util_disabled)
+            .map(|g| g.statefulset.clone())
+            .collect();
         if !plan.start_problems.is_empty() {
             return Err(Halt::Failed(format!(
                 "not safe to start: {}",
@@ -169,9 +186,9 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
             self.op.phase(PHASE_SCALE);
             self.op.report.groups[index].state = GroupState::Running;
             let result = if change.is_up() {
-                self.scale_up(&plan, change, schedule.as_ref()).await
+                self.scale_up(&plan, index, change, schedule.as_ref()).await
             } else {
-                self.scale_down(&plan, change, schedule.as_ref()).await
+                self.scale_down(&plan, index, change, schedule.as_ref()).await
             };
             self.op.report.groups[index].state = if result.is_ok() {
                 GroupState::Done
@@ -350,7 +367,10 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
             .map(|_| ())
     }
 
-    async fn patch_gateway(&mut self, plan: &Plan) -> Step<()> {
+    /// Sets the gateway settings on the command lines for the node counts once group `index`
+    /// has `count` nodes (groups before it at their targets, groups after it as they were), so
+    /// a scale that stops midway leaves command lines that match the nodes there are.
+    async fn patch_gateway(&mut self, plan: &Plan, index: usize, count: u64) -> Step<()> {
         if plan.gateway_statefulsets.is_empty() {
             return Ok(());
         }
@@ -360,7 +380,7 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
                 &GatewayIn {
                     at: self.op.at.clone(),
                     statefulsets: plan.gateway_statefulsets.clone(),
-                    totals: plan.totals_after,
+                    totals: totals_at(plan, index, count),
                 },
                 self.op.retries(),
             )
@@ -370,6 +390,7 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
     async fn scale_up(
         &mut self,
         plan: &Plan,
+        index: usize,
         change: &GroupChange,
         schedule: Option<&cratectl_core::maintenance::Schedule>,
     ) -> Step<()> {
@@ -378,11 +399,9 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
             &format!("adding {} node(s) to {}", change.joining.len(), change.group),
         )
         .await?;
-        self.patch_gateway(plan).await?;
         // Dedicated masters join one at a time (each changes the voting configuration); data
         // nodes all at once.
-        let steps: Vec<(u64, u64, Vec<String>)> = if change.group == cratectl_core::scale::plan::MASTER_GROUP
-        {
+        let steps: Vec<(u64, u64, Vec<String>)> = if change.group == MASTER_GROUP {
             change
                 .joining
                 .iter()
@@ -400,6 +419,7 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         };
         for (from, to, names) in steps {
             self.op.check_control().await?;
+            self.patch_gateway(plan, index, to).await?;
             for name in &names {
                 self.node_started(name).await?;
             }
@@ -459,6 +479,7 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
     async fn scale_down(
         &mut self,
         plan: &Plan,
+        index: usize,
         change: &GroupChange,
         schedule: Option<&cratectl_core::maintenance::Schedule>,
     ) -> Step<()> {
@@ -474,8 +495,10 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
             }
         }
         self.drain(&leaving).await?;
-        if plan.mode == Mode::Direct {
-            self.patch_gateway(plan).await?;
+        // dc_util's hooks on a removed pod must neither decommission it again nor touch
+        // allocation (in both modes: the operator's StatefulSets carry the hooks too). A label
+        // someone else set stays theirs.
+        if !self.labelled.contains(&change.statefulset) {
             self.op
                 .disable_dc_util(std::slice::from_ref(&change.statefulset))
                 .await?;
@@ -483,7 +506,13 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         for (k, node) in leaving.iter().enumerate() {
             self.op.check_control().await?;
             self.window(schedule, &format!("removing node {node}")).await?;
+            // Hours may have passed since the drain: this node and the ones after it must
+            // still be excluded and empty (an exclusion reset meanwhile lets shards come back).
+            self.drain(&leaving[k..]).await?;
             let current = change.from - k as u64;
+            if plan.mode == Mode::Direct {
+                self.patch_gateway(plan, index, current - 1).await?;
+            }
             let pod = format!("{}-{}", change.statefulset, current - 1);
             self.node_started(node).await?;
             let removed = self.remove_node(plan, change, current, node, &pod).await;
@@ -514,7 +543,8 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
                 Some(pod.to_string()),
             )
             .await?;
-        self.op.mark_departing(pod, node);
+        self.op
+            .mark_departing(pod, node, &change.statefulset, current - 1);
         self.set_count(plan, change, current, current - 1).await?;
         let at = self.op.at.clone();
         let interval = self.op.common.gate.interval;
@@ -530,6 +560,7 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
                     node: node.clone(),
                     interval,
                     budget,
+                    or_still_wanted: None,
                 },
             )
             .await?;
@@ -540,18 +571,23 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         Ok(())
     }
 
-    /// Waits until the leaving nodes hold no shard copy. A stretch of `drain_stall` without a
-    /// copy leaving fails with CrateDB's explanation; the whole drain is bounded by `drain`.
+    /// Waits until the leaving nodes hold no shard copy, re-asserting their exclusion before
+    /// every slice (a full restart drops the transient level; someone may reset it) and
+    /// reading the control mailbox between slices (`stop` ends a long drain). A stretch of
+    /// `drain_stall` without a copy leaving fails with CrateDB's explanation; the whole drain is
+    /// bounded by `drain`. Both are measured with the workflow's clock (`ctx.now()`, recorded,
+    /// so a replay takes the same decisions), not by adding up wait budgets: a slice that ends
+    /// early on progress costs only the time it took.
     async fn drain(&mut self, leaving: &[String]) -> Step<()> {
         let timeouts = self.input.options.timeouts.clone();
         let at = self.op.at.clone();
         let interval = self.op.common.gate.interval;
-        let mut below = u64::MAX;
-        let mut spent = Duration::ZERO;
         let what = format!("shard copies to leave {}", leaving.join(", "));
+        let started = self.op.ctx.now().await?;
+        let mut progressed = started;
+        let mut best = u64::MAX;
         loop {
-            // Re-assert the exclusion (a full restart drops the transient level, someone may
-            // reset it): a no-op when every name is still there.
+            self.op.check_control().await?;
             self.op
                 .call::<ExcludeNodes>(
                     &ExcludeIn {
@@ -562,46 +598,52 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
                     self.op.retries(),
                 )
                 .await?;
-            let slice = timeouts.drain_stall.min(timeouts.drain.saturating_sub(spent));
             let names = leaving.to_vec();
-            let (left, used) = self
+            let slice = DRAIN_SLICE.min(timeouts.drain_stall);
+            let (left, _) = self
                 .op
                 .wait_up_to::<AwaitDrain, u64>("drain", &what, slice, |budget| DrainIn {
                     at: at.clone(),
                     names: names.clone(),
-                    below,
+                    below: best,
                     interval,
                     budget,
                 })
                 .await?;
-            spent += used;
+            let now = self.op.ctx.now().await?;
             match left {
                 Some(0) => return Ok(()),
-                Some(n) => below = n,
-                None if spent >= timeouts.drain => return Err(self.op.timed_out(&what, timeouts.drain)),
-                None => {
-                    let explanations = self
-                        .op
-                        .call::<ExplainDrain>(
-                            &ExplainIn {
-                                at: self.op.at.clone(),
-                                names: leaving.to_vec(),
-                            },
-                            self.op.retries(),
-                        )
-                        .await?;
-                    let last = self.op.report.common.last_readings.clone().unwrap_or_default();
-                    return Err(Halt::Failed(format!(
-                        "the drain stalled: no shard copy left {} for {} ({last}); CrateDB says: {}",
-                        leaving.join(", "),
-                        cratectl_core::text::duration(timeouts.drain_stall),
-                        if explanations.is_empty() {
-                            "nothing (no allocation decision recorded)".to_string()
-                        } else {
-                            explanations.join("; ")
-                        }
-                    )));
+                Some(n) => {
+                    best = n;
+                    progressed = now;
                 }
+                None => {}
+            }
+            if until(started, now) >= timeouts.drain {
+                return Err(self.op.timed_out(&what, timeouts.drain));
+            }
+            if until(progressed, now) >= timeouts.drain_stall {
+                let explanations = self
+                    .op
+                    .call::<ExplainDrain>(
+                        &ExplainIn {
+                            at: self.op.at.clone(),
+                            names: leaving.to_vec(),
+                        },
+                        self.op.retries(),
+                    )
+                    .await?;
+                let last = self.op.report.common.last_readings.clone().unwrap_or_default();
+                return Err(Halt::Failed(format!(
+                    "the drain stalled: no shard copy left {} for {} ({last}); CrateDB says: {}",
+                    leaving.join(", "),
+                    cratectl_core::text::duration(timeouts.drain_stall),
+                    if explanations.is_empty() {
+                        "nothing (no allocation decision recorded)".to_string()
+                    } else {
+                        explanations.join("; ")
+                    }
+                )));
             }
         }
     }
@@ -626,6 +668,28 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         }
         Ok(())
     }
+}
+
+/// The node totals once the change at `index` has `count` nodes: changes before it at their
+/// targets, changes after it at their starting counts, unchanged groups as they are.
+fn totals_at(plan: &Plan, index: usize, count: u64) -> Totals {
+    let mut totals = plan.totals_after;
+    for (j, change) in plan.groups.iter().enumerate() {
+        let now = match j.cmp(&index) {
+            std::cmp::Ordering::Less => change.to,
+            std::cmp::Ordering::Equal => count,
+            std::cmp::Ordering::Greater => change.from,
+        };
+        let adjust = |total: &mut u64| *total = (*total + now).saturating_sub(change.to);
+        if change.group != MASTER_GROUP {
+            adjust(&mut totals.data_nodes);
+        }
+        adjust(&mut totals.all_nodes);
+        if change.master_eligible {
+            adjust(&mut totals.master_eligible);
+        }
+    }
+    totals
 }
 
 /// `hot 3->5, master 3->5`.
