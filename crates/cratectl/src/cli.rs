@@ -162,8 +162,9 @@ pub enum Command {
     /// Modes: `auto` (default) picks `operator` when the resource carries the CrateDB
     /// operator's finalizer or last-handled annotation, else `direct`. Operator mode pre-drains
     /// leaving nodes itself, then changes the resource's replicas one node at a time and
-    /// follows the operator; direct mode patches the StatefulSets. `--mode direct` on an
-    /// operator's resource needs --force-direct.
+    /// follows the operator (dedicated masters there need --mode direct --force-direct: the
+    /// operator refuses the even counts one node at a time passes through); direct mode
+    /// patches the StatefulSets. `--mode direct` on an operator's resource needs --force-direct.
     ///
     /// Refused before anything is recorded (exit 2): a malformed GROUP=N, an unknown or repeated
     /// group, every data group to 0 (use suspend), an even or < 3 master count, a
