@@ -142,7 +142,8 @@ pub async fn run(args: DemoArgs, global: GlobalArgs, top: Option<OutputFormat>) 
          cratectl cluster list --context <ctx>                    # clusters, health, dc_util hook\n  \
          cratectl restart --context <ctx> <cluster> --dry-run     # the plan; changes nothing\n  \
          cratectl restart --context <ctx> <cluster>               # restart, one pod at a time, with progress\n  \
-         cratectl restart --context <ctx> <cluster> --async       # or record it, and run `cratectl worker`\n",
+         cratectl restart --context <ctx> <cluster> --async       # or record it, and run `cratectl worker`\n  \
+         cratectl scale --context <ctx> <cluster> hot=5 --dry-run # what adding two nodes would do\n",
     )?;
     running.task.abort();
     result

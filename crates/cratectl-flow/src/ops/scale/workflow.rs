@@ -2,7 +2,7 @@
 //! ([`crate::harness`], ARCHITECTURE §3, §4).
 //!
 //! * [`scale_request`] — the top-level workflow the user's id names (one cluster).
-//! * [`scale_cluster`] — one cluster: facts → plan (and compare with the CLI's) → Lease → a
+//! * [`scale_cluster`] — one cluster: Lease → facts → plan (and compare with the CLI's) → a
 //!   first reading, safe → stable GREEN → an exclusion-only saga → per group, in the plan's order (masters up,
 //!   data up, data down, masters down):
 //!   * **up**: gateway settings → replicas (dedicated masters one node at a time; operator
@@ -125,6 +125,10 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         let options = self.input.options.clone();
         let schedule = self.op.schedule()?;
 
+        // The Lease first: the plan is made from what the cluster looks like while no other
+        // operation can change it.
+        self.op.step("lease", None);
+        self.op.take_lease().await?;
         self.op.step("plan", None);
         let read = self
             .op
@@ -172,8 +176,6 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
             )));
         }
 
-        self.op.step("lease", None);
-        self.op.take_lease().await?;
         self.op.validate().await?;
         self.op
             .await_stable("gate", "stable GREEN before the scale", None)
@@ -218,6 +220,19 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         self.op.report.node_checks_failing = checks.failing;
         if let Some(error) = checks.error {
             self.op.report.common.warnings.push(error);
+        }
+        // The scale never writes `allocation.enable`; in operator mode the operator's own hold
+        // must be gone again (its after-update handler resets it).
+        let after = self
+            .op
+            .call::<ReadFacts>(&self.op.at.clone(), self.op.retries())
+            .await?;
+        if after.facts.allocation_enable != "all" {
+            self.op.report.common.warnings.push(format!(
+                "cluster.routing.allocation.enable is '{}' after the scale (not set by cratectl; \
+                 the operator's hold?): see cratectl doctor",
+                after.facts.allocation_enable
+            ));
         }
         Ok(())
     }
