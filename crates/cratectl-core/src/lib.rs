@@ -19,6 +19,7 @@
 //! * [`op`] — what every disruptive operation shares: workflow ids, the settings saga, window
 //!   fit, the report's common part, states and exit codes, lanes.
 //! * [`restart`] — a rolling restart's own decisions: pod order and skips, and its report.
+//! * [`restore`] — restoring snapshots: what `snapshot list` shows.
 //! * [`scale`] — scaling's own decisions (so far the replica guard).
 //! * [`doctor`] — leftovers of operations (settings, ownership labels, Leases) and their fixes.
 //! * [`text`] — the one way text for people writes a duration and an instant.
@@ -30,6 +31,7 @@ pub mod op;
 pub mod prestop;
 pub mod readings;
 pub mod restart;
+pub mod restore;
 pub mod scale;
 pub mod sql;
 pub mod text;

@@ -14,6 +14,7 @@ use cratectl_core::readings::{
     ClusterReading, NodeReading, SettingsReading, ShardCounts, ShardsInFlight, TOUCHED_SETTINGS, TableHealth,
     TableHealthLevel,
 };
+use cratectl_core::restore::snapshots::{RepositoryRow, SnapshotRow};
 use cratectl_core::scale::replicas::TableReplicas;
 use serde_json::Value;
 
@@ -49,6 +50,11 @@ pub mod statements {
     /// Why copies on the given nodes (ids) stay where they are (CrateDB's allocation deciders).
     pub const ALLOCATIONS_ON: &str = "SELECT table_schema, table_name, partition_ident, shard_id, \"primary\", \
         explanation, decisions FROM sys.allocations WHERE node_id = ANY(?) ORDER BY 1, 2, 3, 4";
+    /// Repositories: name and type only (their settings can hold an object store's keys).
+    pub const REPOSITORIES: &str = "SELECT name, type FROM sys.repositories ORDER BY name";
+    /// Every snapshot of every repository.
+    pub const SNAPSHOTS: &str = "SELECT repository, name, state, version, started, finished, tables \
+        FROM sys.snapshots ORDER BY repository, name";
     /// Nodes whose node check `?` fails and is not acknowledged.
     pub const FAILING_NODE_CHECKS: &str = "SELECT node_id FROM sys.node_checks \
         WHERE id = ? AND passed = false ORDER BY 1";
@@ -372,6 +378,64 @@ impl Client {
                     if primary { "primary" } else { "replica" },
                     cell(&via, "explanation", row, 5).text()?.unwrap_or_default()
                 ))
+            })
+            .collect()
+    }
+
+    /// The repositories (`sys.repositories`, name and type).
+    pub async fn repositories(&self) -> Result<Vec<RepositoryRow>, Error> {
+        let via = self.via();
+        let result = self.sql_idempotent(statements::REPOSITORIES, &[]).await?;
+        expect_columns(&via, statements::REPOSITORIES, &result, 2)?;
+        result
+            .rows
+            .iter()
+            .map(|row| {
+                Ok(RepositoryRow {
+                    name: cell(&via, "sys.repositories.name", row, 0).required_text()?,
+                    kind: cell(&via, "sys.repositories.type", row, 1)
+                        .text()?
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Every snapshot (`sys.snapshots`); `started`/`finished` are CrateDB timestamps
+    /// (milliseconds since the epoch).
+    pub async fn snapshots(&self) -> Result<Vec<SnapshotRow>, Error> {
+        let via = self.via();
+        let result = self.sql_idempotent(statements::SNAPSHOTS, &[]).await?;
+        expect_columns(&via, statements::SNAPSHOTS, &result, 7)?;
+        let instant = |row: &[Value], i: usize, column: &str| -> Result<Option<jiff::Timestamp>, Error> {
+            match cell(&via, column, row, i).int()? {
+                None => Ok(None),
+                Some(ms) => jiff::Timestamp::from_millisecond(ms)
+                    .map(Some)
+                    .map_err(|_| Error::protocol(&via, format!("{column} is {ms}, not a time"))),
+            }
+        };
+        result
+            .rows
+            .iter()
+            .map(|row| {
+                Ok(SnapshotRow {
+                    repository: cell(&via, "sys.snapshots.repository", row, 0).required_text()?,
+                    name: cell(&via, "sys.snapshots.name", row, 1).required_text()?,
+                    state: cell(&via, "sys.snapshots.state", row, 2)
+                        .text()?
+                        .unwrap_or_default(),
+                    version: cell(&via, "sys.snapshots.version", row, 3).text()?,
+                    started: instant(row, 4, "sys.snapshots.started")?,
+                    finished: instant(row, 5, "sys.snapshots.finished")?,
+                    tables: row
+                        .get(6)
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect(),
+                })
             })
             .collect()
     }

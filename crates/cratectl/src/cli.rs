@@ -114,6 +114,10 @@ pub enum Command {
     #[command(subcommand)]
     Cluster(ClusterCommand),
 
+    /// Snapshots: the repositories of a cluster and their snapshots.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+
     /// Run SQL on a cluster. Statements that change state need --write.
     #[command(
         after_help = "Examples:\n  cratectl sql prod-eu 'SELECT name FROM sys.nodes'\n  \
@@ -252,6 +256,33 @@ pub struct ClusterRef {
     /// The cluster: its CrateDB resource name or spec.cluster.name. Optional with --cluster-url.
     #[arg(value_name = "CLUSTER")]
     pub name: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Lists the cluster's repositories (name, type) and their snapshots, newest first: name,
+    /// state, the CrateDB version that wrote it, started/finished, tables. Repository settings
+    /// are never shown (they can hold keys). Read-only; works with --cluster-url too.
+    ///
+    /// Exit 0 when listed, 1 when the cluster cannot be read, 2 for invalid input (an unknown
+    /// --repository names the repositories there are).
+    #[command(after_help = "Examples:\n  cratectl snapshot list prod-eu\n  \
+        cratectl snapshot list prod-eu --repository backups -o json")]
+    List(SnapshotListArgs),
+}
+
+/// `cratectl snapshot list`.
+#[derive(Debug, Args)]
+pub struct SnapshotListArgs {
+    /// The cluster: CrateDB cluster name or resource name (not needed with --cluster-url).
+    #[arg(value_name = "CLUSTER")]
+    pub cluster: Option<String>,
+    /// Only this repository.
+    #[arg(long, value_name = "NAME")]
+    pub repository: Option<String>,
+    /// Output format (also a global option).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
 }
 
 #[derive(Debug, Subcommand)]

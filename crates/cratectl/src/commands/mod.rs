@@ -9,6 +9,7 @@ pub mod progress;
 pub mod restart;
 pub mod run;
 pub mod scale;
+pub mod snapshot;
 pub mod sql;
 pub mod workflows;
 
@@ -20,6 +21,7 @@ pub async fn run_async(command: Command, global: GlobalArgs, top: Option<OutputF
     match command {
         Command::Cluster(command) => cluster::run(command, global, top).await,
         Command::Sql(args) => sql::run(args, global, top).await,
+        Command::Snapshot(command) => snapshot::run(command, global, top).await,
         Command::Doctor(args) => doctor::run(args, global, top).await,
         Command::Maintenance(command) => maintenance::run(command, top),
         Command::Restart(args) => restart::run(args, global, top).await,
