@@ -139,12 +139,18 @@ pub struct ClusterCommon {
 pub trait ClusterOutcome {
     fn common(&self) -> &ClusterCommon;
     fn common_mut(&mut self) -> &mut ClusterCommon;
-    /// True when the cluster failed, was cancelled, or stopped after a failed step.
+    /// Whether one of the operation's own steps (a pod, a node) failed.
+    fn step_failed(&self) -> bool {
+        false
+    }
+    /// True when the cluster failed, was cancelled, or stopped after a failed step (a clean
+    /// `stop` is not a failure).
     fn is_failure(&self) -> bool {
-        matches!(
-            self.common().state,
-            ClusterState::Failed | ClusterState::Cancelled
-        )
+        match self.common().state {
+            ClusterState::Failed | ClusterState::Cancelled => true,
+            ClusterState::Stopped => self.step_failed(),
+            _ => false,
+        }
     }
 }
 
@@ -236,22 +242,17 @@ impl ClusterOutcome for AnyCluster {
         &mut self.common
     }
 
-    /// A run stopped on request is a failure only when a step failed before: the operation's
-    /// own rows (`pods`, `nodes`) say so with a `"result": "failed"`.
-    fn is_failure(&self) -> bool {
-        match self.common.state {
-            ClusterState::Failed | ClusterState::Cancelled => true,
-            ClusterState::Stopped => ["pods", "nodes"].iter().any(|key| {
-                self.rest
-                    .get(*key)
-                    .and_then(serde_json::Value::as_array)
-                    .is_some_and(|rows| {
-                        rows.iter()
-                            .any(|r| r.get("result").and_then(|v| v.as_str()) == Some("failed"))
-                    })
-            }),
-            _ => false,
-        }
+    /// The operation's own rows (`pods`, `nodes`) say a step failed with `"result": "failed"`.
+    fn step_failed(&self) -> bool {
+        ["pods", "nodes"].iter().any(|key| {
+            self.rest
+                .get(*key)
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|rows| {
+                    rows.iter()
+                        .any(|r| r.get("result").and_then(|v| v.as_str()) == Some("failed"))
+                })
+        })
     }
 }
 

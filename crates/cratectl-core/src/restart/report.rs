@@ -87,13 +87,8 @@ impl ClusterOutcome for ClusterReport {
         &mut self.common
     }
 
-    /// A restart stopped on request is a failure only when a pod failed before.
-    fn is_failure(&self) -> bool {
-        match self.common.state {
-            ClusterState::Failed | ClusterState::Cancelled => true,
-            ClusterState::Stopped => self.pods.iter().any(|p| p.result == PodResult::Failed),
-            _ => false,
-        }
+    fn step_failed(&self) -> bool {
+        self.pods.iter().any(|p| p.result == PodResult::Failed)
     }
 }
 

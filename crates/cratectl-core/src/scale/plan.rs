@@ -250,6 +250,32 @@ pub struct Plan {
     pub start_problems: Vec<String>,
 }
 
+impl Plan {
+    /// The node totals once the change at `index` has `count` nodes: changes before it at their
+    /// targets, changes after it at their starting counts, unchanged groups as they are (the
+    /// gateway settings of each step, so a scale that stops midway leaves command lines that
+    /// match the nodes there are).
+    pub fn totals_at(&self, index: usize, count: u64) -> Totals {
+        let mut totals = self.totals_after;
+        for (j, change) in self.groups.iter().enumerate() {
+            let now = match j.cmp(&index) {
+                std::cmp::Ordering::Less => change.to,
+                std::cmp::Ordering::Equal => count,
+                std::cmp::Ordering::Greater => change.from,
+            };
+            let adjust = |total: &mut u64| *total = (*total + now).saturating_sub(change.to);
+            if change.group != MASTER_GROUP {
+                adjust(&mut totals.data_nodes);
+            }
+            adjust(&mut totals.all_nodes);
+            if change.master_eligible {
+                adjust(&mut totals.master_eligible);
+            }
+        }
+        totals
+    }
+}
+
 /// The outcome of planning.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Planned {
@@ -856,6 +882,19 @@ mod tests {
         let plan = run(&facts, &[("master", 3), ("hot", 4)]);
         let order: Vec<&str> = plan.groups.iter().map(|g| g.group.as_str()).collect();
         assert_eq!(order, ["hot", "master"]);
+    }
+
+    #[test]
+    fn each_step_has_the_totals_of_the_nodes_there_are_then() {
+        // master 3 -> 5 first, then hot 3 -> 2 (dedicated masters: data nodes are not
+        // master-eligible).
+        let plan = run(&dedicated(), &[("hot", 2), ("master", 5)]);
+        assert_eq!(plan.groups[0].group, "master");
+        let t = plan.totals_at(0, 4);
+        assert_eq!((t.data_nodes, t.all_nodes, t.master_eligible), (5, 9, 4));
+        let t = plan.totals_at(1, 2);
+        assert_eq!((t.data_nodes, t.all_nodes, t.master_eligible), (4, 9, 5));
+        assert_eq!(plan.totals_at(1, 2), plan.totals_after);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gateway::Change;
 use super::plan::{Mode, ReplicaCheck};
-use crate::op::report::{ClusterCommon, ClusterOutcome, ClusterState, OperationReport, common_lines};
+use crate::op::report::{ClusterCommon, ClusterOutcome, OperationReport, common_lines};
 
 /// What a node does in the scale.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,13 +123,8 @@ impl ClusterOutcome for ScaleClusterReport {
         &mut self.common
     }
 
-    /// Stopped on request is a failure only when a node failed before.
-    fn is_failure(&self) -> bool {
-        match self.common.state {
-            ClusterState::Failed | ClusterState::Cancelled => true,
-            ClusterState::Stopped => self.nodes.iter().any(|n| n.result == NodeResult::Failed),
-            _ => false,
-        }
+    fn step_failed(&self) -> bool {
+        self.nodes.iter().any(|n| n.result == NodeResult::Failed)
     }
 }
 
@@ -213,6 +208,7 @@ fn cluster_text(out: &mut String, report: &ScaleClusterReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::op::report::ClusterState;
 
     #[test]
     fn the_json_shape_is_the_contract() {

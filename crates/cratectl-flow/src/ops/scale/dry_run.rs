@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use cratectl_core::op::OperationKind;
 use cratectl_core::op::window::decide;
 use cratectl_core::scale::gateway::Change;
-use cratectl_core::scale::plan::{ClusterFacts, Mode, Plan, ReplicaCheck};
+use cratectl_core::scale::plan::{ClusterFacts, GroupChange, Mode, Plan, ReplicaCheck};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -34,17 +34,6 @@ pub struct DryRun {
     pub clusters: Vec<ClusterPlan>,
 }
 
-/// One group's change in the plan.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GroupPlan {
-    pub group: String,
-    pub statefulset: String,
-    pub from: u64,
-    pub to: u64,
-    pub master_eligible: bool,
-    pub update_strategy: Option<String>,
-}
-
 /// One cluster's plan.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ClusterPlan {
@@ -54,7 +43,8 @@ pub struct ClusterPlan {
     pub mode: Mode,
     pub health: Option<HealthNow>,
     pub window: Option<WindowNow>,
-    pub groups: Vec<GroupPlan>,
+    /// The group changes in the order they run.
+    pub groups: Vec<GroupChange>,
     pub add_nodes: Vec<String>,
     pub remove_nodes: Vec<String>,
     pub shards_to_move: u64,
@@ -210,18 +200,7 @@ fn cluster_plan(
         mode: plan.mode,
         health,
         window,
-        groups: plan
-            .groups
-            .iter()
-            .map(|g| GroupPlan {
-                group: g.group.clone(),
-                statefulset: g.statefulset.clone(),
-                from: g.from,
-                to: g.to,
-                master_eligible: g.master_eligible,
-                update_strategy: g.update_strategy.clone(),
-            })
-            .collect(),
+        groups: plan.groups.clone(),
         add_nodes: plan.add_nodes.clone(),
         remove_nodes: plan.remove_nodes.clone(),
         shards_to_move: plan.shards_to_move,

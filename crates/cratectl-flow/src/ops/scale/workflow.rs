@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use cratectl_core::op::OperationKind;
 use cratectl_core::op::report::ClusterState;
-use cratectl_core::scale::gateway::Totals;
 use cratectl_core::scale::plan::{GroupChange, MASTER_GROUP, Mode, Plan, Planned, plan};
 use cratectl_core::scale::report::{
     GroupState, NodeAction, NodeReport, NodeResult, ScaleClusterReport, ScaleReport,
@@ -395,7 +394,7 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
                 &GatewayIn {
                     at: self.op.at.clone(),
                     statefulsets: plan.gateway_statefulsets.clone(),
-                    totals: totals_at(plan, index, count),
+                    totals: plan.totals_at(index, count),
                 },
                 self.op.retries(),
             )
@@ -683,28 +682,6 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         }
         Ok(())
     }
-}
-
-/// The node totals once the change at `index` has `count` nodes: changes before it at their
-/// targets, changes after it at their starting counts, unchanged groups as they are.
-fn totals_at(plan: &Plan, index: usize, count: u64) -> Totals {
-    let mut totals = plan.totals_after;
-    for (j, change) in plan.groups.iter().enumerate() {
-        let now = match j.cmp(&index) {
-            std::cmp::Ordering::Less => change.to,
-            std::cmp::Ordering::Equal => count,
-            std::cmp::Ordering::Greater => change.from,
-        };
-        let adjust = |total: &mut u64| *total = (*total + now).saturating_sub(change.to);
-        if change.group != MASTER_GROUP {
-            adjust(&mut totals.data_nodes);
-        }
-        adjust(&mut totals.all_nodes);
-        if change.master_eligible {
-            adjust(&mut totals.master_eligible);
-        }
-    }
-    totals
 }
 
 /// `hot 3->5, master 3->5`.
