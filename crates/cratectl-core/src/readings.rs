@@ -87,6 +87,9 @@ pub const TOUCHED_SETTINGS: &[(&str, &str)] = &[
     ("cluster.graceful_stop.min_availability", "PRIMARIES"),
     ("cluster.graceful_stop.timeout", "2h"),
     ("cluster.graceful_stop.force", "false"),
+    // A restore's recovery tuning (the operator's values: 200mb and 6).
+    ("indices.recovery.max_bytes_per_sec", "40mb"),
+    ("cluster.routing.allocation.cluster_concurrent_rebalance", "2"),
 ];
 
 /// Shard copies per node (`sys.shards` grouped by `node['name']`), for deallocation.

@@ -35,6 +35,7 @@ mod client;
 mod error;
 mod reads;
 mod redact;
+pub mod restore;
 pub mod retry;
 mod secret;
 mod transport;

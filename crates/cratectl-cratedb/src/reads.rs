@@ -95,7 +95,7 @@ pub struct HealthReading {
 }
 
 /// Checks the shape of an answer: the expected number of columns in every row.
-fn expect_columns(via: &str, stmt: &str, result: &SqlResult, n: usize) -> Result<(), Error> {
+pub(crate) fn expect_columns(via: &str, stmt: &str, result: &SqlResult, n: usize) -> Result<(), Error> {
     if result.cols.len() != n || result.rows.iter().any(|r| r.len() != n) {
         return Err(Error::protocol(
             via,
@@ -110,7 +110,7 @@ fn expect_columns(via: &str, stmt: &str, result: &SqlResult, n: usize) -> Result
 }
 
 /// A typed cell: `column` names it in messages.
-struct Cell<'a> {
+pub(crate) struct Cell<'a> {
     via: &'a str,
     column: &'a str,
     value: &'a Value,
@@ -124,7 +124,7 @@ impl Cell<'_> {
         )
     }
 
-    fn text(&self) -> Result<Option<String>, Error> {
+    pub(crate) fn text(&self) -> Result<Option<String>, Error> {
         match self.value {
             Value::Null => Ok(None),
             Value::String(s) => Ok(Some(s.clone())),
@@ -132,27 +132,27 @@ impl Cell<'_> {
         }
     }
 
-    fn required_text(&self) -> Result<String, Error> {
+    pub(crate) fn required_text(&self) -> Result<String, Error> {
         self.text()?.ok_or_else(|| self.wrong("text"))
     }
 
-    fn int(&self) -> Result<Option<i64>, Error> {
+    pub(crate) fn int(&self) -> Result<Option<i64>, Error> {
         match self.value {
             Value::Null => Ok(None),
             v => v.as_i64().map(Some).ok_or_else(|| self.wrong("an integer")),
         }
     }
 
-    fn required_int(&self) -> Result<i64, Error> {
+    pub(crate) fn required_int(&self) -> Result<i64, Error> {
         self.int()?.ok_or_else(|| self.wrong("an integer"))
     }
 
-    fn count(&self) -> Result<u64, Error> {
+    pub(crate) fn count(&self) -> Result<u64, Error> {
         u64::try_from(self.required_int()?).map_err(|_| self.wrong("a count"))
     }
 }
 
-fn cell<'a>(via: &'a str, column: &'a str, row: &'a [Value], i: usize) -> Cell<'a> {
+pub(crate) fn cell<'a>(via: &'a str, column: &'a str, row: &'a [Value], i: usize) -> Cell<'a> {
     Cell {
         via,
         column,

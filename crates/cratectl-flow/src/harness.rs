@@ -32,13 +32,15 @@ use serde::Serialize;
 
 use crate::activities::common::{
     AwaitReading, AwaitStable, ClearRoutingOwner, ExcludeIn, ExcludeNodes, HealthOut, HoldAllocation, HoldIn,
-    LabelIn, LabelsIn, LeaseIn, ReadExclusions, ReadingIn, RecordSettings, ReleaseLease, RestoreIn,
-    RestoreSettings, SetLabel, StableIn, TakeLease,
+    LabelIn, LabelsIn, LeaseIn, ReadExclusions, ReadSettings, ReadingIn, RecordSettings, ReleaseLease,
+    RestoreIn, RestoreSettings, SetIn, SetLabel, SetSettings, StableIn, TakeLease,
 };
 use crate::activities::membership::{AwaitNodeGone, GoneIn};
+use crate::activities::restore_effects::{UndoIn, UndoRestoreEffects};
 use crate::activities::{At, Waited};
 use crate::engine::{Activity, ActivityOptions, WfError, WfResult, WorkflowCtx};
 use crate::model::{CONTROL_MAILBOX, ClusterProgress, Common, Control, Departing, OpenEffects};
+use cratectl_core::sql::Literal;
 
 /// Longest slice a waiting activity runs before the workflow publishes what it saw.
 const WAIT_SLICE: Duration = Duration::from_secs(30);
@@ -597,6 +599,54 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
         }
     }
 
+    fn restore_undo(&self) -> UndoIn {
+        UndoIn {
+            at: self.at.clone(),
+            renamed: self.open.tables_renamed.clone(),
+            repository: self.open.repository_created.clone(),
+            deployments: self.open.deployments_scaled.clone(),
+        }
+    }
+
+    /// Records `names` in the saga (their effective values now), before the first change to
+    /// any of them; names recorded earlier keep their first value.
+    pub async fn record_settings_of(&mut self, names: &[&str]) -> Step<()> {
+        let mut saga = self.open.saga.clone().unwrap_or_default();
+        if names.iter().all(|n| saga.prior(n).is_some()) {
+            return Ok(());
+        }
+        self.step("record settings", None);
+        let reading = self
+            .call::<ReadSettings>(&self.at.clone(), self.retries())
+            .await?;
+        saga.add(&reading, names);
+        self.open.saga = Some(saga);
+        self.publish();
+        Ok(())
+    }
+
+    /// Writes `values` at both levels; each must be recorded in the saga first.
+    pub async fn change_settings(&mut self, values: &[(String, Literal)]) -> Step<()> {
+        let recorded = self.open.saga.as_ref();
+        if let Some((name, _)) = values
+            .iter()
+            .find(|(n, _)| recorded.and_then(|s| s.prior(n)).is_none())
+        {
+            return Err(Halt::Failed(format!(
+                "internal error: {name} changed before it was recorded"
+            )));
+        }
+        self.step("change settings", None);
+        self.call::<SetSettings>(
+            &SetIn {
+                at: self.at.clone(),
+                values: values.to_vec(),
+            },
+            self.retries(),
+        )
+        .await
+    }
+
     /// Undoes every open effect; returns what could not be undone.
     pub async fn cleanup(&mut self) -> Result<(), String> {
         let mut problems = Vec::new();
@@ -629,6 +679,28 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                     "could not tell whether node {} left ({e})",
                     departing.node
                 )),
+            }
+        }
+        if !self.open.restore_effects_closed() {
+            self.step("undo restore effects", None);
+            match self
+                .call::<UndoRestoreEffects>(
+                    &self.restore_undo(),
+                    ActivityOptions::within(CLEANUP_RETRY_BUDGET),
+                )
+                .await
+            {
+                Ok(notes) => {
+                    for note in notes {
+                        self.ctx.log(&note);
+                    }
+                    self.open.repository_created = None;
+                    self.open.tables_renamed.clear();
+                    self.open.deployments_scaled.clear();
+                }
+                Err(Halt::Failed(e) | Halt::Stopped(e)) => {
+                    problems.push(format!("restore effects NOT undone ({e})"))
+                }
             }
         }
         if let Some(saga) = self.open.saga.clone() {

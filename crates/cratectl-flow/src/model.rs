@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cratectl_core::op::saga::Saga;
+use cratectl_core::restore::input::TableName;
 use serde::{Deserialize, Serialize};
 
 /// The one mailbox every operation's workflows listen on; messages are [`Control`] as JSON.
@@ -136,6 +137,16 @@ pub struct OpenEffects {
     /// exclusion is lifted only once it has (lifting it earlier could move shards onto it).
     #[serde(default)]
     pub departing: Option<Departing>,
+    /// A restore's temporary repository, created by us (dropped at the end).
+    #[serde(default)]
+    pub repository_created: Option<String>,
+    /// A restore's internal tables renamed away: `(original, renamed to)` (renamed back unless
+    /// the restore succeeded).
+    #[serde(default)]
+    pub tables_renamed: Vec<(TableName, TableName)>,
+    /// Deployments we scaled to 0: `(name, replicas to put back)`.
+    #[serde(default)]
+    pub deployments_scaled: Vec<(String, i32)>,
 }
 
 /// A node on its way out of the cluster.
@@ -159,6 +170,14 @@ impl OpenEffects {
             && self.routing_owner_on.is_empty()
             && self.dc_util_disabled_on.is_empty()
             && self.departing.is_none()
+            && self.restore_effects_closed()
+    }
+
+    /// Whether no restore effect is open.
+    pub fn restore_effects_closed(&self) -> bool {
+        self.repository_created.is_none()
+            && self.tables_renamed.is_empty()
+            && self.deployments_scaled.is_empty()
     }
 }
 

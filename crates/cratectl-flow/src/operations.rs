@@ -22,6 +22,7 @@ use crate::activities::common::{
     ClearRoutingOwner, LabelIn, LabelsIn, LeaseIn, ReleaseLease, RestoreIn, RestoreSettings, SetLabel,
 };
 use crate::activities::membership::{AwaitNodeGone, GoneIn};
+use crate::activities::restore_effects::{UndoIn, UndoRestoreEffects};
 use crate::engine::{
     Engine, EngineClient, EngineError, EngineWorker, InstanceState, InstanceStatus, RunActivity, WorkerLimits,
 };
@@ -31,6 +32,7 @@ use crate::model::{
     new_cluster_common,
 };
 use crate::ops::restart::model::{RESTART_REQUEST, RESTART_REQUEST_V1};
+use crate::ops::restore::model::RESTORE_REQUEST;
 use crate::ops::scale::model::SCALE_REQUEST;
 
 /// What every operation's request carries, read without knowing the operation (each request
@@ -57,6 +59,7 @@ const REQUEST_WORKFLOWS: &[(&str, OperationKind)] = &[
     (RESTART_REQUEST, OperationKind::Restart),
     (RESTART_REQUEST_V1, OperationKind::Restart),
     (SCALE_REQUEST, OperationKind::Scale),
+    (RESTORE_REQUEST, OperationKind::Restore),
 ];
 
 /// The operation kind of a request workflow name; `None` for a child or an unknown name.
@@ -517,7 +520,7 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
         target: progress.target.clone(),
         cluster: progress.cluster.clone(),
     };
-    let mut done = Vec::new();
+    let mut done: Vec<String> = Vec::new();
     if let Some(departing) = &progress.open.departing {
         // Its exclusion stays until it has left (see `harness::ClusterOp::cleanup`).
         let left = AwaitNodeGone::run(
@@ -534,13 +537,27 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
         .await
         .map_err(|e| format!("cannot tell whether node {} left: {}", departing.node, e.message))?;
         if left.done.is_some() {
-            done.push("waited for the departing node to leave");
+            done.push("waited for the departing node to leave".to_string());
         } else {
             return Err(format!(
                 "node {} has not left (last: {}); its exclusion stays: run cancel again or cratectl doctor",
                 departing.node, left.last
             ));
         }
+    }
+    if !progress.open.restore_effects_closed() {
+        let notes = UndoRestoreEffects::run(
+            env.clone(),
+            UndoIn {
+                at: at.clone(),
+                renamed: progress.open.tables_renamed.clone(),
+                repository: progress.open.repository_created.clone(),
+                deployments: progress.open.deployments_scaled.clone(),
+            },
+        )
+        .await
+        .map_err(|e| format!("restore effects NOT undone: {}", e.message))?;
+        done.extend(notes);
     }
     if let Some(saga) = &progress.open.saga {
         RestoreSettings::run(
@@ -553,7 +570,7 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
         )
         .await
         .map_err(|e| format!("settings NOT restored: {e}"))?;
-        done.push("settings restored");
+        done.push("settings restored".to_string());
     }
     if !progress.open.routing_owner_on.is_empty() {
         ClearRoutingOwner::run(
@@ -565,7 +582,7 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
         )
         .await
         .map_err(|e| e.message)?;
-        done.push("routing-owner label removed");
+        done.push("routing-owner label removed".to_string());
     }
     if !progress.open.dc_util_disabled_on.is_empty() {
         SetLabel::run(
@@ -579,7 +596,7 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
         )
         .await
         .map_err(|e| e.message)?;
-        done.push("dc-util-disabled label removed");
+        done.push("dc-util-disabled label removed".to_string());
     }
     if let Some(holder) = &progress.open.lease_holder {
         ReleaseLease::run(
@@ -593,9 +610,9 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
         )
         .await
         .map_err(|e| e.message)?;
-        done.push("Lease released");
+        done.push("Lease released".to_string());
     }
-    Ok(done.into_iter().map(str::to_string).collect())
+    Ok(done)
 }
 
 /// Starts a worker of `engine`: first undoes what stopped instances left open, then runs (and

@@ -12,6 +12,8 @@
 //!   wait, by watching, for it to go and for its replacement to be Ready.
 //! * [`scale`] — what a scale reads (the resource's counts and the operator's markers, the
 //!   StatefulSets' command lines) and its guarded writes (replicas, command, labels).
+//! * [`restore`] — a restore's Secrets (temporary repository keys, user passwords), the
+//!   operator's `spec.cluster.restoreSnapshot`, and the grand-central Deployment.
 //! * [`secrets`] — the `system` user's password from the operator's Secret.
 //! * [`transport`] — CrateDB through the Kubernetes API: [`transport::PortForward`] (keeps the
 //!   credentials) and [`transport::PodProxy`] (drops them).
@@ -24,6 +26,7 @@ pub mod error;
 pub mod labels;
 pub mod lease;
 pub mod pods;
+pub mod restore;
 pub mod scale;
 pub mod secrets;
 pub mod transport;

@@ -183,6 +183,39 @@ pub enum Command {
     #[command(after_help = SCALE_EXAMPLES)]
     Scale(ScaleArgs),
 
+    /// Restore a snapshot into a cluster, as a durable workflow that cleans up after itself.
+    ///
+    /// Choose exactly one scope: --all, --metadata, --tables-all (the keyword TABLES: tables
+    /// only, never users or settings), --table and/or --partition (repeatable), or --section
+    /// (repeatable; checked against the cluster's CrateDB version: `users`/`privileges` before
+    /// 6.5, `usermanagement` from 5.6). TABLE is SCHEMA.TABLE or TABLE (schema doc); a part in
+    /// double quotes is a quoted identifier ("My Table", "a.b"), unquoted parts are lower-cased.
+    /// SPEC is TABLE:COL=VALUE[,COL=VALUE…]; VALUE is JSON when it parses as a number, true,
+    /// false, null or a "string" (the way to carry , or =), else text.
+    ///
+    /// Choose exactly one repository: --repository NAME (existing: never created or dropped),
+    /// --repository-secret SECRET (a read-only temporary repository
+    /// cratectl_restore_<start> from the Secret's keys — s3: access-key-id, secret-access-key,
+    /// bucket, base-path, optional endpoint, region, protocol; azure: account-name,
+    /// account-key, container, base-path, optional endpoint — dropped again on every path), or
+    /// --from-resource (the Secret references of the resource's spec.cluster.restoreSnapshot).
+    /// Secret values are only ever bind arguments: never in a statement, log, report or error.
+    ///
+    /// Refused before anything is recorded (exit 2): no or several scope or repository options,
+    /// a bad TABLE, SPEC, section or snapshot name, a missing Secret or key, an unknown
+    /// repository or snapshot (listing what exists), a snapshot that is not SUCCESS (PARTIAL
+    /// needs --allow-partial) or was written by a newer CrateDB, tables or partitions that exist
+    /// already (listed), a restore already running or requested on the resource, a held Lease,
+    /// --all/--metadata/users sections without --yes when standard input is not a terminal,
+    /// --cluster-url. Fails (exit 1): not stable GREEN, allocation.enable not `all`, the
+    /// restore failing or exceeding --restore-timeout. Internal gc.* tables that exist are
+    /// renamed to <t>_temp first (grand-central scaled to 0) and dropped after success or
+    /// renamed back otherwise; after --all/--metadata/users sections the system (and gc_admin)
+    /// password is set back from the cluster's Secrets at once. Restored tables are never
+    /// dropped by cratectl. Exit codes as restart: 0, 1, 2, 130.
+    #[command(after_help = RESTORE_EXAMPLES)]
+    Restore(RestoreArgs),
+
     /// Runs operations started with --async and resumes interrupted ones.
     ///
     /// Runs until Ctrl-C or SIGTERM, then lets in-flight steps finish for a few seconds (a step
@@ -233,6 +266,13 @@ pub enum Command {
     /// Needs no cluster; writes only to a temporary directory. Exits with the report's code.
     Demo(DemoArgs),
 }
+
+const RESTORE_EXAMPLES: &str = "\
+Examples:
+  cratectl restore prod --snapshot nightly --repository backups --table doc.events --dry-run
+  cratectl restore prod --snapshot nightly --repository backups --tables-all
+  cratectl restore prod --snapshot nightly --repository-secret restore-creds --partition 'doc.metrics:day=1700000000000'
+  cratectl restore prod --snapshot nightly --from-resource --all --yes -o json";
 
 const SCALE_EXAMPLES: &str = "\
 Examples:
@@ -513,6 +553,116 @@ pub struct ScaleArgs {
     /// Output format (also a global option).
     #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
+}
+
+/// `cratectl restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The cluster: CrateDB cluster name or resource name.
+    #[arg(value_name = "CLUSTER")]
+    pub cluster: String,
+    /// The snapshot to restore.
+    #[arg(long, value_name = "NAME")]
+    pub snapshot: String,
+    /// Everything: tables, views, users, privileges, UDFs and persistent settings (which
+    /// replace the cluster's).
+    #[arg(long)]
+    pub all: bool,
+    /// Views, users, privileges and UDFs, and the snapshot's analyzer settings (CrateDB replaces
+    /// the cluster's persistent settings with those).
+    #[arg(long)]
+    pub metadata: bool,
+    /// Every table of the snapshot, nothing else (RESTORE … TABLES).
+    #[arg(long)]
+    pub tables_all: bool,
+    /// A table to restore (repeatable): SCHEMA.TABLE or TABLE.
+    #[arg(long = "table", value_name = "TABLE")]
+    pub tables: Vec<String>,
+    /// A partition to restore (repeatable): TABLE:COL=VALUE[,COL=VALUE…].
+    #[arg(long = "partition", value_name = "SPEC")]
+    pub partitions: Vec<String>,
+    /// A section to restore (repeatable): tables, views, users, privileges, usermanagement,
+    /// analyzers, udfs.
+    #[arg(long = "section", value_name = "SECTION")]
+    pub sections: Vec<String>,
+    /// An existing repository (never created or dropped).
+    #[arg(long, value_name = "NAME")]
+    pub repository: Option<String>,
+    /// A Secret (in the cluster's namespace) with an object store's keys: a temporary read-only
+    /// repository is created from it and dropped at the end.
+    #[arg(long, value_name = "SECRET")]
+    pub repository_secret: Option<String>,
+    /// The object store of --repository-secret.
+    #[arg(long, value_enum, default_value_t = ProviderArg::S3, requires = "repository_secret")]
+    pub provider: ProviderArg,
+    /// Take the Secret references and the provider from the resource's
+    /// spec.cluster.restoreSnapshot (the resource is not changed).
+    #[arg(long)]
+    pub from_resource: bool,
+    /// The temporary repository's max_restore_bytes_per_sec.
+    #[arg(long, value_name = "RATE", default_value = "240mb")]
+    pub max_restore_bytes_per_sec: String,
+    /// indices.recovery.max_bytes_per_sec while the restore runs (restored afterwards).
+    #[arg(long, value_name = "RATE", default_value = "200mb")]
+    pub recovery_max_bytes_per_sec: String,
+    /// cluster.routing.allocation.cluster_concurrent_rebalance while the restore runs.
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub concurrent_rebalance: u32,
+    /// Change no setting while the restore runs.
+    #[arg(long)]
+    pub no_tune: bool,
+    /// Internal gc.* tables that exist: auto renames them away first; skip treats them as any
+    /// existing table (refused).
+    #[arg(long, value_enum, default_value_t = GcTablesArg::Auto)]
+    pub gc_tables: GcTablesArg,
+    /// Restore a PARTIAL snapshot (its missing shards stay missing).
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Longest wait for the restore, from the statement until every restored primary is active.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_positive_duration)]
+    pub restore_timeout: Duration,
+    /// Longest wait for stable GREEN, before and after the restore.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_positive_duration)]
+    pub health_timeout: Duration,
+    /// Consecutive equal safe readings the stable gate needs.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub stable_polls: u32,
+    /// Time between readings.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_positive_duration)]
+    pub poll_interval: Duration,
+    /// Print the statement and the checks; change nothing, record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record the restore and return; `cratectl worker` runs it.
+    #[arg(long = "async")]
+    pub run_async: bool,
+    /// Do not ask for confirmation (needed for --all, --metadata and user sections without a
+    /// terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Start only inside the cluster's maintenance windows in FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "ignore_maintenance_windows")]
+    pub maintenance_config: Option<PathBuf>,
+    /// Ignore maintenance windows.
+    #[arg(long)]
+    pub ignore_maintenance_windows: bool,
+    /// Output format (also a global option).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+/// `--provider`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProviderArg {
+    S3,
+    Azure,
+}
+
+/// `--gc-tables`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GcTablesArg {
+    Auto,
+    Skip,
 }
 
 /// `--mode`.

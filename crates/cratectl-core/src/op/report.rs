@@ -242,9 +242,10 @@ impl ClusterOutcome for AnyCluster {
         &mut self.common
     }
 
-    /// The operation's own rows (`pods`, `nodes`) say a step failed with `"result": "failed"`.
+    /// The operation's own rows (`pods`, `nodes`, `tables`) say a step failed with
+    /// `"result": "failed"`.
     fn step_failed(&self) -> bool {
-        ["pods", "nodes"].iter().any(|key| {
+        ["pods", "nodes", "tables"].iter().any(|key| {
             self.rest
                 .get(*key)
                 .and_then(serde_json::Value::as_array)

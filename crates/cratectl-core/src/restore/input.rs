@@ -28,7 +28,7 @@ use crate::sql::{quote_ident, quote_literal};
 pub const DEFAULT_SCHEMA: &str = "doc";
 
 /// A table name, unquoted (`schema`, `name` exactly as CrateDB stores them).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TableName {
     pub schema: String,
     pub name: String,

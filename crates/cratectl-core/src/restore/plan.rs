@@ -310,6 +310,28 @@ fn check_partition_columns(facts: &Facts, relations: &[Relation], refusals: &mut
     }
 }
 
+/// The relations of `relations` that exist in the cluster (gc tables renamed away under
+/// `auto` are not conflicts), as the dry run lists them.
+pub fn existing_relations(gc: GcMode, facts: &Facts, relations: &[Relation]) -> Vec<String> {
+    conflicts(gc, facts, relations, &mut Vec::new()).1
+}
+
+/// The relations a request names or implies: those of the plan when it passes, else the ones
+/// it can tell without the snapshot.
+pub fn relations_of(request: &Request, facts: &Facts) -> Vec<Relation> {
+    match &facts.snapshot {
+        Some(snapshot) => planned_relations(&request.scope, snapshot, facts, &mut Vec::new()),
+        None => match &request.scope {
+            Scope::Tables { tables, partitions } => tables
+                .iter()
+                .map(|t| Relation::Table { table: t.clone() })
+                .chain(partitions.iter().map(|p| Relation::Partition { spec: p.clone() }))
+                .collect(),
+            _ => Vec::new(),
+        },
+    }
+}
+
 /// The gc renames and the relations that already exist (conflicts).
 fn conflicts(
     gc: GcMode,

@@ -175,8 +175,11 @@ pub fn check_secret_keys(
 /// The name of the temporary repository: `cratectl_restore_<unix seconds of the workflow's
 /// recorded start>`, the same on every retry.
 pub fn temporary_name(started_unix_seconds: i64) -> String {
-    format!("cratectl_restore_{started_unix_seconds}")
+    format!("{TEMPORARY_PREFIX}{started_unix_seconds}")
 }
+
+/// The prefix of every temporary repository's name.
+pub const TEMPORARY_PREFIX: &str = "cratectl_restore_";
 
 /// One bind argument of [`create_statement`]: a fixed value or a Secret's value for `param`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,6 +23,8 @@ pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
         .add::<TakeLease>()
         .add::<ReleaseLease>()
         .add::<RecordSettings>()
+        .add::<ReadSettings>()
+        .add::<SetSettings>()
         .add::<HoldAllocation>()
         .add::<RestoreSettings>()
         .add::<ClearRoutingOwner>()
@@ -254,6 +256,56 @@ impl RunActivity<ActivityEnv> for RecordSettings {
             .await
             .map_err(|e| cratedb_error(&e).context("cannot read the cluster settings"))?;
         Ok(saga::record(&reading, SAGA_SETTINGS))
+    }
+}
+
+/// The effective values of the touched settings (for [`Saga::add`]).
+pub struct ReadSettings;
+impl Activity for ReadSettings {
+    const NAME: &'static str = "read_settings";
+    type In = At;
+    type Out = cratectl_core::readings::SettingsReading;
+}
+impl RunActivity<ActivityEnv> for ReadSettings {
+    async fn run(
+        env: Arc<ActivityEnv>,
+        at: At,
+    ) -> Result<cratectl_core::readings::SettingsReading, ActivityError> {
+        let (kube, cluster) = env.cluster(&at.target, &at.cluster).await?;
+        let client = env.client_avoiding(&kube, &cluster, None).await?;
+        client
+            .settings()
+            .await
+            .map_err(|e| cratedb_error(&e).context("cannot read the cluster settings"))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SetIn {
+    pub at: At,
+    pub values: Vec<(String, Literal)>,
+}
+
+/// Writes each setting at both levels (TRANSIENT then PERSISTENT; [`saga::set_statements`]).
+pub struct SetSettings;
+impl Activity for SetSettings {
+    const NAME: &'static str = "set_settings";
+    type In = SetIn;
+    type Out = ();
+}
+impl RunActivity<ActivityEnv> for SetSettings {
+    async fn run(env: Arc<ActivityEnv>, input: SetIn) -> Result<(), ActivityError> {
+        let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
+        let client = env.client_avoiding(&kube, &cluster, None).await?;
+        for (name, value) in &input.values {
+            for stmt in saga::set_statements(name, value) {
+                client
+                    .sql_idempotent(&stmt, &[])
+                    .await
+                    .map_err(|e| cratedb_error(&e).context(&stmt))?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -9,11 +9,14 @@
 //!
 //! * [`common`] — what every operation uses: health readings and the stable gate, the Lease,
 //!   the settings saga, the routing-owner label.
+//! * [`restore_effects`] — undoing what a restore left open (renames, repository,
+//!   Deployments), for cleanup and compensation alike.
 //! * [`membership`] — nodes joining and leaving (`sys.nodes`, the master, the pod).
 //! * each operation's own activities live with it (`crate::ops::<operation>::activities`).
 
 pub mod common;
 pub mod membership;
+pub mod restore_effects;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +28,9 @@ use crate::model::{ClusterRef, TargetSpec};
 pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
     let sink = common::register(sink);
     let sink = membership::register(sink);
+    let sink = restore_effects::register(sink);
     let sink = crate::ops::restart::activities::register(sink);
+    let sink = crate::ops::restore::activities::register(sink);
     crate::ops::scale::activities::register(sink)
 }
 

@@ -340,6 +340,8 @@ impl Engine for Duroxide {
 fn every_workflow() -> OrchestrationRegistry {
     use crate::ops::restart::model::{RESTART_CLUSTER, RESTART_REQUEST, RestartRequest};
     use crate::ops::restart::workflow::{restart_cluster, restart_request};
+    use crate::ops::restore::model::{RESTORE_CLUSTER, RESTORE_REQUEST, RestoreRequest};
+    use crate::ops::restore::workflow::{restore_cluster, restore_request};
     use crate::ops::scale::model::{SCALE_CLUSTER, SCALE_REQUEST, ScaleRequest};
     use crate::ops::scale::workflow::{scale_cluster, scale_request};
     let workflows = register(
@@ -355,8 +357,16 @@ fn every_workflow() -> OrchestrationRegistry {
         SCALE_REQUEST,
         |ctx: DxCtx, request: ScaleRequest| async move { scale_request(&ctx, request).await },
     );
-    register(workflows, SCALE_CLUSTER, |ctx: DxCtx, input| async move {
+    let workflows = register(workflows, SCALE_CLUSTER, |ctx: DxCtx, input| async move {
         scale_cluster(&ctx, input).await
+    });
+    let workflows = register(
+        workflows,
+        RESTORE_REQUEST,
+        |ctx: DxCtx, request: RestoreRequest| async move { restore_request(&ctx, request).await },
+    );
+    register(workflows, RESTORE_CLUSTER, |ctx: DxCtx, input| async move {
+        restore_cluster(&ctx, input).await
     })
     .build()
 }

@@ -3,4 +3,5 @@
 //! activities ([`crate::activities::common`]) and the records of [`crate::model`].
 
 pub mod restart;
+pub mod restore;
 pub mod scale;

@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod maintenance;
 pub mod progress;
 pub mod restart;
+pub mod restore;
 pub mod run;
 pub mod scale;
 pub mod snapshot;
@@ -26,6 +27,7 @@ pub async fn run_async(command: Command, global: GlobalArgs, top: Option<OutputF
         Command::Maintenance(command) => maintenance::run(command, top),
         Command::Restart(args) => restart::run(args, global, top).await,
         Command::Scale(args) => scale::run(args, global, top).await,
+        Command::Restore(args) => restore::run(args, global, top).await,
         Command::Worker(args) => workflows::worker(args, global).await,
         Command::Status(args) => workflows::status(args, global, top).await,
         Command::List(args) => workflows::list(args, global, top).await,

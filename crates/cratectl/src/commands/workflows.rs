@@ -16,6 +16,7 @@ use std::time::Duration;
 use cratectl_core::op::OperationKind;
 use cratectl_core::op::report::{AnyReport, RequestState, common_lines};
 use cratectl_core::restart::report::ClusterReport;
+use cratectl_core::restore::report::RestoreClusterReport;
 use cratectl_core::scale::report::ScaleClusterReport;
 use cratectl_flow::engine::duroxide::Duroxide;
 use cratectl_flow::engine::{Engine, EngineError, WorkerLimits};
@@ -151,6 +152,7 @@ fn report_text(report: &AnyReport) -> String {
     let typed = match report.operation {
         OperationKind::Restart => report.typed::<ClusterReport>().map(|r| r.text()),
         OperationKind::Scale => report.typed::<ScaleClusterReport>().map(|r| r.text()),
+        OperationKind::Restore => report.typed::<RestoreClusterReport>().map(|r| r.text()),
         _ => None,
     };
     typed.unwrap_or_else(|| {

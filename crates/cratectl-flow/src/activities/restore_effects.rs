@@ -1,0 +1,90 @@
+//! Undoing what a restore left open, on every way out (failure, cancel, a stopped workflow's
+//! compensation): internal tables renamed away come back under their names (a partially
+//! restored table of that name is dropped first: it exists only because the original was
+//! renamed away), the temporary repository is dropped, and Deployments scaled to 0 are scaled
+//! back. One activity for the workflow's cleanup and the worker's compensation alike.
+
+use std::sync::Arc;
+
+use cratectl_core::restore::input::TableName;
+use cratectl_core::restore::repository;
+use serde::{Deserialize, Serialize};
+
+use super::At;
+use crate::engine::{Activity, ActivityError, ActivitySink, RunActivity};
+use crate::env::{ActivityEnv, cratedb_error, kube_error};
+use crate::ops::restore::activities::{admin_client, rename};
+
+/// Registers this module's activity.
+pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
+    sink.add::<UndoRestoreEffects>()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UndoIn {
+    pub at: At,
+    /// `(original, renamed to)`.
+    pub renamed: Vec<(TableName, TableName)>,
+    pub repository: Option<String>,
+    /// `(Deployment, replicas to put back)`.
+    pub deployments: Vec<(String, i32)>,
+}
+
+/// Undoes the renames, drops the repository, scales the Deployments back; each step is a
+/// no-op when already done. Answers what it did.
+pub struct UndoRestoreEffects;
+impl Activity for UndoRestoreEffects {
+    const NAME: &'static str = "restore_undo_effects";
+    type In = UndoIn;
+    type Out = Vec<String>;
+}
+impl RunActivity<ActivityEnv> for UndoRestoreEffects {
+    async fn run(env: Arc<ActivityEnv>, input: UndoIn) -> Result<Vec<String>, ActivityError> {
+        let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
+        let mut done = Vec::new();
+        if !input.renamed.is_empty() || input.repository.is_some() {
+            let client = admin_client(&env, &kube, &cluster).await?;
+            for (original, renamed) in &input.renamed {
+                let tables = client
+                    .tables_and_partitions()
+                    .await
+                    .map_err(|e| cratedb_error(&e))?;
+                let exists = |t: &TableName| tables.tables.iter().any(|e| &e.table == t);
+                if !exists(renamed) {
+                    continue;
+                }
+                if exists(original) {
+                    // The original was renamed away, so this is what the restore created.
+                    let stmt = format!("DROP TABLE {}", original.to_sql());
+                    client
+                        .sql_idempotent(&stmt, &[])
+                        .await
+                        .map_err(|e| cratedb_error(&e).context(&stmt))?;
+                }
+                rename(&client, renamed, original).await?;
+                done.push(format!("{original} renamed back"));
+            }
+            if let Some(name) = &input.repository
+                && client
+                    .repository(name)
+                    .await
+                    .map_err(|e| cratedb_error(&e))?
+                    .is_some()
+            {
+                let stmt = repository::drop_statement(name);
+                client
+                    .sql_idempotent(&stmt, &[])
+                    .await
+                    .map_err(|e| cratedb_error(&e).context(&stmt))?;
+                done.push(format!("repository {name} dropped"));
+            }
+        }
+        for (name, replicas) in &input.deployments {
+            cratectl_kube::restore::set_deployment_replicas(&kube, &cluster.namespace, name, *replicas)
+                .await
+                .map_err(|e| kube_error(&e))?;
+            done.push(format!("Deployment {name} back to {replicas}"));
+        }
+        Ok(done)
+    }
+}
