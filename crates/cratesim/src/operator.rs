@@ -612,7 +612,6 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
     model.set_epoch_ms(server.clock.now().as_millisecond() - server.clock.elapsed().as_millis() as i64);
     server
         .databases
-        .lock()
         .insert((shape.namespace.clone(), shape.name.clone()), model);
     let now = server.clock.rfc3339();
     let create = |plural: &str, namespace: &str, object: Value| -> Result<Value, ApiError> {

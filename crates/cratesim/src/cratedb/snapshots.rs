@@ -1,17 +1,142 @@
 //! Repositories, snapshots and restores (docs/cratedb-behaviour.md#snapshots-and-restores).
 //!
-//! A snapshot records the table layout (and, for `ALL`, persistent settings and users) at
-//! creation; it is IN_PROGRESS for `snapshot_per_shard` × shards, then SUCCESS (PARTIAL if a
-//! table was missing primaries). A restore creates the tables' indices with SNAPSHOT-sourced
-//! primaries that recover over `shard_restore`; `sys.snapshot_restore` lists it until every
-//! restored primary is active. Rename patterns are not modelled.
+//! A repository is a cluster's pointer to a location; the snapshots live in the location, in
+//! the [`ObjectStore`] every cluster of a simulation shares, so a snapshot one cluster takes is
+//! listed and restorable in every cluster with a repository for the same location. A snapshot
+//! records the table layout (and, for `ALL`, persistent settings and users) at creation; it is
+//! IN_PROGRESS for `snapshot_per_shard` × shards, then SUCCESS (PARTIAL if a table was missing
+//! primaries). A restore creates the tables' indices with SNAPSHOT-sourced primaries that
+//! recover over `shard_restore`; `sys.snapshot_restore` lists it while any restored primary is
+//! still recovering. Rename patterns are not modelled.
+//!
+//! Lock order: the object store is locked only briefly, inside a cluster method (itself called
+//! under the `Databases` lock), and never calls back into anything that takes another lock.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::model::{Index, Replicas, Source, Table, uuid_from};
 use super::sql::error::SqlError;
 use super::{CrateCluster, Health, TableSpec};
+
+/// Settings whose values `sys.repositories` masks and that never identify a location.
+pub(crate) const SECRET_SETTINGS: &[&str] = &["access_key", "secret_key", "account", "key", "sas_token"];
+
+const S3_SETTINGS: &[&str] = &[
+    "access_key",
+    "secret_key",
+    "endpoint",
+    "protocol",
+    "bucket",
+    "base_path",
+    "chunk_size",
+    "compress",
+    "server_side_encryption",
+    "buffer_size",
+    "max_retries",
+    "use_throttle_retries",
+    "canned_acl",
+    "storage_class",
+    "readonly",
+    "max_restore_bytes_per_sec",
+    "max_snapshot_bytes_per_sec",
+    "region",
+    "use_path_style_access",
+];
+
+const AZURE_SETTINGS: &[&str] = &[
+    "account",
+    "key",
+    "sas_token",
+    "endpoint",
+    "secondary_endpoint",
+    "container",
+    "base_path",
+    "chunk_size",
+    "compress",
+    "readonly",
+    "location_mode",
+    "max_retries",
+    "timeout",
+    "proxy_type",
+    "proxy_host",
+    "proxy_port",
+    "max_restore_bytes_per_sec",
+    "max_snapshot_bytes_per_sec",
+];
+
+const FS_SETTINGS: &[&str] = &[
+    "location",
+    "compress",
+    "chunk_size",
+    "readonly",
+    "max_restore_bytes_per_sec",
+    "max_snapshot_bytes_per_sec",
+];
+
+/// The repository types CrateDB knows; `url` and `gcs` take any parameter here (their
+/// parameters are not modelled).
+const TYPES: &[&str] = &["fs", "s3", "azure", "url", "gcs"];
+
+/// `CREATE REPOSITORY`'s checks (CrateDB's `RepositoryParamValidator.validate`): a known type,
+/// its required parameters (`fs`: `location`), no parameter the type does not know.
+pub(crate) fn validate_repository(kind: &str, settings: &BTreeMap<String, String>) -> Result<(), SqlError> {
+    if !TYPES.contains(&kind) {
+        return Err(SqlError::parse(&format!("Invalid repository type \"{kind}\"")));
+    }
+    let (known, required): (&[&str], &[&str]) = match kind {
+        "fs" => (FS_SETTINGS, &["location"]),
+        "s3" => (S3_SETTINGS, &[]),
+        "azure" => (AZURE_SETTINGS, &[]),
+        _ => return Ok(()),
+    };
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|r| !settings.contains_key(*r))
+        .collect();
+    if !missing.is_empty() {
+        return Err(SqlError::parse(&format!(
+            "The following required parameters are missing to create a repository of type \"{kind}\": [{}]",
+            missing.join(", ")
+        )));
+    }
+    let invalid: Vec<&str> = settings
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !known.contains(k))
+        .collect();
+    if !invalid.is_empty() {
+        return Err(SqlError::parse(&format!(
+            "Invalid parameters specified: [{}]",
+            invalid.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Where a repository's snapshots live: `s3` → (`s3`, endpoint, bucket, base_path); `azure` →
+/// (`azure`, endpoint, container, base_path); `fs` → (`fs`, location); any other type: the type
+/// and its settings but the secret ones, sorted.
+pub(crate) type Location = Vec<String>;
+
+pub(crate) fn location_of(kind: &str, settings: &BTreeMap<String, String>) -> Location {
+    let get = |k: &str| settings.get(k).cloned().unwrap_or_default();
+    match kind {
+        "s3" => vec![kind.into(), get("endpoint"), get("bucket"), get("base_path")],
+        "azure" => vec![kind.into(), get("endpoint"), get("container"), get("base_path")],
+        "fs" => vec![kind.into(), get("location")],
+        other => std::iter::once(other.to_string())
+            .chain(
+                settings
+                    .iter()
+                    .filter(|(k, _)| !SECRET_SETTINGS.contains(&k.as_str()))
+                    .map(|(k, v)| format!("{k}={v}")),
+            )
+            .collect(),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Repository {
@@ -20,15 +145,25 @@ pub(crate) struct Repository {
     pub(crate) settings: BTreeMap<String, String>,
 }
 
+impl Repository {
+    pub(crate) fn location(&self) -> Location {
+        location_of(&self.kind, &self.settings)
+    }
+
+    fn readonly(&self) -> bool {
+        self.settings
+            .get("readonly")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Snapshot {
-    pub(crate) repo: String,
     pub(crate) name: String,
     pub(crate) uuid: String,
     pub(crate) tables: Vec<TableSpec>,
     pub(crate) started: Duration,
     pub(crate) finishes: Duration,
-    pub(crate) done: bool,
     pub(crate) partial: bool,
     pub(crate) include_global_state: bool,
     pub(crate) settings: BTreeMap<String, String>,
@@ -38,14 +173,29 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    pub(crate) fn state(&self) -> &'static str {
-        match (self.done, self.partial) {
+    /// Finished at simulated time `t` (of the cluster looking).
+    pub(crate) fn done_at(&self, t: Duration) -> bool {
+        self.finishes <= t
+    }
+
+    pub(crate) fn state_at(&self, t: Duration) -> &'static str {
+        match (self.done_at(t), self.partial) {
             (false, _) => "IN_PROGRESS",
             (true, true) => "PARTIAL",
             (true, false) => "SUCCESS",
         }
     }
 }
+
+/// The snapshots of every location, shared by every cluster of a simulation (a bucket or a
+/// shared file system outlives the clusters that write to it).
+#[derive(Debug, Default)]
+pub struct ObjectStore {
+    snapshots: BTreeMap<Location, Vec<Snapshot>>,
+}
+
+/// A handle on the [`ObjectStore`]; clones share it.
+pub type SharedObjectStore = Arc<Mutex<ObjectStore>>;
 
 /// One running restore; the indices it creates are identified by their uuids.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,43 +206,19 @@ pub(crate) struct Restore {
     pub(crate) index_uuids: Vec<String>,
 }
 
+/// A cluster's repositories and running restores.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Store {
     pub(crate) repos: Vec<Repository>,
-    pub(crate) snapshots: Vec<Snapshot>,
     pub(crate) restores: Vec<Restore>,
 }
 
 impl Store {
-    pub(crate) fn progress(&mut self, t: Duration) {
-        for s in &mut self.snapshots {
-            if !s.done && s.finishes <= t {
-                s.done = true;
-            }
-        }
-    }
-
-    pub(crate) fn next_event(&self) -> Option<Duration> {
-        self.snapshots
-            .iter()
-            .filter(|s| !s.done)
-            .map(|s| s.finishes)
-            .min()
-    }
-
-    fn repo(&self, name: &str) -> Result<&Repository, SqlError> {
+    pub(crate) fn repo(&self, name: &str) -> Result<&Repository, SqlError> {
         self.repos
             .iter()
             .find(|r| r.name == name)
             .ok_or_else(|| SqlError::repository_missing(name))
-    }
-
-    pub(crate) fn snapshot(&self, repo: &str, name: &str) -> Result<&Snapshot, SqlError> {
-        self.repo(repo)?;
-        self.snapshots
-            .iter()
-            .find(|s| s.repo == repo && s.name == name)
-            .ok_or_else(|| SqlError::snapshot_missing(repo, name))
     }
 }
 
@@ -136,6 +262,45 @@ fn section_known(version: &str, section: &str) -> bool {
 }
 
 impl CrateCluster {
+    /// The shared object store, locked (a poisoned lock is still consistent: every change is a
+    /// single push or retain).
+    pub(crate) fn objects(&self) -> MutexGuard<'_, ObjectStore> {
+        self.objects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The snapshots in the location of repository `repo` (a copy: the lock is not kept).
+    pub(crate) fn snapshots_of(&self, repo: &Repository) -> Vec<Snapshot> {
+        self.objects()
+            .snapshots
+            .get(&repo.location())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Snapshot `name` of repository `repo` of this cluster.
+    pub(crate) fn find_snapshot(&self, repo: &str, name: &str) -> Result<Snapshot, SqlError> {
+        let repository = self.snaps.repo(repo)?;
+        self.snapshots_of(repository)
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| SqlError::snapshot_missing(repo, name))
+    }
+
+    /// When the next snapshot in one of this cluster's locations finishes.
+    pub(crate) fn snapshot_next_event(&self) -> Option<Duration> {
+        let locations: Vec<Location> = self.snaps.repos.iter().map(Repository::location).collect();
+        let objects = self.objects();
+        locations
+            .iter()
+            .filter_map(|l| objects.snapshots.get(l))
+            .flatten()
+            .map(|s| s.finishes)
+            .filter(|f| *f > self.clock)
+            .min()
+    }
+
     pub(crate) fn create_repository(
         &mut self,
         name: &str,
@@ -145,6 +310,7 @@ impl CrateCluster {
         if self.snaps.repos.iter().any(|r| r.name == name) {
             return Err(SqlError::repository_exists(name));
         }
+        validate_repository(kind, &settings)?;
         self.snaps.repos.push(Repository {
             name: name.to_string(),
             kind: kind.to_string(),
@@ -160,14 +326,16 @@ impl CrateCluster {
     }
 
     pub(crate) fn create_snapshot(&mut self, repo: &str, name: &str, scope: &Scope) -> Result<(), SqlError> {
-        self.snaps.repo(repo)?;
+        let repository = self.snaps.repo(repo)?.clone();
+        if repository.readonly() {
+            return Err(SqlError::new(
+                "RepositoryException",
+                &format!("[{repo}] cannot create snapshot in a readonly repository"),
+                5000,
+            ));
+        }
         check_snapshot_name(repo, name)?;
-        if self
-            .snaps
-            .snapshots
-            .iter()
-            .any(|s| s.repo == repo && s.name == name)
-        {
+        if self.snapshots_of(&repository).iter().any(|s| s.name == name) {
             return Err(SqlError::invalid_snapshot_name(
                 repo,
                 name,
@@ -183,14 +351,12 @@ impl CrateCluster {
             r.health == Health::Red && tables.iter().any(|t| t.schema == r.schema && t.name == r.table)
         });
         let all = *scope == Scope::All;
-        self.snaps.snapshots.push(Snapshot {
-            repo: repo.to_string(),
+        let snapshot = Snapshot {
             name: name.to_string(),
             uuid: uuid_from(&format!("snapshot/{repo}/{name}/{}", self.clock.as_millis())),
             tables,
             started: self.clock,
             finishes: self.clock + self.timings.snapshot_per_shard * total_shards,
-            done: false,
             partial,
             include_global_state: all,
             settings: if all {
@@ -201,8 +367,12 @@ impl CrateCluster {
             users: if all { self.users.clone() } else { BTreeMap::new() },
             version: self.nodes.first().map(|n| n.version.clone()).unwrap_or_default(),
             total_shards,
-        });
-        self.snaps.progress(self.clock);
+        };
+        self.objects()
+            .snapshots
+            .entry(repository.location())
+            .or_default()
+            .push(snapshot);
         Ok(())
     }
 
@@ -233,11 +403,13 @@ impl CrateCluster {
         Ok(out)
     }
 
+    /// Deletes the snapshot from the location, for every cluster that sees it.
     pub(crate) fn drop_snapshot(&mut self, repo: &str, name: &str) -> Result<(), SqlError> {
-        self.snaps.snapshot(repo, name)?;
-        self.snaps
-            .snapshots
-            .retain(|s| !(s.repo == repo && s.name == name));
+        self.find_snapshot(repo, name)?;
+        let location = self.snaps.repo(repo)?.location();
+        if let Some(list) = self.objects().snapshots.get_mut(&location) {
+            list.retain(|s| s.name != name);
+        }
         Ok(())
     }
 
@@ -247,7 +419,7 @@ impl CrateCluster {
 
     /// `RESTORE SNAPSHOT repo.snap …`.
     pub(crate) fn restore_snapshot(&mut self, repo: &str, name: &str, scope: &Scope) -> Result<(), SqlError> {
-        let snapshot = self.snaps.snapshot(repo, name)?.clone();
+        let snapshot = self.find_snapshot(repo, name)?;
         let (tables, metadata, users) = self.restore_plan(&snapshot, scope)?;
         let mut index_uuids = Vec::new();
         for (spec, partition) in &tables {

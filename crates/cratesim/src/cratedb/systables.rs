@@ -642,11 +642,15 @@ impl CrateCluster {
             ("total_shards", Integer),
             ("include_global_state", Boolean),
         ]);
-        let rows = self
+        let listed: Vec<(String, super::snapshots::Snapshot)> = self
             .snaps
-            .snapshots
+            .repos
             .iter()
-            .map(|s| {
+            .flat_map(|r| self.snapshots_of(r).into_iter().map(move |s| (r.name.clone(), s)))
+            .collect();
+        let rows = listed
+            .iter()
+            .map(|(repo, s)| {
                 let mut concrete = Vec::new();
                 let mut partitions = Vec::new();
                 for t in &s.tables {
@@ -660,14 +664,14 @@ impl CrateCluster {
                     }
                 }
                 json!({
-                    "id": s.uuid, "name": s.name, "repository": s.repo,
+                    "id": s.uuid, "name": s.name, "repository": repo,
                     "concrete_indices": concrete,
                     "tables": s.tables.iter().map(|t| format!("{}.{}", t.schema, t.name)).collect::<Vec<_>>(),
                     "relations": s.tables.iter().map(|t| json!({"table_schema": t.schema, "table_name": t.name})).collect::<Vec<_>>(),
                     "table_partitions": partitions,
                     "started": self.epoch_at(s.started),
-                    "finished": if s.done { self.epoch_at(s.finishes) } else { 0 },
-                    "version": s.version, "state": s.state(), "failures": [],
+                    "finished": if s.done_at(self.clock) { self.epoch_at(s.finishes) } else { 0 },
+                    "version": s.version, "state": s.state_at(self.clock), "failures": [],
                     "reason": if s.partial { Value::from("Indices don't have primary shards") } else { Value::Null },
                     "total_shards": s.total_shards, "include_global_state": s.include_global_state,
                 })
@@ -677,7 +681,7 @@ impl CrateCluster {
     }
 
     fn sys_repositories(&self) -> Relation {
-        const SECRET: &[&str] = &["access_key", "secret_key", "account", "key", "sas_token"];
+        use super::snapshots::SECRET_SETTINGS as SECRET;
         let columns = obj(vec![("name", Text), ("type", Text), ("settings", DynObject)]);
         let rows = self
             .snaps

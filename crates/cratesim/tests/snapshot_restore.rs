@@ -1,0 +1,236 @@
+//! Snapshot and restore workflows at the model level: the object store clusters share,
+//! repository validation, what a restore replaces, renames, row counts, partition columns and
+//! restore failures (docs/cratedb-behaviour.md#snapshots-and-restores).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use cratesim::cratedb::{
+    Auth, ClusterSpec, CrateCluster, NodeSpec, SqlReply, TableSpec, Timings, partition_ident,
+};
+use serde_json::{Value, json};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn spec(name: &str) -> ClusterSpec {
+    ClusterSpec {
+        name: name.into(),
+        version: "5.10.3".into(),
+        nodes: (0..3)
+            .map(|i| NodeSpec {
+                name: format!("data-hot-{i}"),
+                master_eligible: true,
+                data: true,
+            })
+            .collect(),
+        tables: vec![TableSpec {
+            schema: "doc".into(),
+            name: "t1".into(),
+            shards: 4,
+            replicas: "1".into(),
+            partitions: vec![],
+        }],
+        system_password: "pw".into(),
+        timings: Timings::default(),
+    }
+}
+
+fn send(c: &mut CrateCluster, stmt: &str, args: Value, now: Duration) -> SqlReply {
+    let body = serde_json::to_vec(&json!({"stmt": stmt, "args": args})).unwrap();
+    c.sql(
+        "data-hot-0",
+        false,
+        false,
+        &body,
+        Some(&Auth::basic("system", "pw")),
+        now,
+    )
+}
+
+fn query_args(c: &mut CrateCluster, stmt: &str, args: Value, now: Duration) -> Value {
+    let reply = send(c, stmt, args, now);
+    assert_eq!(reply.status, 200, "{stmt}: {:?}", reply.body);
+    reply.json_body().unwrap().clone()
+}
+
+fn query(c: &mut CrateCluster, stmt: &str, now: Duration) -> Value {
+    query_args(c, stmt, json!([]), now)
+}
+
+fn rows(c: &mut CrateCluster, stmt: &str, now: Duration) -> Value {
+    query(c, stmt, now)["rows"].clone()
+}
+
+/// `(status, message, code)` of an error reply.
+fn error(c: &mut CrateCluster, stmt: &str, args: Value, now: Duration) -> (u16, String, i64) {
+    let reply = send(c, stmt, args, now);
+    let body = reply.json_body().unwrap();
+    (
+        reply.status,
+        body["error"]["message"].as_str().unwrap_or_default().to_string(),
+        body["error"]["code"].as_i64().unwrap_or_default(),
+    )
+}
+
+/// Two clusters sharing one object store, as every cluster of a simulation does.
+fn pair() -> (CrateCluster, CrateCluster) {
+    let a = CrateCluster::new(spec("a"), Duration::ZERO);
+    let mut b = CrateCluster::new(spec("b"), Duration::ZERO);
+    b.set_object_store(a.object_store());
+    (a, b)
+}
+
+#[test]
+fn snapshots_live_in_the_location_every_cluster_shares() {
+    let (mut a, mut b) = pair();
+    query(
+        &mut a,
+        "CREATE REPOSITORY r TYPE s3 WITH (bucket = 'bk', base_path = 'p', access_key = 'AK', secret_key = 'SK')",
+        secs(1),
+    );
+    // Settings from bind parameters, booleans included.
+    query_args(
+        &mut b,
+        "CREATE REPOSITORY \"other\" TYPE s3 WITH (bucket = ?, base_path = ?, readonly = ?, access_key = ?)",
+        json!(["bk", "p", true, "AK2"]),
+        secs(1),
+    );
+    query(&mut a, "CREATE SNAPSHOT r.s1 ALL", secs(2));
+    // B lists A's snapshot under its own repository name; it sees only its own repositories.
+    assert_eq!(
+        rows(
+            &mut b,
+            "SELECT name, repository, state FROM sys.snapshots",
+            secs(2)
+        ),
+        json!([["s1", "other", "IN_PROGRESS"]])
+    );
+    assert_eq!(
+        rows(
+            &mut b,
+            "SELECT name, settings['access_key'], settings['readonly'] FROM sys.repositories",
+            secs(2)
+        ),
+        json!([["other", "[xxxxx]", "true"]])
+    );
+    assert_eq!(
+        rows(&mut b, "SELECT state FROM sys.snapshots", secs(30)),
+        json!([["SUCCESS"]])
+    );
+    // A read-only repository refuses new snapshots.
+    assert_eq!(
+        error(&mut b, "CREATE SNAPSHOT other.s2 ALL", json!([]), secs(31)),
+        (
+            500,
+            "RepositoryException[[other] cannot create snapshot in a readonly repository]".into(),
+            5000
+        )
+    );
+    // A's snapshot restores in B.
+    query(&mut b, "DROP TABLE t1", secs(32));
+    query(&mut b, "RESTORE SNAPSHOT other.s1 TABLE t1", secs(33));
+    assert_eq!(
+        rows(
+            &mut b,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 't1'",
+            secs(34)
+        ),
+        json!([[1]])
+    );
+    // Dropping a repository keeps the snapshots; dropping a snapshot deletes it everywhere.
+    query(&mut a, "DROP REPOSITORY r", secs(40));
+    assert_eq!(
+        query(&mut b, "SELECT name FROM sys.snapshots", secs(40))["rowcount"],
+        1
+    );
+    query(
+        &mut a,
+        "CREATE REPOSITORY again TYPE s3 WITH (bucket = 'bk', base_path = 'p')",
+        secs(41),
+    );
+    assert_eq!(
+        rows(&mut a, "SELECT repository FROM sys.snapshots", secs(41)),
+        json!([["again"]])
+    );
+    query(&mut a, "DROP SNAPSHOT again.s1", secs(42));
+    assert_eq!(
+        query(&mut b, "SELECT name FROM sys.snapshots", secs(42))["rowcount"],
+        0
+    );
+    // Another location does not see it.
+    query(&mut a, "CREATE SNAPSHOT again.s3 ALL", secs(43));
+    query(
+        &mut b,
+        "CREATE REPOSITORY elsewhere TYPE s3 WITH (bucket = 'bk', base_path = 'q')",
+        secs(43),
+    );
+    assert_eq!(
+        rows(&mut b, "SELECT repository FROM sys.snapshots", secs(60)),
+        json!([["other"]])
+    );
+}
+
+#[test]
+fn private_stores_do_not_share() {
+    let mut a = CrateCluster::new(spec("a"), Duration::ZERO);
+    let mut b = CrateCluster::new(spec("b"), Duration::ZERO);
+    for c in [&mut a, &mut b] {
+        query(c, "CREATE REPOSITORY r TYPE fs WITH (location = '/x')", secs(1));
+    }
+    query(&mut a, "CREATE SNAPSHOT r.s ALL", secs(2));
+    assert_eq!(
+        query(&mut b, "SELECT name FROM sys.snapshots", secs(3))["rowcount"],
+        0
+    );
+}
+
+#[test]
+fn repository_parameters_are_validated() {
+    let mut c = CrateCluster::new(spec("a"), Duration::ZERO);
+    for (stmt, message) in [
+        (
+            "CREATE REPOSITORY r TYPE nope",
+            "SQLParseException[Invalid repository type \"nope\"]",
+        ),
+        (
+            "CREATE REPOSITORY r TYPE fs",
+            "SQLParseException[The following required parameters are missing to create a repository of type \"fs\": [location]]",
+        ),
+        (
+            "CREATE REPOSITORY r TYPE s3 WITH (bucket = 'b', colour = 'red')",
+            "SQLParseException[Invalid parameters specified: [colour]]",
+        ),
+        (
+            "CREATE REPOSITORY r TYPE fs WITH (location = '/x', bucket = 'b')",
+            "SQLParseException[Invalid parameters specified: [bucket]]",
+        ),
+        (
+            "CREATE REPOSITORY r TYPE azure WITH (container = 'c', region = 'x')",
+            "SQLParseException[Invalid parameters specified: [region]]",
+        ),
+    ] {
+        assert_eq!(
+            error(&mut c, stmt, json!([]), secs(1)),
+            (400, message.into(), 4000),
+            "{stmt}"
+        );
+    }
+    query(&mut c, "CREATE REPOSITORY r TYPE s3", secs(1));
+    query(
+        &mut c,
+        "CREATE REPOSITORY az TYPE azure WITH (account = 'a', key = 'k', container = 'c', base_path = 'b')",
+        secs(1),
+    );
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT settings['account'], settings['key'], settings['container'] FROM sys.repositories WHERE name = 'az'",
+            secs(1)
+        ),
+        json!([["[xxxxx]", "[xxxxx]", "c"]])
+    );
+    let _ = partition_ident(&[Some("1")]);
+}
