@@ -234,3 +234,80 @@ fn repository_parameters_are_validated() {
     );
     let _ = partition_ident(&[Some("1")]);
 }
+
+#[test]
+fn a_restore_replaces_persistent_settings_and_users() {
+    let mut c = CrateCluster::new(spec("a"), Duration::ZERO);
+    query(
+        &mut c,
+        "CREATE REPOSITORY r TYPE fs WITH (location = '/x')",
+        secs(1),
+    );
+    query(
+        &mut c,
+        "SET GLOBAL PERSISTENT cluster.graceful_stop.timeout = '1h'",
+        secs(1),
+    );
+    query(&mut c, "CREATE USER alice WITH (password = 'a')", secs(1));
+    query(&mut c, "CREATE SNAPSHOT r.s ALL", secs(2));
+    query(
+        &mut c,
+        "SET GLOBAL PERSISTENT cluster.routing.allocation.enable = 'primaries'",
+        secs(3),
+    );
+    query(
+        &mut c,
+        "SET GLOBAL TRANSIENT cluster.routing.allocation.node_concurrent_recoveries = 7",
+        secs(3),
+    );
+    query(&mut c, "DROP USER alice", secs(3));
+    query(&mut c, "CREATE USER bob", secs(3));
+    query(&mut c, "DROP TABLE t1", secs(3));
+    query(&mut c, "RESTORE SNAPSHOT r.s ALL", secs(30));
+    let (transient, persistent) = c.settings();
+    assert_eq!(
+        persistent.keys().collect::<Vec<_>>(),
+        ["cluster.graceful_stop.timeout"],
+        "the snapshot's persistent settings, nothing else"
+    );
+    assert_eq!(
+        transient["cluster.routing.allocation.node_concurrent_recoveries"],
+        json!("7")
+    );
+    // METADATA keeps only the snapshot's analyzer settings: none here, so none at all.
+    query(
+        &mut c,
+        "SET GLOBAL PERSISTENT cluster.routing.allocation.enable = 'primaries'",
+        secs(31),
+    );
+    query(&mut c, "CREATE USER carol", secs(31));
+    query(&mut c, "RESTORE SNAPSHOT r.s METADATA", secs(32));
+    assert!(c.settings().1.is_empty());
+    let users = rows(
+        &mut c,
+        "SELECT name, password FROM sys.users ORDER BY name",
+        secs(33),
+    );
+    assert_eq!(
+        users,
+        json!([["alice", "********"], ["crate", null], ["system", "********"]])
+    );
+}
+
+#[test]
+fn sys_users_lists_users_with_masked_passwords() {
+    let mut c = CrateCluster::new(spec("a"), Duration::ZERO);
+    query(&mut c, "CREATE USER dave", secs(1));
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT name, superuser, password, jwt FROM sys.users ORDER BY name",
+            secs(1)
+        ),
+        json!([
+            ["crate", true, null, null],
+            ["dave", false, null, null],
+            ["system", false, "********", null]
+        ])
+    );
+}

@@ -232,6 +232,26 @@ pub(crate) enum Scope {
     Sections(Vec<String>),
 }
 
+/// Persistent settings that hold custom analyzers: what `METADATA` and `ANALYZERS` restore.
+const ANALYZER_SETTINGS_PREFIX: &str = "crate.analysis.custom.";
+
+/// What a restore does to persistent settings (CrateDB's `RestoreService`: the target's
+/// persistent settings are replaced by the snapshot's, all of them or only the analyzers').
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SettingsRestore {
+    None,
+    All,
+    Analyzers,
+}
+
+/// The indices to restore (spec, partition), and what else.
+#[derive(Debug, Clone, PartialEq)]
+struct RestorePlan {
+    tables: Vec<(TableSpec, Option<String>)>,
+    settings: SettingsRestore,
+    users: bool,
+}
+
 /// Snapshot names must be lowercase, without whitespace, `,` or `#`, not start with `_`.
 fn check_snapshot_name(repo: &str, name: &str) -> Result<(), SqlError> {
     let reason = if name.chars().any(|c| c.is_uppercase()) {
@@ -420,16 +440,22 @@ impl CrateCluster {
     /// `RESTORE SNAPSHOT repo.snap …`.
     pub(crate) fn restore_snapshot(&mut self, repo: &str, name: &str, scope: &Scope) -> Result<(), SqlError> {
         let snapshot = self.find_snapshot(repo, name)?;
-        let (tables, metadata, users) = self.restore_plan(&snapshot, scope)?;
+        let plan = self.restore_plan(&snapshot, scope)?;
         let mut index_uuids = Vec::new();
-        for (spec, partition) in &tables {
+        for (spec, partition) in &plan.tables {
             index_uuids.push(self.restore_index(spec, partition.as_deref())?);
         }
-        if metadata {
-            self.settings.restore_persistent(&snapshot.settings);
+        match plan.settings {
+            SettingsRestore::None => {}
+            SettingsRestore::All => self.settings.restore_persistent(&snapshot.settings, None),
+            SettingsRestore::Analyzers => self
+                .settings
+                .restore_persistent(&snapshot.settings, Some(ANALYZER_SETTINGS_PREFIX)),
         }
-        if users && !snapshot.users.is_empty() {
+        if plan.users {
             self.users = snapshot.users.clone();
+            // The superuser is built in: always there, never with a password.
+            self.users.insert("crate".to_string(), None);
         }
         if !index_uuids.is_empty() {
             self.snaps.restores.push(Restore {
@@ -443,13 +469,8 @@ impl CrateCluster {
         Ok(())
     }
 
-    /// The indices to restore (spec, partition) and whether metadata and users are restored.
-    #[allow(clippy::type_complexity)]
-    fn restore_plan(
-        &self,
-        snapshot: &Snapshot,
-        scope: &Scope,
-    ) -> Result<(Vec<(TableSpec, Option<String>)>, bool, bool), SqlError> {
+    /// What a restore of `scope` brings back.
+    fn restore_plan(&self, snapshot: &Snapshot, scope: &Scope) -> Result<RestorePlan, SqlError> {
         let every = |s: &Snapshot| -> Vec<(TableSpec, Option<String>)> {
             s.tables
                 .iter()
@@ -466,8 +487,16 @@ impl CrateCluster {
                 .collect()
         };
         match scope {
-            Scope::All => Ok((every(snapshot), true, true)),
-            Scope::Metadata => Ok((Vec::new(), true, true)),
+            Scope::All => Ok(RestorePlan {
+                tables: every(snapshot),
+                settings: SettingsRestore::All,
+                users: true,
+            }),
+            Scope::Metadata => Ok(RestorePlan {
+                tables: Vec::new(),
+                settings: SettingsRestore::Analyzers,
+                users: true,
+            }),
             Scope::Sections(sections) => {
                 for s in sections {
                     if !section_known(&self.version_of_cluster(), s) {
@@ -483,7 +512,15 @@ impl CrateCluster {
                 } else {
                     Vec::new()
                 };
-                Ok((tables, false, has("users") || has("usermanagement")))
+                Ok(RestorePlan {
+                    tables,
+                    settings: if has("analyzers") {
+                        SettingsRestore::Analyzers
+                    } else {
+                        SettingsRestore::None
+                    },
+                    users: has("users") || has("usermanagement"),
+                })
             }
             Scope::Tables(wanted) => {
                 let mut out = Vec::new();
@@ -502,7 +539,11 @@ impl CrateCluster {
                         None => out.extend(spec.partitions.iter().map(|p| (spec.clone(), Some(p.clone())))),
                     }
                 }
-                Ok((out, false, false))
+                Ok(RestorePlan {
+                    tables: out,
+                    settings: SettingsRestore::None,
+                    users: false,
+                })
             }
         }
     }

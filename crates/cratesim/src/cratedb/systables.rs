@@ -49,7 +49,6 @@ const UNMODELLED: &[&str] = &[
     "sys.operations",
     "sys.operations_log",
     "sys.summits",
-    "sys.users",
     "sys.roles",
     "sys.privileges",
     "sys.segments",
@@ -78,6 +77,7 @@ const MODELLED: &[(&str, &str)] = &[
     ("sys", "shards"),
     ("sys", "snapshot_restore"),
     ("sys", "snapshots"),
+    ("sys", "users"),
     ("information_schema", "table_partitions"),
     ("information_schema", "tables"),
 ];
@@ -124,6 +124,7 @@ impl CrateCluster {
             "sys.snapshots" => self.sys_snapshots(),
             "sys.repositories" => self.sys_repositories(),
             "sys.snapshot_restore" => self.sys_snapshot_restore(),
+            "sys.users" => self.sys_users(),
             "information_schema.tables" => self.information_tables(),
             "information_schema.table_partitions" => self.information_partitions(),
             _ if self.table(schema, name).is_some() => {
@@ -741,6 +742,30 @@ impl CrateCluster {
                     }
                 }
                 json!({"id": r.uuid, "name": r.snapshot, "repository": r.repo, "state": "STARTED", "shards": shards})
+            })
+            .collect();
+        Relation::new(columns, rows)
+    }
+
+    /// `sys.users` (`io/crate/role/metadata/SysUsersTableInfo.java`): `password` is
+    /// `'********'` when a password is set, NULL otherwise; only `crate` is a superuser.
+    fn sys_users(&self) -> Relation {
+        let columns = obj(vec![
+            ("name", Text),
+            ("superuser", Boolean),
+            ("password", Text),
+            ("jwt", obj(vec![("iss", Text), ("username", Text), ("aud", Text)])),
+        ]);
+        let rows = self
+            .users
+            .iter()
+            .map(|(name, password)| {
+                json!({
+                    "name": name,
+                    "superuser": name == "crate",
+                    "password": password.as_ref().map(|_| "********"),
+                    "jwt": null,
+                })
             })
             .collect();
         Relation::new(columns, rows)
