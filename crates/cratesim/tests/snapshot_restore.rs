@@ -311,3 +311,93 @@ fn sys_users_lists_users_with_masked_passwords() {
         ])
     );
 }
+
+fn with_tables(name: &str, tables: Vec<TableSpec>) -> CrateCluster {
+    let mut s = spec(name);
+    s.tables = tables;
+    CrateCluster::new(s, Duration::ZERO)
+}
+
+fn table(schema: &str, name: &str, partitions: Vec<String>) -> TableSpec {
+    TableSpec {
+        schema: schema.into(),
+        name: name.into(),
+        shards: 2,
+        replicas: "1".into(),
+        partitions,
+    }
+}
+
+#[test]
+fn alter_table_rename_keeps_the_shards() {
+    let mut c = with_tables(
+        "a",
+        vec![
+            table("gc", "scheduled_jobs", vec![]),
+            table("doc", "parted", vec![partition_ident(&[Some("1")])]),
+            table("doc", "taken", vec![]),
+        ],
+    );
+    let shards = |c: &mut CrateCluster, t: &str| {
+        rows(
+            c,
+            &format!(
+                "SELECT id, node['name'], primary FROM sys.shards WHERE table_name = '{t}' ORDER BY 1, 2"
+            ),
+            secs(1),
+        )
+    };
+    let before = shards(&mut c, "scheduled_jobs");
+    let r = query(
+        &mut c,
+        "ALTER TABLE \"gc\".\"scheduled_jobs\" RENAME TO \"scheduled_jobs_temp\"",
+        secs(1),
+    );
+    assert_eq!(r["rowcount"], -1);
+    assert_eq!(shards(&mut c, "scheduled_jobs_temp"), before);
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'scheduled_jobs_temp'",
+            secs(1)
+        ),
+        json!([["gc"]])
+    );
+    assert!(c.sql_writes().iter().any(|w| w.stmt.contains("RENAME TO")));
+    query(
+        &mut c,
+        "ALTER TABLE gc.scheduled_jobs_temp RENAME TO gc.scheduled_jobs",
+        secs(2),
+    );
+    query(&mut c, "ALTER TABLE parted RENAME TO parted2", secs(2));
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT table_name FROM information_schema.table_partitions",
+            secs(2)
+        ),
+        json!([["parted2"]])
+    );
+    assert_eq!(
+        error(&mut c, "ALTER TABLE nope RENAME TO x", json!([]), secs(3)),
+        (404, "RelationUnknown[Relation 'nope' unknown]".into(), 4041)
+    );
+    assert_eq!(
+        error(&mut c, "ALTER TABLE parted2 RENAME TO taken", json!([]), secs(3)),
+        (
+            409,
+            "RelationAlreadyExists[Relation 'doc.taken' already exists.]".into(),
+            4093
+        )
+    );
+    assert_eq!(
+        error(
+            &mut c,
+            "ALTER TABLE gc.scheduled_jobs RENAME TO doc.x",
+            json!([]),
+            secs(3)
+        )
+        .1,
+        "SQLParseException[Cannot rename a table to a different schema]"
+    );
+}

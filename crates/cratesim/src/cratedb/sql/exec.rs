@@ -133,6 +133,10 @@ fn execute(cluster: &mut CrateCluster, stmt: &Statement, ctx: &Ctx) -> Result<Ex
             alter_table(cluster, table, partition.as_ref(), set, reset, ctx)?;
             count(-1)
         }
+        Statement::RenameTable { table, to } => {
+            rename_table(cluster, table, to)?;
+            count(-1)
+        }
         Statement::CreateRepository { name, kind, props } => {
             let settings = ctx
                 .props(props)?
@@ -386,6 +390,32 @@ fn scope_of(scope: &ScopeAst, ctx: &Ctx) -> Result<Scope, SqlError> {
                 .collect::<Result<Vec<_>, SqlError>>()?,
         ),
     })
+}
+
+/// `ALTER TABLE t RENAME TO new` (CrateDB's `AlterTableRenameTableAnalyzer`): metadata only,
+/// the shards stay where they are; the target takes the table's schema and may not name
+/// another one.
+fn rename_table(cluster: &mut CrateCluster, table: &TableName, to: &TableName) -> Result<(), SqlError> {
+    let schema = table.schema.clone().unwrap_or_else(|| "doc".into());
+    if let Some(target_schema) = &to.schema
+        && *target_schema != schema
+    {
+        return Err(SqlError::parse("Cannot rename a table to a different schema"));
+    }
+    if cluster.table(&schema, &table.name).is_none() {
+        return Err(SqlError::relation_unknown(&written(table)));
+    }
+    if cluster.table(&schema, &to.name).is_some() {
+        return Err(SqlError::relation_exists(&format!("{schema}.{}", to.name)));
+    }
+    if let Some(t) = cluster
+        .tables
+        .iter_mut()
+        .find(|t| t.schema == schema && t.name == table.name)
+    {
+        t.name = to.name.clone();
+    }
+    Ok(())
 }
 
 fn alter_table(

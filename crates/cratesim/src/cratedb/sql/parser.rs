@@ -402,6 +402,11 @@ impl Parser<'_> {
             return Err(self.unsupported("ALTER TABLE ONLY"));
         }
         let table = self.table_name()?;
+        if self.eat_kw("rename") {
+            self.expect_kw("to")?;
+            let to = self.table_name()?;
+            return Ok(Statement::RenameTable { table, to });
+        }
         let partition = if self.eat_kw("partition") {
             Some(self.props()?)
         } else {
@@ -1347,6 +1352,10 @@ mod tests {
             Ok(Statement::Restore { .. })
         ));
         assert!(parse("CREATE REPOSITORY r TYPE fs WITH (location = '/x')").is_ok());
+        assert!(matches!(
+            parse("ALTER TABLE \"gc\".\"scheduled_jobs\" RENAME TO \"scheduled_jobs_temp\""),
+            Ok(Statement::RenameTable { .. })
+        ));
         assert!(matches!(
             parse("ALTER USER \"system\" SET (password = $1)"),
             Ok(Statement::AlterUser { .. })
