@@ -401,3 +401,36 @@ fn alter_table_rename_keeps_the_shards() {
         "SQLParseException[Cannot rename a table to a different schema]"
     );
 }
+
+#[test]
+fn show_tables_lists_a_schemas_base_tables() {
+    let mut c = with_tables(
+        "a",
+        vec![
+            table("gc", "scheduled_jobs", vec![]),
+            table("gc", "alembic_version", vec![]),
+            table("doc", "parted", vec![partition_ident(&[Some("1")])]),
+            table("doc", "events", vec![]),
+        ],
+    );
+    let shown = query(&mut c, "SHOW TABLES", secs(1));
+    assert_eq!(shown["cols"], json!(["table_name"]));
+    assert_eq!(shown["rows"], json!([["events"], ["parted"]]));
+    assert_eq!(
+        rows(&mut c, "SHOW TABLES FROM gc", secs(1)),
+        json!([["alembic_version"], ["scheduled_jobs"]])
+    );
+    assert_eq!(
+        rows(&mut c, "SHOW TABLES IN \"gc\" LIKE 'sched%'", secs(1)),
+        json!([["scheduled_jobs"]])
+    );
+    assert_eq!(query(&mut c, "SHOW TABLES FROM nowhere", secs(1))["rowcount"], 0);
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT table_type, partitioned_by FROM information_schema.tables WHERE table_schema = 'gc' ORDER BY table_name",
+            secs(1)
+        ),
+        json!([["BASE TABLE", null], ["BASE TABLE", null]])
+    );
+}
