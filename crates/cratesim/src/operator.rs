@@ -124,6 +124,8 @@ impl ClusterShape {
                 shards: 6,
                 replicas: "1".into(),
                 partitions: vec![],
+                partitioned_by: vec![],
+                rows: None,
             },
             TableSpec {
                 schema: "doc".into(),
@@ -134,6 +136,9 @@ impl ClusterShape {
                     "04732cpp6ksjcc9i60o30c1g".into(),
                     "04732cpp6ksjcc9i60o30c1h".into(),
                 ],
+                // The idents encode timestamps (1395961200000 is the first one's value).
+                partitioned_by: vec!["day".into()],
+                rows: None,
             },
         ]
     }
@@ -147,6 +152,8 @@ impl ClusterShape {
                 shards: 4,
                 replicas: "1".into(),
                 partitions: vec![],
+                partitioned_by: vec![],
+                rows: None,
             })
             .collect()
     }

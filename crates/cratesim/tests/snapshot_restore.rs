@@ -32,6 +32,8 @@ fn spec(name: &str) -> ClusterSpec {
             shards: 4,
             replicas: "1".into(),
             partitions: vec![],
+            partitioned_by: vec![],
+            rows: Some(1001),
         }],
         system_password: "pw".into(),
         timings: Timings::default(),
@@ -324,7 +326,13 @@ fn table(schema: &str, name: &str, partitions: Vec<String>) -> TableSpec {
         name: name.into(),
         shards: 2,
         replicas: "1".into(),
+        partitioned_by: if partitions.is_empty() {
+            vec![]
+        } else {
+            vec!["day".into()]
+        },
         partitions,
+        rows: None,
     }
 }
 
@@ -432,5 +440,165 @@ fn show_tables_lists_a_schemas_base_tables() {
             secs(1)
         ),
         json!([["BASE TABLE", null], ["BASE TABLE", null]])
+    );
+}
+
+#[test]
+fn count_star_answers_the_rows_and_num_docs_split_them() {
+    let mut c = with_tables(
+        "a",
+        vec![
+            TableSpec {
+                rows: Some(10),
+                ..table(
+                    "doc",
+                    "parted",
+                    vec![partition_ident(&[Some("1")]), partition_ident(&[Some("2")])],
+                )
+            },
+            TableSpec {
+                shards: 4,
+                rows: Some(1001),
+                ..table("doc", "t1", vec![])
+            },
+        ],
+    );
+    assert_eq!(
+        rows(&mut c, "SELECT count(*) FROM doc.t1", secs(1)),
+        json!([[1001]])
+    );
+    let counted = query(&mut c, "SELECT count(*) AS n FROM \"doc\".\"parted\"", secs(1));
+    assert_eq!(
+        (counted["cols"].clone(), counted["rows"].clone()),
+        (json!(["n"]), json!([[20]]))
+    );
+    assert_eq!(
+        query(&mut c, "SELECT count(*) FROM parted", secs(1))["cols"],
+        json!(["count(*)"])
+    );
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT id, num_docs FROM sys.shards WHERE table_name = 't1' AND primary ORDER BY id",
+            secs(1)
+        ),
+        json!([[0, 251], [1, 250], [2, 250], [3, 250]])
+    );
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT sum(num_docs) FROM sys.shards WHERE table_name = 't1'",
+            secs(1)
+        ),
+        json!([[2002]]),
+        "replicas hold what their primaries hold"
+    );
+    // Snapshots capture the rows and restores bring them back.
+    query(
+        &mut c,
+        "CREATE REPOSITORY r TYPE fs WITH (location = '/x')",
+        secs(1),
+    );
+    query(&mut c, "CREATE SNAPSHOT r.s ALL", secs(2));
+    query(&mut c, "DROP TABLE t1", secs(10));
+    query(&mut c, "RESTORE SNAPSHOT r.s TABLE t1", secs(11));
+    assert_eq!(
+        error(&mut c, "SELECT count(*) FROM t1", json!([]), secs(11)),
+        (
+            500,
+            "UnavailableShardsException[the shard 0 of table doc.t1 is not available]".into(),
+            5002
+        )
+    );
+    assert_eq!(rows(&mut c, "SELECT count(*) FROM t1", secs(60)), json!([[1001]]));
+    assert!(
+        error(&mut c, "SELECT * FROM t1", json!([]), secs(60))
+            .1
+            .contains("cratesim: unsupported")
+    );
+}
+
+#[test]
+fn restore_partition_clauses_name_the_partition_columns() {
+    let mut c = with_tables(
+        "a",
+        vec![
+            TableSpec {
+                partitioned_by: vec!["region".into(), "day".into()],
+                ..table(
+                    "doc",
+                    "two",
+                    vec![
+                        partition_ident(&[Some("eu"), Some("1")]),
+                        partition_ident(&[Some("us"), Some("2")]),
+                    ],
+                )
+            },
+            table("doc", "flat", vec![]),
+        ],
+    );
+    query(
+        &mut c,
+        "CREATE REPOSITORY r TYPE fs WITH (location = '/x')",
+        secs(1),
+    );
+    query(&mut c, "CREATE SNAPSHOT r.s ALL", secs(2));
+    query(&mut c, "DROP TABLE two", secs(10));
+    // Values in any order, numbers bare or quoted: encoded in partitioned_by order.
+    query(
+        &mut c,
+        "RESTORE SNAPSHOT r.s TABLE two PARTITION (day = 1, region = 'eu')",
+        secs(11),
+    );
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT partition_ident FROM information_schema.table_partitions",
+            secs(11)
+        ),
+        json!([[partition_ident(&[Some("eu"), Some("1")])]])
+    );
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT partitioned_by FROM information_schema.tables WHERE table_name = 'two'",
+            secs(11)
+        ),
+        json!([[["region", "day"]]])
+    );
+    query(
+        &mut c,
+        "RESTORE SNAPSHOT r.s TABLE two PARTITION (region = 'us', day = '2')",
+        secs(12),
+    );
+    for (stmt, message) in [
+        (
+            "RESTORE SNAPSHOT r.s TABLE two PARTITION (colour = 'x', day = 1)",
+            "SQLParseException[\"colour\" is no known partition column]",
+        ),
+        (
+            "RESTORE SNAPSHOT r.s TABLE two PARTITION (day = 1)",
+            "SQLParseException[The table \"doc.two\" is partitioned by 2 columns but the PARTITION clause contains 1 columns]",
+        ),
+        (
+            "RESTORE SNAPSHOT r.s TABLE flat PARTITION (day = 1)",
+            "SQLParseException[table 'doc.flat' is not partitioned]",
+        ),
+    ] {
+        assert_eq!(
+            error(&mut c, stmt, json!([]), secs(13)),
+            (400, message.into(), 4000),
+            "{stmt}"
+        );
+    }
+    assert_eq!(
+        error(
+            &mut c,
+            "RESTORE SNAPSHOT r.s TABLE two PARTITION (region = 'eu', day = 9)",
+            json!([]),
+            secs(13)
+        )
+        .2,
+        4046
     );
 }

@@ -38,7 +38,9 @@ use serde_json::{Map, Value};
 
 pub use model::partition_ident;
 pub use snapshots::{ObjectStore, SharedObjectStore};
-pub use spec::{Auth, ClusterSpec, Fault, GatewaySettings, Health, NodeSpec, SqlWrite, TableSpec, Timings};
+pub use spec::{
+    Auth, ClusterSpec, DEFAULT_ROWS, Fault, GatewaySettings, Health, NodeSpec, SqlWrite, TableSpec, Timings,
+};
 pub use sql::{ReplyBody, SqlReply, Wait};
 
 use model::{Node, Table};

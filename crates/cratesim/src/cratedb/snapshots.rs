@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::model::{Index, Replicas, Source, Table, uuid_from};
+use super::model::{Index, Replicas, Source, Table, partition_ident, uuid_from};
 use super::sql::error::SqlError;
 use super::{CrateCluster, Health, TableSpec};
 
@@ -170,6 +170,8 @@ pub(crate) struct Snapshot {
     pub(crate) users: BTreeMap<String, Option<String>>,
     pub(crate) version: String,
     pub(crate) total_shards: u32,
+    /// Rows of each index captured: `(schema, table, partition ident)` → rows.
+    pub(crate) rows: BTreeMap<(String, String, Option<String>), u64>,
 }
 
 impl Snapshot {
@@ -227,9 +229,53 @@ impl Store {
 pub(crate) enum Scope {
     All,
     Metadata,
-    /// `(schema, table, partition ident)`.
-    Tables(Vec<(String, String, Option<String>)>),
+    /// `(schema, table, PARTITION (column = value, …))`; a NULL value is `None`.
+    Tables(Vec<(String, String, Option<PartitionValues>)>),
     Sections(Vec<String>),
+}
+
+/// The `PARTITION (column = value, …)` of a statement, values as text.
+pub(crate) type PartitionValues = Vec<(String, Option<String>)>;
+
+/// The ident of the partition `values` name, checked against the table's partition columns as
+/// CrateDB's `PartitionPropertiesAnalyzer.toPartitionName` checks them; the values are encoded
+/// in `partitioned_by` order. A partitioned table without known columns takes the values in
+/// the order written.
+pub(crate) fn partition_ident_of(
+    fqn: &str,
+    partitioned: bool,
+    partitioned_by: &[String],
+    values: &PartitionValues,
+) -> Result<String, SqlError> {
+    if !partitioned {
+        return Err(SqlError::parse(&format!("table '{fqn}' is not partitioned")));
+    }
+    if partitioned_by.is_empty() {
+        let ordered: Vec<Option<&str>> = values.iter().map(|(_, v)| v.as_deref()).collect();
+        return Ok(partition_ident(&ordered));
+    }
+    if values.len() != partitioned_by.len() {
+        return Err(SqlError::parse(&format!(
+            "The table \"{fqn}\" is partitioned by {} columns but the PARTITION clause contains {} columns",
+            partitioned_by.len(),
+            values.len()
+        )));
+    }
+    if let Some((unknown, _)) = values.iter().find(|(c, _)| !partitioned_by.contains(c)) {
+        return Err(SqlError::parse(&format!(
+            "\"{unknown}\" is no known partition column"
+        )));
+    }
+    let ordered: Vec<Option<&str>> = partitioned_by
+        .iter()
+        .map(|c| {
+            values
+                .iter()
+                .find(|(name, _)| name == c)
+                .and_then(|(_, v)| v.as_deref())
+        })
+        .collect();
+    Ok(partition_ident(&ordered))
 }
 
 /// Persistent settings that hold custom analyzers: what `METADATA` and `ANALYZERS` restore.
@@ -371,6 +417,24 @@ impl CrateCluster {
             r.health == Health::Red && tables.iter().any(|t| t.schema == r.schema && t.name == r.table)
         });
         let all = *scope == Scope::All;
+        let mut rows = BTreeMap::new();
+        for spec in &tables {
+            let Some(table) = self.table(&spec.schema, &spec.name) else {
+                continue;
+            };
+            for index in &table.indices {
+                let wanted = match &index.partition {
+                    Some(p) => spec.partitions.contains(p),
+                    None => true,
+                };
+                if wanted {
+                    rows.insert(
+                        (spec.schema.clone(), spec.name.clone(), index.partition.clone()),
+                        index.rows,
+                    );
+                }
+            }
+        }
         let snapshot = Snapshot {
             name: name.to_string(),
             uuid: uuid_from(&format!("snapshot/{repo}/{name}/{}", self.clock.as_millis())),
@@ -387,6 +451,7 @@ impl CrateCluster {
             users: if all { self.users.clone() } else { BTreeMap::new() },
             version: self.nodes.first().map(|n| n.version.clone()).unwrap_or_default(),
             total_shards,
+            rows,
         };
         self.objects()
             .snapshots
@@ -406,11 +471,13 @@ impl CrateCluster {
                 .table(schema, name)
                 .ok_or_else(|| SqlError::relation_unknown(&format!("{schema}.{name}")))?;
             let mut spec = table.spec();
-            if let Some(ident) = partition {
-                if !spec.partitions.contains(ident) {
-                    return Err(SqlError::partition_unknown(&table.fqn(), ident));
+            if let Some(values) = partition {
+                let ident =
+                    partition_ident_of(&table.fqn(), table.partitioned, &table.partitioned_by, values)?;
+                if !spec.partitions.contains(&ident) {
+                    return Err(SqlError::partition_unknown(&table.fqn(), &ident));
                 }
-                spec.partitions = vec![ident.clone()];
+                spec.partitions = vec![ident];
             }
             match out
                 .iter_mut()
@@ -443,7 +510,13 @@ impl CrateCluster {
         let plan = self.restore_plan(&snapshot, scope)?;
         let mut index_uuids = Vec::new();
         for (spec, partition) in &plan.tables {
-            index_uuids.push(self.restore_index(spec, partition.as_deref())?);
+            let rows = snapshot
+                .rows
+                .get(&(spec.schema.clone(), spec.name.clone(), partition.clone()))
+                .copied()
+                .or(spec.rows)
+                .unwrap_or(super::spec::DEFAULT_ROWS);
+            index_uuids.push(self.restore_index(spec, partition.as_deref(), rows)?);
         }
         match plan.settings {
             SettingsRestore::None => {}
@@ -530,11 +603,23 @@ impl CrateCluster {
                         .iter()
                         .find(|t| &t.schema == schema && &t.name == name)
                         .ok_or_else(|| SqlError::relation_unknown(&format!("{schema}.{name}")))?;
-                    match partition {
-                        Some(p) if !spec.partitions.contains(p) => {
-                            return Err(SqlError::partition_unknown(&format!("{schema}.{name}"), p));
+                    let fqn = format!("{schema}.{name}");
+                    let ident = partition
+                        .as_ref()
+                        .map(|values| {
+                            partition_ident_of(
+                                &fqn,
+                                !spec.partitions.is_empty(),
+                                &spec.partitioned_by,
+                                values,
+                            )
+                        })
+                        .transpose()?;
+                    match ident {
+                        Some(p) if !spec.partitions.contains(&p) => {
+                            return Err(SqlError::partition_unknown(&fqn, &p));
                         }
-                        Some(p) => out.push((spec.clone(), Some(p.clone()))),
+                        Some(p) => out.push((spec.clone(), Some(p))),
                         None if spec.partitions.is_empty() => out.push((spec.clone(), None)),
                         None => out.extend(spec.partitions.iter().map(|p| (spec.clone(), Some(p.clone())))),
                     }
@@ -553,7 +638,12 @@ impl CrateCluster {
     }
 
     /// Creates one restored index (a table or a partition); returns its uuid.
-    fn restore_index(&mut self, spec: &TableSpec, partition: Option<&str>) -> Result<String, SqlError> {
+    fn restore_index(
+        &mut self,
+        spec: &TableSpec,
+        partition: Option<&str>,
+        rows: u64,
+    ) -> Result<String, SqlError> {
         let replicas = Replicas::parse(&spec.replicas).map_err(|m| SqlError::parse(&m))?;
         let groups = self.new_groups(
             spec.shards,
@@ -568,6 +658,7 @@ impl CrateCluster {
             self.clock.as_millis()
         ));
         let index = Index {
+            rows,
             partition: partition.map(String::from),
             uuid: uuid.clone(),
             replicas,

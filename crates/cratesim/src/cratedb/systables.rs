@@ -447,13 +447,15 @@ impl CrateCluster {
         let mut rows = Vec::new();
         for table in &self.tables {
             for index in &table.indices {
+                let shards = u64::try_from(index.groups.len()).unwrap_or(1).max(1);
                 for group in &index.groups {
+                    // The rows split over the shards; a replica holds what its primary holds.
+                    let docs = index.rows / shards + u64::from(u64::from(group.id) < index.rows % shards);
                     for copy in &group.copies {
                         rows.push(self.shard_row(
-                            &table.schema,
-                            &table.name,
+                            (&table.schema, &table.name),
                             index.partition.as_deref(),
-                            group.id,
+                            (group.id, docs),
                             copy,
                         ));
                     }
@@ -463,7 +465,13 @@ impl CrateCluster {
         Relation::new(columns, rows)
     }
 
-    fn shard_row(&self, schema: &str, table: &str, partition: Option<&str>, id: u32, copy: &Copy) -> Value {
+    fn shard_row(
+        &self,
+        (schema, table): (&str, &str),
+        partition: Option<&str>,
+        (id, docs): (u32, u64),
+        copy: &Copy,
+    ) -> Value {
         let assigned = copy.node.is_some();
         let state = match copy.routing {
             Routing::Unassigned => "UNASSIGNED",
@@ -485,7 +493,7 @@ impl CrateCluster {
             "routing_state": copy.routing.as_str(),
             "relocating_node": self.node_id_of(copy.relocating_to),
             "orphan_partition": false,
-            "num_docs": if assigned { 1000 } else { 0 },
+            "num_docs": if assigned { docs } else { 0 },
             "size": if assigned { 1 << 20 } else { 0 },
             "closed": false,
             "path": if assigned { Value::from(format!("/data/data0/nodes/0/indices/{table}/{id}")) } else { Value::Null },
@@ -796,7 +804,11 @@ impl CrateCluster {
                     "table_catalog": "crate", "table_schema": t.schema, "table_name": t.name,
                     "table_type": "BASE TABLE", "number_of_shards": t.shards,
                     "number_of_replicas": t.replicas.text,
-                    "partitioned_by": if t.partitioned { json!(["_partition"]) } else { Value::Null },
+                    "partitioned_by": match (t.partitioned, t.partitioned_by.is_empty()) {
+                        (false, _) => Value::Null,
+                        (true, false) => json!(t.partitioned_by),
+                        (true, true) => json!(["_partition"]),
+                    },
                     "closed": false, "clustered_by": "_id", "column_policy": "strict", "blobs_path": null,
                     "settings": {"number_of_replicas": t.replicas.text,
                                  "routing": {"allocation": {"enable": "all"}},
