@@ -14,19 +14,33 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-use crate::cratedb::{CrateCluster, GatewaySettings, NodeSpec};
+use crate::cratedb::{CrateCluster, GatewaySettings, NodeSpec, SharedObjectStore};
 
 /// `(namespace, cluster name)` → the cluster's model.
 pub type Clusters = BTreeMap<(String, String), CrateCluster>;
 
 /// The CrateDB clusters, shared by the kubelet (which starts and stops nodes) and the HTTP
-/// layer (which serves `/` and `/_sql`).
+/// layer (which serves `/` and `/_sql`), and the object store where their snapshots live.
 #[derive(Default)]
 pub struct Databases {
     clusters: Mutex<Clusters>,
+    /// Every cluster added with [`Databases::insert`] shares it (docs/cratedb-behaviour.md#snapshots-and-restores).
+    objects: SharedObjectStore,
 }
 
 impl Databases {
+    /// Adds (or replaces) a cluster; it shares the simulation's object store, so snapshots one
+    /// cluster writes to a location are there for every cluster with a repository for it.
+    pub fn insert(&self, key: (String, String), mut cluster: CrateCluster) {
+        cluster.set_object_store(self.objects.clone());
+        self.lock().insert(key, cluster);
+    }
+
+    /// The object store every cluster shares.
+    pub fn object_store(&self) -> SharedObjectStore {
+        self.objects.clone()
+    }
+
     /// The clusters, locked. Callers hold the lock for one step only.
     pub fn lock(&self) -> MutexGuard<'_, Clusters> {
         // A panic mid-step leaves a model that is still self-consistent per call, so a
@@ -168,6 +182,36 @@ pub fn dc_util_hook(pod: &Value) -> Option<Option<String>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_cluster_inserted_shares_the_object_store() {
+        use crate::cratedb::{ClusterSpec, Timings};
+        let cluster = |name: &str| {
+            CrateCluster::new(
+                ClusterSpec {
+                    name: name.into(),
+                    version: "5.10.3".into(),
+                    nodes: Vec::new(),
+                    tables: Vec::new(),
+                    system_password: "pw".into(),
+                    timings: Timings::default(),
+                },
+                std::time::Duration::ZERO,
+            )
+        };
+        let databases = Databases::default();
+        let (a, b) = (cluster("a"), cluster("b"));
+        assert!(!std::sync::Arc::ptr_eq(&a.object_store(), &b.object_store()));
+        databases.insert(("ns".into(), "a".into()), a);
+        databases.insert(("ns".into(), "b".into()), b);
+        let clusters = databases.lock();
+        for model in clusters.values() {
+            assert!(std::sync::Arc::ptr_eq(
+                &model.object_store(),
+                &databases.object_store()
+            ));
+        }
+    }
 
     #[test]
     fn pods_map_to_the_nodes_the_operator_names() {

@@ -124,6 +124,8 @@ impl ClusterShape {
                 shards: 6,
                 replicas: "1".into(),
                 partitions: vec![],
+                partitioned_by: vec![],
+                rows: None,
             },
             TableSpec {
                 schema: "doc".into(),
@@ -134,6 +136,9 @@ impl ClusterShape {
                     "04732cpp6ksjcc9i60o30c1g".into(),
                     "04732cpp6ksjcc9i60o30c1h".into(),
                 ],
+                // The idents encode timestamps (1395961200000 is the first one's value).
+                partitioned_by: vec!["day".into()],
+                rows: None,
             },
         ]
     }
@@ -147,6 +152,8 @@ impl ClusterShape {
                 shards: 4,
                 replicas: "1".into(),
                 partitions: vec![],
+                partitioned_by: vec![],
+                rows: None,
             })
             .collect()
     }
@@ -612,7 +619,6 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
     model.set_epoch_ms(server.clock.now().as_millisecond() - server.clock.elapsed().as_millis() as i64);
     server
         .databases
-        .lock()
         .insert((shape.namespace.clone(), shape.name.clone()), model);
     let now = server.clock.rfc3339();
     let create = |plural: &str, namespace: &str, object: Value| -> Result<Value, ApiError> {

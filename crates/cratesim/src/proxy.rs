@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::cratedb::spec::Peer;
-use crate::cratedb::{Auth, ReplyBody, SqlReply};
+use crate::cratedb::{Auth, ReplyBody, SqlReply, Wait};
 use crate::databases::node_of_pod;
 use crate::kube::ApiServer;
 use crate::kube::api::Incoming;
@@ -180,17 +180,25 @@ pub async fn forward(
     };
     if let Some(wait) = &reply.wait {
         let deadline = server.clock.elapsed() + MAX_WAIT;
-        while !server
-            .databases
-            .lock()
-            .get(&node.key())
-            .is_none_or(|m| m.wait_done(wait))
-            && server.clock.elapsed() < deadline
-        {
+        while !wait_done(server, &node.key(), wait) && server.clock.elapsed() < deadline {
             tokio::time::sleep(server.clock.real(Duration::from_millis(250))).await;
         }
     }
     Ok(sql_response(&reply))
+}
+
+/// Whether what `wait` waits for is done, the model first brought up to now: nothing else
+/// need run meanwhile (the controllers only wake for the changes they know of), and the
+/// simulated clock moves on while the request waits. The lock is taken for this check only.
+fn wait_done(server: &ApiServer, key: &(String, String), wait: &Wait) -> bool {
+    let mut databases = server.databases.lock();
+    match databases.get_mut(key) {
+        Some(model) => {
+            model.advance(server.clock.elapsed());
+            model.wait_done(wait)
+        }
+        None => true,
+    }
 }
 
 fn text_response(status: u16, content_type: &str, text: String, www_authenticate: bool) -> Response {

@@ -88,6 +88,11 @@ pub struct TableDef {
     /// Values of the partition column, one partition each; empty: not partitioned.
     #[serde(default)]
     pub partitions: Vec<String>,
+    /// The partition column's name (default `day`); one column, as `partitions` gives one
+    /// value per partition.
+    pub partitioned_by: Option<String>,
+    /// Rows of the table, or of each partition (default 1000).
+    pub rows: Option<u64>,
 }
 
 /// `number_of_replicas`: a number (`1`) or CrateDB's text (`"0-1"`, `"0-all"`).
@@ -220,6 +225,12 @@ impl TableDef {
                 .iter()
                 .map(|value| partition_ident(&[Some(value.as_str())]))
                 .collect(),
+            partitioned_by: if self.partitions.is_empty() {
+                Vec::new()
+            } else {
+                vec![self.partitioned_by.clone().unwrap_or_else(|| "day".into())]
+            },
+            rows: self.rows,
         }
     }
 }
@@ -269,6 +280,12 @@ impl Scenario {
         for (i, cluster) in self.clusters.iter().enumerate() {
             if let Some(tables) = &cluster.tables {
                 for (t, table) in tables.iter().enumerate() {
+                    if table.partitioned_by.is_some() && table.partitions.is_empty() {
+                        return Err(format!(
+                            "clusters[{i}].tables[{t}].partitioned_by: set without partitions (give the \
+                             partition values in `partitions`)"
+                        ));
+                    }
                     if let Replicas::Text(text) = &table.replicas
                         && text.trim().is_empty()
                     {
@@ -324,6 +341,26 @@ mod tests {
         assert_eq!(tables[0].shards, 4);
         assert_eq!(tables[1].replicas, "0-1");
         assert_eq!(tables[1].partitions, vec!["04732cpp6ksjcc9i60o30c1g".to_string()]);
+        assert_eq!(tables[1].partitioned_by, vec!["day".to_string()]);
+        assert_eq!((tables[0].rows, tables[0].partitioned_by.len()), (None, 0));
+        let named = Scenario::parse(
+            "clusters: [{name: a, tables: [{name: p, partitions: [\"x\"], partitioned_by: region, rows: 7}]}]",
+            "t.yaml",
+        )
+        .unwrap();
+        let table = &named.shapes()[0].tables[0];
+        assert_eq!(
+            (table.partitioned_by.clone(), table.rows),
+            (vec!["region".to_string()], Some(7))
+        );
+        assert!(
+            Scenario::parse(
+                "clusters: [{name: a, tables: [{name: t, partitioned_by: d}]}]",
+                "t.yaml"
+            )
+            .unwrap_err()
+            .contains("partitioned_by: set without partitions")
+        );
     }
 
     #[test]

@@ -36,6 +36,8 @@ fn spec(data_nodes: usize) -> ClusterSpec {
                 shards: 4,
                 replicas: "1".into(),
                 partitions: vec![],
+                partitioned_by: vec![],
+                rows: None,
             },
             TableSpec {
                 schema: "doc".into(),
@@ -43,6 +45,8 @@ fn spec(data_nodes: usize) -> ClusterSpec {
                 shards: 2,
                 replicas: "0-1".into(),
                 partitions: vec![partition_ident(&[Some("1")]), partition_ident(&[Some("2")])],
+                partitioned_by: vec!["day".into()],
+                rows: None,
             },
         ],
         system_password: PASSWORD.into(),
@@ -661,6 +665,8 @@ fn zero_replica_table_is_red_while_its_node_is_away() {
         shards: 3,
         replicas: "0".into(),
         partitions: vec![],
+        partitioned_by: vec![],
+        rows: None,
     }];
     let mut c = CrateCluster::new(s, Duration::ZERO);
     c.node_killed("data-hot-0", secs(1));
@@ -1126,6 +1132,8 @@ fn an_added_node_gets_unassigned_replicas_first() {
         shards: 2,
         replicas: "2".into(),
         partitions: vec![],
+        partitioned_by: vec![],
+        rows: None,
     }];
     let mut c = CrateCluster::new(s, Duration::ZERO);
     assert_eq!(c.health(), Health::Yellow);
@@ -1182,6 +1190,8 @@ fn a_departed_node_with_the_only_copy_leaves_the_cluster_red() {
         shards: 3,
         replicas: "0".into(),
         partitions: vec![],
+        partitioned_by: vec![],
+        rows: None,
     }];
     let mut c = CrateCluster::new(s, Duration::ZERO);
     c.node_stop_requested("data-hot-2", secs(1));

@@ -428,3 +428,34 @@ async fn the_websocket_protocol_as_the_kubelet_speaks_it() {
     let refused = open("v5.channel.k8s.io").await.unwrap_err();
     assert!(refused.to_string().contains("403"), "{refused}");
 }
+
+/// `wait_for_completion = true` answers once the snapshot (or the restore) is done, through a
+/// port-forward as through the direct route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_snapshots_and_restores_answer_through_the_tunnel() {
+    let env = env().await;
+    let system = basic("system", PASSWORD);
+    let run = |stmt: &'static str| {
+        let pods = env.pods.clone();
+        let system = system.clone();
+        async move {
+            let outcome = tokio::time::timeout(
+                Duration::from_secs(60),
+                sql_via_port_forward(&pods, POD, Some(&system), stmt),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {stmt}"));
+            let (status, _, body) = answered(outcome);
+            assert_eq!(status, 200, "{stmt}: {body}");
+            serde_json::from_str::<Value>(&body).unwrap()
+        }
+    };
+    run("CREATE REPOSITORY r TYPE fs WITH (location = '/pf')").await;
+    run("CREATE SNAPSHOT r.s ALL WITH (wait_for_completion = true)").await;
+    let state = run("SELECT state FROM sys.snapshots").await;
+    assert_eq!(state["rows"], json!([["SUCCESS"]]));
+    run("DROP TABLE doc.events").await;
+    run("RESTORE SNAPSHOT r.s TABLE doc.events WITH (wait_for_completion = true)").await;
+    let restores = run("SELECT count(*) FROM sys.snapshot_restore").await;
+    assert_eq!(restores["rows"], json!([[0]]));
+}

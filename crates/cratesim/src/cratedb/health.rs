@@ -95,6 +95,7 @@ mod tests {
 
     fn index(copies: Vec<Copy>) -> Index {
         Index {
+            rows: 0,
             partition: None,
             uuid: String::new(),
             replicas: Replicas::parse("1").unwrap(),

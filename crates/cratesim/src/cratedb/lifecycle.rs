@@ -264,7 +264,6 @@ impl CrateCluster {
                 copy.delayed_until = None;
             }
         }
-        self.snaps.progress(t);
         self.reroute(t);
     }
 
@@ -282,7 +281,7 @@ impl CrateCluster {
         });
         node_events
             .chain(copy_events)
-            .chain(self.snaps.next_event())
+            .chain(self.snapshot_next_event())
             .min()
     }
 

@@ -37,7 +37,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 pub use model::partition_ident;
-pub use spec::{Auth, ClusterSpec, Fault, GatewaySettings, Health, NodeSpec, SqlWrite, TableSpec, Timings};
+pub use snapshots::{ObjectStore, SharedObjectStore};
+pub use spec::{
+    Auth, ClusterSpec, DEFAULT_ROWS, Fault, GatewaySettings, Health, NodeSpec, SqlWrite, TableSpec, Timings,
+};
 pub use sql::{ReplyBody, SqlReply, Wait};
 
 use model::{Node, Table};
@@ -67,6 +70,8 @@ pub struct CrateCluster {
     /// Host-based auth as the operator configures it (password for everyone not local).
     hba_enabled: bool,
     snaps: snapshots::Store,
+    /// Where snapshots live: shared by every cluster of a simulation (see `snapshots.rs`).
+    objects: SharedObjectStore,
     master: Option<usize>,
     /// The voting configuration (Zen2): the master-eligible nodes whose majority elects a master.
     voting: BTreeSet<usize>,
@@ -107,6 +112,7 @@ impl CrateCluster {
             users,
             hba_enabled: true,
             snaps: snapshots::Store::default(),
+            objects: SharedObjectStore::default(),
             master: None,
             voting,
             clock: now,
@@ -255,6 +261,17 @@ impl CrateCluster {
         self.hba_enabled = enabled;
     }
 
+    /// Shares `store` as the place snapshots live (every cluster of a simulation gets the
+    /// same one; a new cluster has a private store of its own).
+    pub fn set_object_store(&mut self, store: SharedObjectStore) {
+        self.objects = store;
+    }
+
+    /// The handle on the store snapshots live in.
+    pub fn object_store(&self) -> SharedObjectStore {
+        self.objects.clone()
+    }
+
     // ---- time ----
 
     /// Progress joins, departures, recoveries, relocations, decommissions, snapshots up to `now`.
@@ -401,9 +418,8 @@ impl CrateCluster {
                 n.decommission.is_none() || n.phase != model::Phase::Member
             }),
             Wait::Snapshot { repository, snapshot } => self
-                .snaps
-                .snapshot(repository, snapshot)
-                .map(|s| s.done)
+                .find_snapshot(repository, snapshot)
+                .map(|s| s.done_at(self.clock))
                 .unwrap_or(true),
             Wait::Restore { repository, snapshot } => !self
                 .snaps

@@ -391,6 +391,8 @@ impl ShardGroup {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Index {
     pub(crate) partition: Option<String>,
+    /// Rows in the table or partition (split over its shards; replicas hold the same).
+    pub(crate) rows: u64,
     pub(crate) uuid: String,
     pub(crate) replicas: Replicas,
     pub(crate) groups: Vec<ShardGroup>,
@@ -403,6 +405,7 @@ pub(crate) struct Table {
     pub(crate) shards: u32,
     pub(crate) replicas: Replicas,
     pub(crate) partitioned: bool,
+    pub(crate) partitioned_by: Vec<String>,
     pub(crate) indices: Vec<Index>,
 }
 
@@ -419,6 +422,7 @@ impl Table {
         let indices = idents
             .into_iter()
             .map(|partition| Index {
+                rows: spec.rows.unwrap_or(super::spec::DEFAULT_ROWS),
                 uuid: uuid_from(&format!("{}.{}.{:?}", spec.schema, spec.name, partition)),
                 partition,
                 replicas: replicas.clone(),
@@ -431,6 +435,7 @@ impl Table {
             shards: spec.shards,
             replicas,
             partitioned,
+            partitioned_by: spec.partitioned_by.clone(),
             indices,
         })
     }
@@ -446,7 +451,14 @@ impl Table {
             shards: self.shards,
             replicas: self.replicas.text.clone(),
             partitions: self.indices.iter().filter_map(|i| i.partition.clone()).collect(),
+            partitioned_by: self.partitioned_by.clone(),
+            rows: self.indices.first().map(|i| i.rows),
         }
+    }
+
+    /// Rows over every partition.
+    pub(crate) fn rows(&self) -> u64 {
+        self.indices.iter().map(|i| i.rows).sum()
     }
 }
 

@@ -347,11 +347,15 @@ impl Settings {
         self.persistent.clone()
     }
 
-    /// Overwrites persistent settings from a snapshot (restore of global state).
-    pub(crate) fn restore_persistent(&mut self, saved: &BTreeMap<String, String>) {
-        for (k, v) in saved {
-            self.persistent.insert(k.clone(), v.clone());
-        }
+    /// Replaces every persistent setting with the snapshot's (restore of global state;
+    /// CrateDB's `RestoreService` installs them with `Metadata.Builder.persistentSettings`), or
+    /// with those of the snapshot's under `prefix` only; transient settings stay.
+    pub(crate) fn restore_persistent(&mut self, saved: &BTreeMap<String, String>, prefix: Option<&str>) {
+        self.persistent = saved
+            .iter()
+            .filter(|(k, _)| prefix.is_none_or(|p| k.starts_with(p)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
     }
 
     /// The nested effective object of `sys.cluster.settings`.
@@ -425,6 +429,27 @@ mod tests {
         assert_eq!(s.allocation_enable(), "all");
         let (t, p) = s.levels();
         assert!(t.is_empty() && p.is_empty());
+    }
+
+    #[test]
+    fn a_restore_replaces_persistent_settings_and_keeps_transient_ones() {
+        let mut s = Settings::default();
+        s.set(ENABLE, &json!("primaries"), true).unwrap();
+        s.set(CONCURRENT_RECOVERIES, &json!(5), false).unwrap();
+        let mut saved = BTreeMap::new();
+        saved.insert(GRACEFUL_TIMEOUT.to_string(), "1h".to_string());
+        saved.insert("crate.analysis.custom.analyzer.a".to_string(), "x".to_string());
+        s.restore_persistent(&saved, None);
+        let (transient, persistent) = s.levels();
+        assert_eq!(persistent.len(), 2);
+        assert!(!persistent.contains_key(ENABLE), "not in the snapshot: gone");
+        assert_eq!(transient[CONCURRENT_RECOVERIES], json!("5"));
+        s.restore_persistent(&saved, Some("crate.analysis.custom."));
+        let (_, persistent) = s.levels();
+        assert_eq!(
+            persistent.keys().collect::<Vec<_>>(),
+            ["crate.analysis.custom.analyzer.a"]
+        );
     }
 
     #[test]

@@ -97,7 +97,16 @@ pub struct TableSpec {
     /// Compute them from values with [`super::partition_ident`] so that
     /// `… PARTITION (c = v)` clauses find them.
     pub partitions: Vec<String>,
+    /// The partition columns, in the order the idents encode their values (CrateDB's
+    /// `PARTITIONED BY (…)`); empty for a table that is not partitioned. A partitioned table
+    /// without them takes `PARTITION (…)` values in the order written, unchecked.
+    pub partitioned_by: Vec<String>,
+    /// Rows of each index (the table, or each partition); `None` is [`DEFAULT_ROWS`].
+    pub rows: Option<u64>,
 }
+
+/// Rows per table or partition when a spec does not say.
+pub const DEFAULT_ROWS: u64 = 1000;
 
 /// How long simulated things take. All durations are simulated time.
 #[derive(Debug, Clone, PartialEq)]

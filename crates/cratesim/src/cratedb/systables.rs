@@ -49,7 +49,6 @@ const UNMODELLED: &[&str] = &[
     "sys.operations",
     "sys.operations_log",
     "sys.summits",
-    "sys.users",
     "sys.roles",
     "sys.privileges",
     "sys.segments",
@@ -78,6 +77,7 @@ const MODELLED: &[(&str, &str)] = &[
     ("sys", "shards"),
     ("sys", "snapshot_restore"),
     ("sys", "snapshots"),
+    ("sys", "users"),
     ("information_schema", "table_partitions"),
     ("information_schema", "tables"),
 ];
@@ -124,6 +124,7 @@ impl CrateCluster {
             "sys.snapshots" => self.sys_snapshots(),
             "sys.repositories" => self.sys_repositories(),
             "sys.snapshot_restore" => self.sys_snapshot_restore(),
+            "sys.users" => self.sys_users(),
             "information_schema.tables" => self.information_tables(),
             "information_schema.table_partitions" => self.information_partitions(),
             _ if self.table(schema, name).is_some() => {
@@ -446,13 +447,15 @@ impl CrateCluster {
         let mut rows = Vec::new();
         for table in &self.tables {
             for index in &table.indices {
+                let shards = u64::try_from(index.groups.len()).unwrap_or(1).max(1);
                 for group in &index.groups {
+                    // The rows split over the shards; a replica holds what its primary holds.
+                    let docs = index.rows / shards + u64::from(u64::from(group.id) < index.rows % shards);
                     for copy in &group.copies {
                         rows.push(self.shard_row(
-                            &table.schema,
-                            &table.name,
+                            (&table.schema, &table.name),
                             index.partition.as_deref(),
-                            group.id,
+                            (group.id, docs),
                             copy,
                         ));
                     }
@@ -462,7 +465,13 @@ impl CrateCluster {
         Relation::new(columns, rows)
     }
 
-    fn shard_row(&self, schema: &str, table: &str, partition: Option<&str>, id: u32, copy: &Copy) -> Value {
+    fn shard_row(
+        &self,
+        (schema, table): (&str, &str),
+        partition: Option<&str>,
+        (id, docs): (u32, u64),
+        copy: &Copy,
+    ) -> Value {
         let assigned = copy.node.is_some();
         let state = match copy.routing {
             Routing::Unassigned => "UNASSIGNED",
@@ -484,7 +493,7 @@ impl CrateCluster {
             "routing_state": copy.routing.as_str(),
             "relocating_node": self.node_id_of(copy.relocating_to),
             "orphan_partition": false,
-            "num_docs": if assigned { 1000 } else { 0 },
+            "num_docs": if assigned { docs } else { 0 },
             "size": if assigned { 1 << 20 } else { 0 },
             "closed": false,
             "path": if assigned { Value::from(format!("/data/data0/nodes/0/indices/{table}/{id}")) } else { Value::Null },
@@ -642,11 +651,15 @@ impl CrateCluster {
             ("total_shards", Integer),
             ("include_global_state", Boolean),
         ]);
-        let rows = self
+        let listed: Vec<(String, super::snapshots::Snapshot)> = self
             .snaps
-            .snapshots
+            .repos
             .iter()
-            .map(|s| {
+            .flat_map(|r| self.snapshots_of(r).into_iter().map(move |s| (r.name.clone(), s)))
+            .collect();
+        let rows = listed
+            .iter()
+            .map(|(repo, s)| {
                 let mut concrete = Vec::new();
                 let mut partitions = Vec::new();
                 for t in &s.tables {
@@ -660,14 +673,14 @@ impl CrateCluster {
                     }
                 }
                 json!({
-                    "id": s.uuid, "name": s.name, "repository": s.repo,
+                    "id": s.uuid, "name": s.name, "repository": repo,
                     "concrete_indices": concrete,
                     "tables": s.tables.iter().map(|t| format!("{}.{}", t.schema, t.name)).collect::<Vec<_>>(),
                     "relations": s.tables.iter().map(|t| json!({"table_schema": t.schema, "table_name": t.name})).collect::<Vec<_>>(),
                     "table_partitions": partitions,
                     "started": self.epoch_at(s.started),
-                    "finished": if s.done { self.epoch_at(s.finishes) } else { 0 },
-                    "version": s.version, "state": s.state(), "failures": [],
+                    "finished": if s.done_at(self.clock) { self.epoch_at(s.finishes) } else { 0 },
+                    "version": s.version, "state": s.state_at(self.clock), "failures": [],
                     "reason": if s.partial { Value::from("Indices don't have primary shards") } else { Value::Null },
                     "total_shards": s.total_shards, "include_global_state": s.include_global_state,
                 })
@@ -677,7 +690,7 @@ impl CrateCluster {
     }
 
     fn sys_repositories(&self) -> Relation {
-        const SECRET: &[&str] = &["access_key", "secret_key", "account", "key", "sas_token"];
+        use super::snapshots::SECRET_SETTINGS as SECRET;
         let columns = obj(vec![("name", Text), ("type", Text), ("settings", DynObject)]);
         let rows = self
             .snaps
@@ -742,6 +755,30 @@ impl CrateCluster {
         Relation::new(columns, rows)
     }
 
+    /// `sys.users` (`io/crate/role/metadata/SysUsersTableInfo.java`): `password` is
+    /// `'********'` when a password is set, NULL otherwise; only `crate` is a superuser.
+    fn sys_users(&self) -> Relation {
+        let columns = obj(vec![
+            ("name", Text),
+            ("superuser", Boolean),
+            ("password", Text),
+            ("jwt", obj(vec![("iss", Text), ("username", Text), ("aud", Text)])),
+        ]);
+        let rows = self
+            .users
+            .iter()
+            .map(|(name, password)| {
+                json!({
+                    "name": name,
+                    "superuser": name == "crate",
+                    "password": password.as_ref().map(|_| "********"),
+                    "jwt": null,
+                })
+            })
+            .collect();
+        Relation::new(columns, rows)
+    }
+
     fn information_tables(&self) -> Relation {
         let columns = obj(vec![
             ("table_catalog", Text),
@@ -767,7 +804,11 @@ impl CrateCluster {
                     "table_catalog": "crate", "table_schema": t.schema, "table_name": t.name,
                     "table_type": "BASE TABLE", "number_of_shards": t.shards,
                     "number_of_replicas": t.replicas.text,
-                    "partitioned_by": if t.partitioned { json!(["_partition"]) } else { Value::Null },
+                    "partitioned_by": match (t.partitioned, t.partitioned_by.is_empty()) {
+                        (false, _) => Value::Null,
+                        (true, false) => json!(t.partitioned_by),
+                        (true, true) => json!(["_partition"]),
+                    },
                     "closed": false, "clustered_by": "_id", "column_policy": "strict", "blobs_path": null,
                     "settings": {"number_of_replicas": t.replicas.text,
                                  "routing": {"allocation": {"enable": "all"}},

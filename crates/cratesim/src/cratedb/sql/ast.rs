@@ -162,6 +162,11 @@ pub(crate) enum Statement {
         set: Props,
         reset: Vec<String>,
     },
+    /// `ALTER TABLE t RENAME TO new`.
+    RenameTable {
+        table: TableName,
+        to: TableName,
+    },
     CreateRepository {
         name: String,
         kind: String,

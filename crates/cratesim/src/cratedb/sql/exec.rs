@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::ast::{Expr, Props, ScopeAst, Select, Statement, TableName, TableRef};
+use super::ast::{Expr, Props, ScopeAst, Select, SelectItem, Statement, TableName, TableRef};
 use super::error::SqlError;
 use super::eval::{Env, Output, run_select};
+use super::types::ColType;
 use super::{Wait, parser};
 use crate::cratedb::CrateCluster;
-use crate::cratedb::model::{Phase, Replicas, partition_ident};
+use crate::cratedb::model::{Phase, Replicas, Table, partition_ident};
 use crate::cratedb::settings::{SettingError, Settings};
-use crate::cratedb::snapshots::Scope;
+use crate::cratedb::snapshots::{PartitionValues, Scope};
 
 pub(crate) enum QueryResult {
     Rows(Output),
@@ -131,6 +132,10 @@ fn execute(cluster: &mut CrateCluster, stmt: &Statement, ctx: &Ctx) -> Result<Ex
             reset,
         } => {
             alter_table(cluster, table, partition.as_ref(), set, reset, ctx)?;
+            count(-1)
+        }
+        Statement::RenameTable { table, to } => {
+            rename_table(cluster, table, to)?;
             count(-1)
         }
         Statement::CreateRepository { name, kind, props } => {
@@ -257,6 +262,12 @@ fn setting_error(e: SettingError) -> SqlError {
 }
 
 fn select(cluster: &CrateCluster, sel: &Select, ctx: &Ctx) -> Result<Output, SqlError> {
+    if let Some((t, _)) = &sel.from {
+        let schema = t.schema.as_deref().unwrap_or("doc");
+        if let Some(table) = cluster.table(schema, &t.name) {
+            return count_rows(cluster, table, sel, ctx);
+        }
+    }
     let relation = match &sel.from {
         Some((t, _)) => Some(cluster.relation(t.schema.as_deref(), &t.name, ctx.stmt, ctx.node)?),
         None => None,
@@ -285,6 +296,63 @@ fn select(cluster: &CrateCluster, sel: &Select, ctx: &Ctx) -> Result<Output, Sql
         qualifiers,
     };
     run_select(sel, &env)
+}
+
+/// `SELECT count(*) FROM <user table>`: the rows of every partition, once every primary is
+/// active; otherwise CrateDB's 5002 for the first shard without one. Nothing else is modelled
+/// on user tables (they have no rows to read).
+fn count_rows(cluster: &CrateCluster, table: &Table, sel: &Select, ctx: &Ctx) -> Result<Output, SqlError> {
+    let (expr, alias) = match sel.items.as_slice() {
+        [SelectItem::Expr(e @ Expr::Func { name, star: true, .. }, alias)] if name == "count" => (e, alias),
+        _ => {
+            return Err(SqlError::unsupported(
+                "querying user tables other than count(*)",
+                ctx.stmt,
+            ));
+        }
+    };
+    if sel.filter.is_some() || !sel.group_by.is_empty() || sel.having.is_some() {
+        return Err(SqlError::unsupported(
+            "count(*) of a user table with WHERE, GROUP BY or HAVING",
+            ctx.stmt,
+        ));
+    }
+    for index in &table.indices {
+        if let Some(group) = index.groups.iter().find(|g| !g.active_primary()) {
+            return Err(SqlError::new(
+                "UnavailableShardsException",
+                &format!("the shard {} of table {} is not available", group.id, table.fqn()),
+                5002,
+            ));
+        }
+    }
+    let major: u32 = cluster
+        .version_of_cluster()
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    let name = match alias {
+        Some(a) => a.clone(),
+        None if major >= 6 => "count".to_string(),
+        None => super::eval::name_of(
+            expr,
+            &Env {
+                args: ctx.args,
+                user: ctx.user,
+                stmt: ctx.stmt,
+                short_function_names: false,
+                relation: None,
+                qualifiers: Vec::new(),
+            },
+        ),
+    };
+    let rows = i64::try_from(table.rows()).unwrap_or(i64::MAX);
+    Ok(Output {
+        cols: vec![name],
+        types: vec![ColType::Bigint],
+        rows: vec![vec![Value::from(rows)]],
+    })
 }
 
 /// Flattens `a = {b = 1}` into `a.b = 1`.
@@ -368,6 +436,20 @@ fn partition_of(ctx: &Ctx, values: &Props) -> Result<String, SqlError> {
     Ok(partition_ident(&refs))
 }
 
+/// `PARTITION (column = value, …)` as text values (NULL: `None`).
+fn partition_values(ctx: &Ctx, values: &Props) -> Result<PartitionValues, SqlError> {
+    values
+        .iter()
+        .map(|(column, e)| {
+            let v = ctx.value(e)?;
+            Ok((
+                column.clone(),
+                if v.is_null() { None } else { Some(value_text(&v)) },
+            ))
+        })
+        .collect()
+}
+
 fn scope_of(scope: &ScopeAst, ctx: &Ctx) -> Result<Scope, SqlError> {
     Ok(match scope {
         ScopeAst::All => Scope::All,
@@ -376,7 +458,7 @@ fn scope_of(scope: &ScopeAst, ctx: &Ctx) -> Result<Scope, SqlError> {
         ScopeAst::Tables(refs) => Scope::Tables(
             refs.iter()
                 .map(|TableRef { table, partition }| {
-                    let ident = partition.as_ref().map(|p| partition_of(ctx, p)).transpose()?;
+                    let ident = partition.as_ref().map(|p| partition_values(ctx, p)).transpose()?;
                     Ok((
                         table.schema.clone().unwrap_or_else(|| "doc".into()),
                         table.name.clone(),
@@ -386,6 +468,32 @@ fn scope_of(scope: &ScopeAst, ctx: &Ctx) -> Result<Scope, SqlError> {
                 .collect::<Result<Vec<_>, SqlError>>()?,
         ),
     })
+}
+
+/// `ALTER TABLE t RENAME TO new` (CrateDB's `AlterTableRenameTableAnalyzer`): metadata only,
+/// the shards stay where they are; the target takes the table's schema and may not name
+/// another one.
+fn rename_table(cluster: &mut CrateCluster, table: &TableName, to: &TableName) -> Result<(), SqlError> {
+    let schema = table.schema.clone().unwrap_or_else(|| "doc".into());
+    if let Some(target_schema) = &to.schema
+        && *target_schema != schema
+    {
+        return Err(SqlError::parse("Cannot rename a table to a different schema"));
+    }
+    if cluster.table(&schema, &table.name).is_none() {
+        return Err(SqlError::relation_unknown(&written(table)));
+    }
+    if cluster.table(&schema, &to.name).is_some() {
+        return Err(SqlError::relation_exists(&format!("{schema}.{}", to.name)));
+    }
+    if let Some(t) = cluster
+        .tables
+        .iter_mut()
+        .find(|t| t.schema == schema && t.name == table.name)
+    {
+        t.name = to.name.clone();
+    }
+    Ok(())
 }
 
 fn alter_table(

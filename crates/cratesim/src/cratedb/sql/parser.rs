@@ -272,6 +272,7 @@ impl Parser<'_> {
             "drop" => self.drop(),
             "restore" => self.restore(),
             "update" => self.update(),
+            "show" => self.show(),
             w if STATEMENT_STARTS.contains(&w) => Err(SqlError::unsupported_statement(self.stmt)),
             _ => Err(self.mismatch(
                 "{'SELECT', 'DEALLOCATE', 'FETCH', 'END', 'WITH', 'CREATE', 'ALTER', 'KILL', 'CLOSE', 'BEGIN', \
@@ -280,6 +281,70 @@ impl Parser<'_> {
                  'REVOKE', 'DECLARE'}",
             )),
         }
+    }
+
+    /// `SHOW TABLES [{FROM | IN} schema] [LIKE 'pattern']`, rewritten as CrateDB's
+    /// `ShowStatementAnalyzer.rewriteShowTables` does: `SELECT distinct(table_name) AS
+    /// table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND
+    /// table_schema = <schema, default doc> [AND table_name LIKE 'pattern'] ORDER BY 1`.
+    /// Other `SHOW` forms are not modelled.
+    fn show(&mut self) -> Result<Statement, SqlError> {
+        self.expect_kw("show")?;
+        if !self.eat_kw("tables") {
+            return Err(SqlError::unsupported_statement(self.stmt));
+        }
+        let schema = if self.eat_kw("from") || self.eat_kw("in") {
+            self.ident()?
+        } else {
+            "doc".to_string()
+        };
+        let text = |s: &str| Expr::Lit(Value::String(s.to_string()), format!("'{s}'"));
+        let col = |name: &str| Expr::Column {
+            qualifier: Vec::new(),
+            name: name.to_string(),
+            path: Vec::new(),
+        };
+        let mut filter = binary(
+            BinOp::And,
+            binary(BinOp::Eq, col("table_type"), text("BASE TABLE")),
+            binary(BinOp::Eq, col("table_schema"), text(&schema)),
+        );
+        if self.eat_kw("like") {
+            let pattern = self.additive()?;
+            filter = binary(
+                BinOp::And,
+                filter,
+                Expr::Like {
+                    expr: Box::new(col("table_name")),
+                    pattern: Box::new(pattern),
+                    negated: false,
+                    ci: false,
+                },
+            );
+        } else if self.is_kw("where") {
+            return Err(self.unsupported("SHOW TABLES … WHERE"));
+        }
+        Ok(Statement::Select(Box::new(Select {
+            distinct: true,
+            items: vec![SelectItem::Expr(col("table_name"), Some("table_name".into()))],
+            from: Some((
+                TableName {
+                    schema: Some("information_schema".into()),
+                    name: "tables".into(),
+                },
+                None,
+            )),
+            filter: Some(filter),
+            group_by: Vec::new(),
+            having: None,
+            order_by: vec![OrderBy {
+                expr: Expr::Lit(Value::from(1), "1".into()),
+                desc: false,
+                nulls_first: None,
+            }],
+            limit: None,
+            offset: None,
+        })))
     }
 
     fn set_global(&mut self) -> Result<Statement, SqlError> {
@@ -402,6 +467,11 @@ impl Parser<'_> {
             return Err(self.unsupported("ALTER TABLE ONLY"));
         }
         let table = self.table_name()?;
+        if self.eat_kw("rename") {
+            self.expect_kw("to")?;
+            let to = self.table_name()?;
+            return Ok(Statement::RenameTable { table, to });
+        }
         let partition = if self.eat_kw("partition") {
             Some(self.props()?)
         } else {
@@ -1347,6 +1417,10 @@ mod tests {
             Ok(Statement::Restore { .. })
         ));
         assert!(parse("CREATE REPOSITORY r TYPE fs WITH (location = '/x')").is_ok());
+        assert!(matches!(
+            parse("ALTER TABLE \"gc\".\"scheduled_jobs\" RENAME TO \"scheduled_jobs_temp\""),
+            Ok(Statement::RenameTable { .. })
+        ));
         assert!(matches!(
             parse("ALTER USER \"system\" SET (password = $1)"),
             Ok(Statement::AlterUser { .. })
