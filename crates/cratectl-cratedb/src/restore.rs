@@ -33,9 +33,9 @@ pub mod statements {
     pub const RESTORE_PERCENT: &str = "SELECT min(recovery['size']['percent']) AS percent FROM sys.shards \
         WHERE state = 'RECOVERING' AND recovery['type'] = 'SNAPSHOT'";
     /// Primaries per index and routing state.
-    pub const PRIMARIES: &str = "SELECT table_schema, table_name, partition_ident, routing_state, count(*) AS shards \
+    pub const PRIMARIES: &str = "SELECT schema_name, table_name, partition_ident, routing_state, count(*) AS shards \
         FROM sys.shards WHERE \"primary\" = true \
-        GROUP BY table_schema, table_name, partition_ident, routing_state";
+        GROUP BY schema_name, table_name, partition_ident, routing_state";
     /// Why primaries are unassigned (CrateDB's allocation deciders).
     pub const UNASSIGNED_PRIMARIES: &str = "SELECT table_schema, table_name, partition_ident, shard_id, explanation \
         FROM sys.allocations WHERE \"primary\" = true AND current_state = 'unassigned' ORDER BY 1, 2, 3, 4";

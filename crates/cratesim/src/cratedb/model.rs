@@ -197,6 +197,49 @@ pub fn partition_ident(values: &[Option<&str>]) -> String {
     base32hex_lower(&bytes)
 }
 
+/// The values a [`partition_ident`] encodes; `None` when `ident` is not one.
+pub fn partition_values(ident: &str) -> Option<Vec<Option<String>>> {
+    let mut bytes = Vec::new();
+    let mut buffer: u32 = 0;
+    let mut bits = 0;
+    for c in ident.chars() {
+        let digit = c.to_digit(32)?;
+        buffer = ((buffer << 5) | digit) & 0xffff;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push(((buffer >> bits) & 0xff) as u8);
+        }
+    }
+    let mut at = 0;
+    let mut vint = |at: &mut usize| -> Option<usize> {
+        let mut value = 0usize;
+        let mut shift = 0;
+        loop {
+            let byte = *bytes.get(*at)?;
+            *at += 1;
+            value |= usize::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+            shift += 7;
+        }
+    };
+    let count = vint(&mut at)?;
+    let mut values = Vec::with_capacity(count);
+    for _ in 0..count {
+        match vint(&mut at)? {
+            0 => values.push(None),
+            len => {
+                let end = at + len - 1;
+                values.push(Some(String::from_utf8(bytes.get(at..end)?.to_vec()).ok()?));
+                at = end;
+            }
+        }
+    }
+    Some(values)
+}
+
 fn push_vint(out: &mut Vec<u8>, mut value: usize) {
     while value >= 0x80 {
         out.push((value & 0x7f) as u8 | 0x80);
@@ -496,5 +539,14 @@ mod tests {
             partition_ident(&[Some("1395961200000")]),
             "04732cpp6ksjcc9i60o30c1g"
         );
+        for values in [
+            vec![Some("1395961200000")],
+            vec![Some("eu"), None, Some("mëtrics, 7")],
+            vec![],
+        ] {
+            let expected: Vec<Option<String>> = values.iter().map(|v| v.map(str::to_string)).collect();
+            assert_eq!(partition_values(&partition_ident(&values)), Some(expected));
+        }
+        assert_eq!(partition_values("not-an-ident!"), None);
     }
 }

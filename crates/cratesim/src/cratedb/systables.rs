@@ -669,7 +669,8 @@ impl CrateCluster {
                     }
                     for p in &t.partitions {
                         concrete.push(format!("{prefix}.partitioned.{}.{p}", t.name));
-                        partitions.push(json!({"table_schema": t.schema, "table_name": t.name, "values": []}));
+                        let values = super::model::partition_values(p).unwrap_or_default();
+                        partitions.push(json!({"table_schema": t.schema, "table_name": t.name, "values": values}));
                     }
                 }
                 json!({
@@ -850,7 +851,8 @@ impl CrateCluster {
                 let ident = i.partition.as_ref()?;
                 Some(json!({
                     "table_catalog": "crate", "table_schema": t.schema, "table_name": t.name,
-                    "partition_ident": ident, "values": {}, "number_of_shards": t.shards,
+                    "partition_ident": ident, "values": partition_object(&t.partitioned_by, ident),
+                    "number_of_shards": t.shards,
                     "number_of_replicas": i.replicas.text, "closed": false,
                 }))
             })
@@ -881,4 +883,16 @@ pub(crate) fn build_hash(version: &str) -> String {
     let b = super::model::fnv64(format!("{version}/b").as_bytes());
     let c = super::model::fnv64(format!("{version}/c").as_bytes());
     format!("{a:016x}{b:016x}{c:08x}").chars().take(40).collect()
+}
+
+/// `information_schema.table_partitions.values`: each partition column with its value (as text:
+/// the simulator does not type columns), decoded from the ident.
+fn partition_object(partitioned_by: &[String], ident: &str) -> Value {
+    let values = super::model::partition_values(ident).unwrap_or_default();
+    let map: Map<String, Value> = partitioned_by
+        .iter()
+        .zip(values)
+        .map(|(column, value)| (column.clone(), value.map_or(Value::Null, Value::String)))
+        .collect();
+    Value::Object(map)
 }
