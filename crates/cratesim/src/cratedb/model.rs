@@ -212,7 +212,7 @@ pub fn partition_values(ident: &str) -> Option<Vec<Option<String>>> {
         }
     }
     let mut at = 0;
-    let mut vint = |at: &mut usize| -> Option<usize> {
+    let vint = |at: &mut usize| -> Option<usize> {
         let mut value = 0usize;
         let mut shift = 0;
         loop {
