@@ -37,8 +37,9 @@ pub mod statements {
         FROM sys.shards WHERE \"primary\" = true \
         GROUP BY schema_name, table_name, partition_ident, routing_state";
     /// Why primaries are unassigned (CrateDB's allocation deciders).
-    pub const UNASSIGNED_PRIMARIES: &str = "SELECT table_schema, table_name, partition_ident, shard_id, explanation \
-        FROM sys.allocations WHERE \"primary\" = true AND current_state = 'unassigned' ORDER BY 1, 2, 3, 4";
+    /// (`current_state` is compared in code: its case is CrateDB's `ShardRoutingState` name.)
+    pub const UNASSIGNED_PRIMARIES: &str = "SELECT table_schema, table_name, partition_ident, shard_id, explanation, \
+        decisions, current_state FROM sys.allocations WHERE \"primary\" = true ORDER BY 1, 2, 3, 4";
 }
 
 /// One unassigned primary and CrateDB's explanation.
@@ -236,11 +237,32 @@ impl Client {
     pub async fn unassigned_primaries(&self) -> Result<Vec<UnassignedPrimary>, Error> {
         let via = self.via();
         let result = self.sql_idempotent(statements::UNASSIGNED_PRIMARIES, &[]).await?;
-        expect_columns(&via, statements::UNASSIGNED_PRIMARIES, &result, 5)?;
+        expect_columns(&via, statements::UNASSIGNED_PRIMARIES, &result, 7)?;
         result
             .rows
             .iter()
+            .filter(|row| {
+                row.get(6)
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("unassigned"))
+            })
             .map(|row| {
+                // The deciders' distinct reasons say why (a failed restore, a filter).
+                let mut reasons: Vec<String> = Vec::new();
+                for decision in row.get(5).and_then(Value::as_array).into_iter().flatten() {
+                    for text in decision
+                        .get("explanations")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
+                        if !reasons.iter().any(|r| r == text) {
+                            reasons.push(text.to_string());
+                        }
+                    }
+                }
+                let explanation = cell(&via, "explanation", row, 4).text()?.unwrap_or_default();
                 Ok(UnassignedPrimary {
                     table: TableName::new(
                         cell(&via, "table_schema", row, 0).required_text()?,
@@ -250,7 +272,11 @@ impl Client {
                         .text()?
                         .filter(|p| !p.is_empty()),
                     shard_id: cell(&via, "shard_id", row, 3).required_int()?,
-                    explanation: cell(&via, "explanation", row, 4).text()?.unwrap_or_default(),
+                    explanation: if reasons.is_empty() {
+                        explanation
+                    } else {
+                        format!("{explanation} [{}]", reasons.join("; "))
+                    },
                 })
             })
             .collect()

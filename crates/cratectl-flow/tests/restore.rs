@@ -421,3 +421,53 @@ async fn an_existing_table_is_refused_before_anything_is_written() {
     );
     setup.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_restore_puts_the_original_gc_table_back_under_its_name() {
+    let mut src = quoted_tables();
+    src.push(table("gc", "scheduled_jobs", 1, 11));
+    let setup = Setup::start(
+        "restore-gc-fails",
+        &shapes(src, vec![table("gc", "scheduled_jobs", 1, 99)]),
+    )
+    .await;
+    repository(&setup, "src").await;
+    snapshot(&setup, "s1").await;
+    repository(&setup, "dst").await;
+    let settings_before = setup.sim_cluster("dst")["settings"].clone();
+    setup.faults(&[cratesim::faults::Fault::RestoreFails {
+        namespace: "cratedb".into(),
+        cluster: "dst".into(),
+        table: "gc.scheduled_jobs".into(),
+    }]);
+    let req = request(
+        &setup,
+        "restore-dst-5",
+        Scope::TablesAll,
+        RepositoryChoice::Existing {
+            name: "backups".into(),
+        },
+    );
+    let report = run(&setup, &req).await;
+    let c = &report.clusters[0];
+    assert_eq!(c.common.state, ClusterState::Failed, "{}", report.text());
+    let reason = c.common.reason.clone().unwrap();
+    assert!(
+        reason.contains("gc.scheduled_jobs") && reason.contains("failed to be restored from the snapshot"),
+        "{reason}"
+    );
+    let gc = c.tables.iter().find(|t| t.table == "gc.scheduled_jobs").unwrap();
+    assert_eq!(gc.result, TableResult::Failed);
+    assert_eq!(c.gc_tables[0].result, GcResult::RenamedBack, "{}", report.text());
+    // The original is back under its name (the partial restore dropped first), its rows intact.
+    assert_eq!(
+        sql(&setup, "dst", "SHOW TABLES FROM \"gc\"").await,
+        vec![vec![Value::from("scheduled_jobs")]]
+    );
+    assert_eq!(count(&sql(&setup, "dst", "SELECT count(*) FROM gc.scheduled_jobs").await), 99);
+    // The other tables were restored and stay (cratectl never drops them).
+    assert_eq!(count(&sql(&setup, "dst", "SELECT count(*) FROM \"doc\".\"Events\"").await), 1234);
+    assert_eq!(setup.sim_cluster("dst")["settings"], settings_before, "tuning put back");
+    assert_eq!(setup.lease_holder("dst").await, None);
+    setup.stop().await;
+}

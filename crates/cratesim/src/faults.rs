@@ -23,6 +23,7 @@
 //! | `health_stuck_yellow` | `namespace`, `cluster`, `stuck` | health never gets better than YELLOW |
 //! | `statement_fails` | `namespace`, `cluster`, `pattern`, `code`, `message` | matching SQL fails with that CrateDB error (`code` 4000–5999 or 40000–59999) |
 //! | `clear_statement_failures` | `namespace`, `cluster` | drop every `statement_fails` |
+//! | `restore_fails` | `namespace`, `cluster`, `table` (`schema.table`) | restores of that table started from now on fail when their primaries' recovery would finish: the primaries stay UNASSIGNED with CrateDB's restore-failure explanation |
 //!
 //! Matching: `verb` is the HTTP method (`GET` covers get, list and watch), compared
 //! case-insensitively; `resource` is the plural (`pods`, `statefulsets`), which also covers the
@@ -116,6 +117,13 @@ pub enum Fault {
     ClearStatementFailures {
         namespace: String,
         cluster: String,
+    },
+    /// Restores of `table` (`schema.table`) started from now on fail when their primaries'
+    /// recovery from the snapshot would finish.
+    RestoreFails {
+        namespace: String,
+        cluster: String,
+        table: String,
     },
 }
 
@@ -215,6 +223,10 @@ impl Fault {
             | Fault::NodeRejoins { .. }
             | Fault::HealthStuckYellow { .. }
             | Fault::ClearStatementFailures { .. } => Ok(()),
+            Fault::RestoreFails { table, .. } => match table.split_once('.') {
+                Some((schema, name)) if !schema.is_empty() && !name.is_empty() && !name.contains('.') => Ok(()),
+                _ => Err(format!("restore_fails table {table:?}: write it as schema.table")),
+            },
         }
     }
 }
@@ -551,6 +563,11 @@ pub fn apply(server: &ApiServer, faults: &[Fault]) -> Result<(), ApiError> {
             Fault::ClearStatementFailures { namespace, cluster } => {
                 (namespace, cluster, DbFault::ClearStatementFailures)
             }
+            Fault::RestoreFails {
+                namespace,
+                cluster,
+                table,
+            } => (namespace, cluster, DbFault::RestoreFails(table)),
         };
         let mut databases = server.databases.lock();
         let model = databases

@@ -110,6 +110,7 @@ impl CrateCluster {
                             id,
                             copies,
                             primary_ever_active: true,
+                            restore_failed: None,
                         }
                     })
                     .collect();
@@ -128,6 +129,7 @@ impl CrateCluster {
                     id,
                     copies,
                     primary_ever_active: false,
+                    restore_failed: None,
                 }
             })
             .collect()
@@ -234,6 +236,9 @@ impl CrateCluster {
             return Decision::No;
         }
         if !Self::enable_allows(d, copy) || (!copy.primary && !group.active_primary()) {
+            return Decision::No;
+        }
+        if copy.primary && copy.source == Source::Snapshot && group.restore_failed.is_some() {
             return Decision::No;
         }
         let local_primary =
@@ -543,6 +548,9 @@ impl CrateCluster {
     /// enable, filter, same shard, then CrateDB's decommission decider).
     fn reasons(&self, d: &Deciders, group: &ShardGroup, copy: &Copy, n: usize) -> Vec<String> {
         let mut out = Vec::new();
+        if let (true, Some(snapshot)) = (copy.primary && copy.source == Source::Snapshot, &group.restore_failed) {
+            out.push(restore_failed_text(snapshot, &self.index_name(group)));
+        }
         if !copy.primary && !group.active_primary() {
             out.push("primary shard for this replica is not yet active".to_string());
         }
@@ -606,8 +614,20 @@ impl CrateCluster {
 
     /// `ShardRouting.toString`, abridged: `[index][shard], node[id], [P|R], s[STATE]`.
     fn shard_routing(&self, group: &ShardGroup, copy: &Copy) -> String {
-        // The index name: the table's (schema-qualified outside `doc`), or its partition's.
-        let index = self
+        let index = self.index_name(group);
+        let node = copy.node.map(|n| self.nodes[n].id.as_str()).unwrap_or_default();
+        let kind = if copy.primary { "P" } else { "R" };
+        format!(
+            "[{index}][{}], node[{node}], [{kind}], s[{}]",
+            group.id,
+            copy.routing.as_str()
+        )
+    }
+
+    /// The index name of `group`: the table's (schema-qualified outside `doc`), or its
+    /// partition's.
+    fn index_name(&self, group: &ShardGroup) -> String {
+        self
             .tables
             .iter()
             .flat_map(|t| t.indices.iter().map(move |i| (t, i)))
@@ -623,14 +643,7 @@ impl CrateCluster {
                     None => format!("{prefix}{}", t.name),
                 }
             })
-            .unwrap_or_default();
-        let node = copy.node.map(|n| self.nodes[n].id.as_str()).unwrap_or_default();
-        let kind = if copy.primary { "P" } else { "R" };
-        format!(
-            "[{index}][{}], node[{node}], [{kind}], s[{}]",
-            group.id,
-            copy.routing.as_str()
-        )
+            .unwrap_or_default()
     }
 
     /// Finishes every recovery due at or before `t`.
@@ -638,9 +651,28 @@ impl CrateCluster {
         for table in &mut self.tables {
             for index in &mut table.indices {
                 for group in &mut index.groups {
+                    if let Some(snapshot) = &index.failing_restore {
+                        fail_restored_primary(group, snapshot, t);
+                    }
                     complete_group(group, t);
                 }
             }
+        }
+    }
+}
+
+/// A restore set to fail: the primary whose recovery from the snapshot is due becomes
+/// UNASSIGNED instead of STARTED, and the group remembers why (CrateDB keeps a failed restore's
+/// primary unassigned: `RestoreInProgressAllocationDecider`).
+fn fail_restored_primary(group: &mut ShardGroup, snapshot: &str, t: Duration) {
+    for copy in &mut group.copies {
+        let due = copy.routing == Routing::Initializing && copy.recovery.is_some_and(|(_, done)| done <= t);
+        if due && copy.primary && copy.source == Source::Snapshot && copy.relocation_source.is_none() {
+            copy.routing = Routing::Unassigned;
+            copy.last_node = copy.node.take();
+            copy.recovery = None;
+            copy.decided_no = true;
+            group.restore_failed = Some(snapshot.to_string());
         }
     }
 }
@@ -721,6 +753,7 @@ mod tests {
                 Copy::unassigned(false, Source::Peer),
             ],
             primary_ever_active: true,
+            restore_failed: None,
         };
         resize_replicas(&mut group, 1, |_| false);
         assert_eq!(group.copies.len(), 2);
@@ -739,10 +772,20 @@ mod tests {
                 Copy::started(false, 2, Source::Peer),
             ],
             primary_ever_active: true,
+            restore_failed: None,
         };
         // Node 1 is excluded: its copy goes, though the last one would be dropped otherwise.
         resize_replicas(&mut group, 1, |c| c.node == Some(1));
         let nodes: Vec<_> = group.copies.iter().map(|c| c.node).collect();
         assert_eq!(nodes, vec![Some(0), Some(2)]);
     }
+}
+
+/// `RestoreInProgressAllocationDecider`'s NO for a primary whose restore failed.
+fn restore_failed_text(snapshot: &str, index: &str) -> String {
+    format!(
+        "shard has failed to be restored from the snapshot [{snapshot}] because of [restore failed] - manually \
+         close or delete the index [{index}] in order to retry to restore the snapshot again or use the reroute \
+         API to force the allocation of an empty primary shard"
+    )
 }

@@ -103,7 +103,9 @@ mod tests {
                 id: 0,
                 copies,
                 primary_ever_active: true,
+                restore_failed: None,
             }],
+            failing_restore: None,
         }
     }
 

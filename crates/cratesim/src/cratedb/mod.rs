@@ -55,6 +55,8 @@ struct Faults {
     slow_recovery: Option<f64>,
     stuck_yellow: bool,
     statement_failures: Vec<(String, u32, String)>,
+    /// `schema.table` whose restores fail.
+    restore_fails: Vec<String>,
 }
 
 /// One simulated CrateDB cluster.
@@ -408,6 +410,7 @@ impl CrateCluster {
                 .statement_failures
                 .push((pattern.to_lowercase(), code, message)),
             Fault::ClearStatementFailures => self.faults.statement_failures.clear(),
+            Fault::RestoreFails(table) => self.faults.restore_fails.push(table),
         }
     }
 

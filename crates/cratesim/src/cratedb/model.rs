@@ -418,6 +418,9 @@ pub(crate) struct ShardGroup {
     pub(crate) copies: Vec<Copy>,
     /// Once a primary was active, a lost primary must recover from an existing store.
     pub(crate) primary_ever_active: bool,
+    /// The primary failed to be restored from this snapshot (`repo:snap/uuid`): it stays
+    /// unassigned until the index is deleted.
+    pub(crate) restore_failed: Option<String>,
 }
 
 impl ShardGroup {
@@ -439,6 +442,9 @@ pub(crate) struct Index {
     pub(crate) uuid: String,
     pub(crate) replicas: Replicas,
     pub(crate) groups: Vec<ShardGroup>,
+    /// A restore of this index that is set to fail (fault `RestoreFails`): the snapshot as
+    /// CrateDB names it, `repo:snap/uuid`.
+    pub(crate) failing_restore: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -470,6 +476,7 @@ impl Table {
                 partition,
                 replicas: replicas.clone(),
                 groups: Vec::new(),
+                failing_restore: None,
             })
             .collect();
         Ok(Self {

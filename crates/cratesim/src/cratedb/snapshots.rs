@@ -516,7 +516,23 @@ impl CrateCluster {
                 .copied()
                 .or(spec.rows)
                 .unwrap_or(super::spec::DEFAULT_ROWS);
-            index_uuids.push(self.restore_index(spec, partition.as_deref(), rows)?);
+            let uuid = self.restore_index(spec, partition.as_deref(), rows)?;
+            if self
+                .faults
+                .restore_fails
+                .contains(&format!("{}.{}", spec.schema, spec.name))
+            {
+                let failing = format!("{repo}:{name}/{}", snapshot.uuid);
+                if let Some(index) = self
+                    .tables
+                    .iter_mut()
+                    .flat_map(|t| t.indices.iter_mut())
+                    .find(|i| i.uuid == uuid)
+                {
+                    index.failing_restore = Some(failing);
+                }
+            }
+            index_uuids.push(uuid);
         }
         match plan.settings {
             SettingsRestore::None => {}
@@ -663,6 +679,7 @@ impl CrateCluster {
             uuid: uuid.clone(),
             replicas,
             groups,
+            failing_restore: None,
         };
         let fqn = format!("{}.{}", spec.schema, spec.name);
         match self
@@ -698,7 +715,11 @@ impl CrateCluster {
                 .iter()
                 .flat_map(|t| t.indices.iter())
                 .find(|i| &i.uuid == uuid)
-                .is_none_or(|i| i.groups.iter().all(|g| g.active_primary()))
+                .is_none_or(|i| {
+                    i.groups
+                        .iter()
+                        .all(|g| g.active_primary() || g.restore_failed.is_some())
+                })
         };
         let done: Vec<bool> = self
             .snaps

@@ -169,6 +169,10 @@ pub enum Fault {
     },
     /// Remove every `StatementFails` fault.
     ClearStatementFailures,
+    /// Restores of this table (`schema.table`) started from now on fail: each restored primary
+    /// becomes UNASSIGNED when its recovery from the snapshot would have finished, and stays so
+    /// (CrateDB's `RestoreInProgressAllocationDecider` refuses it).
+    RestoreFails(String),
 }
 
 /// Cluster health as `sys.health` reports it.
