@@ -471,3 +471,69 @@ async fn a_failed_restore_puts_the_original_gc_table_back_under_its_name() {
     assert_eq!(setup.lease_holder("dst").await, None);
     setup.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metadata_and_sections_through_the_resource_and_a_secret() {
+    let setup = Setup::start("restore-scopes", &shapes(quoted_tables(), Vec::new())).await;
+    repository(&setup, "src").await;
+    snapshot(&setup, "s1").await;
+    secret(&setup).await;
+    // The operator's restore block, with Secret references and no snapshot requested.
+    {
+        use kube::api::{Patch, PatchParams};
+        let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+            setup.kube(),
+            "cratedb",
+            &kube::api::ApiResource {
+                group: "cloud.crate.io".into(),
+                version: "v1".into(),
+                api_version: "cloud.crate.io/v1".into(),
+                kind: "CrateDB".into(),
+                plural: "cratedbs".into(),
+            },
+        );
+        let reference = |key: &str| serde_json::json!({"secretKeyRef": {"name": "restore-creds", "key": key}});
+        let patch = serde_json::json!({"spec": {"cluster": {"restoreSnapshot": {
+            "snapshot": "",
+            "backupProvider": "aws",
+            "accessKeyId": reference("access-key-id"),
+            "secretAccessKey": reference("secret-access-key"),
+            "bucket": reference("bucket"),
+            "basePath": reference("base-path"),
+        }}}});
+        api.patch("dst", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+    }
+    // METADATA: no table, users replaced (the system password set back).
+    let req = request(
+        &setup,
+        "restore-dst-6",
+        Scope::Metadata,
+        RepositoryChoice::Secret {
+            secret: "restore-creds".into(),
+            provider: Provider::S3,
+        },
+    );
+    let report = run(&setup, &req).await;
+    let c = &report.clusters[0];
+    assert_eq!(c.common.state, ClusterState::Succeeded, "{}", report.text());
+    assert!(c.tables.is_empty());
+    assert_eq!(c.passwords_reset, vec!["system".to_string()], "{}", report.text());
+    setup.sql("dst", "SELECT 1").await;
+    assert!(sql(&setup, "dst", "SHOW TABLES").await.is_empty(), "METADATA restores no table");
+
+    // Sections TABLES and VIEWS, the repository from the resource's references.
+    let scope = Scope::from_options(false, false, false, &[], &[], &["tables".into(), "views".into()]).unwrap();
+    let req = request(&setup, "restore-dst-7", scope, RepositoryChoice::Resource);
+    let report = run(&setup, &req).await;
+    let c = &report.clusters[0];
+    assert_eq!(c.common.state, ClusterState::Succeeded, "{}", report.text());
+    assert_eq!(c.keyword.as_deref(), Some("TABLES, VIEWS"));
+    assert_eq!(c.tables.len(), 3, "{}", report.text());
+    assert_eq!(count(&sql(&setup, "dst", "SELECT count(*) FROM \"doc\".\"Events\"").await), 1234);
+    assert_eq!(count(&sql(&setup, "dst", "SELECT count(*) FROM \"mëtrics\"").await), 1000);
+    assert!(c.repository.as_ref().unwrap().dropped);
+    assert_eq!(repositories(&setup, "dst").await, Vec::<String>::new());
+    setup.stop().await;
+}
