@@ -464,10 +464,20 @@ async fn a_failed_restore_puts_the_original_gc_table_back_under_its_name() {
         sql(&setup, "dst", "SHOW TABLES FROM \"gc\"").await,
         vec![vec![Value::from("scheduled_jobs")]]
     );
-    assert_eq!(count(&sql(&setup, "dst", "SELECT count(*) FROM gc.scheduled_jobs").await), 99);
+    assert_eq!(
+        count(&sql(&setup, "dst", "SELECT count(*) FROM gc.scheduled_jobs").await),
+        99
+    );
     // The other tables were restored and stay (cratectl never drops them).
-    assert_eq!(count(&sql(&setup, "dst", "SELECT count(*) FROM \"doc\".\"Events\"").await), 1234);
-    assert_eq!(setup.sim_cluster("dst")["settings"], settings_before, "tuning put back");
+    assert_eq!(
+        count(&sql(&setup, "dst", "SELECT count(*) FROM \"doc\".\"Events\"").await),
+        1234
+    );
+    assert_eq!(
+        setup.sim_cluster("dst")["settings"],
+        settings_before,
+        "tuning put back"
+    );
     assert_eq!(setup.lease_holder("dst").await, None);
     setup.stop().await;
 }
@@ -492,7 +502,8 @@ async fn metadata_and_sections_through_the_resource_and_a_secret() {
                 plural: "cratedbs".into(),
             },
         );
-        let reference = |key: &str| serde_json::json!({"secretKeyRef": {"name": "restore-creds", "key": key}});
+        let reference =
+            |key: &str| serde_json::json!({"secretKeyRef": {"name": "restore-creds", "key": key}});
         let patch = serde_json::json!({"spec": {"cluster": {"restoreSnapshot": {
             "snapshot": "",
             "backupProvider": "aws",
@@ -521,18 +532,28 @@ async fn metadata_and_sections_through_the_resource_and_a_secret() {
     assert!(c.tables.is_empty());
     assert_eq!(c.passwords_reset, vec!["system".to_string()], "{}", report.text());
     setup.sql("dst", "SELECT 1").await;
-    assert!(sql(&setup, "dst", "SHOW TABLES").await.is_empty(), "METADATA restores no table");
+    assert!(
+        sql(&setup, "dst", "SHOW TABLES").await.is_empty(),
+        "METADATA restores no table"
+    );
 
     // Sections TABLES and VIEWS, the repository from the resource's references.
-    let scope = Scope::from_options(false, false, false, &[], &[], &["tables".into(), "views".into()]).unwrap();
+    let scope =
+        Scope::from_options(false, false, false, &[], &[], &["tables".into(), "views".into()]).unwrap();
     let req = request(&setup, "restore-dst-7", scope, RepositoryChoice::Resource);
     let report = run(&setup, &req).await;
     let c = &report.clusters[0];
     assert_eq!(c.common.state, ClusterState::Succeeded, "{}", report.text());
     assert_eq!(c.keyword.as_deref(), Some("TABLES, VIEWS"));
     assert_eq!(c.tables.len(), 3, "{}", report.text());
-    assert_eq!(count(&sql(&setup, "dst", "SELECT count(*) FROM \"doc\".\"Events\"").await), 1234);
-    assert_eq!(count(&sql(&setup, "dst", "SELECT count(*) FROM \"mëtrics\"").await), 1000);
+    assert_eq!(
+        count(&sql(&setup, "dst", "SELECT count(*) FROM \"doc\".\"Events\"").await),
+        1234
+    );
+    assert_eq!(
+        count(&sql(&setup, "dst", "SELECT count(*) FROM \"mëtrics\"").await),
+        1000
+    );
     assert!(c.repository.as_ref().unwrap().dropped);
     assert_eq!(repositories(&setup, "dst").await, Vec::<String>::new());
     setup.stop().await;

@@ -224,7 +224,9 @@ impl Fault {
             | Fault::HealthStuckYellow { .. }
             | Fault::ClearStatementFailures { .. } => Ok(()),
             Fault::RestoreFails { table, .. } => match table.split_once('.') {
-                Some((schema, name)) if !schema.is_empty() && !name.is_empty() && !name.contains('.') => Ok(()),
+                Some((schema, name)) if !schema.is_empty() && !name.is_empty() && !name.contains('.') => {
+                    Ok(())
+                }
                 _ => Err(format!("restore_fails table {table:?}: write it as schema.table")),
             },
         }

@@ -548,7 +548,10 @@ impl CrateCluster {
     /// enable, filter, same shard, then CrateDB's decommission decider).
     fn reasons(&self, d: &Deciders, group: &ShardGroup, copy: &Copy, n: usize) -> Vec<String> {
         let mut out = Vec::new();
-        if let (true, Some(snapshot)) = (copy.primary && copy.source == Source::Snapshot, &group.restore_failed) {
+        if let (true, Some(snapshot)) = (
+            copy.primary && copy.source == Source::Snapshot,
+            &group.restore_failed,
+        ) {
             out.push(restore_failed_text(snapshot, &self.index_name(group)));
         }
         if !copy.primary && !group.active_primary() {
@@ -627,8 +630,7 @@ impl CrateCluster {
     /// The index name of `group`: the table's (schema-qualified outside `doc`), or its
     /// partition's.
     fn index_name(&self, group: &ShardGroup) -> String {
-        self
-            .tables
+        self.tables
             .iter()
             .flat_map(|t| t.indices.iter().map(move |i| (t, i)))
             .find(|(_, i)| i.groups.iter().any(|g| std::ptr::eq(g, group)))
