@@ -732,6 +732,15 @@ fn resize_replicas(group: &mut ShardGroup, want: usize, on_filtered: impl Fn(&Co
     }
 }
 
+/// `RestoreInProgressAllocationDecider`'s NO for a primary whose restore failed.
+fn restore_failed_text(snapshot: &str, index: &str) -> String {
+    format!(
+        "shard has failed to be restored from the snapshot [{snapshot}] because of [restore failed] - manually \
+         close or delete the index [{index}] in order to retry to restore the snapshot again or use the reroute \
+         API to force the allocation of an empty primary shard"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -781,13 +790,4 @@ mod tests {
         let nodes: Vec<_> = group.copies.iter().map(|c| c.node).collect();
         assert_eq!(nodes, vec![Some(0), Some(2)]);
     }
-}
-
-/// `RestoreInProgressAllocationDecider`'s NO for a primary whose restore failed.
-fn restore_failed_text(snapshot: &str, index: &str) -> String {
-    format!(
-        "shard has failed to be restored from the snapshot [{snapshot}] because of [restore failed] - manually \
-         close or delete the index [{index}] in order to retry to restore the snapshot again or use the reroute \
-         API to force the allocation of an empty primary shard"
-    )
 }
