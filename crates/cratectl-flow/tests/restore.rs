@@ -558,3 +558,57 @@ async fn metadata_and_sections_through_the_resource_and_a_secret() {
     assert_eq!(repositories(&setup, "dst").await, Vec::<String>::new());
     setup.stop().await;
 }
+
+/// grand-central's Deployment replicas, read from the simulated API.
+async fn grand_central(setup: &Setup, name: &str) -> Option<i32> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let api: kube::Api<Deployment> = kube::Api::namespaced(setup.kube(), "cratedb");
+    api.get(&format!("grand-central-{name}"))
+        .await
+        .unwrap()
+        .spec
+        .replicas
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grand_central_stops_for_the_restore_of_its_tables_and_gc_admin_gets_its_password_back() {
+    let mut src = quoted_tables();
+    src.push(table("gc", "scheduled_jobs", 1, 11));
+    let mut shapes = shapes(src, vec![table("gc", "scheduled_jobs", 1, 99)]);
+    shapes[0].grand_central = true;
+    shapes[1].grand_central = true;
+    let setup = Setup::start("restore-grand-central", &shapes).await;
+    repository(&setup, "src").await;
+    snapshot(&setup, "s1").await;
+    repository(&setup, "dst").await;
+    assert_eq!(grand_central(&setup, "dst").await, Some(1));
+    let req = request(
+        &setup,
+        "restore-dst-8",
+        Scope::All,
+        RepositoryChoice::Existing {
+            name: "backups".into(),
+        },
+    );
+    let report = run(&setup, &req).await;
+    let c = &report.clusters[0];
+    assert_eq!(c.common.state, ClusterState::Succeeded, "{}", report.text());
+    // Scaled to 0 before the renames and back to 1 at the end: two patches, ending at 1.
+    let patches: Vec<String> = common::kube_writes(&setup.sim_cluster("dst"))
+        .into_iter()
+        .filter(|w| w.contains("deployments/grand-central-dst"))
+        .collect();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+    assert_eq!(
+        grand_central(&setup, "dst").await,
+        Some(1),
+        "back after the restore"
+    );
+    // Both passwords were replaced by the snapshot's and set back from dst's Secrets.
+    assert_eq!(
+        c.passwords_reset,
+        vec!["system".to_string(), "gc_admin".to_string()]
+    );
+    assert_eq!(c.gc_tables[0].result, GcResult::Dropped);
+    setup.stop().await;
+}

@@ -54,6 +54,11 @@ pub struct ClusterShape {
     /// operator created them, but nothing manages them any more (no finalizer, no diff base; the
     /// stand-in leaves the resource alone), as for a cluster whose operator was uninstalled.
     pub operator: bool,
+    /// Whether the operator runs grand-central for the cluster (`false`, the default): the
+    /// Deployment `grand-central-<name>` (one replica; no pod is simulated), the Secret
+    /// `user-gc-<name>` and the CrateDB user `gc_admin` with that Secret's password
+    /// (`cratesim-gc-<name>`), as crate-operator's `grand_central.py` creates them.
+    pub grand_central: bool,
 }
 
 /// The preStop command the operator writes when dc_util is enabled.
@@ -111,6 +116,7 @@ impl ClusterShape {
             tables: ClusterShape::default_tables(),
             host_based_auth: true,
             operator: true,
+            grand_central: false,
         }
     }
 
@@ -603,6 +609,9 @@ pub fn database(shape: &ClusterShape) -> CrateCluster {
     };
     let mut model = CrateCluster::new(spec, std::time::Duration::ZERO);
     model.set_host_based_auth(shape.host_based_auth);
+    if shape.grand_central {
+        model.add_user("gc_admin", Some(gc_admin_password(&shape.name)));
+    }
     // Every node runs with the gateway settings of the command line it was created with.
     let flags = gateway_flags(&shape.version, gateway_total(shape));
     let gateway = GatewaySettings::from_command_line(flags.iter().map(String::as_str));
@@ -610,6 +619,11 @@ pub fn database(shape: &ClusterShape) -> CrateCluster {
         model.set_node_gateway(&name, gateway.clone());
     }
     model
+}
+
+/// The `gc_admin` password of a cluster with grand-central.
+pub fn gc_admin_password(cluster: &str) -> String {
+    format!("cratesim-gc-{cluster}")
 }
 
 /// Creates the CrateDB resource and everything the operator derives from it, and the CrateDB
@@ -660,6 +674,35 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
             "data": {"password": password},
         }),
     )?;
+    if shape.grand_central {
+        let gc_password = base64::engine::general_purpose::STANDARD.encode(gc_admin_password(&shape.name));
+        create(
+            "secrets",
+            &shape.namespace,
+            json!({
+                "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": format!("user-gc-{}", shape.name), "labels": labels, "ownerReferences": owner},
+                "data": {"password": gc_password},
+            }),
+        )?;
+        let name = format!("grand-central-{}", shape.name);
+        create(
+            "deployments",
+            &shape.namespace,
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "labels": labels, "ownerReferences": owner},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app.kubernetes.io/component": "grand-central", "app.kubernetes.io/name": shape.name}},
+                    "template": {
+                        "metadata": {"labels": {"app.kubernetes.io/component": "grand-central", "app.kubernetes.io/name": shape.name}},
+                        "spec": {"containers": [{"name": "grand-central", "image": "cloud.registry.cr8.net/crate/grand-central:latest"}]},
+                    },
+                },
+            }),
+        )?;
+    }
     for (service, headless) in [
         (format!("crate-{}", shape.name), false),
         (format!("crate-discovery-{}", shape.name), true),

@@ -64,6 +64,10 @@ pub struct ClusterDef {
     /// [`ClusterShape::operator`].
     #[serde(default = "default_true")]
     pub operator: bool,
+    /// Whether the cluster runs grand-central (default `false`); see
+    /// [`ClusterShape::grand_central`].
+    #[serde(default)]
+    pub grand_central: bool,
 }
 
 /// A data node group.
@@ -206,6 +210,7 @@ impl ClusterDef {
             tables,
             host_based_auth: self.host_based_auth,
             operator: self.operator,
+            grand_central: self.grand_central,
         }
     }
 }

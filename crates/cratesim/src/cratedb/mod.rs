@@ -263,6 +263,11 @@ impl CrateCluster {
         self.hba_enabled = enabled;
     }
 
+    /// Adds (or replaces) a user, as `CREATE USER name WITH (password = …)` would.
+    pub fn add_user(&mut self, name: &str, password: Option<String>) {
+        self.users.insert(name.to_string(), password);
+    }
+
     /// Shares `store` as the place snapshots live (every cluster of a simulation gets the
     /// same one; a new cluster has a private store of its own).
     pub fn set_object_store(&mut self, store: SharedObjectStore) {

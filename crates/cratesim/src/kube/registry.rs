@@ -168,6 +168,17 @@ pub static RESOURCES: &[Resource] = &[
         ],
     },
     Resource {
+        group: "apps",
+        version: "v1",
+        kind: "Deployment",
+        plural: "deployments",
+        singular: "deployment",
+        namespaced: true,
+        short_names: &["deploy"],
+        verbs: ALL_VERBS,
+        subresources: &[],
+    },
+    Resource {
         group: "policy",
         version: "v1",
         kind: "PodDisruptionBudget",
