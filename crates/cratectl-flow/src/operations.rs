@@ -205,6 +205,12 @@ impl<E: Engine> Operations<E> {
         Ok((request, root))
     }
 
+    /// Where operation `id` runs (the Kubernetes target of its request), if it is known.
+    pub async fn target_of(&self, id: &str) -> Result<Option<TargetSpec>, EngineError> {
+        let (_, root) = self.resolve(id).await?;
+        Ok(root.request.map(|r| r.target))
+    }
+
     /// The report of operation `id` (a request id, or one of its cluster ids) as recorded now,
     /// or `None` if there is no such operation.
     pub async fn report(&self, id: &str) -> Result<Option<AnyReport>, EngineError> {

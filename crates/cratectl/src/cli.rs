@@ -239,8 +239,10 @@ pub enum Command {
     /// Cancels an operation and puts back what it changed.
     ///
     /// A hard stop at the next step boundary (waiting up to 30 s for a running worker to stop
-    /// it), then the settings, routing-owner label and Lease it left are restored, and what
-    /// was undone is printed. Exit 2 when the operation has already finished.
+    /// it), then the settings, labels, exclusions and Lease it left are restored (a restore: its
+    /// temporary repository dropped, renamed internal tables back, grand-central started), and
+    /// what was undone is printed. A restore's restored tables stay unless --drop-restored.
+    /// Exit 2 when the operation has already finished.
     Cancel(CancelArgs),
 
     /// Lets a restart waiting for a maintenance window go on now.
@@ -759,6 +761,11 @@ pub struct CancelArgs {
     /// Why, recorded with the cancellation.
     #[arg(long, value_name = "TEXT", default_value = "Cancelled via CLI")]
     pub reason: String,
+    /// Restores only: also drop the tables the restore created (CrateDB's way to cancel a
+    /// restore). Renamed internal gc.* tables are never dropped (their originals come back);
+    /// restored partitions are listed with the statement that drops them.
+    #[arg(long)]
+    pub drop_restored: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,8 @@
 //! `cratectl restore` as a user meets it, against cratesim through the binary: the refusals
 //! (exit 2, each with its message, nothing recorded), the dry run's JSON contract, `kill -9` of
 //! the worker right after the RESTORE statement and during the wait (it completes, the statement
-//! sent once), `cancel` mid-restore (the temporary repository dropped, the renamed internal
-//! table back, settings restored), and a grep of every output and log at `--log-level trace`
+//! sent once), `cancel --drop-restored` mid-restore (the temporary repository dropped, the
+//! renamed internal table back, the restored table dropped, settings restored), and a grep of every output and log at `--log-level trace`
 //! for the Secret's values.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -548,6 +548,8 @@ fn cancel_mid_restore_undoes_renames_drops_the_repository_and_logs_no_secret() {
         "s1",
         "--table",
         "gc.scheduled_jobs",
+        "--table",
+        "\"Orders\"",
         "--repository-secret",
         "restore-creds",
         "--async",
@@ -582,8 +584,24 @@ fn cancel_mid_restore_undoes_renames_drops_the_repository_and_logs_no_secret() {
         serde_json::json!([["scheduled_jobs"], ["scheduled_jobs_temp"]]),
         "renamed away, restore created the new one"
     );
-    let cancelled = run(&env, &["--log-level", "trace", "cancel", &id, "--reason", "test"]);
+    let cancelled = run(
+        &env,
+        &[
+            "--log-level",
+            "trace",
+            "cancel",
+            &id,
+            "--reason",
+            "test",
+            "--drop-restored",
+        ],
+    );
     assert_eq!(cancelled.status.code(), Some(0), "{}", stderr(&cancelled));
+    assert!(
+        stdout(&cancelled).contains("Dropped the restored tables of dst: doc.\"Orders\""),
+        "{}",
+        stdout(&cancelled)
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     sql(
@@ -601,6 +619,12 @@ fn cancel_mid_restore_undoes_renames_drops_the_repository_and_logs_no_secret() {
         count(&env, "dst", "gc.scheduled_jobs"),
         42,
         "the original, not the snapshot's"
+    );
+    let doc = sql(&env, "dst", "SHOW TABLES");
+    assert_eq!(
+        doc["rows"],
+        serde_json::json!([["events"]]),
+        "the restored table dropped, ours kept"
     );
     let repos = sql(&env, "dst", "SELECT name FROM sys.repositories");
     assert_eq!(

@@ -40,7 +40,7 @@ pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
         .add::<IssueRestore>()
         .add::<ResetPasswords>()
         .add::<AwaitRestore>()
-        .add::<DropGcOriginals>()
+        .add::<DropTables>()
         .add::<ReadTouchedSettings>()
 }
 
@@ -471,14 +471,15 @@ pub struct DropIn {
     pub tables: Vec<TableName>,
 }
 
-/// `DROP TABLE IF EXISTS` each (the renamed originals, after a successful restore).
-pub struct DropGcOriginals;
-impl Activity for DropGcOriginals {
-    const NAME: &'static str = "restore_drop_originals";
+/// `DROP TABLE IF EXISTS` each: the renamed originals after a successful restore, or (`cancel
+/// --drop-restored`) the tables a cancelled restore created.
+pub struct DropTables;
+impl Activity for DropTables {
+    const NAME: &'static str = "restore_drop_tables";
     type In = DropIn;
     type Out = ();
 }
-impl RunActivity<ActivityEnv> for DropGcOriginals {
+impl RunActivity<ActivityEnv> for DropTables {
     async fn run(env: Arc<ActivityEnv>, input: DropIn) -> Result<(), ActivityError> {
         let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
         let client = admin_client(&env, &kube, &cluster).await?;

@@ -307,7 +307,7 @@ impl<C: WorkflowCtx> RestoreRun<'_, C> {
                 .map(|(_, to)| to.clone())
                 .collect();
             self.op
-                .call::<DropGcOriginals>(
+                .call::<DropTables>(
                     &DropIn {
                         at: self.op.at.clone(),
                         tables: originals,
