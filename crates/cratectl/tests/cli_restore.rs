@@ -497,9 +497,12 @@ fn a_killed_worker_completes_the_restore_and_sends_the_statement_once() {
         env.wait_until(120, || {
             last = status(&env, &id);
             last["clusters"][0]["current_step"] == "restore"
-                && last["clusters"][0]["waiting_for"]
+                && last["clusters"][0]["last_readings"]
                     .as_str()
-                    .is_some_and(|w| w.contains("last:"))
+                    .is_some_and(|w| w.contains("0 of 2 primaries active"))
+                // Progress while it waits: nothing allocated yet.
+                && last["clusters"][0]["progress_percent"] == 0
+                && last["clusters"][0]["tables"][0]["shards"] == 2
         }),
         "never waited: {last}"
     );

@@ -652,17 +652,23 @@ pub struct AwaitIn {
     pub budget: Duration,
 }
 
-/// How a restore ended.
+/// How a restore ended, or how far it got when the slice's budget ran out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RestoreEnd {
     pub tables: Vec<TableReport>,
+    /// The restore is over (`succeeded` says how); `false`: progress only.
+    pub finished: bool,
     /// Every restored primary active.
     pub succeeded: bool,
+    /// The lowest recovery percent of the shards being restored, else the share of planned
+    /// primaries active.
+    pub percent: Option<u8>,
 }
 
 /// Until CrateDB no longer lists the restore and every planned relation's primaries are active
 /// (success), or it no longer lists it and some stay unassigned (failure, with CrateDB's
-/// explanation). While it runs: the lowest recovery percent and the primaries active.
+/// explanation), or the budget runs out: then the progress last seen (not finished). While it
+/// runs: the lowest recovery percent and the primaries active.
 pub struct AwaitRestore;
 impl Activity for AwaitRestore {
     const NAME: &'static str = "restore_await";
@@ -674,29 +680,30 @@ impl RunActivity<ActivityEnv> for AwaitRestore {
         let deadline = tokio::time::Instant::now() + input.budget;
         let mut tick = tokio::time::Instant::now();
         let mut last;
+        let mut progress: Option<RestoreEnd> = None;
         loop {
             match poll_restore(&env, &input).await {
-                Ok((Some(end), summary)) => {
+                Ok((end, summary)) if end.finished => {
                     return Ok(Waited {
                         done: Some(end),
                         last: summary,
                     });
                 }
-                Ok((None, summary)) => last = summary,
+                Ok((seen, summary)) => {
+                    progress = Some(seen);
+                    last = summary;
+                }
                 Err(e) if !e.is_retryable() => return Err(e),
                 Err(e) => last = e.message,
             }
             if !next_tick(&mut tick, input.interval, deadline).await {
-                return Ok(Waited { done: None, last });
+                return Ok(Waited { done: progress, last });
             }
         }
     }
 }
 
-async fn poll_restore(
-    env: &ActivityEnv,
-    input: &AwaitIn,
-) -> Result<(Option<RestoreEnd>, String), ActivityError> {
+async fn poll_restore(env: &ActivityEnv, input: &AwaitIn) -> Result<(RestoreEnd, String), ActivityError> {
     let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
     let client = admin_client(env, &kube, &cluster).await?;
     let running = client
@@ -716,7 +723,7 @@ async fn poll_restore(
         .await
         .map_err(|e| cratedb_error(&e))?;
     let mut reports = Vec::new();
-    let (mut total, mut active) = (0, 0);
+    let (mut total, mut active) = (0u64, 0u64);
     let mut reasons: Vec<String> = Vec::new();
     for relation in &input.relations {
         let (table, ident, shown) = match relation {
@@ -790,24 +797,29 @@ async fn poll_restore(
     if !reasons.is_empty() {
         summary.push_str(&format!("; unassigned: {}", reasons.join("; ")));
     }
+    let share = (total > 0).then(|| u8::try_from(active * 100 / total).unwrap_or(100));
+    let mut end = RestoreEnd {
+        tables: reports,
+        finished: false,
+        succeeded: false,
+        percent: percent.or(share),
+    };
     if running {
-        return Ok((None, summary));
+        return Ok((end, summary));
     }
-    let all_active = reports.iter().all(|r| r.result == TableResult::Restored);
-    if all_active {
-        return Ok((
-            Some(RestoreEnd {
-                tables: reports,
-                succeeded: true,
-            }),
-            summary,
-        ));
+    if end.tables.iter().all(|r| r.result == TableResult::Restored) {
+        end.finished = true;
+        end.succeeded = true;
+        return Ok((end, summary));
     }
     // Not listed any more and primaries still missing: failed when some are unassigned with an
     // explanation, or a planned relation does not exist at all; otherwise still initializing.
-    let failed = reports.iter().any(|r| r.shards == Some(0) || r.reason.is_some());
+    let failed = end
+        .tables
+        .iter()
+        .any(|r| r.shards == Some(0) || r.reason.is_some());
     if failed {
-        for r in &mut reports {
+        for r in &mut end.tables {
             if r.result != TableResult::Restored {
                 r.result = TableResult::Failed;
                 if r.shards == Some(0) && r.reason.is_none() {
@@ -815,15 +827,9 @@ async fn poll_restore(
                 }
             }
         }
-        return Ok((
-            Some(RestoreEnd {
-                tables: reports,
-                succeeded: false,
-            }),
-            summary,
-        ));
+        end.finished = true;
     }
-    Ok((None, summary))
+    Ok((end, summary))
 }
 
 // ---------------------------------------------------------------------------------------------

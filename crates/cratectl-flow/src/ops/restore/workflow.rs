@@ -271,17 +271,37 @@ impl<C: WorkflowCtx> RestoreRun<'_, C> {
         let interval = self.op.common.gate.interval;
         let relations = checked.relations.clone();
         let what = format!("the restore of {repo_name}.{}", options.snapshot);
-        let end = self
-            .op
-            .wait::<AwaitRestore, RestoreEnd>("restore", &what, options.timeouts.restore, |budget| AwaitIn {
-                at: at.clone(),
-                repository: repo_name.clone(),
-                snapshot: options.snapshot.clone(),
-                relations: relations.clone(),
-                interval,
-                budget,
-            })
-            .await?;
+        // Slice by slice, so the report shows the progress and `stop` is read in between.
+        let mut left = options.timeouts.restore;
+        let end = loop {
+            let (seen, spent) = self
+                .op
+                .wait_up_to::<AwaitRestore, RestoreEnd>("restore", &what, left, |budget| AwaitIn {
+                    at: at.clone(),
+                    repository: repo_name.clone(),
+                    snapshot: options.snapshot.clone(),
+                    relations: relations.clone(),
+                    interval,
+                    budget,
+                })
+                .await?;
+            left = left.saturating_sub(spent);
+            match seen {
+                Some(end) if end.finished => break end,
+                Some(progress) => {
+                    self.op.report.tables = progress.tables;
+                    self.op.report.progress_percent = progress.percent;
+                    let last = self.op.report.common.last_readings.clone().unwrap_or_default();
+                    self.op.report.common.waiting_for = Some(format!("{what} (last: {last})"));
+                    self.op.publish();
+                }
+                None => {}
+            }
+            if left.is_zero() {
+                return Err(self.op.timed_out(&what, options.timeouts.restore));
+            }
+            self.op.check_control().await?;
+        };
         self.op.report.tables = end.tables.clone();
         if !end.succeeded {
             let why: Vec<String> = end
