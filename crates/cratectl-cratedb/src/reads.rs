@@ -95,6 +95,25 @@ pub struct HealthReading {
 }
 
 /// Checks the shape of an answer: the expected number of columns in every row.
+/// The distinct reasons of `sys.allocations.decisions` (each node's deciders' texts), in order.
+pub(crate) fn decision_reasons(decisions: Option<&Value>) -> Vec<String> {
+    let mut reasons: Vec<String> = Vec::new();
+    for decision in decisions.and_then(Value::as_array).into_iter().flatten() {
+        for text in decision
+            .get("explanations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !reasons.iter().any(|r| r == text) {
+                reasons.push(text.to_string());
+            }
+        }
+    }
+    reasons
+}
+
 pub(crate) fn expect_columns(via: &str, stmt: &str, result: &SqlResult, n: usize) -> Result<(), Error> {
     if result.cols.len() != n || result.rows.iter().any(|r| r.len() != n) {
         return Err(Error::protocol(
@@ -351,20 +370,7 @@ impl Client {
                     .text()?
                     .map(|p| format!(" partition {p}"))
                     .unwrap_or_default();
-                let mut reasons: Vec<String> = Vec::new();
-                for decision in row.get(6).and_then(Value::as_array).into_iter().flatten() {
-                    for text in decision
-                        .get("explanations")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                    {
-                        if !reasons.iter().any(|r| r == text) {
-                            reasons.push(text.to_string());
-                        }
-                    }
-                }
+                let reasons = decision_reasons(row.get(6));
                 let reasons = if reasons.is_empty() {
                     String::new()
                 } else {

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::reads::{cell, expect_columns};
+use crate::reads::{cell, decision_reasons, expect_columns};
 
 /// The statements, for documentation and tests.
 pub mod statements {
@@ -248,20 +248,7 @@ impl Client {
             })
             .map(|row| {
                 // The deciders' distinct reasons say why (a failed restore, a filter).
-                let mut reasons: Vec<String> = Vec::new();
-                for decision in row.get(5).and_then(Value::as_array).into_iter().flatten() {
-                    for text in decision
-                        .get("explanations")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                    {
-                        if !reasons.iter().any(|r| r == text) {
-                            reasons.push(text.to_string());
-                        }
-                    }
-                }
+                let reasons = decision_reasons(row.get(5));
                 let explanation = cell(&via, "explanation", row, 4).text()?.unwrap_or_default();
                 Ok(UnassignedPrimary {
                     table: TableName::new(

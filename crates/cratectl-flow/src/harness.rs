@@ -605,6 +605,7 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
             renamed: self.open.tables_renamed.clone(),
             repository: self.open.repository_created.clone(),
             deployments: self.open.deployments_scaled.clone(),
+            drop_tables: Vec::new(),
         }
     }
 

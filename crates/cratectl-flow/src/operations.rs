@@ -34,6 +34,7 @@ use crate::model::{
 use crate::ops::restart::model::{RESTART_REQUEST, RESTART_REQUEST_V1};
 use crate::ops::restore::model::RESTORE_REQUEST;
 use crate::ops::scale::model::SCALE_REQUEST;
+use cratectl_core::restore::input::TableName;
 
 /// What every operation's request carries, read without knowing the operation (each request
 /// type has these fields and more).
@@ -388,6 +389,25 @@ impl<E: Engine> Operations<E> {
         env: &ActivityEnv,
         settle: Duration,
     ) -> Result<Vec<CompensationNote>, EngineError> {
+        self.cancel_with(id, reason, env, settle, false).await
+    }
+
+    /// [`Operations::cancel`]; with `drop_restored`, a restore's restored tables are dropped
+    /// first (whole tables the restore created; never a renamed internal table, whose original
+    /// comes back under its name).
+    pub async fn cancel_with(
+        &self,
+        id: &str,
+        reason: &str,
+        env: &ActivityEnv,
+        settle: Duration,
+        drop_restored: bool,
+    ) -> Result<Vec<CompensationNote>, EngineError> {
+        let drops = if drop_restored {
+            self.restored_tables(id).await?
+        } else {
+            Vec::new()
+        };
         let (id, root) = &self.resolve(id).await?;
         // The engine records it at once, so an operation no worker has picked up yet reads as
         // cancelled (with the reason as given) right away.
@@ -420,9 +440,46 @@ impl<E: Engine> Operations<E> {
         let mut notes = Vec::new();
         for cluster in &clusters {
             let child = child_id(id, cluster);
-            notes.push(self.compensate_child(&child, cluster, env).await);
+            let drop: &[TableName] = drops
+                .iter()
+                .find(|(c, _)| c.namespace == cluster.namespace && c.resource == cluster.resource)
+                .map_or(&[], |(_, tables)| tables.as_slice());
+            notes.push(self.compensate_child(&child, cluster, env, drop).await);
         }
         Ok(notes)
+    }
+
+    /// Per cluster of restore `id`, the whole tables it restores (its report's rows without a
+    /// partition, less the internal tables it renamed away).
+    async fn restored_tables(&self, id: &str) -> Result<Vec<(ClusterRef, Vec<TableName>)>, EngineError> {
+        let Some(report) = self
+            .report(id)
+            .await?
+            .and_then(|r| r.typed::<cratectl_core::restore::report::RestoreClusterReport>())
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(report
+            .clusters
+            .iter()
+            .map(|c| {
+                let renamed: Vec<&str> = c.gc_tables.iter().map(|g| g.table.as_str()).collect();
+                let tables = c
+                    .tables
+                    .iter()
+                    .filter(|t| t.partition_ident.is_none() && !renamed.contains(&t.table.as_str()))
+                    .filter_map(|t| TableName::parse(&t.table).ok())
+                    .collect();
+                (
+                    ClusterRef {
+                        namespace: c.common.namespace.clone(),
+                        resource: c.common.resource.clone(),
+                        name: c.common.name.clone(),
+                    },
+                    tables,
+                )
+            })
+            .collect())
     }
 
     async fn compensate_child(
@@ -430,6 +487,7 @@ impl<E: Engine> Operations<E> {
         child: &str,
         cluster: &ClusterRef,
         env: &ActivityEnv,
+        drop: &[TableName],
     ) -> CompensationNote {
         let progress = match self.client.status(child).await {
             Ok(Some(status)) => status
@@ -447,7 +505,7 @@ impl<E: Engine> Operations<E> {
         let Some(progress) = progress else {
             return note;
         };
-        match compensate(env, &progress).await {
+        match compensate(env, &progress, drop).await {
             Ok(undone) => {
                 self.client.mark_compensated(child).await;
                 note.undone = undone;
@@ -488,7 +546,7 @@ impl<E: Engine> Operations<E> {
                     .and_then(|p| serde_json::from_str::<OpenState>(p).ok())
                     .is_some_and(|p| !p.open.is_empty());
                 if open {
-                    notes.push(self.compensate_child(&child, cluster, env).await);
+                    notes.push(self.compensate_child(&child, cluster, env, &[]).await);
                 } else {
                     // Ended clean: never looked at again.
                     self.client.mark_compensated(&child).await;
@@ -519,8 +577,13 @@ impl<W: EngineWorker> Worker<W> {
     }
 }
 
-/// Undoes `progress`'s open effects: settings back, label off, Lease released. Idempotent.
-pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<String>, String> {
+/// Undoes `progress`'s open effects: settings back, label off, Lease released (a restore: with
+/// `drop_tables` dropped first). Idempotent.
+pub async fn compensate(
+    env: &ActivityEnv,
+    progress: &OpenState,
+    drop_tables: &[TableName],
+) -> Result<Vec<String>, String> {
     let env = Arc::new(ActivityEnv::new(env.credentials.clone()));
     let at = At {
         target: progress.target.clone(),
@@ -551,7 +614,7 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
             ));
         }
     }
-    if !progress.open.restore_effects_closed() {
+    if !progress.open.restore_effects_closed() || !drop_tables.is_empty() {
         let notes = UndoRestoreEffects::run(
             env.clone(),
             UndoIn {
@@ -559,6 +622,7 @@ pub async fn compensate(env: &ActivityEnv, progress: &OpenState) -> Result<Vec<S
                 renamed: progress.open.tables_renamed.clone(),
                 repository: progress.open.repository_created.clone(),
                 deployments: progress.open.deployments_scaled.clone(),
+                drop_tables: drop_tables.to_vec(),
             },
         )
         .await

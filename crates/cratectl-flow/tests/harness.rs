@@ -314,7 +314,7 @@ async fn a_cancelled_run_is_compensated_from_what_it_published() {
         "{open:?}"
     );
     assert_eq!(open.open.saga.as_ref().unwrap().excluded, vec![OURS.to_string()]);
-    let undone = cratectl_flow::operations::compensate(&ActivityEnv::new(None), &open)
+    let undone = cratectl_flow::operations::compensate(&ActivityEnv::new(None), &open, &[])
         .await
         .unwrap();
     assert_eq!(undone, vec!["settings restored", "Lease released"], "{undone:?}");

@@ -761,9 +761,10 @@ pub struct CancelArgs {
     /// Why, recorded with the cancellation.
     #[arg(long, value_name = "TEXT", default_value = "Cancelled via CLI")]
     pub reason: String,
-    /// Restores only: also drop the tables the restore created (CrateDB's way to cancel a
-    /// restore). Renamed internal gc.* tables are never dropped (their originals come back);
-    /// restored partitions are listed with the statement that drops them.
+    /// Restores only: first drop the whole tables the restore created (CrateDB's way to cancel a
+    /// restore, after which its temporary repository can be dropped). Renamed internal gc.*
+    /// tables are never dropped (their originals come back); restored partitions stay (drop one
+    /// with DELETE FROM … WHERE its partition columns match).
     #[arg(long)]
     pub drop_restored: bool,
 }

@@ -601,7 +601,7 @@ fn cancel_mid_restore_undoes_renames_drops_the_repository_and_logs_no_secret() {
     );
     assert_eq!(cancelled.status.code(), Some(0), "{}", stderr(&cancelled));
     assert!(
-        stdout(&cancelled).contains("Dropped the restored tables of dst: doc.\"Orders\""),
+        stdout(&cancelled).contains("restored table doc.\"Orders\" dropped"),
         "{}",
         stdout(&cancelled)
     );

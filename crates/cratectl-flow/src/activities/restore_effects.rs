@@ -1,10 +1,14 @@
 //! Undoing what a restore left open, on every way out (failure, cancel, a stopped workflow's
-//! compensation): internal tables renamed away come back under their names (a partially
-//! restored table of that name is dropped first: it exists only because the original was
-//! renamed away), the temporary repository is dropped, and Deployments scaled to 0 are scaled
-//! back. One activity for the workflow's cleanup and the worker's compensation alike.
+//! compensation): with `cancel --drop-restored` the tables the restore created are dropped
+//! first (CrateDB's way to cancel a restore); internal tables renamed away come back under their
+//! names (a partially restored table of that name is dropped first: it exists only because the
+//! original was renamed away); the temporary repository is dropped once no restore uses it
+//! (CrateDB refuses to drop a repository a restore in progress reads from); Deployments scaled to
+//! 0 are scaled back. One activity for the workflow's cleanup and the worker's compensation
+//! alike.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cratectl_core::restore::input::TableName;
 use cratectl_core::restore::repository;
@@ -28,7 +32,14 @@ pub struct UndoIn {
     pub repository: Option<String>,
     /// `(Deployment, replicas to put back)`.
     pub deployments: Vec<(String, i32)>,
+    /// Tables the restore created, to drop first (`cancel --drop-restored`).
+    #[serde(default)]
+    pub drop_tables: Vec<TableName>,
 }
+
+/// How long the repository's drop waits for a restore from it to leave the cluster state (it
+/// does at once when its tables were dropped).
+const REPOSITORY_IN_USE_WAIT: Duration = Duration::from_secs(30);
 
 /// Undoes the renames, drops the repository, scales the Deployments back; each step is a
 /// no-op when already done. Answers what it did.
@@ -42,8 +53,16 @@ impl RunActivity<ActivityEnv> for UndoRestoreEffects {
     async fn run(env: Arc<ActivityEnv>, input: UndoIn) -> Result<Vec<String>, ActivityError> {
         let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
         let mut done = Vec::new();
-        if !input.renamed.is_empty() || input.repository.is_some() {
+        if !input.renamed.is_empty() || input.repository.is_some() || !input.drop_tables.is_empty() {
             let client = admin_client(&env, &kube, &cluster).await?;
+            for table in &input.drop_tables {
+                let stmt = format!("DROP TABLE IF EXISTS {}", table.to_sql());
+                client
+                    .sql_idempotent(&stmt, &[])
+                    .await
+                    .map_err(|e| cratedb_error(&e).context(&stmt))?;
+                done.push(format!("restored table {table} dropped"));
+            }
             for (original, renamed) in &input.renamed {
                 let tables = client
                     .tables_and_partitions()
@@ -71,6 +90,24 @@ impl RunActivity<ActivityEnv> for UndoRestoreEffects {
                     .map_err(|e| cratedb_error(&e))?
                     .is_some()
             {
+                let deadline = tokio::time::Instant::now() + REPOSITORY_IN_USE_WAIT;
+                while client
+                    .restores_running()
+                    .await
+                    .map_err(|e| cratedb_error(&e))?
+                    .iter()
+                    .any(|(repo, _, _)| repo == name)
+                {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(ActivityError::permanent(format!(
+                            "repository {name} is still used by a restore in progress (sys.snapshot_restore): CrateDB \
+                             goes on restoring its tables; drop them (cratectl cancel --drop-restored, or DROP TABLE) \
+                             or let it finish, then run DROP REPOSITORY {}",
+                            cratectl_core::sql::quote_ident(name)
+                        )));
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
                 let stmt = repository::drop_statement(name);
                 client
                     .sql_idempotent(&stmt, &[])

@@ -213,15 +213,7 @@ fn confirm(clusters: &[Cluster], kube: &Kube) -> CliResult {
     for cluster in clusters {
         eprintln!("  {} ({} pods)", cluster.qualified(), cluster.pods.len());
     }
-    eprint!("Restart them? [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::invalid(format!("cannot read the answer: {e}")))?;
-    match answer.trim().to_ascii_lowercase().as_str() {
-        "y" | "yes" => Ok(()),
-        _ => Err(CliError::invalid("not confirmed; nothing was started")),
-    }
+    crate::commands::run::ask("Restart them?")
 }
 
 // ---- dry run ----------------------------------------------------------------------------

@@ -27,12 +27,12 @@ use jiff::Timestamp;
 use crate::cli::{GcTablesArg, GlobalArgs, OutputFormat, ProviderArg, RestoreArgs};
 use crate::commands::progress::Steps;
 use crate::commands::run::{
-    Mode as RunMode, foreground, load_maintenance, print_started, refuse_open_operations, target_spec,
+    Mode as RunMode, ask, foreground, load_maintenance, note_held_lease, print_dry_run, print_started,
+    refuse_open_operations, target_spec,
 };
 use crate::commands::workflows::{activity_env, engine_error, open_store, state_dir};
 use crate::connect;
 use crate::exit::{CliError, CliResult};
-use crate::output::{print, print_structured};
 
 /// `--repository`, `--repository-secret` or `--from-resource`: exactly one.
 fn repository_choice(args: &RestoreArgs) -> Result<RepositoryChoice, String> {
@@ -164,24 +164,10 @@ pub async fn run(args: RestoreArgs, global: GlobalArgs, top: Option<OutputFormat
 
     if args.dry_run {
         let mut plan = dry_run::dry_run(env, &request, &read).await;
-        if let Some(holder) = cluster.lease_holder(now) {
-            for c in &mut plan.clusters {
-                let held = format!("another operation holds the cluster's Lease: {holder}");
-                c.refused = Some(match c.refused.take() {
-                    Some(other) => format!("{held}; {other}"),
-                    None => held,
-                });
-            }
+        for c in &mut plan.clusters {
+            note_held_lease(&cluster, now, &mut c.refused);
         }
-        match format {
-            OutputFormat::Text => print(&plan.text())?,
-            structured => print_structured(structured, &plan)?,
-        }
-        return if plan.refused() {
-            Err(CliError::silent_failure())
-        } else {
-            Ok(())
-        };
+        return print_dry_run(format, &plan.text(), &plan, plan.refused());
     }
 
     let mut refusals = read.problems.clone();
@@ -237,15 +223,7 @@ fn confirm(scope: &Scope, cluster: &str) -> CliResult {
          Secrets right after).",
         scope.keyword()
     );
-    eprint!("Restore? [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::invalid(format!("cannot read the answer: {e}")))?;
-    match answer.trim().to_ascii_lowercase().as_str() {
-        "y" | "yes" => Ok(()),
-        _ => Err(CliError::invalid("not confirmed; nothing was started")),
-    }
+    ask("Restore?")
 }
 
 /// A restore's progress: tables and partitions restored of planned, and a line per one as it

@@ -94,6 +94,50 @@ pub fn target_spec(global: &GlobalArgs, kube: &Kube) -> CliResult<TargetSpec> {
     })
 }
 
+/// Asks `question` on standard error and reads the answer: `y` or `yes` goes on, anything
+/// else refuses (exit 2, nothing started).
+pub fn ask(question: &str) -> CliResult {
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::invalid(format!("cannot read the answer: {e}")))?;
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => Err(CliError::invalid("not confirmed; nothing was started")),
+    }
+}
+
+/// A dry run's "would fail at start" when another operation holds `cluster`'s Lease now,
+/// before any other reason.
+pub fn note_held_lease(cluster: &Cluster, now: Timestamp, refused: &mut Option<String>) {
+    if let Some(holder) = cluster.lease_holder(now) {
+        let held = format!("another operation holds the cluster's Lease: {holder}");
+        *refused = Some(match refused.take() {
+            Some(other) => format!("{held}; {other}"),
+            None => held,
+        });
+    }
+}
+
+/// Prints a dry run (its text, or the JSON/YAML contract); exit 1 when it would be refused.
+pub fn print_dry_run<T: serde::Serialize>(
+    format: OutputFormat,
+    text: &str,
+    plan: &T,
+    refused: bool,
+) -> CliResult {
+    match format {
+        OutputFormat::Text => print(text)?,
+        structured => crate::output::print_structured(structured, plan)?,
+    }
+    if refused {
+        Err(CliError::silent_failure())
+    } else {
+        Ok(())
+    }
+}
+
 /// One operation per cluster (ARCHITECTURE §1.6): a cluster in an open operation of this state
 /// directory, or whose Lease another operation holds now, is refused, naming the operation.
 pub async fn refuse_open_operations(ops: &Ops, clusters: &[Cluster], now: Timestamp) -> CliResult {

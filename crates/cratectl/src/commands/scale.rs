@@ -24,7 +24,8 @@ use serde::Serialize;
 use crate::cli::{GlobalArgs, OutputFormat, ScaleArgs, ScaleModeArg};
 use crate::commands::progress::Steps;
 use crate::commands::run::{
-    Mode as RunMode, foreground, load_maintenance, print_started, refuse_open_operations, target_spec,
+    Mode as RunMode, foreground, load_maintenance, note_held_lease, print_dry_run, print_started,
+    refuse_open_operations, target_spec,
 };
 use crate::commands::workflows::{activity_env, engine_error, open_store, state_dir};
 use crate::connect;
@@ -136,24 +137,10 @@ pub async fn run(args: ScaleArgs, global: GlobalArgs, top: Option<OutputFormat>)
 
     if args.dry_run {
         let mut plan = dry_run::dry_run(env, &scale, &read, &plan, now).await;
-        if let Some(holder) = cluster.lease_holder(now) {
-            for c in &mut plan.clusters {
-                let held = format!("another operation holds the cluster's Lease: {holder}");
-                c.refused = Some(match c.refused.take() {
-                    Some(other) => format!("{held}; {other}"),
-                    None => held,
-                });
-            }
+        for c in &mut plan.clusters {
+            note_held_lease(&cluster, now, &mut c.refused);
         }
-        match format {
-            OutputFormat::Text => print(&plan.text())?,
-            structured => print_structured(structured, &plan)?,
-        }
-        return if plan.refused() {
-            Err(CliError::silent_failure())
-        } else {
-            Ok(())
-        };
+        return print_dry_run(format, &plan.text(), &plan, plan.refused());
     }
 
     let dir = state_dir(&global)?;

@@ -374,7 +374,7 @@ pub async fn cancel(args: CancelArgs, global: GlobalArgs) -> CliResult {
     still_running(&report, "cancel")?;
     let env = activity_env(&global);
     let notes = restarts
-        .cancel(&args.id, &args.reason, &env, CANCEL_SETTLE)
+        .cancel_with(&args.id, &args.reason, &env, CANCEL_SETTLE, args.drop_restored)
         .await
         .map_err(engine_error)?;
     let mut out = format!(
@@ -387,16 +387,7 @@ pub async fn cancel(args: CancelArgs, global: GlobalArgs) -> CliResult {
             out.push_str(&format!("  {note}\n"));
         }
     }
-    let mut failed = notes.iter().any(|n| n.error.is_some());
-    if args.drop_restored && !failed {
-        match drop_restored(&restarts, &args.id, &env).await {
-            Ok(lines) => out.push_str(&lines),
-            Err(e) => {
-                out.push_str(&format!("Restored tables NOT dropped: {e}\n"));
-                failed = true;
-            }
-        }
-    }
+    let failed = notes.iter().any(|n| n.error.is_some());
     if failed {
         out.push_str(
             "Some changes could NOT be undone (see above): fix them by hand before anything else runs.\n",
@@ -418,73 +409,6 @@ pub async fn cancel(args: CancelArgs, global: GlobalArgs) -> CliResult {
         return Err(CliError::silent_failure());
     }
     Ok(())
-}
-
-/// `cancel --drop-restored`: drops the whole tables a cancelled restore created (never a renamed
-/// internal table: its original is back under that name); partitions are listed with the
-/// statement that drops them.
-async fn drop_restored(ops: &Ops, id: &str, env: &ActivityEnv) -> Result<String, String> {
-    use cratectl_core::restore::input::TableName;
-    use cratectl_flow::engine::RunActivity;
-    use cratectl_flow::ops::restore::activities::{DropIn, DropTables};
-    let report = ops
-        .report(id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the restore's record is gone")?
-        .typed::<RestoreClusterReport>()
-        .ok_or("the record is not a restore's")?;
-    let target = ops
-        .target_of(id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the restore's request cannot be read")?;
-    let env = std::sync::Arc::new(ActivityEnv::new(env.credentials.clone()));
-    let mut out = String::new();
-    for cluster in &report.clusters {
-        let renamed: Vec<&str> = cluster.gc_tables.iter().map(|g| g.table.as_str()).collect();
-        let mut tables = Vec::new();
-        for t in &cluster.tables {
-            if renamed.contains(&t.table.as_str()) {
-                continue;
-            }
-            if let Some(partition) = &t.partition_ident {
-                out.push_str(&format!(
-                    "  partition {partition} of {} left in place: drop it with DELETE FROM {} WHERE … for those values\n",
-                    t.table, t.table
-                ));
-                continue;
-            }
-            tables.push(TableName::parse(&t.table).map_err(|e| format!("{}: {e}", t.table))?);
-        }
-        if tables.is_empty() {
-            continue;
-        }
-        let at = cratectl_flow::activities::At {
-            target: target.clone(),
-            cluster: cratectl_flow::model::ClusterRef {
-                namespace: cluster.common.namespace.clone(),
-                resource: cluster.common.resource.clone(),
-                name: cluster.common.name.clone(),
-            },
-        };
-        DropTables::run(
-            env.clone(),
-            DropIn {
-                at,
-                tables: tables.clone(),
-            },
-        )
-        .await
-        .map_err(|e| e.message)?;
-        let names: Vec<String> = tables.iter().map(ToString::to_string).collect();
-        out.push_str(&format!(
-            "Dropped the restored tables of {}: {}\n",
-            cluster.common.name,
-            names.join(", ")
-        ));
-    }
-    Ok(out)
 }
 
 async fn signal(global: GlobalArgs, id: &str, control: Control, what: &str) -> CliResult {

@@ -385,8 +385,17 @@ impl CrateCluster {
         Ok(())
     }
 
+    /// `DROP REPOSITORY`: refused while a restore from it is in the cluster state (CrateDB's
+    /// `RepositoriesService.ensureRepositoryNotInUse`).
     pub(crate) fn drop_repository(&mut self, name: &str) -> Result<(), SqlError> {
         self.snaps.repo(name)?;
+        if self.snaps.restores.iter().any(|r| r.repo == name) {
+            return Err(SqlError::new(
+                "IllegalStateException",
+                "trying to modify or unregister repository that is currently used",
+                5000,
+            ));
+        }
         self.snaps.repos.retain(|r| r.name != name);
         Ok(())
     }
