@@ -612,3 +612,50 @@ async fn grand_central_stops_for_the_restore_of_its_tables_and_gc_admin_gets_its
     assert_eq!(c.gc_tables[0].result, GcResult::Dropped);
     setup.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restore_that_times_out_still_restoring_leaves_its_repository_and_says_so() {
+    let setup = Setup::start("restore-timeout", &shapes(quoted_tables(), Vec::new())).await;
+    repository(&setup, "src").await;
+    snapshot(&setup, "s1").await;
+    secret(&setup).await;
+    // Nothing can take the restored primaries: CrateDB keeps restoring.
+    sql(
+        &setup,
+        "dst",
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'data-*'",
+    )
+    .await;
+    let scope = Scope::from_options(false, false, false, &["\"Events\"".into()], &[], &[]).unwrap();
+    let mut req = request(
+        &setup,
+        "restore-dst-9",
+        scope,
+        RepositoryChoice::Secret {
+            secret: "restore-creds".into(),
+            provider: Provider::S3,
+        },
+    );
+    req.options.timeouts.restore = Duration::from_secs(2);
+    let report = run(&setup, &req).await;
+    let c = &report.clusters[0];
+    assert_eq!(c.common.state, ClusterState::Failed, "{}", report.text());
+    let reason = c.common.reason.clone().unwrap();
+    assert!(
+        reason.contains("timed out after 2s waiting for the restore"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("cleanup incomplete")
+            && reason.contains("is still used by a restore in progress")
+            && reason.contains("DROP REPOSITORY \"cratectl_restore_"),
+        "{reason}"
+    );
+    let repo = c.repository.as_ref().unwrap();
+    assert!(repo.created && !repo.dropped, "{repo:?}");
+    // Once its table is dropped, the restore is over and the statement given works.
+    sql(&setup, "dst", "DROP TABLE \"doc\".\"Events\"").await;
+    sql(&setup, "dst", &format!("DROP REPOSITORY \"{}\"", repo.name)).await;
+    assert_eq!(repositories(&setup, "dst").await, Vec::<String>::new());
+    setup.stop().await;
+}

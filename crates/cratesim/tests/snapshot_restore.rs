@@ -602,3 +602,95 @@ fn restore_partition_clauses_name_the_partition_columns() {
         4046
     );
 }
+
+#[test]
+fn a_repository_in_use_by_a_restore_cannot_be_dropped_and_a_failed_restore_is_explained() {
+    let (mut a, mut b) = pair();
+    for c in [&mut a, &mut b] {
+        query(
+            c,
+            "CREATE REPOSITORY r TYPE fs WITH (location = '/shared')",
+            secs(1),
+        );
+    }
+    query(
+        &mut a,
+        "CREATE SNAPSHOT r.s1 ALL WITH (wait_for_completion = true)",
+        secs(1),
+    );
+    b.advance(secs(60));
+    query(&mut b, "DROP TABLE t1", secs(60));
+    // Nothing can hold the restored primaries: the restore stays in the cluster state.
+    query(
+        &mut b,
+        "SET GLOBAL TRANSIENT \"cluster.routing.allocation.exclude._name\" = 'data-*'",
+        secs(61),
+    );
+    query(&mut b, "RESTORE SNAPSHOT r.s1 TABLE t1", secs(62));
+    assert_eq!(
+        rows(
+            &mut b,
+            "SELECT repository, name FROM sys.snapshot_restore",
+            secs(63)
+        ),
+        json!([["r", "s1"]])
+    );
+    assert_eq!(
+        error(&mut b, "DROP REPOSITORY r", json!([]), secs(63)),
+        (
+            500,
+            "IllegalStateException[trying to modify or unregister repository that is currently used]".into(),
+            5000
+        )
+    );
+    // Dropping what it restores cancels it; then the repository can go.
+    query(&mut b, "DROP TABLE t1", secs(64));
+    assert_eq!(
+        rows(&mut b, "SELECT name FROM sys.snapshot_restore", secs(64)),
+        json!([])
+    );
+    query(&mut b, "DROP REPOSITORY r", secs(64));
+
+    // A restore set to fail: its primaries stay unassigned, explained, and it leaves the state.
+    query(
+        &mut b,
+        "RESET GLOBAL \"cluster.routing.allocation.exclude._name\"",
+        secs(65),
+    );
+    query(
+        &mut b,
+        "CREATE REPOSITORY r TYPE fs WITH (location = '/shared')",
+        secs(65),
+    );
+    b.set_fault(cratesim::cratedb::Fault::RestoreFails("doc.t1".into()));
+    query(&mut b, "RESTORE SNAPSHOT r.s1 TABLE t1", secs(66));
+    b.advance(secs(120));
+    assert_eq!(
+        rows(&mut b, "SELECT name FROM sys.snapshot_restore", secs(120)),
+        json!([])
+    );
+    let unassigned = rows(
+        &mut b,
+        "SELECT shard_id, current_state, decisions FROM sys.allocations WHERE \"primary\" = true",
+        secs(120),
+    );
+    let all = unassigned.as_array().unwrap();
+    assert_eq!(all.len(), 4, "{unassigned}");
+    for row in all {
+        assert_eq!(row[1], "UNASSIGNED", "{row}");
+        let text = row[2].to_string();
+        assert!(
+            text.contains("shard has failed to be restored from the snapshot [r:s1/")
+                && text.contains("manually close or delete the index [t1]"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        rows(
+            &mut b,
+            "SELECT health FROM sys.health WHERE table_name = 't1'",
+            secs(120)
+        ),
+        json!([["RED"]])
+    );
+}

@@ -39,7 +39,7 @@ pub struct UndoIn {
 
 /// How long the repository's drop waits for a restore from it to leave the cluster state (it
 /// does at once when its tables were dropped).
-const REPOSITORY_IN_USE_WAIT: Duration = Duration::from_secs(30);
+const REPOSITORY_IN_USE_WAIT: Duration = Duration::from_secs(10);
 
 /// Undoes the renames, drops the repository, scales the Deployments back; each step is a
 /// no-op when already done. Answers what it did.
