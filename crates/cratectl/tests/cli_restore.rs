@@ -360,6 +360,44 @@ fn bad_input_is_refused_with_the_reason_and_nothing_is_recorded() {
         "{}",
         stderr(&out)
     );
+    // The CrateDB operator has a restore requested on the resource: busy.
+    env.with_kube(async |client| {
+        use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+        let resource = ApiResource {
+            group: "cloud.crate.io".into(),
+            version: "v1".into(),
+            api_version: "cloud.crate.io/v1".into(),
+            kind: "CrateDB".into(),
+            plural: "cratedbs".into(),
+        };
+        let api: kube::Api<DynamicObject> = kube::Api::namespaced_with(client, "cratedb", &resource);
+        let patch = serde_json::json!({"spec": {"cluster": {"restoreSnapshot": {"snapshot": "nightly"}}}});
+        api.patch("dst", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+    });
+    let out = run(
+        &env,
+        &[
+            "restore",
+            "dst",
+            "--snapshot",
+            "s1",
+            "--table",
+            "\"Orders\"",
+            "--repository",
+            "backups",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "cratedb/dst is busy: the CrateDB operator has a restore of snapshot \"nightly\" requested in \
+             spec.cluster.restoreSnapshot"
+        ),
+        "{}",
+        stderr(&out)
+    );
     let listed = json_of(&run(&env, &["list", "-o", "json"]), 0);
     assert_eq!(listed, Value::Array(vec![]), "nothing recorded");
 }
@@ -522,6 +560,13 @@ fn a_killed_worker_completes_the_restore_and_sends_the_statement_once() {
     );
     kill_9(third);
     assert_eq!(last["state"], "completed", "{last}");
+    let text = run(&env, &["status", &id]);
+    assert!(
+        stdout(&text).contains("restoring TABLE \"doc\".\"Orders\"")
+            && stdout(&text).contains("doc.\"Orders\"  restored  2/2 primaries active"),
+        "{}",
+        stdout(&text)
+    );
     assert_eq!(writes(&env, "dst", "RESTORE SNAPSHOT").len(), 1, "sent once");
     assert_eq!(writes(&env, "dst", "CREATE REPOSITORY").len(), 1, "created once");
     assert_eq!(count(&env, "dst", "\"Orders\""), 321);
