@@ -211,8 +211,10 @@ pub enum Command {
     /// restore failing or exceeding --restore-timeout. Internal gc.* tables that exist are
     /// renamed to <t>_temp first (grand-central scaled to 0) and dropped after success or
     /// renamed back otherwise; after --all/--metadata/users sections the system (and gc_admin)
-    /// password is set back from the cluster's Secrets at once. Restored tables are never
-    /// dropped by cratectl. Exit codes as restart: 0, 1, 2, 130.
+    /// password is set back from the cluster's Secrets at once. Restored tables stay unless
+    /// `cratectl cancel ID --drop-restored`; a temporary repository that a restore in progress
+    /// still reads from is left (CrateDB refuses to drop it), with the statement to drop it
+    /// later. Exit codes as restart: 0, 1, 2, 130.
     #[command(after_help = RESTORE_EXAMPLES)]
     Restore(RestoreArgs),
 

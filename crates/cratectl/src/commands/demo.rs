@@ -143,7 +143,9 @@ pub async fn run(args: DemoArgs, global: GlobalArgs, top: Option<OutputFormat>) 
          cratectl restart --context <ctx> <cluster> --dry-run     # the plan; changes nothing\n  \
          cratectl restart --context <ctx> <cluster>               # restart, one pod at a time, with progress\n  \
          cratectl restart --context <ctx> <cluster> --async       # or record it, and run `cratectl worker`\n  \
-         cratectl scale --context <ctx> <cluster> hot=5 --dry-run # what adding two nodes would do\n",
+         cratectl scale --context <ctx> <cluster> hot=5 --dry-run # what adding two nodes would do\n  \
+         cratectl snapshot list --context <ctx> <cluster>         # its repositories and snapshots\n  \
+         cratectl restore --context <ctx> <cluster> --snapshot <s> --repository <r> --tables-all --dry-run\n",
     )?;
     running.task.abort();
     result
