@@ -282,6 +282,41 @@ async fn tables_and_a_partition_with_quoted_names_from_a_secret_repository() {
     );
     assert_eq!(setup.lease_holder("dst").await, None);
 
+    // The other partition alone, into the table that exists now (a partitions-only restore).
+    let scope = Scope::from_options(
+        false,
+        false,
+        false,
+        &[],
+        &["doc.\"mëtrics\":\"day\"=1700000000000".into()],
+        &[],
+    )
+    .unwrap();
+    let second = request(
+        &setup,
+        "restore-dst-1b",
+        scope,
+        RepositoryChoice::Secret {
+            secret: "restore-creds".into(),
+            provider: Provider::S3,
+        },
+    );
+    let again = run(&setup, &second).await;
+    assert_eq!(
+        again.clusters[0].common.state,
+        ClusterState::Succeeded,
+        "{}",
+        again.text()
+    );
+    assert_eq!(
+        again.clusters[0].restore_type,
+        Some(cratectl_core::restore::input::RestoreType::Partitions)
+    );
+    assert_eq!(
+        count(&sql(&setup, "dst", "SELECT count(*) FROM \"mëtrics\"").await),
+        1000
+    );
+
     // Never a Secret value: not in the report, not in the engine's records.
     let json = serde_json::to_string(&report).unwrap();
     let records = files_text(&setup.dir);

@@ -360,6 +360,29 @@ fn bad_input_is_refused_with_the_reason_and_nothing_is_recorded() {
         "{}",
         stderr(&out)
     );
+    // A quoted name is one identifier, dots and quotes included; CrateDB names cannot hold
+    // them, so no snapshot has such a table.
+    let out = run(
+        &env,
+        &[
+            "restore",
+            "dst",
+            "--snapshot",
+            "s1",
+            "--table",
+            "\"a.b\".\"we\"\"ird\"",
+            "--repository",
+            "backups",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "\"a.b\".\"we\"\"ird\" is not in snapshot s1 (it has doc.\"Orders\", doc.events, gc.scheduled_jobs)"
+        ),
+        "{}",
+        stderr(&out)
+    );
     // The CrateDB operator has a restore requested on the resource: busy.
     env.with_kube(async |client| {
         use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
