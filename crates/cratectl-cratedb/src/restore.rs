@@ -36,6 +36,9 @@ pub mod statements {
     pub const PRIMARIES: &str = "SELECT schema_name, table_name, partition_ident, routing_state, count(*) AS shards \
         FROM sys.shards WHERE \"primary\" = true \
         GROUP BY schema_name, table_name, partition_ident, routing_state";
+    /// Primaries whose last recovery was from a snapshot (a restore's, once it started).
+    pub const SNAPSHOT_PRIMARIES: &str = "SELECT schema_name, table_name, partition_ident FROM sys.shards \
+        WHERE \"primary\" = true AND recovery['type'] = 'SNAPSHOT'";
     /// Why primaries are unassigned (CrateDB's allocation deciders).
     /// (`current_state` is compared in code: its case is CrateDB's `ShardRoutingState` name.)
     pub const UNASSIGNED_PRIMARIES: &str = "SELECT table_schema, table_name, partition_ident, shard_id, explanation, \
@@ -231,6 +234,29 @@ impl Client {
             .and_then(|r| r.first())
             .and_then(Value::as_f64)
             .map(|p| p.clamp(0.0, 100.0).floor() as u8))
+    }
+
+    /// The indices (table, partition ident) with a primary recovered, or recovering, from a
+    /// snapshot.
+    pub async fn snapshot_primaries(&self) -> Result<Vec<(TableName, Option<String>)>, Error> {
+        let via = self.via();
+        let result = self.sql_idempotent(statements::SNAPSHOT_PRIMARIES, &[]).await?;
+        expect_columns(&via, statements::SNAPSHOT_PRIMARIES, &result, 3)?;
+        result
+            .rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    TableName::new(
+                        cell(&via, "schema_name", row, 0).required_text()?,
+                        cell(&via, "table_name", row, 1).required_text()?,
+                    ),
+                    cell(&via, "partition_ident", row, 2)
+                        .text()?
+                        .filter(|p| !p.is_empty()),
+                ))
+            })
+            .collect()
     }
 
     /// Every unassigned primary with CrateDB's explanation.

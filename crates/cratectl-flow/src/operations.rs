@@ -449,8 +449,8 @@ impl<E: Engine> Operations<E> {
         Ok(notes)
     }
 
-    /// Per cluster of restore `id`, the whole tables it restores (its report's rows without a
-    /// partition, less the internal tables it renamed away).
+    /// Per cluster of restore `id` whose statement was sent, the whole tables it restores (its
+    /// report's rows without a partition, less the internal tables it renamed away).
     async fn restored_tables(&self, id: &str) -> Result<Vec<(ClusterRef, Vec<TableName>)>, EngineError> {
         let Some(report) = self
             .report(id)
@@ -462,6 +462,7 @@ impl<E: Engine> Operations<E> {
         Ok(report
             .clusters
             .iter()
+            .filter(|c| c.statement_sent)
             .map(|c| {
                 let renamed: Vec<&str> = c.gc_tables.iter().map(|g| g.table.as_str()).collect();
                 let tables = c
@@ -614,8 +615,11 @@ pub async fn compensate(
             ));
         }
     }
+    // A restore effect that cannot be undone now (a repository a restore still reads from) must
+    // not keep the settings changed or the Lease held: it is reported after the rest.
+    let mut left_open = None;
     if !progress.open.restore_effects_closed() || !drop_tables.is_empty() {
-        let notes = UndoRestoreEffects::run(
+        match UndoRestoreEffects::run(
             env.clone(),
             UndoIn {
                 at: at.clone(),
@@ -626,8 +630,10 @@ pub async fn compensate(
             },
         )
         .await
-        .map_err(|e| format!("restore effects NOT undone: {}", e.message))?;
-        done.extend(notes);
+        {
+            Ok(notes) => done.extend(notes),
+            Err(e) => left_open = Some(format!("restore effects NOT undone: {}", e.message)),
+        }
     }
     if let Some(saga) = &progress.open.saga {
         RestoreSettings::run(
@@ -681,6 +687,9 @@ pub async fn compensate(
         .await
         .map_err(|e| e.message)?;
         done.push("Lease released".to_string());
+    }
+    if let Some(problem) = left_open {
+        return Err(format!("{problem}; undone: {}", done.join(", ")));
     }
     Ok(done)
 }

@@ -206,7 +206,7 @@ pub enum Command {
     /// repository or snapshot (listing what exists), a snapshot that is not SUCCESS (PARTIAL
     /// needs --allow-partial) or was written by a newer CrateDB, tables or partitions that exist
     /// already (listed), a restore already running or requested on the resource, a held Lease,
-    /// --all/--metadata/users sections without --yes when standard input is not a terminal,
+    /// --all/--metadata/users/analyzers sections without --yes when standard input is not a terminal,
     /// --cluster-url. Fails (exit 1): not stable GREEN, allocation.enable not `all`, the
     /// restore failing or exceeding --restore-timeout. Internal gc.* tables that exist are
     /// renamed to <t>_temp first (grand-central scaled to 0) and dropped after success or
@@ -603,9 +603,10 @@ pub struct RestoreArgs {
     /// spec.cluster.restoreSnapshot (the resource is not changed).
     #[arg(long)]
     pub from_resource: bool,
-    /// The temporary repository's max_restore_bytes_per_sec.
-    #[arg(long, value_name = "RATE", default_value = "240mb")]
-    pub max_restore_bytes_per_sec: String,
+    /// The temporary repository's max_restore_bytes_per_sec [default: 240mb] (an existing
+    /// repository keeps its own).
+    #[arg(long, value_name = "RATE")]
+    pub max_restore_bytes_per_sec: Option<String>,
     /// indices.recovery.max_bytes_per_sec while the restore runs (restored afterwards).
     #[arg(long, value_name = "RATE", default_value = "200mb")]
     pub recovery_max_bytes_per_sec: String,

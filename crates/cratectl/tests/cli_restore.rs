@@ -228,6 +228,47 @@ fn bad_input_is_refused_with_the_reason_and_nothing_is_recorded() {
                 "dst",
                 "--snapshot",
                 "s1",
+                "--tables-all",
+                "--repository-secret",
+                "restore-creds",
+                "--recovery-max-bytes-per-sec",
+                "fast",
+            ],
+            r#"--recovery-max-bytes-per-sec "fast": a size per second with a unit"#,
+        ),
+        (
+            &[
+                "restore",
+                "dst",
+                "--snapshot",
+                "s1",
+                "--tables-all",
+                "--repository",
+                "backups",
+                "--max-restore-bytes-per-sec",
+                "100mb",
+            ],
+            "an existing --repository keeps its own",
+        ),
+        (
+            &[
+                "restore",
+                "dst",
+                "--snapshot",
+                "s1",
+                "--section",
+                "analyzers",
+                "--repository-secret",
+                "restore-creds",
+            ],
+            "restoring ANALYZERS replaces the persistent settings of cratedb/dst and needs confirmation",
+        ),
+        (
+            &[
+                "restore",
+                "dst",
+                "--snapshot",
+                "s1",
                 "--section",
                 "bogus",
                 "--repository",
@@ -691,7 +732,7 @@ fn cancel_mid_restore_undoes_renames_drops_the_repository_and_logs_no_secret() {
         42,
         "the original, not the snapshot's"
     );
-    let doc = sql(&env, "dst", "SHOW TABLES");
+    let doc = sql(&env, "dst", "SHOW TABLES FROM doc");
     assert_eq!(
         doc["rows"],
         serde_json::json!([["events"]]),
@@ -721,6 +762,7 @@ fn cancel_mid_restore_undoes_renames_drops_the_repository_and_logs_no_secret() {
         everything.push_str(&std::fs::read_to_string(env.dir.join(file)).unwrap_or_default());
     }
     everything.push_str(&report.to_string());
+    everything.push_str(&files_text(&env.state_dir()));
     assert!(
         everything.contains("CREATE REPOSITORY") && everything.contains("RESTORE SNAPSHOT"),
         "the trace log shows the statements (without their arguments)"
@@ -728,4 +770,18 @@ fn cancel_mid_restore_undoes_renames_drops_the_repository_and_logs_no_secret() {
     for secret in [ACCESS_KEY, SECRET_KEY] {
         assert!(!everything.contains(secret), "{secret} printed");
     }
+}
+
+/// Every file under `dir`, as text where it is (the engine's records).
+fn files_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.push_str(&files_text(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    out
 }

@@ -423,7 +423,15 @@ fn show_tables_lists_a_schemas_base_tables() {
     );
     let shown = query(&mut c, "SHOW TABLES", secs(1));
     assert_eq!(shown["cols"], json!(["table_name"]));
-    assert_eq!(shown["rows"], json!([["events"], ["parted"]]));
+    // Without FROM: every schema but the system ones.
+    assert_eq!(
+        shown["rows"],
+        json!([["alembic_version"], ["events"], ["parted"], ["scheduled_jobs"]])
+    );
+    assert_eq!(
+        rows(&mut c, "SHOW TABLES FROM doc", secs(1)),
+        json!([["events"], ["parted"]])
+    );
     assert_eq!(
         rows(&mut c, "SHOW TABLES FROM gc", secs(1)),
         json!([["alembic_version"], ["scheduled_jobs"]])

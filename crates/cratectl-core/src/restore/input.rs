@@ -260,14 +260,21 @@ impl PartitionSpec {
     }
 }
 
-impl fmt::Display for PartitionSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl PartitionSpec {
+    /// `COL=VALUE,…`, as the report names a partition.
+    pub fn columns_text(&self) -> String {
         let cols: Vec<String> = self
             .columns
             .iter()
             .map(|(c, v)| format!("{c}={}", v.as_text().unwrap_or_else(|| "null".into())))
             .collect();
-        write!(f, "{}:{}", self.table, cols.join(","))
+        cols.join(",")
+    }
+}
+
+impl fmt::Display for PartitionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.table, self.columns_text())
     }
 }
 
@@ -523,6 +530,17 @@ impl Scope {
         }
     }
 
+    /// Whether the restore replaces the cluster's persistent settings (`ALL`, `METADATA` and the
+    /// `ANALYZERS` section: CrateDB's `RestoreService` installs the snapshot's set, filtered to
+    /// analyzers for the latter two).
+    pub fn replaces_settings(&self) -> bool {
+        match self {
+            Scope::All | Scope::Metadata => true,
+            Scope::Sections { sections } => sections.contains(&Section::Analyzers),
+            _ => false,
+        }
+    }
+
     /// Whether the snapshot's tables (all of them) are restored.
     pub fn restores_every_table(&self) -> bool {
         match self {
@@ -564,6 +582,29 @@ pub fn restore_statement(repository: &str, snapshot: &str, scope: &Scope) -> Str
         quote_ident(snapshot),
         scope.keyword()
     )
+}
+
+/// A byte rate as CrateDB's settings take it (`ByteSizeValue.parseBytesSizeValue`): a number
+/// with a unit `b`, `k`/`kb`, `m`/`mb`, `g`/`gb`, `t`/`tb`, `p`/`pb` (any case), or `0`.
+/// The error names the option and what would be valid.
+pub fn check_byte_rate(option: &str, value: &str) -> Result<(), String> {
+    let lower = value.trim().to_ascii_lowercase();
+    if lower == "0" {
+        return Ok(());
+    }
+    let digits_end = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(digits_end);
+    let number_ok = !number.is_empty() && number.parse::<f64>().is_ok_and(|n| n > 0.0);
+    let unit_ok = ["b", "k", "kb", "m", "mb", "g", "gb", "t", "tb", "p", "pb"].contains(&unit);
+    if number_ok && unit_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{option} {value:?}: a size per second with a unit, e.g. 40mb, 512kb or 1gb (units b, kb, mb, gb, tb, pb)"
+        ))
+    }
 }
 
 /// CrateDB's snapshot name rules (lower case, no whitespace, `,` or `#`, not starting with `_`;
@@ -708,11 +749,29 @@ mod tests {
         let secs = scope(false, false, false, &[], &[], &["tables", "usermanagement"]).expect("scope");
         assert_eq!(secs.keyword(), "TABLES, USERMANAGEMENT");
         assert!(secs.replaces_users() && secs.restores_every_table());
+        assert!(!secs.replaces_settings());
+        let analyzers = scope(false, false, false, &[], &[], &["analyzers"]).expect("scope");
+        assert!(analyzers.replaces_settings() && !analyzers.replaces_users());
         assert!(secs.check_version("5.5.0").is_err());
         assert!(scope(false, false, false, &[], &[], &["views", "VIEWS"]).is_err());
         assert_eq!(
             restore_statement("re\"po", "s1", &Scope::Metadata),
             "RESTORE SNAPSHOT \"re\"\"po\".\"s1\" METADATA WITH (wait_for_completion = false)"
+        );
+    }
+
+    #[test]
+    fn byte_rates() {
+        for ok in ["240mb", "1GB", "512k", "0", "1.5gb", "100b"] {
+            assert!(check_byte_rate("--x", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "240", "mb", "-1mb", "240 mb", "240xb", "1..2mb"] {
+            assert!(check_byte_rate("--x", bad).is_err(), "{bad}");
+        }
+        assert!(
+            check_byte_rate("--recovery-max-bytes-per-sec", "fast")
+                .unwrap_err()
+                .starts_with("--recovery")
         );
     }
 

@@ -274,7 +274,26 @@ fn planned_relations(
             .map(|(_, v)| v)
             .collect();
         if !in_snapshot.is_empty() && !in_snapshot.contains(&&values) {
-            refusals.push(format!("partition {spec} is not in snapshot {}", snapshot.name));
+            // CrateDB lists partition values as text (a timestamp as its epoch milliseconds):
+            // showing them says how to write the one meant.
+            let listed: Vec<String> = in_snapshot
+                .iter()
+                .map(|values| {
+                    existing
+                        .partitioned_by
+                        .iter()
+                        .zip(values.iter())
+                        .map(|(c, v)| format!("{c}={}", v.as_deref().unwrap_or("null")))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .collect();
+            refusals.push(format!(
+                "partition {spec} is not in snapshot {} (its partitions of {}: {}; write the values as listed)",
+                snapshot.name,
+                spec.table,
+                listed.join("; ")
+            ));
         }
     }
     out
@@ -496,7 +515,13 @@ mod tests {
         let err = check(&request(tables(&[], &["metrics:hour=1"])), &facts()).unwrap_err();
         assert!(err[0].contains("partitioned by day"), "{err:?}");
         let err = check(&request(tables(&[], &["metrics:day=3"])), &facts()).unwrap_err();
-        assert_eq!(err, vec!["partition doc.metrics:day=3 is not in snapshot s1"]);
+        assert_eq!(
+            err,
+            vec![
+                "partition doc.metrics:day=3 is not in snapshot s1 (its partitions of doc.metrics: day=1; day=2; write \
+                  the values as listed)"
+            ]
+        );
         let mut f = facts();
         f.tables[1].partitioned_by.clear();
         f.snapshot

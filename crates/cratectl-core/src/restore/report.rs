@@ -122,6 +122,9 @@ pub struct RestoreClusterReport {
     pub keyword: Option<String>,
     /// The statement sent (it never holds a secret).
     pub statement: Option<String>,
+    /// Whether the statement was sent (only then are `tables` the restore's own: `cancel
+    /// --drop-restored` drops nothing before).
+    pub statement_sent: bool,
     pub tables: Vec<TableReport>,
     /// Of the shards being restored, the lowest recovery percent (`null` before the restore).
     pub progress_percent: Option<u8>,

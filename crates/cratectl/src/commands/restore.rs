@@ -10,7 +10,7 @@
 use std::io::IsTerminal;
 
 use cratectl_core::op::{OperationKind, request_id};
-use cratectl_core::restore::input::{Scope, check_snapshot_name};
+use cratectl_core::restore::input::{Scope, check_byte_rate, check_snapshot_name};
 use cratectl_core::restore::plan::{self, GcMode};
 use cratectl_core::restore::report::{RestoreClusterReport, TableResult};
 use cratectl_core::restore::repository::Provider;
@@ -83,6 +83,17 @@ pub async fn run(args: RestoreArgs, global: GlobalArgs, top: Option<OutputFormat
     .map_err(CliError::invalid)?;
     check_snapshot_name(&args.snapshot).map_err(CliError::invalid)?;
     let repository = repository_choice(&args).map_err(CliError::invalid)?;
+    if let Some(rate) = &args.max_restore_bytes_per_sec {
+        if !repository.is_temporary() {
+            return Err(CliError::invalid(
+                "--max-restore-bytes-per-sec sets the temporary repository's rate; an existing --repository keeps \
+                 its own",
+            ));
+        }
+        check_byte_rate("--max-restore-bytes-per-sec", rate).map_err(CliError::invalid)?;
+    }
+    check_byte_rate("--recovery-max-bytes-per-sec", &args.recovery_max_bytes_per_sec)
+        .map_err(CliError::invalid)?;
     let maintenance = match &args.maintenance_config {
         Some(path) => Some(load_maintenance(path)?),
         None => None,
@@ -141,7 +152,10 @@ pub async fn run(args: RestoreArgs, global: GlobalArgs, top: Option<OutputFormat
             snapshot: args.snapshot.clone(),
             scope: scope.clone(),
             repository,
-            max_restore_bytes_per_sec: args.max_restore_bytes_per_sec.clone(),
+            max_restore_bytes_per_sec: args
+                .max_restore_bytes_per_sec
+                .clone()
+                .unwrap_or_else(|| RestoreOptions::default().max_restore_bytes_per_sec),
             tuning: (!args.no_tune).then(|| Tuning {
                 recovery_max_bytes_per_sec: args.recovery_max_bytes_per_sec.clone(),
                 concurrent_rebalance: args.concurrent_rebalance,
@@ -188,12 +202,13 @@ pub async fn run(args: RestoreArgs, global: GlobalArgs, top: Option<OutputFormat
     let dir = state_dir(&global)?;
     let ops = open_store(&dir).await?;
     refuse_open_operations(&ops, std::slice::from_ref(&cluster), now).await?;
-    if scope.replaces_users() && !args.yes {
+    if (scope.replaces_users() || scope.replaces_settings()) && !args.yes {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::invalid(format!(
-                "restoring {} replaces the users (and the system password) and the persistent settings of {} \
-                 and needs confirmation, but standard input is not a terminal; pass --yes (nothing was started)",
+                "restoring {} replaces {} of {} and needs confirmation, but standard input is not a terminal; pass \
+                 --yes (nothing was started)",
                 scope.keyword(),
+                replaced(&scope),
                 cluster.qualified()
             )));
         }
@@ -215,13 +230,26 @@ pub async fn run(args: RestoreArgs, global: GlobalArgs, top: Option<OutputFormat
     foreground::<RestoreClusterReport>(&ops, &id, &global, format, RunMode::User, &dir, "restore").await
 }
 
-/// A restore that replaces users and settings, on a terminal without --yes: ask.
+/// What a restore of `scope` replaces, for the confirmation.
+fn replaced(scope: &Scope) -> &'static str {
+    match (scope.replaces_users(), scope.replaces_settings()) {
+        (true, true) => "the users (and the system password) and the persistent settings",
+        (true, false) => "the users (and the system password)",
+        _ => "the persistent settings",
+    }
+}
+
+/// A restore that replaces users or settings, on a terminal without --yes: ask.
 fn confirm(scope: &Scope, cluster: &str) -> CliResult {
     eprintln!(
-        "RESTORE … {} replaces the users (passwords, privileges) and the persistent cluster settings of \
-         {cluster} with the snapshot's (the system and gc_admin passwords are set back from the cluster's \
-         Secrets right after).",
-        scope.keyword()
+        "RESTORE … {} replaces {} of {cluster} with the snapshot's{}.",
+        scope.keyword(),
+        replaced(scope),
+        if scope.replaces_users() {
+            " (the system and gc_admin passwords are set back from the cluster's Secrets right after)"
+        } else {
+            ""
+        }
     );
     ask("Restore?")
 }

@@ -385,11 +385,15 @@ impl CrateCluster {
         Ok(())
     }
 
-    /// `DROP REPOSITORY`: refused while a restore from it is in the cluster state (CrateDB's
-    /// `RepositoriesService.ensureRepositoryNotInUse`).
+    /// `DROP REPOSITORY`: refused while a restore from it, or a snapshot into it, is in the
+    /// cluster state (CrateDB's `RepositoriesService.ensureRepositoryNotInUse`).
     pub(crate) fn drop_repository(&mut self, name: &str) -> Result<(), SqlError> {
-        self.snaps.repo(name)?;
-        if self.snaps.restores.iter().any(|r| r.repo == name) {
+        let repository = self.snaps.repo(name)?.clone();
+        let snapshotting = self
+            .snapshots_of(&repository)
+            .iter()
+            .any(|s| !s.done_at(self.clock));
+        if snapshotting || self.snaps.restores.iter().any(|r| r.repo == name) {
             return Err(SqlError::new(
                 "IllegalStateException",
                 "trying to modify or unregister repository that is currently used",
@@ -550,7 +554,9 @@ impl CrateCluster {
                 .settings
                 .restore_persistent(&snapshot.settings, Some(ANALYZER_SETTINGS_PREFIX)),
         }
-        if plan.users {
+        // Only what the snapshot holds is put: one taken without global state has no users,
+        // and the cluster's stay.
+        if plan.users && !snapshot.users.is_empty() {
             self.users = snapshot.users.clone();
             // The superuser is built in: always there, never with a password.
             self.users.insert("crate".to_string(), None);

@@ -37,6 +37,7 @@ pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
         .add::<CreateRepository>()
         .add::<RenameGcTables>()
         .add::<ScaleDeployment>()
+        .add::<RecheckConflicts>()
         .add::<IssueRestore>()
         .add::<ResetPasswords>()
         .add::<AwaitRestore>()
@@ -322,8 +323,8 @@ pub struct RepositoryIn {
 }
 
 /// Creates the temporary read-only repository from the Secret's keys (bind arguments only);
-/// nothing when it exists with the same type and location (a retry); someone else's repository
-/// of that name fails.
+/// nothing when it exists with the same type and location (a retry). Answers whether the
+/// repository of that name is ours: `false` for someone else's (left alone).
 pub struct CreateRepository;
 impl Activity for CreateRepository {
     const NAME: &'static str = "restore_create_repository";
@@ -352,15 +353,9 @@ impl RunActivity<ActivityEnv> for CreateRepository {
             .await
             .map_err(|e| cratedb_error(&e))?
         {
-            return if repository::is_ours(provider, &kind, &settings, &location) {
-                Ok(true)
-            } else {
-                Err(ActivityError::permanent(format!(
-                    "a repository named {} exists with another type or location; it is not this restore's and is \
-                     left alone",
-                    input.name
-                )))
-            };
+            // Someone else's repository of that name: not used, and (answering `false`) not
+            // recorded as ours, so cleanup leaves it alone.
+            return Ok(repository::is_ours(provider, &kind, &settings, &location));
         }
         let present: Vec<&str> = params.iter().map(|(p, _)| p.as_str()).collect();
         let (stmt, order) =
@@ -506,8 +501,10 @@ pub struct IssueIn {
     pub relations: Vec<Relation>,
 }
 
-/// Sends the `RESTORE SNAPSHOT` once: not when a restore of this snapshot is running or every
-/// planned relation exists now (a retry after a lost answer). Answers whether it sent it.
+/// Sends the `RESTORE SNAPSHOT` once: not when a restore of this snapshot is running, or every
+/// planned relation exists with primaries restored from a snapshot (a retry after a lost answer
+/// or a crash: tables someone else created meanwhile are not taken for ours). Answers whether it
+/// sent it.
 pub struct IssueRestore;
 impl Activity for IssueRestore {
     const NAME: &'static str = "restore_issue";
@@ -549,18 +546,77 @@ async fn issued(client: &Client, input: &IssueIn) -> Result<bool, ActivityError>
         .tables_and_partitions()
         .await
         .map_err(|e| cratedb_error(&e))?;
-    Ok(input.relations.iter().all(|r| relation_exists(&tables, r)))
+    let restored = client.snapshot_primaries().await.map_err(|e| cratedb_error(&e))?;
+    Ok(input.relations.iter().all(|r| match index_of(&tables, r) {
+        Some((table, None)) => restored.iter().any(|(t, _)| t == table),
+        Some((table, Some(ident))) => restored
+            .iter()
+            .any(|(t, p)| t == table && p.as_deref() == Some(ident.as_str())),
+        None => false,
+    }))
 }
 
-fn relation_exists(tables: &TablesReading, relation: &Relation) -> bool {
+/// The index of a relation that exists now: its table and, for a partition, its ident; `None`
+/// when it does not exist.
+fn index_of<'r>(tables: &TablesReading, relation: &'r Relation) -> Option<(&'r TableName, Option<String>)> {
     match relation {
-        Relation::Table { table } => tables.tables.iter().any(|t| &t.table == table),
-        Relation::Partition { spec } => tables.tables.iter().any(|t| {
-            t.table == spec.table
-                && spec
-                    .values_in_order(&t.partitioned_by)
-                    .is_some_and(|v| t.partitions.contains(&v))
-        }),
+        Relation::Table { table } => tables
+            .tables
+            .iter()
+            .any(|t| &t.table == table)
+            .then_some((table, None)),
+        Relation::Partition { spec } => {
+            let existing = tables.tables.iter().find(|t| t.table == spec.table)?;
+            let values = spec.values_in_order(&existing.partitioned_by)?;
+            tables
+                .idents
+                .iter()
+                .find(|(t, v, _)| *t == spec.table && *v == values)
+                .map(|(_, _, ident)| (&spec.table, Some(ident.clone())))
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConflictsIn {
+    pub at: At,
+    pub relations: Vec<Relation>,
+}
+
+/// Right before the statement: fails when a planned relation exists now (created since the
+/// checks, which may be hours ago after a maintenance window); nothing was sent yet.
+pub struct RecheckConflicts;
+impl Activity for RecheckConflicts {
+    const NAME: &'static str = "restore_recheck_conflicts";
+    type In = ConflictsIn;
+    type Out = ();
+}
+impl RunActivity<ActivityEnv> for RecheckConflicts {
+    async fn run(env: Arc<ActivityEnv>, input: ConflictsIn) -> Result<(), ActivityError> {
+        let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
+        let client = admin_client(&env, &kube, &cluster).await?;
+        let tables = client
+            .tables_and_partitions()
+            .await
+            .map_err(|e| cratedb_error(&e))?;
+        let existing: Vec<String> = input
+            .relations
+            .iter()
+            .filter(|r| index_of(&tables, r).is_some())
+            .map(|r| match r {
+                Relation::Table { table } => table.to_string(),
+                Relation::Partition { spec } => format!("partition {spec}"),
+            })
+            .collect();
+        if existing.is_empty() {
+            Ok(())
+        } else {
+            Err(ActivityError::permanent(format!(
+                "{} exist{} now (created since the checks); nothing was restored",
+                existing.join(", "),
+                if existing.len() == 1 { "s" } else { "" }
+            )))
+        }
     }
 }
 
@@ -574,22 +630,36 @@ pub struct PasswordsIn {
     pub users: Vec<String>,
 }
 
+/// What [`ResetPasswords`] did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PasswordsOut {
+    /// Users whose password was set back.
+    pub set: Vec<String>,
+    /// Users the restore left out (the snapshot had none of that name): nothing to set.
+    pub missing: Vec<String>,
+}
+
 /// Sets each user's password back from the cluster's Secret (`user-system-<resource>`,
 /// `user-gc-<resource>`, key `password`) as `crate`, then verifies a login; a password that
-/// already works is left alone. Answers the users whose password was set.
+/// already works is left alone, a user the restore removed is reported, not created.
 pub struct ResetPasswords;
 impl Activity for ResetPasswords {
     const NAME: &'static str = "restore_reset_passwords";
     type In = PasswordsIn;
-    type Out = Vec<String>;
+    type Out = PasswordsOut;
 }
 impl RunActivity<ActivityEnv> for ResetPasswords {
-    async fn run(env: Arc<ActivityEnv>, input: PasswordsIn) -> Result<Vec<String>, ActivityError> {
+    async fn run(env: Arc<ActivityEnv>, input: PasswordsIn) -> Result<PasswordsOut, ActivityError> {
         let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
         let pod = reading_pod(&cluster, None).map_err(ActivityError::retryable)?;
         let admin = admin_client(&env, &kube, &cluster).await?;
-        let mut set = Vec::new();
+        let users = admin.users().await.map_err(|e| cratedb_error(&e))?;
+        let mut out = PasswordsOut::default();
         for user in &input.users {
+            if !users.contains(user) {
+                out.missing.push(user.clone());
+                continue;
+            }
             let secret = if user == "system" {
                 cratectl_kube::secrets::system_secret_name(&cluster.resource)
             } else {
@@ -633,9 +703,9 @@ impl RunActivity<ActivityEnv> for ResetPasswords {
                     cluster.namespace
                 ))
             })?;
-            set.push(user.clone());
+            out.set.push(user.clone());
         }
-        Ok(set)
+        Ok(out)
     }
 }
 
@@ -726,29 +796,14 @@ async fn poll_restore(env: &ActivityEnv, input: &AwaitIn) -> Result<(RestoreEnd,
     let (mut total, mut active) = (0u64, 0u64);
     let mut reasons: Vec<String> = Vec::new();
     for relation in &input.relations {
+        // `ident`: `None` for a whole table, `Some(None)` for a partition that does not exist.
         let (table, ident, shown) = match relation {
             Relation::Table { table } => (table, None, None),
-            Relation::Partition { spec } => {
-                let ident = tables
-                    .tables
-                    .iter()
-                    .find(|t| t.table == spec.table)
-                    .and_then(|t| spec.values_in_order(&t.partitioned_by))
-                    .and_then(|values| {
-                        tables
-                            .idents
-                            .iter()
-                            .find(|(t, v, _)| *t == spec.table && *v == values)
-                            .map(|(_, _, ident)| ident.clone())
-                    });
-                let shown = spec
-                    .columns
-                    .iter()
-                    .map(|(c, v)| format!("{c}={}", v.as_text().unwrap_or_else(|| "null".into())))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                (&spec.table, Some(ident), Some(shown))
-            }
+            Relation::Partition { spec } => (
+                &spec.table,
+                Some(index_of(&tables, relation).and_then(|(_, ident)| ident)),
+                Some(spec.columns_text()),
+            ),
         };
         let matches = |t: &TableName, p: &Option<String>| {
             t == table

@@ -9,7 +9,8 @@
 //! "repository": {"name", "source", "type", "created"}, "snapshot": {"name", "state",
 //! "version", "tables"} | null, "restore_type", "keyword", "statement", "tables", "conflicts",
 //! "gc_tables", "passwords_reset", "refused", "warnings"}]}`. `statement` is the exact
-//! `RESTORE SNAPSHOT` text; it never contains a secret.
+//! `RESTORE SNAPSHOT` text (with a temporary repository its name holds the placeholder
+//! `cratectl_restore_<start>`: the start is not known yet); it never contains a secret.
 
 use cratectl_core::op::OperationKind;
 use cratectl_core::restore::input::{RestoreType, restore_statement};

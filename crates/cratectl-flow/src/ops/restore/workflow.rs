@@ -88,9 +88,14 @@ pub async fn restore_cluster<C: WorkflowCtx>(
         input.forced.as_deref(),
     )
     .await?;
-    let mut run = RestoreRun { op, input };
+    let mut run = RestoreRun {
+        op,
+        input,
+        renamed: false,
+    };
     let outcome = run.body().await;
     let created = run.op.report.repository.as_ref().is_some_and(|r| r.created);
+    let renamed = run.renamed;
     run.op
         .finish_then(outcome, |report, open| {
             if let Some(repo) = report.repository.as_mut() {
@@ -99,7 +104,7 @@ pub async fn restore_cluster<C: WorkflowCtx>(
             for g in report
                 .gc_tables
                 .iter_mut()
-                .filter(|g| g.result == GcResult::Pending)
+                .filter(|g| renamed && g.result == GcResult::Pending)
             {
                 if !open.tables_renamed.iter().any(|(t, _)| t.to_string() == g.table) {
                     g.result = GcResult::RenamedBack;
@@ -112,6 +117,8 @@ pub async fn restore_cluster<C: WorkflowCtx>(
 struct RestoreRun<'c, C> {
     op: ClusterOp<'c, C, RestoreClusterReport>,
     input: RestoreClusterInput,
+    /// The internal tables were renamed away (so a failure renames them back).
+    renamed: bool,
 }
 
 impl<C: WorkflowCtx> RestoreRun<'_, C> {
@@ -180,7 +187,8 @@ impl<C: WorkflowCtx> RestoreRun<'_, C> {
             self.op.open.repository_created = Some(repo_name.clone());
             self.op.publish();
             self.op.step("create repository", None);
-            self.op
+            let ours = self
+                .op
                 .call::<CreateRepository>(
                     &RepositoryIn {
                         at: self.op.at.clone(),
@@ -191,6 +199,14 @@ impl<C: WorkflowCtx> RestoreRun<'_, C> {
                     self.op.retries(),
                 )
                 .await?;
+            if !ours {
+                self.op.open.repository_created = None;
+                self.op.publish();
+                return Err(Halt::Failed(format!(
+                    "a repository named {repo_name} exists with another type or location; it is not this \
+                     restore's and is left alone"
+                )));
+            }
             if let Some(r) = self.op.report.repository.as_mut() {
                 r.created = true;
             }
@@ -232,6 +248,15 @@ impl<C: WorkflowCtx> RestoreRun<'_, C> {
         self.op.check_control().await?;
 
         self.op.step("restore", None);
+        self.op
+            .call::<RecheckConflicts>(
+                &ConflictsIn {
+                    at: self.op.at.clone(),
+                    relations: checked.relations.clone(),
+                },
+                self.op.retries(),
+            )
+            .await?;
         let issued = self
             .op
             .call::<IssueRestore>(
@@ -245,6 +270,8 @@ impl<C: WorkflowCtx> RestoreRun<'_, C> {
                 self.op.retries(),
             )
             .await?;
+        self.op.report.statement_sent = true;
+        self.op.publish();
         self.op.ctx.log(if issued {
             "RESTORE SNAPSHOT sent"
         } else {
@@ -266,7 +293,13 @@ impl<C: WorkflowCtx> RestoreRun<'_, C> {
                     self.op.retries(),
                 )
                 .await?;
-            self.op.report.passwords_reset = set;
+            for user in &set.missing {
+                self.op.report.common.warnings.push(format!(
+                    "user {user} does not exist after the restore (the snapshot has no such user): its password \
+                     could not be set back; create it (CREATE USER) before anything logs in as {user}"
+                ));
+            }
+            self.op.report.passwords_reset = set.set;
         }
 
         let at = self.op.at.clone();
@@ -424,7 +457,9 @@ impl<C: WorkflowCtx> RestoreRun<'_, C> {
                 },
                 self.op.retries(),
             )
-            .await
+            .await?;
+        self.renamed = true;
+        Ok(())
     }
 
     /// Settings whose effective value changed across the restore (a `RESTORE … ALL` or
@@ -462,13 +497,7 @@ pub fn pending_row(relation: &Relation) -> TableReport {
         table: relation.table().to_string(),
         partition_ident: match relation {
             Relation::Table { .. } => None,
-            Relation::Partition { spec } => Some(
-                spec.columns
-                    .iter()
-                    .map(|(c, v)| format!("{c}={}", v.as_text().unwrap_or_else(|| "null".into())))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
+            Relation::Partition { spec } => Some(spec.columns_text()),
         },
         ..Default::default()
     }

@@ -286,7 +286,8 @@ impl Parser<'_> {
     /// `SHOW TABLES [{FROM | IN} schema] [LIKE 'pattern']`, rewritten as CrateDB's
     /// `ShowStatementAnalyzer.rewriteShowTables` does: `SELECT distinct(table_name) AS
     /// table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND
-    /// table_schema = <schema, default doc> [AND table_name LIKE 'pattern'] ORDER BY 1`.
+    /// (table_schema = <schema> | table_schema NOT IN ('sys', 'information_schema',
+    /// 'pg_catalog')) [AND table_name LIKE 'pattern'] ORDER BY 1`.
     /// Other `SHOW` forms are not modelled.
     fn show(&mut self) -> Result<Statement, SqlError> {
         self.expect_kw("show")?;
@@ -294,9 +295,9 @@ impl Parser<'_> {
             return Err(SqlError::unsupported_statement(self.stmt));
         }
         let schema = if self.eat_kw("from") || self.eat_kw("in") {
-            self.ident()?
+            Some(self.ident()?)
         } else {
-            "doc".to_string()
+            None
         };
         let text = |s: &str| Expr::Lit(Value::String(s.to_string()), format!("'{s}'"));
         let col = |name: &str| Expr::Column {
@@ -304,10 +305,22 @@ impl Parser<'_> {
             name: name.to_string(),
             path: Vec::new(),
         };
+        // Without a schema: every schema but the system ones.
+        let in_schema = match &schema {
+            Some(schema) => binary(BinOp::Eq, col("table_schema"), text(schema)),
+            None => Expr::InList {
+                expr: Box::new(col("table_schema")),
+                list: ["sys", "information_schema", "pg_catalog"]
+                    .iter()
+                    .map(|s| text(s))
+                    .collect(),
+                negated: true,
+            },
+        };
         let mut filter = binary(
             BinOp::And,
             binary(BinOp::Eq, col("table_type"), text("BASE TABLE")),
-            binary(BinOp::Eq, col("table_schema"), text(&schema)),
+            in_schema,
         );
         if self.eat_kw("like") {
             let pattern = self.additive()?;
