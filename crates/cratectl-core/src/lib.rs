@@ -6,6 +6,8 @@
 //! adapters (`cratectl-kube`, `cratectl-cratedb`) only fetch and apply, and the workflows in
 //! `cratectl-flow` only sequence.
 //!
+//! * [`busy`] — "is another operation running on this cluster?": the evidence, its codes and
+//!   which operation each blocks.
 //! * [`maintenance`] — maintenance windows: the file format, the calendar, the decision.
 //! * [`readings`] — what cratectl reads from CrateDB, as plain data for the decisions here.
 //! * [`health`] — the health verdict, "safe to disrupt a node" with its reasons, and the gate
@@ -24,6 +26,7 @@
 //! * [`doctor`] — leftovers of operations (settings, ownership labels, Leases) and their fixes.
 //! * [`text`] — the one way text for people writes a duration and an instant.
 
+pub mod busy;
 pub mod doctor;
 pub mod health;
 pub mod maintenance;

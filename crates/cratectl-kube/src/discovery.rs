@@ -109,9 +109,48 @@ pub struct Cluster {
     pub lease: Option<LeaseInfo>,
     /// The resource's `dc-util-routing-owner` label, if set.
     pub routing_owner: Option<String>,
+    /// The CrateDB operator's handlers in progress (`operator.cloud.crate.io/<handler>`
+    /// progress annotations, not `last`).
+    pub operator_handlers: Vec<cratectl_core::busy::OperatorHandler>,
+    /// `spec.cluster.restoreSnapshot.snapshot`, when non-empty: a restore the operator runs.
+    pub operator_restore: Option<String>,
+    /// `status.pendingPods`: pods the operator has queued for a restart.
+    pub pending_pods: usize,
 }
 
 impl Cluster {
+    /// What Kubernetes shows of other operations on the cluster, for
+    /// [`cratectl_core::busy::assess`] (CrateDB's own readings are added by who reads them).
+    pub fn busy_evidence(&self, now: jiff::Timestamp) -> cratectl_core::busy::Evidence {
+        cratectl_core::busy::Evidence {
+            cluster: self.qualified(),
+            now: Some(now),
+            lease_holder: self.lease_holder(now),
+            handlers: self.operator_handlers.clone(),
+            operator_restore: self.operator_restore.clone(),
+            pending_pods: self.pending_pods,
+            routing_owners: self
+                .statefulsets
+                .iter()
+                .filter_map(|s| s.routing_owner.clone().map(|v| (s.name.clone(), v)))
+                .collect(),
+            statefulsets_converging: self
+                .statefulsets
+                .iter()
+                .filter(|s| s.ready_replicas < s.replicas)
+                .map(|s| format!("{} ({}/{} ready)", s.name, s.ready_replicas, s.replicas))
+                .collect(),
+            pods_terminating: self
+                .pods
+                .iter()
+                .filter(|p| p.terminating)
+                .map(|p| p.name.clone())
+                .collect(),
+            suspended: self.suspended(),
+            ..Default::default()
+        }
+    }
+
     /// CrateDB nodes the cluster should have: the StatefulSets' replicas, else the resource's.
     pub fn desired_nodes(&self) -> u32 {
         if self.statefulsets.is_empty() {
@@ -463,9 +502,58 @@ fn assemble(
             .get(&(namespace.clone(), lease_name(&resource)))
             .map(|l| lease_info(l)),
         routing_owner: cr.labels().get(ROUTING_OWNER_LABEL).cloned(),
+        operator_handlers: operator_handlers(cr),
+        operator_restore: cr
+            .spec
+            .cluster
+            .other
+            .get("restoreSnapshot")
+            .and_then(|r| r.get("snapshot"))
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        pending_pods: cr
+            .status
+            .as_ref()
+            .and_then(|s| s.get("pendingPods"))
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, Vec::len),
         resource,
         namespace,
     }
+}
+
+/// The operator's progress annotations (kopf's `operator.cloud.crate.io/<handler id with "/" as
+/// ".">`, JSON with `started`, `retries`, `message`), but its diff base `last`.
+fn operator_handlers(cr: &CrateDB) -> Vec<cratectl_core::busy::OperatorHandler> {
+    const PREFIX: &str = "operator.cloud.crate.io/";
+    cr.annotations()
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix(PREFIX)?;
+            if name == "last" || name.is_empty() {
+                return None;
+            }
+            let progress: serde_json::Value = serde_json::from_str(v).unwrap_or(serde_json::Value::Null);
+            Some(cratectl_core::busy::OperatorHandler {
+                name: name.to_string(),
+                started: progress
+                    .get("started")
+                    .and_then(serde_json::Value::as_str)
+                    // kopf writes a naive UTC time (`datetime.utcnow().isoformat()`).
+                    .and_then(|s| {
+                        s.parse::<jiff::Timestamp>()
+                            .or_else(|_| format!("{s}Z").parse::<jiff::Timestamp>())
+                            .ok()
+                    }),
+                retries: progress.get("retries").and_then(serde_json::Value::as_u64),
+                message: progress
+                    .get("message")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string),
+            })
+        })
+        .collect()
 }
 
 fn pod_info(pod: &Pod, statefulset: &str, group: &str) -> PodInfo {

@@ -70,6 +70,55 @@ fn list_shows_every_cluster_with_the_json_contract() {
 }
 
 #[test]
+fn list_and_info_show_what_the_operator_is_doing() {
+    let env = two_clusters("busy");
+    let rows = json_of(&env.cratectl(&["cluster", "list", "-o", "json"]), 0);
+    assert_eq!(rows[1]["busy"], json!([]), "idle: {rows}");
+    // What the CrateDB operator writes while it works: a handler's progress annotation (kopf's
+    // naive UTC time), a requested restore and its restart queue.
+    env.with_kube(async |client| {
+        use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+        let resource = ApiResource {
+            group: "cloud.crate.io".into(),
+            version: "v1".into(),
+            api_version: "cloud.crate.io/v1".into(),
+            kind: "CrateDB".into(),
+            plural: "cratedbs".into(),
+        };
+        let api: kube::Api<DynamicObject> = kube::Api::namespaced_with(client, "cratedb", &resource);
+        let progress = json!({"started": "2026-12-07T09:58:12.123456", "retries": 3, "message": "Pending allocation"});
+        let patch = json!({
+            "metadata": {"annotations": {"operator.cloud.crate.io/cluster_update.scale": progress.to_string()}},
+            "spec": {"cluster": {"restoreSnapshot": {"snapshot": "nightly"}}},
+            "status": {"pendingPods": [{"uid": "x"}]},
+        });
+        api.patch("beta", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+    });
+    let rows = json_of(&env.cratectl(&["cluster", "list", "-o", "json"]), 0);
+    assert_eq!(rows[0]["busy"], json!([]), "alpha is idle: {rows}");
+    assert_eq!(
+        rows[1]["busy"],
+        json!([
+            "operator_handler",
+            "operator_restore_requested",
+            "operator_restart_queue"
+        ]),
+        "{rows}"
+    );
+    let info = env.cratectl(&["cluster", "info", "beta"]);
+    assert!(
+        stdout(&info).contains(
+            "cratedb/beta is busy: the CrateDB operator is running cluster_update.scale since \
+             2026-12-07T09:58:12.123456Z (retries 3: \"Pending allocation\")"
+        ),
+        "{}",
+        stdout(&info)
+    );
+}
+
+#[test]
 fn info_shows_pods_nodes_master_and_settings() {
     let env = two_clusters("info");
     let info = json_of(&env.cratectl(&["cluster", "info", "alpha", "-o", "json"]), 0);

@@ -186,6 +186,10 @@ struct ListRow {
     resource: String,
     /// Why the health is what it is, when not safe to disrupt.
     reasons: Vec<String>,
+    /// Evidence that another operation is changing the cluster, as codes
+    /// (`cratectl_core::busy::BusyCode`: `lease_held`, `operator_handler`, …); Kubernetes'
+    /// evidence only.
+    busy: Vec<cratectl_core::busy::BusyCode>,
 }
 
 async fn list(format: OutputFormat, _args: &ListArgs, global: &GlobalArgs) -> CliResult {
@@ -212,6 +216,10 @@ async fn list(format: OutputFormat, _args: &ListArgs, global: &GlobalArgs) -> Cl
                     operation: cluster.lease_holder(jiff::Timestamp::now()),
                     resource: cluster.resource.clone(),
                     reasons: observed.verdict.reasons.clone(),
+                    busy: cratectl_core::busy::assess(&cluster.busy_evidence(jiff::Timestamp::now()))
+                        .into_iter()
+                        .map(|b| b.code)
+                        .collect(),
                 }
             }
         })
@@ -267,6 +275,8 @@ struct InfoView {
     statefulsets: Vec<StatefulSetView>,
     pods: Vec<PodView>,
     operation: Option<String>,
+    /// Evidence that another operation is changing the cluster (Kubernetes' evidence).
+    busy: Vec<cratectl_core::busy::Busy>,
     health: HealthView,
     cratedb: CrateView,
 }
@@ -440,6 +450,7 @@ async fn info(format: OutputFormat, args: &InfoArgs, global: &GlobalArgs) -> Cli
                 .collect(),
             pods: pod_views(cluster, discovery),
             operation: cluster.lease_holder(jiff::Timestamp::now()),
+            busy: cratectl_core::busy::assess(&cluster.busy_evidence(jiff::Timestamp::now())),
             health: health_view(&observed),
             cratedb: crate_view,
         },
@@ -452,6 +463,7 @@ async fn info(format: OutputFormat, args: &InfoArgs, global: &GlobalArgs) -> Cli
             statefulsets: Vec::new(),
             pods: Vec::new(),
             operation: None,
+            busy: Vec::new(),
             health: health_view(&observed),
             cratedb: crate_view,
         },
@@ -495,6 +507,9 @@ fn info_text(view: &InfoView) -> String {
         "Operation",
         view.operation.clone().unwrap_or_else(|| "none".into()),
     ));
+    for busy in &view.busy {
+        rows.push(("Busy", busy.message.clone()));
+    }
     if let Some(via) = &view.cratedb.via {
         rows.push(("Read via", via.clone()));
     }
