@@ -107,6 +107,22 @@ fn list_and_info_show_what_the_operator_is_doing() {
         ]),
         "{rows}"
     );
+    // A restart is refused with the evidence, and nothing is recorded.
+    let state = env.state_dir().display().to_string();
+    let out = env.cratectl(&["restart", "beta", "--state-dir", &state]);
+    assert_eq!(out.status.code(), Some(2), "{}{}", stdout(&out), stderr(&out));
+    for evidence in [
+        "refused: cratedb/beta is busy: the CrateDB operator is running cluster_update.scale",
+        "refused: cratedb/beta is busy: the CrateDB operator has a restore of snapshot \"nightly\" requested",
+        "refused: cratedb/beta is busy: the CrateDB operator has 1 pod(s) queued for restart",
+    ] {
+        assert!(stderr(&out).contains(evidence), "{evidence}: {}", stderr(&out));
+    }
+    let listed = json_of(&env.cratectl(&["list", "-o", "json", "--state-dir", &state]), 0);
+    assert_eq!(listed, json!([]), "nothing recorded");
+    // alpha is not held up by beta.
+    let out = env.cratectl(&["restart", "alpha", "--dry-run", "--state-dir", &state]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let info = env.cratectl(&["cluster", "info", "beta"]);
     assert!(
         stdout(&info).contains(

@@ -139,8 +139,16 @@ pub fn print_dry_run<T: serde::Serialize>(
 }
 
 /// One operation per cluster (ARCHITECTURE §1.6): a cluster in an open operation of this state
-/// directory, or whose Lease another operation holds now, is refused, naming the operation.
-pub async fn refuse_open_operations(ops: &Ops, clusters: &[Cluster], now: Timestamp) -> CliResult {
+/// directory, or whose Lease another operation holds now, is refused, naming the operation; so is
+/// one where Kubernetes shows another actor at work that blocks `kind`
+/// ([`cratectl_core::busy`]: the CrateDB operator's handlers, its requested restore or restart
+/// queue, a fresh routing-owner label, pods still changing), each with its evidence.
+pub async fn refuse_open_operations(
+    ops: &Ops,
+    clusters: &[Cluster],
+    now: Timestamp,
+    kind: cratectl_core::op::OperationKind,
+) -> CliResult {
     let open = ops.open_operations().await.map_err(engine_error)?;
     let mut problems = Vec::new();
     for cluster in clusters {
@@ -160,6 +168,15 @@ pub async fn refuse_open_operations(ops: &Ops, clusters: &[Cluster], now: Timest
                 cluster.qualified(),
                 cluster.name
             ));
+            continue;
+        }
+        // Suspended clusters are each command's own decision (restart leaves them out of
+        // `all`, scale and restore say what to do instead).
+        let busy = cratectl_core::busy::assess(&cluster.busy_evidence(now));
+        for b in cratectl_core::busy::blocking(&busy, kind) {
+            if b.code != cratectl_core::busy::BusyCode::Suspended {
+                problems.push(format!("refused: {}", b.message));
+            }
         }
     }
     if problems.is_empty() {
