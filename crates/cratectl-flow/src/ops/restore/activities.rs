@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cratectl_core::restore::input::TableName;
-use cratectl_core::restore::plan::{Facts, Relation};
+use cratectl_core::restore::plan::{self, Facts, GcMode, Relation};
 use cratectl_core::restore::report::{TableReport, TableResult};
 use cratectl_core::restore::repository::{self, Provider, RepositoryParam};
 use cratectl_cratedb::restore::TablesReading;
@@ -42,7 +42,6 @@ pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
         .add::<ResetPasswords>()
         .add::<AwaitRestore>()
         .add::<DropTables>()
-        .add::<ReadTouchedSettings>()
 }
 
 /// A client as `crate` over a port-forward to a Ready pod (or with the worker's credentials).
@@ -599,15 +598,12 @@ impl RunActivity<ActivityEnv> for RecheckConflicts {
             .tables_and_partitions()
             .await
             .map_err(|e| cratedb_error(&e))?;
-        let existing: Vec<String> = input
-            .relations
-            .iter()
-            .filter(|r| index_of(&tables, r).is_some())
-            .map(|r| match r {
-                Relation::Table { table } => table.to_string(),
-                Relation::Partition { spec } => format!("partition {spec}"),
-            })
-            .collect();
+        let facts = Facts {
+            tables: tables.tables,
+            ..Facts::default()
+        };
+        // Internal tables were renamed away by now: any table of a planned name is a conflict.
+        let existing = plan::existing_relations(GcMode::Skip, &facts, &input.relations);
         if existing.is_empty() {
             Ok(())
         } else {
@@ -885,22 +881,4 @@ async fn poll_restore(env: &ActivityEnv, input: &AwaitIn) -> Result<(RestoreEnd,
         end.finished = true;
     }
     Ok((end, summary))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Settings
-
-/// The effective values of the touched settings now (compared with those before the restore).
-pub struct ReadTouchedSettings;
-impl Activity for ReadTouchedSettings {
-    const NAME: &'static str = "restore_read_settings";
-    type In = At;
-    type Out = BTreeMap<String, Value>;
-}
-impl RunActivity<ActivityEnv> for ReadTouchedSettings {
-    async fn run(env: Arc<ActivityEnv>, at: At) -> Result<BTreeMap<String, Value>, ActivityError> {
-        let (kube, cluster) = env.cluster(&at.target, &at.cluster).await?;
-        let client = admin_client(&env, &kube, &cluster).await?;
-        Ok(client.settings().await.map_err(|e| cratedb_error(&e))?.effective)
-    }
 }

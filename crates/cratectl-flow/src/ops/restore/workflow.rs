@@ -36,6 +36,7 @@ use super::model::{
     RESTORE_CLUSTER, RepositoryChoice, RestoreClusterInput, RestoreRequest, new_cluster_report,
 };
 use crate::activities::At;
+use crate::activities::common::ReadSettings;
 use crate::engine::{WfResult, WorkflowCtx};
 use crate::harness::{ClusterOp, Halt, Step};
 use crate::request::{Request, run_request};
@@ -378,8 +379,9 @@ impl<C: WorkflowCtx> RestoreRun<'_, C> {
         }
         let after = self
             .op
-            .call::<ReadTouchedSettings>(&self.op.at.clone(), self.op.retries())
-            .await?;
+            .call::<ReadSettings>(&self.op.at.clone(), self.op.retries())
+            .await?
+            .effective;
         self.report_setting_changes(&facts.settings, &after, options.tuning.is_some());
         Ok(())
     }
