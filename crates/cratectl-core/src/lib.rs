@@ -23,6 +23,8 @@
 //! * [`restart`] — a rolling restart's own decisions: pod order and skips, and its report.
 //! * [`restore`] — restoring snapshots: what `snapshot list` shows.
 //! * [`scale`] — scaling's own decisions (so far the replica guard).
+//! * [`suspend`] — suspend and resume: the record on the resource, the counts a resume brings
+//!   back, their reports.
 //! * [`doctor`] — leftovers of operations (settings, ownership labels, Leases) and their fixes.
 //! * [`text`] — the one way text for people writes a duration and an instant.
 
@@ -37,5 +39,6 @@ pub mod restart;
 pub mod restore;
 pub mod scale;
 pub mod sql;
+pub mod suspend;
 pub mod text;
 pub mod topology;

@@ -35,6 +35,10 @@ pub mod statements {
         ORDER BY severity DESC, table_schema, table_name, partition_ident";
     pub const IN_FLIGHT: &str = "SELECT routing_state, count(*) AS shards FROM sys.shards \
         WHERE routing_state IN ('INITIALIZING', 'RELOCATING') GROUP BY routing_state";
+    /// Primaries not active yet (unassigned or initializing), e.g. while a cluster recovers
+    /// from a full stop: a relocating primary is active.
+    pub const INACTIVE_PRIMARIES: &str = "SELECT count(*) AS primaries FROM sys.shards \
+        WHERE \"primary\" = true AND routing_state NOT IN ('STARTED', 'RELOCATING')";
     /// Copies per node: assigned copies only (unassigned rows have a NULL node), counting a
     /// relocation's source on its node and its target (INITIALIZING) on the other.
     pub const SHARD_COUNTS: &str = "SELECT node['name'] AS node_name, count(*) AS shards FROM sys.shards \
@@ -306,6 +310,20 @@ impl Client {
                 .map(|((name, _), value)| (name.to_string(), value.clone()))
                 .collect(),
         })
+    }
+
+    /// How many primaries are not active ([`statements::INACTIVE_PRIMARIES`]).
+    pub async fn inactive_primaries(&self) -> Result<u64, Error> {
+        let via = self.via();
+        let result = self.sql_idempotent(statements::INACTIVE_PRIMARIES, &[]).await?;
+        expect_columns(&via, statements::INACTIVE_PRIMARIES, &result, 1)?;
+        let [row] = result.rows.as_slice() else {
+            return Err(Error::protocol(
+                &via,
+                format!("count(*) returned {} rows, expected 1", result.rows.len()),
+            ));
+        };
+        cell(&via, "count(*)", row, 0).count()
     }
 
     /// Assigned shard copies per node name. Nodes holding no copy are absent.

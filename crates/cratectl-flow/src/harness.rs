@@ -37,6 +37,7 @@ use crate::activities::common::{
 };
 use crate::activities::membership::{AwaitNodeGone, GoneIn};
 use crate::activities::restore_effects::{UndoIn, UndoRestoreEffects};
+use crate::activities::suspend_effects::{SuspendUndoIn, UndoSuspendEffects};
 use crate::activities::{At, Waited};
 use crate::engine::{Activity, ActivityOptions, WfError, WfResult, WorkflowCtx};
 use crate::model::{CONTROL_MAILBOX, ClusterProgress, Common, Control, Departing, OpenEffects};
@@ -701,6 +702,29 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                 }
                 Err(Halt::Failed(e) | Halt::Stopped(e)) => {
                     problems.push(format!("restore effects NOT undone ({e})"))
+                }
+            }
+        }
+        if let Some(record) = self.open.suspend_record.clone() {
+            self.step("undo suspend effects", None);
+            match self
+                .call::<UndoSuspendEffects>(
+                    &SuspendUndoIn {
+                        at: self.at.clone(),
+                        record,
+                    },
+                    ActivityOptions::within(CLEANUP_RETRY_BUDGET),
+                )
+                .await
+            {
+                Ok(notes) => {
+                    for note in notes {
+                        self.ctx.log(&note);
+                    }
+                    self.open.suspend_record = None;
+                }
+                Err(Halt::Failed(e) | Halt::Stopped(e)) => {
+                    problems.push(format!("suspend effects NOT undone ({e})"))
                 }
             }
         }

@@ -147,6 +147,11 @@ pub struct OpenEffects {
     /// Deployments we scaled to 0: `(name, replicas to put back)`.
     #[serde(default)]
     pub deployments_scaled: Vec<(String, i32)>,
+    /// A suspend's record, written and not committed yet (no StatefulSet changed): undone on
+    /// the way out (CronJobs and Deployments back, the record removed). Once the suspend
+    /// commits, the record is the resume's to undo.
+    #[serde(default)]
+    pub suspend_record: Option<cratectl_core::suspend::record::SuspendRecord>,
 }
 
 /// A node on its way out of the cluster.
@@ -171,6 +176,7 @@ impl OpenEffects {
             && self.dc_util_disabled_on.is_empty()
             && self.departing.is_none()
             && self.restore_effects_closed()
+            && self.suspend_record.is_none()
     }
 
     /// Whether no restore effect is open.

@@ -23,6 +23,7 @@ use crate::activities::common::{
 };
 use crate::activities::membership::{AwaitNodeGone, GoneIn};
 use crate::activities::restore_effects::{UndoIn, UndoRestoreEffects};
+use crate::activities::suspend_effects::{SuspendUndoIn, UndoSuspendEffects};
 use crate::engine::{
     Engine, EngineClient, EngineError, EngineWorker, InstanceState, InstanceStatus, RunActivity, WorkerLimits,
 };
@@ -34,6 +35,7 @@ use crate::model::{
 use crate::ops::restart::model::{RESTART_REQUEST, RESTART_REQUEST_V1};
 use crate::ops::restore::model::RESTORE_REQUEST;
 use crate::ops::scale::model::SCALE_REQUEST;
+use crate::ops::suspend::model::{RESUME_REQUEST, SUSPEND_REQUEST};
 use cratectl_core::restore::input::TableName;
 
 /// What every operation's request carries, read without knowing the operation (each request
@@ -61,6 +63,8 @@ const REQUEST_WORKFLOWS: &[(&str, OperationKind)] = &[
     (RESTART_REQUEST_V1, OperationKind::Restart),
     (SCALE_REQUEST, OperationKind::Scale),
     (RESTORE_REQUEST, OperationKind::Restore),
+    (SUSPEND_REQUEST, OperationKind::Suspend),
+    (RESUME_REQUEST, OperationKind::Resume),
 ];
 
 /// The operation kind of a request workflow name; `None` for a child or an unknown name.
@@ -634,6 +638,18 @@ pub async fn compensate(
             Ok(notes) => done.extend(notes),
             Err(e) => left_open = Some(format!("restore effects NOT undone: {}", e.message)),
         }
+    }
+    if let Some(record) = &progress.open.suspend_record {
+        let notes = UndoSuspendEffects::run(
+            env.clone(),
+            SuspendUndoIn {
+                at: at.clone(),
+                record: record.clone(),
+            },
+        )
+        .await
+        .map_err(|e| format!("suspend effects NOT undone: {}", e.message))?;
+        done.extend(notes);
     }
     if let Some(saga) = &progress.open.saga {
         RestoreSettings::run(

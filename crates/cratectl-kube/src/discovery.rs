@@ -116,6 +116,8 @@ pub struct Cluster {
     pub operator_restore: Option<String>,
     /// `status.pendingPods`: pods the operator has queued for a restart.
     pub pending_pods: usize,
+    /// The suspend record (annotation `cratectl.io/suspended`), as written.
+    pub suspend_record: Option<String>,
 }
 
 impl Cluster {
@@ -146,7 +148,7 @@ impl Cluster {
                 .filter(|p| p.terminating)
                 .map(|p| p.name.clone())
                 .collect(),
-            suspended: self.suspended(),
+            suspended: self.suspended() || self.suspend_record.is_some(),
             ..Default::default()
         }
     }
@@ -518,6 +520,10 @@ fn assemble(
             .and_then(|s| s.get("pendingPods"))
             .and_then(serde_json::Value::as_array)
             .map_or(0, Vec::len),
+        suspend_record: cr
+            .annotations()
+            .get(cratectl_core::suspend::record::ANNOTATION)
+            .cloned(),
         resource,
         namespace,
     }

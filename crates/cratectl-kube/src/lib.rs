@@ -14,6 +14,8 @@
 //!   StatefulSets' command lines) and its guarded writes (replicas, command, labels).
 //! * [`restore`] — a restore's Secrets (temporary repository keys, user passwords), the
 //!   operator's `spec.cluster.restoreSnapshot`, and the grand-central Deployment.
+//! * [`suspend`] — the suspend record on the resource, the data counts in one patch, the backup
+//!   CronJobs, the data volume claims.
 //! * [`secrets`] — the `system` user's password from the operator's Secret.
 //! * [`transport`] — CrateDB through the Kubernetes API: [`transport::PortForward`] (keeps the
 //!   credentials) and [`transport::PodProxy`] (drops them).
@@ -29,6 +31,7 @@ pub mod pods;
 pub mod restore;
 pub mod scale;
 pub mod secrets;
+pub mod suspend;
 pub mod transport;
 
 pub use config::{Kube, KubeTarget};

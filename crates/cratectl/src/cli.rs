@@ -218,6 +218,46 @@ pub enum Command {
     #[command(after_help = RESTORE_EXAMPLES)]
     Restore(RestoreArgs),
 
+    /// Stop every node of a cluster; its data volumes stay, and `cratectl resume` brings it
+    /// back as it was.
+    ///
+    /// Before the first change the suspend record is written on the resource (annotation
+    /// cratectl.io/suspended: the node counts, the settings to put back, the backup CronJobs
+    /// and Deployments stopped), so any machine can resume. Then, in direct mode:
+    /// cluster.routing.allocation.enable = 'primaries' at both levels (unless --no-hold), backup
+    /// CronJobs suspended, grand-central and backup-metrics Deployments to 0, every data
+    /// StatefulSet to 0 at once, then the dedicated masters, each waited for until no pod is
+    /// left. Operator mode (auto on an operator's resource): one guarded patch of every data
+    /// group's replicas to 0, then the operator is followed. PVCs are never touched.
+    ///
+    /// Refused before anything is recorded (exit 2): an unknown cluster, a held Lease, another
+    /// actor at work (the CrateDB operator's handlers, a restore or snapshot, pods changing),
+    /// --mode direct on an operator's resource without --force-direct, a record on a cluster
+    /// whose nodes run (finish it with resume), --cluster-url. Fails (exit 1): not stable GREEN
+    /// (unless --allow-unhealthy), pods not gone within --stop-timeout. A failure before the
+    /// first StatefulSet change undoes everything; after it nothing is rolled back: run
+    /// `cratectl resume`. Already suspended: "nothing to do", exit 0.
+    #[command(after_help = SUSPEND_EXAMPLES)]
+    Suspend(SuspendArgs),
+
+    /// Bring a suspended cluster back: every node with its data, the settings as they were, then
+    /// stable GREEN.
+    ///
+    /// The counts come from the suspend record; --replicas GROUP=N (every group) is accepted
+    /// only without a record (a cluster suspended by the operator or by hand) or when equal to
+    /// it: a resume to other counts is refused ("resume, then cratectl scale"). Direct mode:
+    /// masters back and Ready, then every data StatefulSet at once; operator mode: one guarded
+    /// patch of the data counts. Then every expected node in sys.nodes with a master elected,
+    /// every primary active, the recorded settings restored, stable GREEN, the backup CronJobs
+    /// and Deployments back, and the record removed last. A failure leaves the record: run
+    /// resume again.
+    ///
+    /// Refused (exit 2): no record and no --replicas (the data volume claims are shown as a
+    /// hint, never used silently), --replicas malformed, incomplete or different from the
+    /// record, a held Lease, --cluster-url. Not suspended: "nothing to do", exit 0.
+    #[command(after_help = RESUME_EXAMPLES)]
+    Resume(ResumeArgs),
+
     /// Runs operations started with --async and resumes interrupted ones.
     ///
     /// Runs until Ctrl-C or SIGTERM, then lets in-flight steps finish for a few seconds (a step
@@ -270,6 +310,18 @@ pub enum Command {
     /// Needs no cluster; writes only to a temporary directory. Exits with the report's code.
     Demo(DemoArgs),
 }
+
+const SUSPEND_EXAMPLES: &str = "\
+Examples:
+  cratectl suspend prod --dry-run            what it would do, changing nothing
+  cratectl suspend prod --yes                stop every node (asks first on a terminal)
+  cratectl suspend prod --yes --async -o json";
+
+const RESUME_EXAMPLES: &str = "\
+Examples:
+  cratectl resume prod                       bring it back with the recorded counts
+  cratectl resume prod --replicas hot=3 --replicas master=3   no record: say the counts
+  cratectl resume prod --async";
 
 const RESTORE_EXAMPLES: &str = "\
 Examples:
@@ -554,6 +606,102 @@ pub struct ScaleArgs {
     /// Longest wait for a new node to join, or a removed node's pod to go and the node to leave.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_positive_duration)]
     pub node_timeout: Duration,
+    /// Output format (also a global option).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+/// `cratectl suspend`.
+#[derive(Debug, Args)]
+pub struct SuspendArgs {
+    /// The cluster: CrateDB cluster name or resource name.
+    #[arg(value_name = "CLUSTER")]
+    pub cluster: String,
+    /// Print what it would do; change nothing, record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record the suspend and return; `cratectl worker` runs it.
+    #[arg(long = "async")]
+    pub run_async: bool,
+    /// Do not ask for confirmation (required when standard input is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Who stops the StatefulSets: auto (the operator when it manages the resource),
+    /// operator, direct.
+    #[arg(long, value_enum, default_value_t = ScaleModeArg::Auto)]
+    pub mode: ScaleModeArg,
+    /// With --mode direct on an operator's resource: stop the StatefulSets anyway (the
+    /// resource keeps its counts).
+    #[arg(long)]
+    pub force_direct: bool,
+    /// Start only inside the cluster's maintenance windows in FILE (the whole cluster goes
+    /// down: a window of at least its minimum length).
+    #[arg(long, value_name = "FILE", conflicts_with = "ignore_maintenance_windows")]
+    pub maintenance_config: Option<PathBuf>,
+    /// Ignore maintenance windows.
+    #[arg(long)]
+    pub ignore_maintenance_windows: bool,
+    /// Do not hold cluster.routing.allocation.enable at 'primaries' while suspended.
+    #[arg(long)]
+    pub no_hold: bool,
+    /// Suspend a cluster that is not GREEN.
+    #[arg(long)]
+    pub allow_unhealthy: bool,
+    /// Consecutive equal safe readings the stable gate needs.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub stable_polls: u32,
+    /// Time between readings.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_positive_duration)]
+    pub poll_interval: Duration,
+    /// Longest wait for stable GREEN before the suspend.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_positive_duration)]
+    pub health_timeout: Duration,
+    /// Longest wait for the pods to be gone (per step: data nodes, then masters).
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_positive_duration)]
+    pub stop_timeout: Duration,
+    /// Output format (also a global option).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+/// `cratectl resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The cluster: CrateDB cluster name or resource name.
+    #[arg(value_name = "CLUSTER")]
+    pub cluster: String,
+    /// A group's count, GROUP=N (repeatable; every group, masters included): only without a
+    /// suspend record, or equal to it.
+    #[arg(long = "replicas", value_name = "GROUP=N")]
+    pub replicas: Vec<String>,
+    /// Print what it would do; change nothing, record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record the resume and return; `cratectl worker` runs it.
+    #[arg(long = "async")]
+    pub run_async: bool,
+    /// Who starts the StatefulSets: auto (the operator when it manages the resource),
+    /// operator, direct.
+    #[arg(long, value_enum, default_value_t = ScaleModeArg::Auto)]
+    pub mode: ScaleModeArg,
+    /// With --mode direct on an operator's resource: start the StatefulSets anyway.
+    #[arg(long)]
+    pub force_direct: bool,
+    /// Consecutive equal safe readings the stable gate needs.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub stable_polls: u32,
+    /// Time between readings.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_positive_duration)]
+    pub poll_interval: Duration,
+    /// Longest wait for the masters to be Ready and for every node to be back.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_positive_duration)]
+    pub start_timeout: Duration,
+    /// Longest wait for every primary to be active.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_positive_duration)]
+    pub recovery_timeout: Duration,
+    /// Longest wait for stable GREEN at the end.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_positive_duration)]
+    pub health_timeout: Duration,
     /// Output format (also a global option).
     #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,

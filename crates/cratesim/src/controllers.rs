@@ -386,6 +386,7 @@ fn reconcile(server: &ApiServer, timings: &Timings, deadlines: &mut Deadlines) -
             .cloned()
             .collect();
         for ordinal in 0..replicas {
+            ensure_claims(&mut store, &sts, &sts_name, &namespace, ordinal, &stamp);
             let pod_name = format!("{sts_name}-{ordinal}");
             if owned.iter().any(|p| object_name(p).as_deref() == Some(&pod_name)) {
                 deadlines.recreate.remove(&(namespace.clone(), pod_name));
@@ -574,6 +575,54 @@ fn ordinal_of(pod: &Value, sts_name: &str) -> Option<u64> {
         .strip_prefix('-')?
         .parse()
         .ok()
+}
+
+/// The persistent volume claims of `ordinal`, one per `spec.volumeClaimTemplates` entry, named
+/// `<template>-<statefulset>-<ordinal>` and created when missing, as the StatefulSet controller
+/// does before the pod. They are never deleted here: without a
+/// `persistentVolumeClaimRetentionPolicy` Kubernetes keeps them on scale-down, so a pod of the
+/// same ordinal comes back to the same data.
+fn ensure_claims(
+    store: &mut crate::kube::store::Store,
+    sts: &Value,
+    sts_name: &str,
+    namespace: &str,
+    ordinal: u64,
+    stamp: &str,
+) {
+    let Some(templates) = sts
+        .pointer("/spec/volumeClaimTemplates")
+        .and_then(Value::as_array)
+    else {
+        return;
+    };
+    for template in templates {
+        let Some(claim) = template.pointer("/metadata/name").and_then(Value::as_str) else {
+            continue;
+        };
+        let name = format!("{claim}-{sts_name}-{ordinal}");
+        if store.get("persistentvolumeclaims", namespace, &name).is_some() {
+            continue;
+        }
+        let labels = sts
+            .pointer("/spec/selector/matchLabels")
+            .cloned()
+            .unwrap_or(json!({}));
+        let pvc = json!({
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "labels": labels},
+            "spec": template.get("spec").cloned().unwrap_or(json!({})),
+            "status": {"phase": "Bound"},
+        });
+        let _ = store.create(
+            "persistentvolumeclaims",
+            "persistentvolumeclaims",
+            namespace,
+            pvc,
+            stamp,
+        );
+    }
 }
 
 /// A new pod for `ordinal` from the StatefulSet's template: Pending, with a fresh UID to come.

@@ -59,6 +59,12 @@ pub struct ClusterShape {
     /// `user-gc-<name>` and the CrateDB user `gc_admin` with that Secret's password
     /// (`cratesim-gc-<name>`), as crate-operator's `grand_central.py` creates them.
     pub grand_central: bool,
+    /// Whether the resource has backups configured (`false`, the default): the CronJob
+    /// `create-snapshot-<name>` (labels `app.kubernetes.io/component=backup`,
+    /// `app.kubernetes.io/name=<name>`, not suspended; it never fires) and the Deployment
+    /// `backup-metrics-<name>` (one replica; no pod is simulated), as crate-operator's
+    /// `backup.py` creates them.
+    pub backups: bool,
 }
 
 /// The preStop command the operator writes when dc_util is enabled.
@@ -117,6 +123,7 @@ impl ClusterShape {
             host_based_auth: true,
             operator: true,
             grand_central: false,
+            backups: false,
         }
     }
 
@@ -703,6 +710,40 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
             }),
         )?;
     }
+    if shape.backups {
+        let backup_labels =
+            json!({"app.kubernetes.io/component": "backup", "app.kubernetes.io/name": shape.name});
+        create(
+            "cronjobs",
+            &shape.namespace,
+            json!({
+                "apiVersion": "batch/v1", "kind": "CronJob",
+                "metadata": {"name": format!("create-snapshot-{}", shape.name), "labels": backup_labels, "ownerReferences": owner},
+                "spec": {
+                    "schedule": "@hourly", "suspend": false, "concurrencyPolicy": "Forbid",
+                    "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "backup", "image": "crate/crate-backup:latest"}]}}}},
+                },
+            }),
+        )?;
+        let metrics_labels =
+            json!({"app.kubernetes.io/component": "backup", "app.kubernetes.io/name": shape.name});
+        create(
+            "deployments",
+            &shape.namespace,
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": format!("backup-metrics-{}", shape.name), "labels": metrics_labels, "ownerReferences": owner},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app.kubernetes.io/component": "backup-metrics", "app.kubernetes.io/name": shape.name}},
+                    "template": {
+                        "metadata": {"labels": {"app.kubernetes.io/component": "backup-metrics", "app.kubernetes.io/name": shape.name}},
+                        "spec": {"containers": [{"name": "metrics-exporter", "image": "crate/crate-backup-metrics:latest"}]},
+                    },
+                },
+            }),
+        )?;
+    }
     for (service, headless) in [
         (format!("crate-{}", shape.name), false),
         (format!("crate-discovery-{}", shape.name), true),
@@ -788,6 +829,12 @@ pub fn materialise(server: &ApiServer, shape: &ClusterShape) -> Result<(), ApiEr
                     "replicas": replicas, "serviceName": format!("crate-discovery-{}", shape.name),
                     "selector": {"matchLabels": selector}, "podManagementPolicy": "Parallel",
                     "updateStrategy": {"type": "OnDelete"}, "template": template,
+                    // One disk per node, as crate-operator's `get_statefulset_pvc` declares
+                    // (`data0`); claims outlive the pods (no retention policy: Retain).
+                    "volumeClaimTemplates": [{
+                        "metadata": {"name": "data0"},
+                        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "16Gi"}}},
+                    }],
                 },
                 "status": {"replicas": replicas, "readyReplicas": replicas, "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas, "observedGeneration": 1},
             }),

@@ -68,6 +68,10 @@ pub struct ClusterDef {
     /// [`ClusterShape::grand_central`].
     #[serde(default)]
     pub grand_central: bool,
+    /// Whether the cluster has backups configured (default `false`); see
+    /// [`ClusterShape::backups`].
+    #[serde(default)]
+    pub backups: bool,
 }
 
 /// A data node group.
@@ -211,6 +215,7 @@ impl ClusterDef {
             host_based_auth: self.host_based_auth,
             operator: self.operator,
             grand_central: self.grand_central,
+            backups: self.backups,
         }
     }
 }

@@ -180,6 +180,34 @@ pub fn parse_targets(args: &[String]) -> Result<Vec<(String, u64)>, String> {
     Ok(out)
 }
 
+/// The mode an operation runs in: `auto` is `operator` when the resource carries the operator's
+/// markers, else `direct`; `--mode operator` on a resource the operator does not manage, and
+/// `--mode direct` on one it does without `--force-direct`, are refused. `force_note` says what
+/// `--force-direct` would do (it differs per operation).
+pub fn resolve_mode(
+    requested: Mode,
+    force_direct: bool,
+    operator_managed: bool,
+    qualified: &str,
+    force_note: &str,
+) -> Result<Mode, String> {
+    match (requested, operator_managed) {
+        (Mode::Auto, true) | (Mode::Operator, true) => Ok(Mode::Operator),
+        (Mode::Auto, false) | (Mode::Direct, false) => Ok(Mode::Direct),
+        (Mode::Operator, false) => Err(format!(
+            "--mode operator: {qualified} is not managed by the CrateDB operator (no finalizer \
+             operator.cloud.crate.io/finalizer, no annotation operator.cloud.crate.io/last); \
+             use --mode direct"
+        )),
+        (Mode::Direct, true) if !force_direct => Err(format!(
+            "--mode direct: {qualified} is managed by the CrateDB operator, which would keep acting \
+             on the replica counts of its resource; use --mode operator (or auto), or \
+             --force-direct {force_note}"
+        )),
+        (Mode::Direct, true) => Ok(Mode::Direct),
+    }
+}
+
 /// One group's change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GroupChange {
@@ -351,29 +379,13 @@ pub fn plan(facts: &ClusterFacts, request: &Request) -> Result<Planned, String> 
     }
     let target = |g: &GroupFacts| targets.get(g.name.as_str()).copied().unwrap_or(g.replicas);
 
-    // Mode.
-    let mode = match (request.mode, facts.operator_managed) {
-        (Mode::Auto, true) | (Mode::Operator, true) => Mode::Operator,
-        (Mode::Auto, false) | (Mode::Direct, false) => Mode::Direct,
-        (Mode::Operator, false) => {
-            return Err(format!(
-                "--mode operator: {} is not managed by the CrateDB operator (no finalizer \
-                 operator.cloud.crate.io/finalizer, no annotation operator.cloud.crate.io/last); \
-                 use --mode direct",
-                facts.qualified
-            ));
-        }
-        (Mode::Direct, true) if !request.force_direct => {
-            return Err(format!(
-                "--mode direct: {} is managed by the CrateDB operator, which would keep acting \
-                 on the replica counts of its resource; use --mode operator (or auto), or \
-                 --force-direct to scale the StatefulSets anyway and set the resource's counts \
-                 at the end",
-                facts.qualified
-            ));
-        }
-        (Mode::Direct, true) => Mode::Direct,
-    };
+    let mode = resolve_mode(
+        request.mode,
+        request.force_direct,
+        facts.operator_managed,
+        &facts.qualified,
+        "to scale the StatefulSets anyway and set the resource's counts at the end",
+    )?;
 
     if !facts.operator_busy.is_empty() {
         return Err(format!(

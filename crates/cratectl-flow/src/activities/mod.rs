@@ -11,12 +11,15 @@
 //!   the settings saga, the routing-owner label.
 //! * [`restore_effects`] — undoing what a restore left open (renames, repository,
 //!   Deployments), for cleanup and compensation alike.
+//! * [`suspend_effects`] — undoing what a suspend stopped besides the nodes (CronJobs,
+//!   Deployments) and removing its record, for the resume and a suspend's cleanup.
 //! * [`membership`] — nodes joining and leaving (`sys.nodes`, the master, the pod).
 //! * each operation's own activities live with it (`crate::ops::<operation>::activities`).
 
 pub mod common;
 pub mod membership;
 pub mod restore_effects;
+pub mod suspend_effects;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +32,8 @@ pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
     let sink = common::register(sink);
     let sink = membership::register(sink);
     let sink = restore_effects::register(sink);
+    let sink = suspend_effects::register(sink);
+    let sink = crate::ops::suspend::activities::register(sink);
     let sink = crate::ops::restart::activities::register(sink);
     let sink = crate::ops::restore::activities::register(sink);
     crate::ops::scale::activities::register(sink)

@@ -344,6 +344,10 @@ fn every_workflow() -> OrchestrationRegistry {
     use crate::ops::restore::workflow::{restore_cluster, restore_request};
     use crate::ops::scale::model::{SCALE_CLUSTER, SCALE_REQUEST, ScaleRequest};
     use crate::ops::scale::workflow::{scale_cluster, scale_request};
+    use crate::ops::suspend::model::{
+        RESUME_CLUSTER, RESUME_REQUEST, ResumeRequest, SUSPEND_CLUSTER, SUSPEND_REQUEST, SuspendRequest,
+    };
+    use crate::ops::suspend::workflow::{resume_cluster, resume_request, suspend_cluster, suspend_request};
     let workflows = register(
         workflows(),
         RESTART_REQUEST,
@@ -365,8 +369,24 @@ fn every_workflow() -> OrchestrationRegistry {
         RESTORE_REQUEST,
         |ctx: DxCtx, request: RestoreRequest| async move { restore_request(&ctx, request).await },
     );
-    register(workflows, RESTORE_CLUSTER, |ctx: DxCtx, input| async move {
+    let workflows = register(workflows, RESTORE_CLUSTER, |ctx: DxCtx, input| async move {
         restore_cluster(&ctx, input).await
+    });
+    let workflows = register(
+        workflows,
+        SUSPEND_REQUEST,
+        |ctx: DxCtx, request: SuspendRequest| async move { suspend_request(&ctx, request).await },
+    );
+    let workflows = register(workflows, SUSPEND_CLUSTER, |ctx: DxCtx, input| async move {
+        suspend_cluster(&ctx, input).await
+    });
+    let workflows = register(
+        workflows,
+        RESUME_REQUEST,
+        |ctx: DxCtx, request: ResumeRequest| async move { resume_request(&ctx, request).await },
+    );
+    register(workflows, RESUME_CLUSTER, |ctx: DxCtx, input| async move {
+        resume_cluster(&ctx, input).await
     })
     .build()
 }

@@ -5,3 +5,4 @@
 pub mod restart;
 pub mod restore;
 pub mod scale;
+pub mod suspend;

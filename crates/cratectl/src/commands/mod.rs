@@ -12,6 +12,7 @@ pub mod run;
 pub mod scale;
 pub mod snapshot;
 pub mod sql;
+pub mod suspend;
 pub mod workflows;
 
 use crate::cli::{Command, GlobalArgs, OutputFormat};
@@ -28,6 +29,8 @@ pub async fn run_async(command: Command, global: GlobalArgs, top: Option<OutputF
         Command::Restart(args) => restart::run(args, global, top).await,
         Command::Scale(args) => scale::run(args, global, top).await,
         Command::Restore(args) => restore::run(args, global, top).await,
+        Command::Suspend(args) => suspend::suspend(args, global, top).await,
+        Command::Resume(args) => suspend::resume(args, global, top).await,
         Command::Worker(args) => workflows::worker(args, global).await,
         Command::Status(args) => workflows::status(args, global, top).await,
         Command::List(args) => workflows::list(args, global, top).await,

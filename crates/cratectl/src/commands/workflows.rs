@@ -153,7 +153,12 @@ fn report_text(report: &AnyReport) -> String {
         OperationKind::Restart => report.typed::<ClusterReport>().map(|r| r.text()),
         OperationKind::Scale => report.typed::<ScaleClusterReport>().map(|r| r.text()),
         OperationKind::Restore => report.typed::<RestoreClusterReport>().map(|r| r.text()),
-        _ => None,
+        OperationKind::Suspend => report
+            .typed::<cratectl_core::suspend::report::SuspendClusterReport>()
+            .map(|r| r.text()),
+        OperationKind::Resume => report
+            .typed::<cratectl_core::suspend::report::ResumeClusterReport>()
+            .map(|r| r.text()),
     };
     typed.unwrap_or_else(|| {
         let mut out = report.header_text();

@@ -1,0 +1,288 @@
+//! Suspend and resume against cratesim, asserting on their reports and on what the simulator
+//! saw: a cluster with dedicated masters and two data groups stops completely (the record
+//! written before the first StatefulSet change, data StatefulSets before the masters, the
+//! backup CronJob suspended and the Deployments at 0) and comes back with the same nodes, its
+//! data, its settings as before and the record gone; in operator mode through the resource.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Setup, kube_writes};
+use cratectl_core::op::report::{ClusterOutcome, ClusterState, OperationReport, RequestState};
+use cratectl_core::scale::plan::Mode;
+use cratectl_core::suspend::record::{ANNOTATION, SuspendRecord};
+use cratectl_core::suspend::report::{NodeResult, ResumeClusterReport, SuspendClusterReport};
+use cratectl_flow::model::{ClusterRef, Gate};
+use cratectl_flow::ops::suspend::model::{
+    RESUME_REQUEST, ResumeOptions, ResumeRequest, SUSPEND_REQUEST, SuspendOptions, SuspendRequest,
+};
+use cratesim::operator::ClusterShape;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+fn shape(name: &str, managed: bool) -> ClusterShape {
+    let mut shape = ClusterShape::new(name, "cratedb");
+    shape.operator = managed;
+    shape.masters = 3;
+    shape.data_groups = vec![("hot".into(), 3), ("cold".into(), 2)];
+    shape.backups = true;
+    shape.grand_central = true;
+    shape.termination_grace_period_seconds = 60;
+    shape
+}
+
+fn cluster(name: &str) -> ClusterRef {
+    ClusterRef {
+        namespace: "cratedb".into(),
+        resource: name.into(),
+        name: name.into(),
+    }
+}
+
+fn gate() -> Gate {
+    Gate {
+        polls: 3,
+        interval: Duration::from_millis(100),
+    }
+}
+
+fn suspend_request(setup: &Setup, id: &str, name: &str) -> SuspendRequest {
+    SuspendRequest {
+        request_id: id.into(),
+        target: setup.target.clone(),
+        clusters: vec![cluster(name)],
+        options: SuspendOptions {
+            gate: gate(),
+            ..SuspendOptions::default()
+        },
+    }
+}
+
+fn resume_request(setup: &Setup, id: &str, name: &str) -> ResumeRequest {
+    ResumeRequest {
+        request_id: id.into(),
+        target: setup.target.clone(),
+        clusters: vec![cluster(name)],
+        options: ResumeOptions {
+            gate: gate(),
+            ..ResumeOptions::default()
+        },
+    }
+}
+
+/// The report of `id` once it no longer runs.
+async fn finish<R: ClusterOutcome + DeserializeOwned>(setup: &Setup, id: &str) -> OperationReport<R> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let report = setup
+            .restarts
+            .report(id)
+            .await
+            .unwrap()
+            .expect("the operation exists")
+            .typed::<R>()
+            .expect("a report of its kind");
+        if report.state != RequestState::Running {
+            return report;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{id} did not end");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The resource's annotations.
+async fn annotations(setup: &Setup, name: &str) -> std::collections::BTreeMap<String, String> {
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        setup.kube(),
+        "cratedb",
+        &kube::api::ApiResource {
+            group: "cloud.crate.io".into(),
+            version: "v1".into(),
+            api_version: "cloud.crate.io/v1".into(),
+            kind: "CrateDB".into(),
+            plural: "cratedbs".into(),
+        },
+    );
+    api.get(name)
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap_or_default()
+}
+
+async fn get(setup: &Setup, plural: &str, group: &str, kind: &str, name: &str) -> Value {
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        setup.kube(),
+        "cratedb",
+        &kube::api::ApiResource {
+            group: group.into(),
+            version: "v1".into(),
+            api_version: if group.is_empty() {
+                "v1".into()
+            } else {
+                format!("{group}/v1")
+            },
+            kind: kind.into(),
+            plural: plural.into(),
+        },
+    );
+    serde_json::to_value(api.get(name).await.unwrap()).unwrap()
+}
+
+async fn pods(setup: &Setup, name: &str) -> Vec<String> {
+    use k8s_openapi::api::core::v1::Pod;
+    let api: kube::Api<Pod> = kube::Api::namespaced(setup.kube(), "cratedb");
+    let mut names: Vec<String> = api
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .filter(|n| n.ends_with(&format!("-{name}-0")) || n.contains(&format!("-{name}-")))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Node name → id, as `sys.nodes` answers.
+async fn node_ids(setup: &Setup, name: &str) -> Vec<(String, String)> {
+    let env = cratectl_flow::env::ActivityEnv::new(None);
+    let (kube, found) = env.cluster(&setup.target, &cluster(name)).await.unwrap();
+    let client = env.client_avoiding(&kube, &found, None).await.unwrap();
+    let mut out: Vec<(String, String)> = client
+        .nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.name, n.id))
+        .collect();
+    out.sort();
+    out
+}
+
+async fn suspend_and_resume(managed: bool, expected: Mode, tag: &str) {
+    let setup = Setup::start(&format!("suspend-{tag}"), &[shape("alpha", managed)]).await;
+    let settings_before = setup.sim_cluster("alpha")["settings"].clone();
+    let ids_before = node_ids(&setup, "alpha").await;
+    assert_eq!(ids_before.len(), 8, "{ids_before:?}");
+
+    let suspend = suspend_request(&setup, &format!("suspend-alpha-{tag}"), "alpha");
+    setup
+        .restarts
+        .start(SUSPEND_REQUEST, &suspend.request_id, &suspend)
+        .await
+        .unwrap();
+    let report = finish::<SuspendClusterReport>(&setup, &suspend.request_id).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Completed, "{text}");
+    let c = &report.clusters[0];
+    assert_eq!(c.common.state, ClusterState::Succeeded, "{text}");
+    assert_eq!(c.mode, Some(expected), "{text}");
+    assert_eq!(
+        c.replicas_before.as_ref().unwrap().text(),
+        "master=3, cold=2, hot=3",
+        "{text}"
+    );
+    assert!(pods(&setup, "alpha").await.is_empty(), "no pod left: {text}");
+    let record = annotations(&setup, "alpha").await[ANNOTATION].clone();
+    let record = SuspendRecord::parse(&record, "cratedb/alpha").unwrap();
+    assert_eq!(record.counts, c.replicas_before.clone().unwrap());
+    assert_eq!(record.workflow_id, c.common.child_id);
+    assert_eq!(setup.lease_holder("alpha").await, None, "Lease released");
+
+    let writes = kube_writes(&setup.sim_cluster("alpha"));
+    if expected == Mode::Direct {
+        // The hold survives the full stop (its persistent copy), and the CronJob and
+        // Deployments are stopped as recorded.
+        let persistent = setup.sim_cluster("alpha")["settings"]["persistent"].clone();
+        assert_eq!(
+            persistent["cluster.routing.allocation.enable"], "primaries",
+            "{persistent}"
+        );
+        assert_eq!(c.hold.as_ref().unwrap().value, "primaries");
+        assert_eq!(record.cronjobs, ["create-snapshot-alpha"]);
+        assert_eq!(
+            record.deployments.keys().collect::<Vec<_>>(),
+            ["backup-metrics-alpha", "grand-central-alpha"]
+        );
+        let cronjob = get(&setup, "cronjobs", "batch", "CronJob", "create-snapshot-alpha").await;
+        assert_eq!(cronjob["spec"]["suspend"], true);
+        let gc = get(&setup, "deployments", "apps", "Deployment", "grand-central-alpha").await;
+        assert_eq!(gc["spec"]["replicas"], 0);
+        // The record is written before the first StatefulSet change, data before masters.
+        let position = |needle: &str| {
+            writes
+                .iter()
+                .position(|w| w.contains(needle))
+                .unwrap_or_else(|| panic!("no write {needle}: {writes:#?}"))
+        };
+        let record_at = position("cratedbs/alpha");
+        let hot = position("statefulsets/crate-data-hot-alpha");
+        let cold = position("statefulsets/crate-data-cold-alpha");
+        let master = position("statefulsets/crate-master-alpha");
+        assert!(record_at < hot && hot < master && cold < master, "{writes:#?}");
+    }
+
+    // A second suspend has nothing to do.
+    let again = suspend_request(&setup, &format!("suspend-again-{tag}"), "alpha");
+    setup
+        .restarts
+        .start(SUSPEND_REQUEST, &again.request_id, &again)
+        .await
+        .unwrap();
+    let report = finish::<SuspendClusterReport>(&setup, &again.request_id).await;
+    assert!(
+        report.clusters[0].common.warnings[0].contains("already suspended"),
+        "{}",
+        report.text()
+    );
+
+    let resume = resume_request(&setup, &format!("resume-alpha-{tag}"), "alpha");
+    setup
+        .restarts
+        .start(RESUME_REQUEST, &resume.request_id, &resume)
+        .await
+        .unwrap();
+    let report = finish::<ResumeClusterReport>(&setup, &resume.request_id).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Completed, "{text}");
+    let c = &report.clusters[0];
+    assert_eq!(c.nodes.len(), 8, "{text}");
+    assert!(c.nodes.iter().all(|n| n.result == NodeResult::Joined), "{text}");
+    assert_eq!(
+        node_ids(&setup, "alpha").await,
+        ids_before,
+        "the same nodes came back"
+    );
+    assert!(
+        !annotations(&setup, "alpha").await.contains_key(ANNOTATION),
+        "record removed: {text}"
+    );
+    assert_eq!(
+        setup.sim_cluster("alpha")["settings"],
+        settings_before,
+        "settings as before: {text}"
+    );
+    assert_eq!(setup.lease_holder("alpha").await, None, "Lease released");
+    let cronjob = get(&setup, "cronjobs", "batch", "CronJob", "create-snapshot-alpha").await;
+    assert_eq!(cronjob["spec"]["suspend"], false);
+    let gc = get(&setup, "deployments", "apps", "Deployment", "grand-central-alpha").await;
+    assert_eq!(gc["spec"]["replicas"], 1);
+    assert_eq!(pods(&setup, "alpha").await.len(), 8, "{text}");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_is_suspended_and_resumed_directly() {
+    suspend_and_resume(false, Mode::Direct, "direct").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_is_suspended_and_resumed_through_the_operator() {
+    suspend_and_resume(true, Mode::Operator, "operator").await;
+}
