@@ -214,7 +214,10 @@ pub fn assess(e: &Evidence) -> Vec<Busy> {
     if e.suspended {
         push(
             BusyCode::Suspended,
-            format!("{c} is suspended (no data node runs): resume it first"),
+            format!(
+                "{c} is suspended (no data node runs, or a suspend record is on it): resume it first \
+                 (cratectl resume)"
+            ),
             None,
         );
     }

@@ -81,6 +81,7 @@ pub const CODES: &[&str] = &[
     "misplaced_routing_owner_label",
     "expired_lease",
     "lease_without_expiry",
+    "suspended",
 ];
 
 /// What `doctor` examines, as the adapters read it.
@@ -105,6 +106,8 @@ pub struct DoctorInput {
     pub owner_labels: Vec<OwnerLabel>,
     /// The cluster's operation Lease, when one exists.
     pub lease: Option<LeaseReading>,
+    /// The suspend record on the resource, when there is one (or the error reading it).
+    pub suspend_record: Option<Result<crate::suspend::record::SuspendRecord, String>>,
     pub now: Timestamp,
 }
 
@@ -227,7 +230,65 @@ pub fn diagnose(input: &DoctorInput) -> Vec<Finding> {
     if let Some(lease) = &input.lease {
         findings.extend(lease_finding(lease, &input.namespace, input.now));
     }
+    if let Some(record) = &input.suspend_record {
+        suspend_findings(&mut findings, record, &input.cluster);
+    }
     findings
+}
+
+/// A suspended cluster: the record is reported with how to resume, and the settings its saga
+/// holds are the resume's to put back, not a leftover to reset by hand (a RESET would let
+/// CrateDB rebuild replicas while the nodes come back).
+fn suspend_findings(
+    findings: &mut Vec<Finding>,
+    record: &Result<crate::suspend::record::SuspendRecord, String>,
+    cluster: &str,
+) {
+    let resume = format!("cratectl resume {}", shell_word(cluster));
+    let record = match record {
+        Err(why) => {
+            findings.push(finding(
+                "suspended",
+                format!("the cluster carries a suspend record that cannot be read: {why}"),
+                Fix::Manual(format!(
+                    "inspect annotation {} on the resource; resume with --replicas GROUP=N",
+                    crate::suspend::record::ANNOTATION
+                )),
+            ));
+            return;
+        }
+        Ok(record) => record,
+    };
+    for f in findings.iter_mut() {
+        let held = record
+            .saga
+            .iter()
+            .any(|s| f.code == "allocation_not_all" && s.name == saga::ALLOCATION_ENABLE);
+        if held {
+            f.caution = Some(format!(
+                "held by suspend {} on purpose: `{resume}` puts it back once every node is in",
+                record.workflow_id
+            ));
+            f.fix = Fix::Manual(resume.clone());
+            f.action = Action::None;
+        }
+    }
+    let held: Vec<&str> = record.saga.iter().map(|s| s.name.as_str()).collect();
+    findings.push(finding(
+        "suspended",
+        format!(
+            "suspended by {} at {} with {}{}",
+            record.workflow_id,
+            record.at,
+            record.counts.text(),
+            if held.is_empty() {
+                String::new()
+            } else {
+                format!("; the record holds {} to put back", held.join(", "))
+            }
+        ),
+        Fix::Manual(resume),
+    ));
 }
 
 /// The touched settings doctor judges (a restore's recovery tuning is put back by its saga and
@@ -664,6 +725,7 @@ mod tests {
             ]),
             owner_labels: vec![],
             lease: None,
+            suspend_record: None,
             now: now(),
         }
     }
@@ -722,6 +784,44 @@ mod tests {
             Fix::Sql("RESET GLOBAL \"cluster.routing.allocation.enable\"".into())
         );
         assert_eq!(findings[0].caution, None);
+    }
+
+    #[test]
+    fn a_hold_of_a_suspend_is_the_resume_s_to_put_back() {
+        let mut input = with("cluster.routing.allocation.enable", json!("primaries"));
+        let record = crate::suspend::record::SuspendRecord::parse(
+            r#"{"version":1,"workflow_id":"suspend-demo-20261207T101500Z.db.demo","at":"2026-12-07T10:15:00Z",
+               "master":null,"data":{"hot":3},
+               "saga":[{"name":"cluster.routing.allocation.enable","prior":"all"}]}"#,
+            "db/demo",
+        )
+        .unwrap();
+        input.suspend_record = Some(Ok(record));
+        let findings = diagnose(&input);
+        let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
+        assert_eq!(codes, ["allocation_not_all", "suspended"]);
+        assert_eq!(findings[0].fix, Fix::Manual("cratectl resume demo".into()));
+        assert_eq!(findings[0].action, Action::None, "never reset by --fix");
+        assert!(
+            findings[0]
+                .caution
+                .as_deref()
+                .unwrap()
+                .contains("held by suspend suspend-demo-20261207T101500Z.db.demo"),
+            "{findings:?}"
+        );
+        assert_eq!(
+            findings[1].message,
+            "suspended by suspend-demo-20261207T101500Z.db.demo at 2026-12-07T10:15:00Z with hot=3; \
+             the record holds cluster.routing.allocation.enable to put back"
+        );
+        input.suspend_record = Some(Err("not JSON".into()));
+        let findings = diagnose(&input);
+        assert_eq!(
+            findings[0].fix,
+            Fix::Sql("RESET GLOBAL \"cluster.routing.allocation.enable\"".into())
+        );
+        assert!(findings[1].message.contains("cannot be read: not JSON"));
     }
 
     /// Exclusions, entry by entry against sys.nodes (data-hot-0 to -2 are members):

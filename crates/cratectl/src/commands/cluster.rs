@@ -17,6 +17,8 @@ use cratectl_kube::discovery::{Cluster, Discovery};
 use futures::StreamExt;
 use serde::Serialize;
 
+use cratectl_core::suspend::record::SuspendRecord;
+
 use crate::cli::{ClusterCommand, GlobalArgs, HealthArgs, InfoArgs, ListArgs, OutputFormat, PingArgs};
 use crate::connect::{self, Target};
 use crate::exit::{CliError, CliResult};
@@ -190,6 +192,14 @@ struct ListRow {
     /// (`cratectl_core::busy::BusyCode`: `lease_held`, `operator_handler`, …); Kubernetes'
     /// evidence only.
     busy: Vec<cratectl_core::busy::BusyCode>,
+    /// The suspend record on the resource (annotation `cratectl.io/suspended`), when there is
+    /// one and it can be read.
+    suspend_record: Option<SuspendRecord>,
+}
+
+/// The suspend record of `cluster`, when it has a readable one.
+fn suspend_record(cluster: &cratectl_kube::Cluster) -> Option<SuspendRecord> {
+    SuspendRecord::parse(cluster.suspend_record.as_deref()?, &cluster.qualified()).ok()
 }
 
 async fn list(format: OutputFormat, _args: &ListArgs, global: &GlobalArgs) -> CliResult {
@@ -220,6 +230,7 @@ async fn list(format: OutputFormat, _args: &ListArgs, global: &GlobalArgs) -> Cl
                         .into_iter()
                         .map(|b| b.code)
                         .collect(),
+                    suspend_record: suspend_record(cluster),
                 }
             }
         })
@@ -277,6 +288,8 @@ struct InfoView {
     operation: Option<String>,
     /// Evidence that another operation is changing the cluster (Kubernetes' evidence).
     busy: Vec<cratectl_core::busy::Busy>,
+    /// The suspend record on the resource, when there is one.
+    suspend_record: Option<SuspendRecord>,
     health: HealthView,
     cratedb: CrateView,
 }
@@ -451,6 +464,7 @@ async fn info(format: OutputFormat, args: &InfoArgs, global: &GlobalArgs) -> Cli
             pods: pod_views(cluster, discovery),
             operation: cluster.lease_holder(jiff::Timestamp::now()),
             busy: cratectl_core::busy::assess(&cluster.busy_evidence(jiff::Timestamp::now())),
+            suspend_record: suspend_record(cluster),
             health: health_view(&observed),
             cratedb: crate_view,
         },
@@ -464,6 +478,7 @@ async fn info(format: OutputFormat, args: &InfoArgs, global: &GlobalArgs) -> Cli
             pods: Vec::new(),
             operation: None,
             busy: Vec::new(),
+            suspend_record: None,
             health: health_view(&observed),
             cratedb: crate_view,
         },
@@ -509,6 +524,18 @@ fn info_text(view: &InfoView) -> String {
     ));
     for busy in &view.busy {
         rows.push(("Busy", busy.message.clone()));
+    }
+    if let Some(record) = &view.suspend_record {
+        rows.push((
+            "Suspended",
+            format!(
+                "by {} at {} with {} (`cratectl resume {}` brings it back)",
+                record.workflow_id,
+                record.at,
+                record.counts.text(),
+                view.name
+            ),
+        ));
     }
     if let Some(via) = &view.cratedb.via {
         rows.push(("Read via", via.clone()));

@@ -15,6 +15,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde::Serialize;
 
+use cratectl_core::suspend::record::SuspendRecord;
+
 use crate::cli::{DoctorArgs, GlobalArgs, OutputFormat};
 use crate::connect::{self, Target};
 use crate::exit::{CliError, CliResult};
@@ -98,16 +100,20 @@ pub async fn run(args: DoctorArgs, global: GlobalArgs, top: Option<OutputFormat>
         },
         _ => None,
     };
-    let (namespace, owner_labels, lease, label) = match &target {
+    let (namespace, owner_labels, lease, label, suspend_record) = match &target {
         Target::Kube { cluster, .. } => (
             Some(cluster.namespace.clone()),
             owner_labels(cluster),
             cluster.lease.as_ref().map(|l| l.reading()),
             cluster.name.clone(),
+            cluster
+                .suspend_record
+                .as_deref()
+                .map(|text| SuspendRecord::parse(text, &cluster.qualified())),
         ),
         Target::Url { url, .. } => {
             unchecked.push("labels and Leases: addressed by URL, Kubernetes not read".into());
-            (None, Vec::new(), None, url.clone())
+            (None, Vec::new(), None, url.clone(), None)
         }
     };
     // Without a settings reading no settings finding is made; the gap is in `unchecked`.
@@ -118,6 +124,7 @@ pub async fn run(args: DoctorArgs, global: GlobalArgs, top: Option<OutputFormat>
         nodes,
         owner_labels,
         lease,
+        suspend_record,
         now: jiff::Timestamp::now(),
     });
 

@@ -135,8 +135,10 @@ fn resolve(
                 "`all` restarts every cluster; it cannot be combined with cluster names",
             ));
         }
-        let (suspended, active): (Vec<&Cluster>, Vec<&Cluster>) =
-            discovery.clusters.iter().partition(|c| c.suspended());
+        let (suspended, active): (Vec<&Cluster>, Vec<&Cluster>) = discovery
+            .clusters
+            .iter()
+            .partition(|c| c.suspended() || c.suspend_record.is_some());
         for cluster in &suspended {
             eprintln!(
                 "note: leaving out {}: it is suspended (no node to restart)",

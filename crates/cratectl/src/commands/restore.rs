@@ -28,7 +28,7 @@ use crate::cli::{GcTablesArg, GlobalArgs, OutputFormat, ProviderArg, RestoreArgs
 use crate::commands::progress::Steps;
 use crate::commands::run::{
     Mode as RunMode, ask, foreground, load_maintenance, note_held_lease, print_dry_run, print_started,
-    refuse_open_operations, target_spec,
+    refuse_busy, refuse_open_operations, target_spec,
 };
 use crate::commands::workflows::{activity_env, engine_error, open_store, state_dir};
 use crate::connect;
@@ -106,13 +106,8 @@ pub async fn run(args: RestoreArgs, global: GlobalArgs, top: Option<OutputFormat
     {
         return Err(CliError::invalid(e.to_string()));
     }
-    if cluster.suspended() {
-        return Err(CliError::invalid(format!(
-            "{} is suspended (no data node runs); resume it first; nothing was started",
-            cluster.qualified()
-        )));
-    }
     let now = Timestamp::now();
+    refuse_busy(&cluster, now, OperationKind::Restore)?;
     let cluster_ref = ClusterRef {
         namespace: cluster.namespace.clone(),
         resource: cluster.resource.clone(),

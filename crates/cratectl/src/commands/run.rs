@@ -142,7 +142,8 @@ pub fn print_dry_run<T: serde::Serialize>(
 /// directory, or whose Lease another operation holds now, is refused, naming the operation; so is
 /// one where Kubernetes shows another actor at work that blocks `kind`
 /// ([`cratectl_core::busy`]: the CrateDB operator's handlers, its requested restore or restart
-/// queue, a fresh routing-owner label, pods still changing), each with its evidence.
+/// queue, a fresh routing-owner label, pods still changing, a suspended cluster), each with its
+/// evidence.
 pub async fn refuse_open_operations(
     ops: &Ops,
     clusters: &[Cluster],
@@ -170,14 +171,7 @@ pub async fn refuse_open_operations(
             ));
             continue;
         }
-        // Suspended clusters are each command's own decision (restart leaves them out of
-        // `all`, scale and restore say what to do instead).
-        let busy = cratectl_core::busy::assess(&cluster.busy_evidence(now));
-        for b in cratectl_core::busy::blocking(&busy, kind) {
-            if b.code != cratectl_core::busy::BusyCode::Suspended {
-                problems.push(format!("refused: {}", b.message));
-            }
-        }
+        problems.extend(busy_problems(cluster, now, kind));
     }
     if problems.is_empty() {
         Ok(())
@@ -185,6 +179,28 @@ pub async fn refuse_open_operations(
         problems.push("nothing was started".into());
         Err(CliError::invalid(problems.join("\n")))
     }
+}
+
+/// What Kubernetes shows of another actor at work on `cluster` that blocks `kind`
+/// ([`cratectl_core::busy`]), one `refused: …` line each. A suspended cluster blocks everything
+/// but a resume.
+fn busy_problems(cluster: &Cluster, now: Timestamp, kind: cratectl_core::op::OperationKind) -> Vec<String> {
+    let busy = cratectl_core::busy::assess(&cluster.busy_evidence(now));
+    cratectl_core::busy::blocking(&busy, kind)
+        .into_iter()
+        .map(|b| format!("refused: {}", b.message))
+        .collect()
+}
+
+/// [`busy_problems`] as an early refusal, for a command that must read CrateDB before it can
+/// plan (exit 2, nothing recorded): a suspended cluster has no CrateDB to read.
+pub fn refuse_busy(cluster: &Cluster, now: Timestamp, kind: cratectl_core::op::OperationKind) -> CliResult {
+    let mut problems = busy_problems(cluster, now, kind);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.push("nothing was started".into());
+    Err(CliError::invalid(problems.join("\n")))
 }
 
 // ---- --async ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ use crate::cli::{GlobalArgs, OutputFormat, ScaleArgs, ScaleModeArg};
 use crate::commands::progress::Steps;
 use crate::commands::run::{
     Mode as RunMode, foreground, load_maintenance, note_held_lease, print_dry_run, print_started,
-    refuse_open_operations, target_spec,
+    refuse_busy, refuse_open_operations, target_spec,
 };
 use crate::commands::workflows::{activity_env, engine_error, open_store, state_dir};
 use crate::connect;
@@ -61,6 +61,7 @@ pub async fn run(args: ScaleArgs, global: GlobalArgs, top: Option<OutputFormat>)
         return Err(CliError::invalid(e.to_string()));
     }
     let now = Timestamp::now();
+    refuse_busy(&cluster, now, OperationKind::Scale)?;
     let cluster_ref = ClusterRef {
         namespace: cluster.namespace.clone(),
         resource: cluster.resource.clone(),
