@@ -1330,6 +1330,7 @@ mod tests {
         doctor.lease = Some(lease(Some(3600), Some(1), Some("x")));
         let mut codes: Vec<String> = diagnose(&doctor).into_iter().map(|f| f.code).collect();
         doctor.lease = Some(lease(None, None, Some("x")));
+        doctor.suspend_record = Some(Err("unreadable".into()));
         codes.extend(diagnose(&doctor).into_iter().map(|f| f.code));
         for code in CODES {
             assert!(codes.iter().any(|c| c == code), "{code} never produced");
