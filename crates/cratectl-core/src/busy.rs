@@ -224,9 +224,60 @@ pub fn assess(e: &Evidence) -> Vec<Busy> {
     out
 }
 
+/// The running statements (`sys.jobs.stmt`) that are evidence: `(decommissions, snapshots)`,
+/// an `ALTER CLUSTER DECOMMISSION …` and a `CREATE SNAPSHOT …` (keywords in any case, leading
+/// blanks ignored).
+pub fn classify_statements(statements: &[String]) -> (Vec<String>, Vec<String>) {
+    let starts = |stmt: &str, words: &[&str]| {
+        let mut rest = stmt.trim_start();
+        for word in words {
+            let Some(head) = rest.get(..word.len()) else {
+                return false;
+            };
+            if !head.eq_ignore_ascii_case(word) {
+                return false;
+            }
+            rest = rest[word.len()..].trim_start();
+        }
+        true
+    };
+    let mut decommissions = Vec::new();
+    let mut snapshots = Vec::new();
+    for stmt in statements {
+        if starts(stmt, &["ALTER", "CLUSTER", "DECOMMISSION"]) {
+            decommissions.push(stmt.trim().to_string());
+        } else if starts(stmt, &["CREATE", "SNAPSHOT"]) {
+            snapshots.push(stmt.trim().to_string());
+        }
+    }
+    (decommissions, snapshots)
+}
+
 /// The evidence that keeps `operation` from starting.
 pub fn blocking(busy: &[Busy], operation: OperationKind) -> Vec<&Busy> {
     busy.iter().filter(|b| b.code.blocks(operation)).collect()
+}
+
+#[cfg(test)]
+mod statement_tests {
+    use super::*;
+
+    #[test]
+    fn decommissions_and_snapshots_are_told_from_other_statements() {
+        let stmts: Vec<String> = [
+            "  alter  cluster\tdecommission 'data-hot-1'",
+            "CREATE SNAPSHOT repo.s1 ALL",
+            "SELECT stmt FROM sys.jobs",
+            "ALTER CLUSTER REROUTE RETRY FAILED",
+            "ALTER",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (decommissions, snapshots) = classify_statements(&stmts);
+        assert_eq!(decommissions, ["alter  cluster\tdecommission 'data-hot-1'"]);
+        assert_eq!(snapshots, ["CREATE SNAPSHOT repo.s1 ALL"]);
+    }
 }
 
 #[cfg(test)]

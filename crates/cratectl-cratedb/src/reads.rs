@@ -39,6 +39,11 @@ pub mod statements {
     /// from a full stop: a relocating primary is active.
     pub const INACTIVE_PRIMARIES: &str = "SELECT count(*) AS primaries FROM sys.shards \
         WHERE \"primary\" = true AND routing_state NOT IN ('STARTED', 'RELOCATING')";
+    /// Snapshots being taken.
+    pub const SNAPSHOTS_IN_PROGRESS: &str =
+        "SELECT repository, name FROM sys.snapshots WHERE state = 'IN_PROGRESS' ORDER BY 1, 2";
+    /// The statements running now (this query among them).
+    pub const JOBS: &str = "SELECT stmt FROM sys.jobs";
     /// Copies per node: assigned copies only (unassigned rows have a NULL node), counting a
     /// relocation's source on its node and its target (INITIALIZING) on the other.
     pub const SHARD_COUNTS: &str = "SELECT node['name'] AS node_name, count(*) AS shards FROM sys.shards \
@@ -324,6 +329,41 @@ impl Client {
             ));
         };
         cell(&via, "count(*)", row, 0).count()
+    }
+
+    /// `repository.snapshot` of every snapshot being taken ([`statements::SNAPSHOTS_IN_PROGRESS`]).
+    pub async fn snapshots_in_progress(&self) -> Result<Vec<String>, Error> {
+        let via = self.via();
+        let result = self
+            .sql_idempotent(statements::SNAPSHOTS_IN_PROGRESS, &[])
+            .await?;
+        expect_columns(&via, statements::SNAPSHOTS_IN_PROGRESS, &result, 2)?;
+        result
+            .rows
+            .iter()
+            .map(|row| {
+                Ok(format!(
+                    "{}.{}",
+                    cell(&via, "repository", row, 0).required_text()?,
+                    cell(&via, "name", row, 1).required_text()?
+                ))
+            })
+            .collect()
+    }
+
+    /// The statements running now ([`statements::JOBS`]), this query left out.
+    pub async fn running_statements(&self) -> Result<Vec<String>, Error> {
+        let via = self.via();
+        let result = self.sql_idempotent(statements::JOBS, &[]).await?;
+        expect_columns(&via, statements::JOBS, &result, 1)?;
+        let mut out = Vec::new();
+        for row in &result.rows {
+            let stmt = cell(&via, "stmt", row, 0).text()?.unwrap_or_default();
+            if stmt != statements::JOBS {
+                out.push(stmt);
+            }
+        }
+        Ok(out)
     }
 
     /// Assigned shard copies per node name. Nodes holding no copy are absent.

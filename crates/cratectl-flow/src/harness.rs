@@ -20,7 +20,9 @@
 
 use std::time::Duration;
 
+use cratectl_core::busy::BusyCode;
 use cratectl_core::maintenance::Schedule;
+use cratectl_core::op::OperationKind;
 use cratectl_core::op::report::{ClusterOutcome, ClusterState};
 use cratectl_core::op::saga;
 use cratectl_core::op::window::{WindowDecision, decide};
@@ -31,9 +33,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::activities::common::{
-    AwaitReading, AwaitStable, ClearRoutingOwner, ExcludeIn, ExcludeNodes, HealthOut, HoldAllocation, HoldIn,
-    LabelIn, LabelsIn, LeaseIn, ReadExclusions, ReadSettings, ReadingIn, RecordSettings, ReleaseLease,
-    RestoreIn, RestoreSettings, SetIn, SetLabel, SetSettings, StableIn, TakeLease,
+    AwaitReading, AwaitStable, BusyIn, ClearRoutingOwner, ExcludeIn, ExcludeNodes, HealthOut, HoldAllocation,
+    HoldIn, LabelIn, LabelsIn, LeaseIn, ReadBusy, ReadExclusions, ReadSettings, ReadingIn, RecordSettings,
+    ReleaseLease, RestoreIn, RestoreSettings, SetIn, SetLabel, SetSettings, StableIn, TakeLease,
 };
 use crate::activities::membership::{AwaitNodeGone, GoneIn};
 use crate::activities::restore_effects::{UndoIn, UndoRestoreEffects};
@@ -239,6 +241,37 @@ impl<'c, C: WorkflowCtx, R: ClusterOutcome + Clone + Serialize> ClusterOp<'c, C,
                     .log(&format!("ignoring an unreadable control message: {e}"));
                 Ok(())
             }
+        }
+    }
+
+    /// Whether another actor has appeared on the cluster since the operation started
+    /// ([`cratectl_core::busy`], minus this workflow's own Lease and routing-owner label and the
+    /// codes in `own`, which this operation causes itself): run before every disruptive step, so
+    /// the operation stops safely (cleanup puts everything back) at the next step boundary
+    /// instead of disrupting a node while someone else works on the cluster.
+    pub async fn check_busy(&mut self, kind: OperationKind, own: &[BusyCode]) -> Step<()> {
+        let busy = self
+            .call::<ReadBusy>(
+                &BusyIn {
+                    at: self.at.clone(),
+                    own_holder: self.child_id.clone(),
+                    own_labels: self.open.routing_owner_on.clone(),
+                },
+                self.retries(),
+            )
+            .await?;
+        let blocking: Vec<String> = cratectl_core::busy::blocking(&busy, kind)
+            .into_iter()
+            .filter(|b| !own.contains(&b.code))
+            .map(|b| b.message.clone())
+            .collect();
+        if blocking.is_empty() {
+            Ok(())
+        } else {
+            Err(Halt::Failed(format!(
+                "stopped before the next disruption: {}",
+                blocking.join("; ")
+            )))
         }
     }
 

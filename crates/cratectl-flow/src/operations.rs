@@ -32,9 +32,9 @@ use crate::model::{
     CONTROL_MAILBOX, ClusterProgress, ClusterRef, Control, OpenState, RequestProgress, TargetSpec, child_id,
     new_cluster_common,
 };
-use crate::ops::restart::model::{RESTART_REQUEST, RESTART_REQUEST_V1};
+use crate::ops::restart::model::{RESTART_REQUEST, RESTART_REQUEST_V1, RESTART_REQUEST_V2};
 use crate::ops::restore::model::RESTORE_REQUEST;
-use crate::ops::scale::model::SCALE_REQUEST;
+use crate::ops::scale::model::{SCALE_REQUEST, SCALE_REQUEST_V1};
 use crate::ops::suspend::model::{RESUME_REQUEST, SUSPEND_REQUEST};
 use cratectl_core::restore::input::TableName;
 
@@ -61,6 +61,8 @@ fn pending_report(cluster: &ClusterRef, child_id: &str) -> AnyCluster {
 const REQUEST_WORKFLOWS: &[(&str, OperationKind)] = &[
     (RESTART_REQUEST, OperationKind::Restart),
     (RESTART_REQUEST_V1, OperationKind::Restart),
+    (RESTART_REQUEST_V2, OperationKind::Restart),
+    (SCALE_REQUEST_V1, OperationKind::Scale),
     (SCALE_REQUEST, OperationKind::Scale),
     (RESTORE_REQUEST, OperationKind::Restore),
     (SUSPEND_REQUEST, OperationKind::Suspend),

@@ -7,7 +7,7 @@
 //! nothing twice, and an object someone else changed meanwhile fails the request rather than
 //! being overwritten.
 
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -187,6 +187,33 @@ pub async fn backup_cronjobs(
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(Vec::new()),
         Err(e) => Err(KubeError::api(
             format!("listing the backup CronJobs of {namespace}/{resource}"),
+            &kube.context,
+            e,
+        )),
+    }
+}
+
+/// The backup Jobs of resource `resource` that are running (`status.active > 0`). A cluster
+/// (or simulator) that does not serve Jobs has none.
+pub async fn active_backup_jobs(
+    kube: &Kube,
+    namespace: &str,
+    resource: &str,
+) -> Result<Vec<String>, KubeError> {
+    let api: Api<Job> = Api::namespaced(kube.client.clone(), namespace);
+    match api
+        .list(&ListParams::default().labels(&backup_selector(resource)))
+        .await
+    {
+        Ok(list) => Ok(list
+            .items
+            .iter()
+            .filter(|j| j.status.as_ref().and_then(|s| s.active).unwrap_or(0) > 0)
+            .filter_map(|j| j.metadata.name.clone())
+            .collect()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Vec::new()),
+        Err(e) => Err(KubeError::api(
+            format!("listing the backup Jobs of {namespace}/{resource}"),
             &kube.context,
             e,
         )),

@@ -136,7 +136,15 @@ fn suspend_and_resume_survive_a_killed_worker_between_their_statefulset_writes()
     assert!(e.contains("refused: cratedb/delta is suspended"), "{e}");
     let e = refused(
         &env,
-        &["restore", "delta", "--snapshot", "s", "--repository", "r", "--tables-all"],
+        &[
+            "restore",
+            "delta",
+            "--snapshot",
+            "s",
+            "--repository",
+            "r",
+            "--tables-all",
+        ],
     );
     assert!(e.contains("refused: cratedb/delta is suspended"), "{e}");
     let e = refused(&env, &["scale", "delta", "hot=4"]);

@@ -66,8 +66,17 @@ async fn decommission_full_moves_every_shard_off_before_the_node_leaves() {
         let mut copies_while_member = Vec::new();
         let mut relocations_seen = 0;
         let mut healths = Vec::new();
+        let mut jobs_seen: Vec<String> = Vec::new();
         for _ in 0..600 {
             let now = reading(&sim, POD, PASSWORD).await;
+            // sys.jobs lists the running DECOMMISSION (and this query) while the node drains.
+            let jobs = sql(&sim, POD, PASSWORD, "SELECT stmt FROM sys.jobs", json!([])).await;
+            for row in jobs["rows"].as_array().unwrap() {
+                let stmt = row[0].as_str().unwrap().to_string();
+                if !jobs_seen.contains(&stmt) {
+                    jobs_seen.push(stmt);
+                }
+            }
             let relocating = sql(
                 &sim,
                 POD,
@@ -81,6 +90,17 @@ async fn decommission_full_moves_every_shard_off_before_the_node_leaves() {
             relocations_seen = relocations_seen.max(relocating);
             healths.push(now.health.clone());
             if !now.nodes.iter().any(|n| n == "data-hot-2") {
+                assert!(
+                    jobs_seen.contains(&"ALTER CLUSTER DECOMMISSION 'data-hot-2'".to_string())
+                        && jobs_seen.contains(&"SELECT stmt FROM sys.jobs".to_string()),
+                    "{jobs_seen:?}"
+                );
+                let jobs = sql(&sim, POD, PASSWORD, "SELECT stmt FROM sys.jobs", json!([])).await;
+                assert_eq!(
+                    jobs["rows"],
+                    json!([["SELECT stmt FROM sys.jobs"]]),
+                    "gone with the node"
+                );
                 return (copies_while_member, relocations_seen, healths, now);
             }
             copies_while_member.push(copies_on(&sim, POD, PASSWORD, "data-hot-2").await);

@@ -31,6 +31,75 @@ pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
         .add::<ReadExclusions>()
         .add::<ExcludeNodes>()
         .add::<SetLabel>()
+        .add::<ReadBusy>()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Another actor at work
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BusyIn {
+    pub at: At,
+    /// This workflow's id: its own Lease is not evidence.
+    pub own_holder: String,
+    /// StatefulSets carrying this workflow's routing-owner label: not evidence either.
+    pub own_labels: Vec<String>,
+}
+
+/// Everything that says someone else is operating the cluster now ([`cratectl_core::busy`]):
+/// Kubernetes' evidence (the operator's handlers, requested restore and restart queue, a fresh
+/// routing-owner label, pods changing, a suspended cluster, an active backup Job) and CrateDB's
+/// (a restore or snapshot running, a decommission in `sys.jobs`). CrateDB's evidence must be
+/// read: a cluster that cannot be read fails the step (after retries) rather than look idle.
+pub struct ReadBusy;
+impl Activity for ReadBusy {
+    const NAME: &'static str = "read_busy";
+    type In = BusyIn;
+    type Out = Vec<cratectl_core::busy::Busy>;
+}
+impl RunActivity<ActivityEnv> for ReadBusy {
+    async fn run(
+        env: Arc<ActivityEnv>,
+        input: BusyIn,
+    ) -> Result<Vec<cratectl_core::busy::Busy>, ActivityError> {
+        let (kube, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
+        let mut evidence = cluster.busy_evidence(jiff::Timestamp::now());
+        evidence.own_holder = Some(input.own_holder.clone());
+        evidence
+            .routing_owners
+            .retain(|(sts, _)| !input.own_labels.contains(sts));
+        evidence.backup_jobs =
+            cratectl_kube::suspend::active_backup_jobs(&kube, &cluster.namespace, &cluster.resource)
+                .await
+                .map_err(|e| kube_error(&e))?;
+        if !cluster.suspended() {
+            let client = env.client_avoiding(&kube, &cluster, None).await?;
+            let read = |e: cratectl_cratedb::Error, what: &str| {
+                cratedb_error(&e).context(format!("cannot read {what}"))
+            };
+            let restores = client
+                .restores_running()
+                .await
+                .map_err(|e| read(e, "sys.snapshot_restore"))?
+                .into_iter()
+                .map(|(repository, snapshot, _)| format!("{repository}.{snapshot}"))
+                .collect();
+            let mut snapshots = client
+                .snapshots_in_progress()
+                .await
+                .map_err(|e| read(e, "sys.snapshots"))?;
+            let statements = client
+                .running_statements()
+                .await
+                .map_err(|e| read(e, "sys.jobs"))?;
+            let (decommissions, creating) = cratectl_core::busy::classify_statements(&statements);
+            snapshots.extend(creating);
+            evidence.restores = Some(restores);
+            evidence.snapshots = Some(snapshots);
+            evidence.decommissions = Some(decommissions);
+        }
+        Ok(cratectl_core::busy::assess(&evidence))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,11 +11,13 @@ use crate::model::{ClusterRef, Common, Gate, MaintenanceSpec, TargetSpec, new_cl
 
 /// The registered workflow names (a changed workflow gets a new name: ARCHITECTURE §3). v2:
 /// activity errors are typed and only retryable ones retried, the start-up reading is awaited,
-/// and the allocation hold is bounded.
-pub const RESTART_REQUEST: &str = "restart_request.v2";
-pub const RESTART_CLUSTER: &str = "restart_cluster.v2";
+/// and the allocation hold is bounded. v3: another actor on the cluster is looked for before
+/// each pod.
+pub const RESTART_REQUEST: &str = "restart_request.v3";
+pub const RESTART_CLUSTER: &str = "restart_cluster.v3";
 /// Names of earlier versions: their records are still read (`status`, `list`), never run.
 pub const RESTART_REQUEST_V1: &str = "restart_request.v1";
+pub const RESTART_REQUEST_V2: &str = "restart_request.v2";
 
 /// Per-step limits; each is reported by name when hit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

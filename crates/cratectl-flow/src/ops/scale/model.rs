@@ -9,9 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{ClusterRef, Common, Gate, MaintenanceSpec, TargetSpec, new_cluster_common};
 
-/// The registered workflow names (a changed workflow gets a new name: ARCHITECTURE §3).
-pub const SCALE_REQUEST: &str = "scale_request.v1";
-pub const SCALE_CLUSTER: &str = "scale_cluster.v1";
+/// The registered workflow names (a changed workflow gets a new name: ARCHITECTURE §3). v2:
+/// another actor on the cluster is looked for before each node joins or leaves.
+pub const SCALE_REQUEST: &str = "scale_request.v2";
+pub const SCALE_CLUSTER: &str = "scale_cluster.v2";
+/// Names of earlier versions: their records are still read (`status`, `list`), never run.
+pub const SCALE_REQUEST_V1: &str = "scale_request.v1";
 
 /// Per-step limits; each is reported by name when hit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@
 
 use std::time::Duration;
 
+use cratectl_core::busy::BusyCode;
 use cratectl_core::op::OperationKind;
 use cratectl_core::op::report::ClusterState;
 use cratectl_core::scale::plan::{GroupChange, MASTER_GROUP, Mode, Plan, Planned, plan};
@@ -299,6 +300,14 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         }
     }
 
+    /// Another actor on the cluster stops the scale before the next node joins or leaves
+    /// (the pods this scale changes are its own doing, not evidence).
+    async fn check_busy(&mut self) -> Step<()> {
+        self.op
+            .check_busy(OperationKind::Scale, &[BusyCode::PodsConverging])
+            .await
+    }
+
     /// The maintenance gate before a step (`what`): it must start inside a window (how long a
     /// drain or a join takes is not known, so the window's minimum length is what is asked).
     async fn window(
@@ -433,6 +442,7 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         };
         for (from, to, names) in steps {
             self.op.check_control().await?;
+            self.check_busy().await?;
             self.patch_gateway(plan, index, to).await?;
             for name in &names {
                 self.node_started(name).await?;
@@ -520,6 +530,7 @@ impl<C: WorkflowCtx> ScaleRun<'_, C> {
         for (k, node) in leaving.iter().enumerate() {
             self.op.check_control().await?;
             self.window(schedule, &format!("removing node {node}")).await?;
+            self.check_busy().await?;
             // Hours may have passed since the drain: this node and the ones after it must
             // still be excluded and empty (an exclusion reset meanwhile lets shards come back).
             self.drain(&leaving[k..]).await?;

@@ -20,6 +20,7 @@
 //!
 //! Deterministic code only.
 
+use cratectl_core::busy::BusyCode;
 use cratectl_core::op::OperationKind;
 use cratectl_core::op::report::ClusterState;
 use cratectl_core::op::saga::{ALLOCATION_DURING_RESTART, ALLOCATION_ENABLE, Saga};
@@ -230,8 +231,14 @@ async fn suspend_body<C: WorkflowCtx>(
         op.report.cronjobs_suspended = record.cronjobs.clone();
         op.report.deployments_stopped = record.deployments.keys().cloned().collect();
     }
-    // The last moment to stop without a trace.
+    // The last moment to stop without a trace: a `stop`, or another actor at work (the pods
+    // and the record are this suspend's own).
     op.check_control().await?;
+    op.check_busy(
+        OperationKind::Suspend,
+        &[BusyCode::PodsConverging, BusyCode::Suspended],
+    )
+    .await?;
 
     // Commit: from here on the record is the resume's to undo, and the hold stays.
     op.open.saga = None;
