@@ -246,6 +246,37 @@ fn suspend_refusals_and_the_dry_run() {
     assert_eq!(sts_writes(&env, "crate-data-hot-eps"), 0);
     let list = json_of(&run(&env, &["cluster", "list", "-o", "json"]), 0);
     assert_eq!(list[0]["suspend_record"], Value::Null);
+    // A backup Job running (as the operator's CronJob creates it): suspend, scale and restart
+    // refuse, naming it; once it is done they do not.
+    let job = serde_json::json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "create-snapshot-eps-29000000", "labels": {
+            "app.kubernetes.io/component": "backup", "app.kubernetes.io/name": "eps"}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "backup", "image": "crate/crate-backup"}]}}},
+        "status": {"active": 1},
+    });
+    env.with_kube(async |client| {
+        let api: kube::Api<k8s_openapi::api::batch::v1::Job> = kube::Api::namespaced(client, "cratedb");
+        api.create(&Default::default(), &serde_json::from_value(job).unwrap())
+            .await
+            .unwrap();
+    });
+    let e = refused(&env, &["suspend", "eps", "--yes"]);
+    assert!(
+        e.contains("refused: cratedb/eps is busy: backup Job create-snapshot-eps-29000000 is running"),
+        "{e}"
+    );
+    let e = refused(&env, &["scale", "eps", "hot=4"]);
+    assert!(e.contains("backup Job create-snapshot-eps-29000000"), "{e}");
+    env.with_kube(async |client| {
+        let api: kube::Api<k8s_openapi::api::batch::v1::Job> = kube::Api::namespaced(client, "cratedb");
+        api.delete("create-snapshot-eps-29000000", &Default::default())
+            .await
+            .unwrap();
+    });
+    let plan = json_of(&run(&env, &["suspend", "eps", "--dry-run", "-o", "json"]), 0);
+    assert_eq!(plan["refused"], Value::Null, "{plan}");
+
     // Not suspended: nothing to do, exit 0.
     let out = run(&env, &["resume", "eps"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -96,7 +96,15 @@ pub async fn execute(args: RestartArgs, global: &GlobalArgs, format: OutputForma
     }
     let dir = state_dir(global)?;
     let restarts = open_store(&dir).await?;
-    refuse_open_operations(&restarts, &clusters, now, OperationKind::Restart).await?;
+    refuse_open_operations(
+        &restarts,
+        &clusters,
+        now,
+        OperationKind::Restart,
+        &request.target,
+        global,
+    )
+    .await?;
     if confirm_on_terminal {
         confirm(&clusters, &kube)?;
     }

@@ -196,7 +196,15 @@ pub async fn run(args: RestoreArgs, global: GlobalArgs, top: Option<OutputFormat
     }
     let dir = state_dir(&global)?;
     let ops = open_store(&dir).await?;
-    refuse_open_operations(&ops, std::slice::from_ref(&cluster), now, OperationKind::Restore).await?;
+    refuse_open_operations(
+        &ops,
+        std::slice::from_ref(&cluster),
+        now,
+        OperationKind::Restore,
+        &request.target,
+        &global,
+    )
+    .await?;
     if (scope.replaces_users() || scope.replaces_settings()) && !args.yes {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::invalid(format!(

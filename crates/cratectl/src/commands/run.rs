@@ -149,6 +149,8 @@ pub async fn refuse_open_operations(
     clusters: &[Cluster],
     now: Timestamp,
     kind: cratectl_core::op::OperationKind,
+    target: &TargetSpec,
+    global: &GlobalArgs,
 ) -> CliResult {
     let open = ops.open_operations().await.map_err(engine_error)?;
     let mut problems = Vec::new();
@@ -171,7 +173,7 @@ pub async fn refuse_open_operations(
             ));
             continue;
         }
-        problems.extend(busy_problems(cluster, now, kind));
+        problems.extend(full_busy_problems(cluster, now, kind, target, global).await);
     }
     if problems.is_empty() {
         Ok(())
@@ -190,6 +192,45 @@ fn busy_problems(cluster: &Cluster, now: Timestamp, kind: cratectl_core::op::Ope
         .into_iter()
         .map(|b| format!("refused: {}", b.message))
         .collect()
+}
+
+/// [`busy_problems`] with CrateDB's evidence too (a restore or snapshot running, a
+/// decommission in `sys.jobs`) and active backup Jobs, read as a running workflow reads them
+/// ([`cratectl_flow::activities::common::ReadBusy`]); when CrateDB cannot be read, Kubernetes'
+/// evidence alone (the workflow reads CrateDB again before its first disruption and fails
+/// closed).
+async fn full_busy_problems(
+    cluster: &Cluster,
+    now: Timestamp,
+    kind: cratectl_core::op::OperationKind,
+    target: &TargetSpec,
+    global: &GlobalArgs,
+) -> Vec<String> {
+    use cratectl_flow::activities::common::{BusyIn, ReadBusy};
+    use cratectl_flow::engine::RunActivity;
+    let at = cratectl_flow::activities::At {
+        target: target.clone(),
+        cluster: cratectl_flow::model::ClusterRef {
+            namespace: cluster.namespace.clone(),
+            resource: cluster.resource.clone(),
+            name: cluster.name.clone(),
+        },
+    };
+    let input = BusyIn {
+        at,
+        own_holder: String::new(),
+        own_labels: Vec::new(),
+    };
+    match ReadBusy::run(activity_env(global), input).await {
+        Ok(busy) => cratectl_core::busy::blocking(&busy, kind)
+            .into_iter()
+            .map(|b| format!("refused: {}", b.message))
+            .collect(),
+        Err(e) => {
+            tracing::debug!(error = %e.message, "CrateDB's evidence of other operations not read");
+            busy_problems(cluster, now, kind)
+        }
+    }
 }
 
 /// [`busy_problems`] as an early refusal, for a command that must read CrateDB before it can

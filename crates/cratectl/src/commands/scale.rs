@@ -146,7 +146,15 @@ pub async fn run(args: ScaleArgs, global: GlobalArgs, top: Option<OutputFormat>)
 
     let dir = state_dir(&global)?;
     let ops = open_store(&dir).await?;
-    refuse_open_operations(&ops, std::slice::from_ref(&cluster), now, OperationKind::Scale).await?;
+    refuse_open_operations(
+        &ops,
+        std::slice::from_ref(&cluster),
+        now,
+        OperationKind::Scale,
+        &scale.target,
+        &global,
+    )
+    .await?;
     ops.start(SCALE_REQUEST, &scale.request_id, &scale)
         .await
         .map_err(|e| match e {

@@ -264,7 +264,15 @@ pub async fn suspend(args: SuspendArgs, global: GlobalArgs, top: Option<OutputFo
 
     let dir = state_dir(&global)?;
     let ops = open_store(&dir).await?;
-    refuse_open_operations(&ops, std::slice::from_ref(cluster), now, OperationKind::Suspend).await?;
+    refuse_open_operations(
+        &ops,
+        std::slice::from_ref(cluster),
+        now,
+        OperationKind::Suspend,
+        &request.target,
+        &global,
+    )
+    .await?;
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::invalid(format!(
@@ -401,7 +409,15 @@ pub async fn resume(args: ResumeArgs, global: GlobalArgs, top: Option<OutputForm
 
     let dir = state_dir(&global)?;
     let ops = open_store(&dir).await?;
-    refuse_open_operations(&ops, std::slice::from_ref(cluster), now, OperationKind::Resume).await?;
+    refuse_open_operations(
+        &ops,
+        std::slice::from_ref(cluster),
+        now,
+        OperationKind::Resume,
+        &request.target,
+        &global,
+    )
+    .await?;
     ops.start(RESUME_REQUEST, &request.request_id, &request)
         .await
         .map_err(already_exists("resume"))?;
