@@ -56,9 +56,20 @@ fn suspend_request(setup: &Setup, id: &str, name: &str) -> SuspendRequest {
         clusters: vec![cluster(name)],
         options: SuspendOptions {
             gate: gate(),
+            delete_client_service: true,
             ..SuspendOptions::default()
         },
     }
+}
+
+/// The client Service `crate-<name>`, when it exists.
+async fn client_service(setup: &Setup, name: &str) -> Option<Value> {
+    use k8s_openapi::api::core::v1::Service;
+    let api: kube::Api<Service> = kube::Api::namespaced(setup.kube(), "cratedb");
+    api.get_opt(&format!("crate-{name}"))
+        .await
+        .unwrap()
+        .map(|s| serde_json::to_value(s).unwrap())
 }
 
 fn resume_request(setup: &Setup, id: &str, name: &str) -> ResumeRequest {
@@ -169,6 +180,7 @@ async fn suspend_and_resume(managed: bool, expected: Mode, tag: &str) {
     let setup = Setup::start(&format!("suspend-{tag}"), &[shape("alpha", managed)]).await;
     let settings_before = setup.sim_cluster("alpha")["settings"].clone();
     let ids_before = node_ids(&setup, "alpha").await;
+    let service_before = client_service(&setup, "alpha").await.expect("a client Service");
     assert_eq!(ids_before.len(), 8, "{ids_before:?}");
 
     let suspend = suspend_request(&setup, &format!("suspend-alpha-{tag}"), "alpha");
@@ -212,6 +224,15 @@ async fn suspend_and_resume(managed: bool, expected: Mode, tag: &str) {
         );
         let cronjob = get(&setup, "cronjobs", "batch", "CronJob", "create-snapshot-alpha").await;
         assert_eq!(cronjob["spec"]["suspend"], true);
+        // --delete-client-service: saved in the record, then deleted.
+        assert_eq!(client_service(&setup, "alpha").await, None);
+        assert_eq!(
+            c.client_service,
+            cratectl_core::suspend::report::ClientService::Deleted
+        );
+        let saved = record.client_service.as_ref().expect("the Service in the record");
+        assert_eq!(saved["spec"]["ports"], service_before["spec"]["ports"]);
+        assert!(saved["spec"].get("clusterIP").is_none(), "{saved}");
         let gc = get(&setup, "deployments", "apps", "Deployment", "grand-central-alpha").await;
         assert_eq!(gc["spec"]["replicas"], 0);
         // The record is written before the first StatefulSet change, data before masters.
@@ -274,6 +295,17 @@ async fn suspend_and_resume(managed: bool, expected: Mode, tag: &str) {
     let gc = get(&setup, "deployments", "apps", "Deployment", "grand-central-alpha").await;
     assert_eq!(gc["spec"]["replicas"], 1);
     assert_eq!(pods(&setup, "alpha").await.len(), 8, "{text}");
+    let service_after = client_service(&setup, "alpha")
+        .await
+        .expect("the client Service is back");
+    assert_eq!(
+        service_after["spec"]["ports"], service_before["spec"]["ports"],
+        "{text}"
+    );
+    assert_eq!(
+        service_after["spec"]["selector"], service_before["spec"]["selector"],
+        "{text}"
+    );
     setup.stop().await;
 }
 

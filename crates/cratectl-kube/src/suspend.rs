@@ -275,6 +275,94 @@ pub fn claim_ordinals(claims: &[String], statefulset: &str) -> Vec<u64> {
     out
 }
 
+/// The client Service of a resource (crate-operator `create.py`, `crate-<name>`).
+pub fn client_service_name(resource: &str) -> String {
+    format!("crate-{resource}")
+}
+
+/// `service` as it can be created again: its name, labels, annotations, owner references and
+/// spec, without what the API server assigns (uid, resourceVersion, the cluster IPs, node ports
+/// of a LoadBalancer's health check, status).
+pub fn sanitize_service(service: &Value) -> Value {
+    let meta = service.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    let mut kept = serde_json::Map::new();
+    for key in ["name", "namespace", "labels", "annotations", "ownerReferences"] {
+        if let Some(v) = meta.get(key) {
+            kept.insert(key.to_string(), v.clone());
+        }
+    }
+    let mut spec = service.get("spec").cloned().unwrap_or_else(|| json!({}));
+    if let Some(spec) = spec.as_object_mut() {
+        for key in ["clusterIP", "clusterIPs", "healthCheckNodePort"] {
+            spec.remove(key);
+        }
+    }
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": kept, "spec": spec})
+}
+
+/// Service `name` as it can be created again ([`sanitize_service`]), `None` when it does not
+/// exist.
+pub async fn read_service(kube: &Kube, namespace: &str, name: &str) -> Result<Option<Value>, KubeError> {
+    let api: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(kube.client.clone(), namespace);
+    let service = api
+        .get_opt(name)
+        .await
+        .map_err(|e| KubeError::api(format!("reading Service {namespace}/{name}"), &kube.context, e))?;
+    Ok(match service {
+        Some(s) => Some(sanitize_service(&serde_json::to_value(s).map_err(|e| {
+            KubeError::Unexpected {
+                what: format!("reading Service {namespace}/{name}"),
+                reason: e.to_string(),
+            }
+        })?)),
+        None => None,
+    })
+}
+
+/// Deletes Service `name`; nothing when it is gone.
+pub async fn delete_service(kube: &Kube, namespace: &str, name: &str) -> Result<(), KubeError> {
+    let api: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(kube.client.clone(), namespace);
+    match api.delete(name, &Default::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(KubeError::api(
+            format!("deleting Service {namespace}/{name}"),
+            &kube.context,
+            e,
+        )),
+    }
+}
+
+/// Creates `service` (a [`sanitize_service`] result) unless a Service of its name exists.
+/// Returns whether it created it.
+pub async fn recreate_service(kube: &Kube, namespace: &str, service: &Value) -> Result<bool, KubeError> {
+    let name = service
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let what = format!("creating Service {namespace}/{name}");
+    let api: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(kube.client.clone(), namespace);
+    if api
+        .get_opt(&name)
+        .await
+        .map_err(|e| KubeError::api(what.clone(), &kube.context, e))?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let object: k8s_openapi::api::core::v1::Service =
+        serde_json::from_value(service.clone()).map_err(|e| KubeError::Unexpected {
+            what: what.clone(),
+            reason: format!("the saved Service cannot be read: {e}"),
+        })?;
+    match api.create(&Default::default(), &object).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+        Err(e) => Err(KubeError::api(what, &kube.context, e)),
+    }
+}
+
 /// The backup-metrics Deployment of a resource (crate-operator `backup.py`).
 pub fn backup_metrics_deployment(resource: &str) -> String {
     format!("backup-metrics-{resource}")
@@ -305,6 +393,26 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         assert_eq!(claim_ordinals(&claims, "crate-data-hot-prod"), [0, 2, 10]);
+    }
+
+    #[test]
+    fn a_saved_service_keeps_what_can_be_created_again() {
+        let service = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "crate-prod", "namespace": "db", "uid": "u-1", "resourceVersion": "7",
+                         "labels": {"app": "crate"}, "managedFields": [{}]},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"],
+                     "healthCheckNodePort": 31000, "ports": [{"port": 4200}], "selector": {"app": "crate"}},
+            "status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}},
+        });
+        assert_eq!(
+            sanitize_service(&service),
+            json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "crate-prod", "namespace": "db", "labels": {"app": "crate"}},
+                "spec": {"type": "LoadBalancer", "ports": [{"port": 4200}], "selector": {"app": "crate"}},
+            })
+        );
     }
 
     #[test]

@@ -647,6 +647,11 @@ pub struct SuspendArgs {
     /// Suspend a cluster that is not GREEN.
     #[arg(long)]
     pub allow_unhealthy: bool,
+    /// Save the client Service crate-<resource> in the suspend record and delete it once the
+    /// data nodes are gone (direct mode; resume recreates it). By default it is kept: no load
+    /// balancer churn, the same address after the resume.
+    #[arg(long)]
+    pub delete_client_service: bool,
     /// Consecutive equal safe readings the stable gate needs.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub stable_polls: u32,

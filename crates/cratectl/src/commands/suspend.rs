@@ -170,6 +170,13 @@ pub async fn suspend(args: SuspendArgs, global: GlobalArgs, top: Option<OutputFo
         Ok(Planned::Nothing(message)) => return nothing_to_do(format, OperationKind::Suspend, &message),
         Ok(Planned::Run(plan)) => plan,
     };
+    if args.delete_client_service && plan.mode == Mode::Operator {
+        return Err(CliError::invalid(format!(
+            "--delete-client-service: in operator mode the CrateDB operator handles the client Service of {} \
+             itself; it is for direct mode; nothing was started",
+            cluster.qualified()
+        )));
+    }
     let request = SuspendRequest {
         request_id: request_id(OperationKind::Suspend, std::slice::from_ref(&cluster.name), now),
         target: found.at.target.clone(),
@@ -179,6 +186,7 @@ pub async fn suspend(args: SuspendArgs, global: GlobalArgs, top: Option<OutputFo
             force_direct: args.force_direct,
             hold: !args.no_hold,
             allow_unhealthy: args.allow_unhealthy,
+            delete_client_service: args.delete_client_service,
             maintenance: maintenance.map(|(spec, _)| spec),
             ignore_maintenance_windows: args.ignore_maintenance_windows,
             gate: Gate {
@@ -233,6 +241,12 @@ pub async fn suspend(args: SuspendArgs, global: GlobalArgs, top: Option<OutputFo
                 "StatefulSet(s) {} to 0 replicas at once; wait until no pod is left",
                 data.join(", ")
             ));
+            if args.delete_client_service {
+                steps.push(format!(
+                    "save the client Service crate-{} in the record and delete it",
+                    cluster.resource
+                ));
+            }
             if let Some(master) = read.facts.groups.iter().find(|g| g.is_master()) {
                 steps.push(format!(
                     "StatefulSet {} to 0 replicas; wait until no pod is left",
@@ -350,6 +364,12 @@ pub async fn resume(args: ResumeArgs, global: GlobalArgs, top: Option<OutputForm
                     "StatefulSet {} to {} replicas; wait until they are Ready",
                     master.statefulset,
                     plan.counts.master.unwrap_or(0)
+                ));
+            }
+            if facts.record.as_ref().is_some_and(|r| r.client_service.is_some()) {
+                steps.push(format!(
+                    "recreate the client Service crate-{} from the record",
+                    cluster.resource
                 ));
             }
             steps.push(format!(

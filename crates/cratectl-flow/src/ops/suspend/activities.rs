@@ -14,8 +14,8 @@ use cratectl_core::suspend::record::SuspendRecord;
 use cratectl_kube::restore::{deployment_replicas, grand_central_deployment, set_deployment_replicas};
 use cratectl_kube::scale as kscale;
 use cratectl_kube::suspend::{
-    backup_cronjobs, backup_metrics_deployment, claim_names, claim_ordinals, set_cronjob_suspended,
-    set_data_replicas, write_record,
+    backup_cronjobs, backup_metrics_deployment, claim_names, claim_ordinals, client_service_name,
+    delete_service, read_service, recreate_service, set_cronjob_suspended, set_data_replicas, write_record,
 };
 use cratectl_kube::{Cluster, discovery};
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,8 @@ pub fn register<S: ActivitySink<ActivityEnv>>(sink: S) -> S {
         .add::<AwaitPodsGone>()
         .add::<AwaitPodsReady>()
         .add::<AwaitPrimaries>()
+        .add::<DeleteClientService>()
+        .add::<RecreateClientService>()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -235,6 +237,65 @@ impl RunActivity<ActivityEnv> for SetDataReplicas {
         )
         .await
         .map_err(|e| kube_error(&e))
+    }
+}
+
+/// `--delete-client-service`: the client Service `crate-<resource>` saved in the record (the
+/// record written again, same workflow), then deleted. Answers whether a Service was deleted; a
+/// re-run after the delete finds none and leaves the record as it is.
+pub struct DeleteClientService;
+impl Activity for DeleteClientService {
+    const NAME: &'static str = "suspend_delete_client_service";
+    type In = RecordIn;
+    type Out = bool;
+}
+impl RunActivity<ActivityEnv> for DeleteClientService {
+    async fn run(env: Arc<ActivityEnv>, input: RecordIn) -> Result<bool, ActivityError> {
+        let kube = env.kube(&input.at.target).await?;
+        let ns = &input.at.cluster.namespace;
+        let name = client_service_name(&input.at.cluster.resource);
+        let Some(service) = read_service(&kube, ns, &name).await.map_err(|e| kube_error(&e))? else {
+            return Ok(false);
+        };
+        let mut record = input.record.clone();
+        record.client_service = Some(service);
+        write_record(
+            &kube,
+            ns,
+            &input.at.cluster.resource,
+            &record.to_annotation(),
+            &record.workflow_id,
+        )
+        .await
+        .map_err(|e| kube_error(&e))?;
+        delete_service(&kube, ns, &name)
+            .await
+            .map_err(|e| kube_error(&e))?;
+        Ok(true)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceIn {
+    pub at: At,
+    /// The Service as the record saved it.
+    pub service: serde_json::Value,
+}
+
+/// The client Service back from the record, unless one of its name exists. Answers whether it
+/// created it.
+pub struct RecreateClientService;
+impl Activity for RecreateClientService {
+    const NAME: &'static str = "resume_recreate_client_service";
+    type In = ServiceIn;
+    type Out = bool;
+}
+impl RunActivity<ActivityEnv> for RecreateClientService {
+    async fn run(env: Arc<ActivityEnv>, input: ServiceIn) -> Result<bool, ActivityError> {
+        let kube = env.kube(&input.at.target).await?;
+        recreate_service(&kube, &input.at.cluster.namespace, &input.service)
+            .await
+            .map_err(|e| kube_error(&e))
     }
 }
 

@@ -51,6 +51,10 @@ pub struct SuspendOptions {
     pub hold: bool,
     /// Suspend a cluster that is not GREEN.
     pub allow_unhealthy: bool,
+    /// Save the client Service in the record and delete it once the data nodes are gone
+    /// (direct mode; the resume recreates it).
+    #[serde(default)]
+    pub delete_client_service: bool,
     pub maintenance: Option<MaintenanceSpec>,
     pub ignore_maintenance_windows: bool,
     pub gate: Gate,
@@ -67,6 +71,7 @@ impl Default for SuspendOptions {
             force_direct: false,
             hold: true,
             allow_unhealthy: false,
+            delete_client_service: false,
             maintenance: None,
             ignore_maintenance_windows: false,
             gate: Gate::default(),

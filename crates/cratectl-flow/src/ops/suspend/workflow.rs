@@ -31,7 +31,8 @@ use cratectl_core::suspend::plan::{
 };
 use cratectl_core::suspend::record::{ANNOTATION, Counts, SuspendRecord, VERSION};
 use cratectl_core::suspend::report::{
-    Hold, NodeResult, ResumeClusterReport, ResumeNode, ResumeReport, SuspendClusterReport, SuspendReport,
+    ClientService, Hold, NodeResult, ResumeClusterReport, ResumeNode, ResumeReport, SuspendClusterReport,
+    SuspendReport,
 };
 
 use super::activities::*;
@@ -247,7 +248,7 @@ async fn suspend_body<C: WorkflowCtx>(
     op.publish();
     match plan.mode {
         Mode::Operator => suspend_by_operator(op, &read.facts, input).await,
-        _ => suspend_direct(op, &read.facts, input).await,
+        _ => suspend_direct(op, &read.facts, input, &record).await,
     }
 }
 
@@ -256,6 +257,7 @@ async fn suspend_direct<C: WorkflowCtx>(
     op: &mut ClusterOp<'_, C, SuspendClusterReport>,
     facts: &SuspendFacts,
     input: &SuspendClusterInput,
+    record: &SuspendRecord,
 ) -> Step<()> {
     let data: Vec<_> = facts.groups.iter().filter(|g| !g.is_master()).collect();
     for g in &data {
@@ -263,6 +265,19 @@ async fn suspend_direct<C: WorkflowCtx>(
     }
     let names: Vec<String> = data.iter().map(|g| g.statefulset.clone()).collect();
     await_pods_gone(op, &names, input.options.timeouts.stop).await?;
+    if input.options.delete_client_service {
+        op.step("delete client Service", None);
+        op.call::<DeleteClientService>(
+            &RecordIn {
+                at: op.at.clone(),
+                record: record.clone(),
+            },
+            op.retries(),
+        )
+        .await?;
+        op.report.client_service = ClientService::Deleted;
+        op.publish();
+    }
     if let Some(master) = facts.groups.iter().find(|g| g.is_master()) {
         set_statefulset(op, &master.statefulset, master.replicas, 0).await?;
         await_pods_gone(
@@ -478,6 +493,18 @@ async fn resume_body<C: WorkflowCtx>(
                     },
                 )
                 .await?;
+            }
+            if let Some(service) = facts.record.as_ref().and_then(|r| r.client_service.clone()) {
+                op.step("recreate client Service", None);
+                op.call::<RecreateClientService>(
+                    &ServiceIn {
+                        at: op.at.clone(),
+                        service,
+                    },
+                    op.retries(),
+                )
+                .await?;
+                op.report.client_service = ClientService::Recreated;
             }
             // Every data group at once: the nodes recover the cluster state together.
             for g in facts.groups.iter().filter(|g| !g.is_master()) {
