@@ -118,6 +118,38 @@ fn list_and_info_show_what_the_operator_is_doing() {
     ] {
         assert!(stderr(&out).contains(evidence), "{evidence}: {}", stderr(&out));
     }
+    // So is every other mutating command.
+    for args in [
+        vec!["scale", "beta", "hot=4"],
+        vec![
+            "restore",
+            "beta",
+            "--snapshot",
+            "s",
+            "--repository",
+            "r",
+            "--tables-all",
+        ],
+        vec!["suspend", "beta", "--yes"],
+    ] {
+        let mut args = args;
+        args.extend(["--state-dir", &state]);
+        let out = env.cratectl(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains(
+                "refused: cratedb/beta is busy: the CrateDB operator is running cluster_update.scale"
+            ),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
     let listed = json_of(&env.cratectl(&["list", "-o", "json", "--state-dir", &state]), 0);
     assert_eq!(listed, json!([]), "nothing recorded");
     // alpha is not held up by beta.
