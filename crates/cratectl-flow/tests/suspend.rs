@@ -31,7 +31,36 @@ fn shape(name: &str, managed: bool) -> ClusterShape {
     shape.backups = true;
     shape.grand_central = true;
     shape.termination_grace_period_seconds = 60;
+    shape.tables[0].rows = Some(12_345);
     shape
+}
+
+/// `SELECT count(*)` of `doc.events`, as CrateDB answers.
+async fn events(setup: &Setup, name: &str) -> i64 {
+    let env = cratectl_flow::env::ActivityEnv::new(None);
+    let (kube, found) = env.cluster(&setup.target, &cluster(name)).await.unwrap();
+    let client = env.client_avoiding(&kube, &found, None).await.unwrap();
+    let result = client
+        .sql_idempotent("SELECT count(*) FROM doc.events", &[])
+        .await
+        .unwrap();
+    result.rows[0][0].as_i64().unwrap()
+}
+
+/// The persistent volume claims of the namespace.
+async fn claims(setup: &Setup) -> Vec<String> {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    let api: kube::Api<PersistentVolumeClaim> = kube::Api::namespaced(setup.kube(), "cratedb");
+    let mut names: Vec<String> = api
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    names.sort();
+    names
 }
 
 fn cluster(name: &str) -> ClusterRef {
@@ -181,6 +210,14 @@ async fn suspend_and_resume(managed: bool, expected: Mode, tag: &str) {
     let settings_before = setup.sim_cluster("alpha")["settings"].clone();
     let ids_before = node_ids(&setup, "alpha").await;
     let service_before = client_service(&setup, "alpha").await.expect("a client Service");
+    assert_eq!(events(&setup, "alpha").await, 12_345);
+    let claims_before = claims(&setup).await;
+    assert_eq!(
+        claims_before.len(),
+        8,
+        "one data claim per node: {claims_before:?}"
+    );
+    assert!(claims_before.contains(&"data0-crate-data-cold-alpha-1".to_string()));
     assert_eq!(ids_before.len(), 8, "{ids_before:?}");
 
     let suspend = suspend_request(&setup, &format!("suspend-alpha-{tag}"), "alpha");
@@ -201,6 +238,7 @@ async fn suspend_and_resume(managed: bool, expected: Mode, tag: &str) {
         "{text}"
     );
     assert!(pods(&setup, "alpha").await.is_empty(), "no pod left: {text}");
+    assert_eq!(claims(&setup).await, claims_before, "PVCs are never touched");
     let record = annotations(&setup, "alpha").await[ANNOTATION].clone();
     let record = SuspendRecord::parse(&record, "cratedb/alpha").unwrap();
     assert_eq!(record.counts, c.replicas_before.clone().unwrap());
@@ -280,6 +318,8 @@ async fn suspend_and_resume(managed: bool, expected: Mode, tag: &str) {
         ids_before,
         "the same nodes came back"
     );
+    assert_eq!(events(&setup, "alpha").await, 12_345, "the data is intact");
+    assert_eq!(claims(&setup).await, claims_before, "the same claims");
     assert!(
         !annotations(&setup, "alpha").await.contains_key(ANNOTATION),
         "record removed: {text}"
