@@ -358,3 +358,62 @@ async fn a_cluster_is_suspended_and_resumed_directly() {
 async fn a_cluster_is_suspended_and_resumed_through_the_operator() {
     suspend_and_resume(true, Mode::Operator, "operator").await;
 }
+
+/// A suspend that fails before its first StatefulSet change (the API server refuses the
+/// CronJob patch) undoes everything it did: the hold, the record; nothing was stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_suspend_failing_before_its_first_statefulset_change_undoes_everything() {
+    let setup = Setup::start("suspend-undo", &[shape("alpha", false)]).await;
+    let settings_before = setup.sim_cluster("alpha")["settings"].clone();
+    setup.faults(&[cratesim::faults::Fault::ApiError {
+        verb: Some("PATCH".into()),
+        resource: Some("cronjobs".into()),
+        code: 409,
+        count: 1,
+    }]);
+    let suspend = suspend_request(&setup, "suspend-undo", "alpha");
+    setup
+        .restarts
+        .start(SUSPEND_REQUEST, &suspend.request_id, &suspend)
+        .await
+        .unwrap();
+    let report = finish::<SuspendClusterReport>(&setup, &suspend.request_id).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Failed, "{text}");
+    let c = &report.clusters[0];
+    assert!(!c.committed, "{text}");
+    assert!(
+        c.common
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("suspend_stop_auxiliaries"),
+        "{text}"
+    );
+    // The hold was set (and is put back), the record written (and removed).
+    let writes = kube_writes(&setup.sim_cluster("alpha"));
+    assert!(
+        writes.iter().filter(|w| w.contains("cratedbs/alpha")).count() >= 2,
+        "the record written, then removed: {writes:#?}"
+    );
+    assert!(
+        !annotations(&setup, "alpha").await.contains_key(ANNOTATION),
+        "{text}"
+    );
+    assert_eq!(
+        setup.sim_cluster("alpha")["settings"],
+        settings_before,
+        "the hold is put back: {text}"
+    );
+    assert!(
+        !writes.iter().any(|w| w.contains("statefulsets/")),
+        "no StatefulSet touched: {writes:#?}"
+    );
+    let cronjob = get(&setup, "cronjobs", "batch", "CronJob", "create-snapshot-alpha").await;
+    assert_eq!(cronjob["spec"]["suspend"], false);
+    let gc = get(&setup, "deployments", "apps", "Deployment", "grand-central-alpha").await;
+    assert_eq!(gc["spec"]["replicas"], 1);
+    assert_eq!(pods(&setup, "alpha").await.len(), 8);
+    assert_eq!(setup.lease_holder("alpha").await, None, "Lease released");
+    setup.stop().await;
+}
