@@ -219,13 +219,13 @@ pub async fn suspend(args: SuspendArgs, global: GlobalArgs, top: Option<OutputFo
                 "hold cluster.routing.allocation.enable at 'primaries' (transient and persistent)".into(),
             );
         }
-        if !read.cronjobs_running.is_empty() {
+        if direct && !read.cronjobs_running.is_empty() {
             steps.push(format!(
                 "suspend backup CronJob(s) {}",
                 read.cronjobs_running.join(", ")
             ));
         }
-        if !read.deployments_running.is_empty() {
+        if direct && !read.deployments_running.is_empty() {
             let names: Vec<&str> = read.deployments_running.keys().map(String::as_str).collect();
             steps.push(format!("scale Deployment(s) {} to 0", names.join(", ")));
         }

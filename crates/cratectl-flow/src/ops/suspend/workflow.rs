@@ -7,7 +7,8 @@
 //!   CronJobs, Deployments) → the `primaries` hold (direct mode, unless `--no-hold`) → backup
 //!   CronJobs suspended, grand-central and backup-metrics to 0 → *commit* → every data
 //!   StatefulSet to 0 at once → no data pod left → masters to 0 → no pod left. Operator mode:
-//!   one guarded patch of every data group to 0, then the operator followed and the pods.
+//!   the record, then one guarded patch of every data group to 0, then the operator followed
+//!   and the pods (the hold, the CronJob and the Deployments are the operator's).
 //!   Before the commit, every way out undoes what was done (the hold, the CronJobs and
 //!   Deployments, the record). After it, nothing is rolled back: the record says how to come
 //!   back, and `resume` reads it. The saga stays open in the record on purpose.
@@ -181,7 +182,8 @@ async fn suspend_body<C: WorkflowCtx>(
     op.phase(PHASE_SUSPEND);
 
     // The record, before the first change: what to bring back, and the settings to put back.
-    let hold = options.hold && plan.mode == Mode::Direct;
+    let direct = plan.mode == Mode::Direct;
+    let hold = options.hold && direct;
     if hold {
         op.record_settings_of(&[ALLOCATION_ENABLE]).await?;
     }
@@ -193,8 +195,18 @@ async fn suspend_body<C: WorkflowCtx>(
         saga: op.open.saga.as_ref().map(|s| s.saved.clone()).unwrap_or_default(),
         client_service: None,
         mode: plan.mode,
-        cronjobs: read.cronjobs_running.clone(),
-        deployments: read.deployments_running.clone(),
+        // The operator suspends the backup CronJob and scales its Deployments down itself (and
+        // brings them back on its own schedule after a resume): only direct mode does it.
+        cronjobs: if direct {
+            read.cronjobs_running.clone()
+        } else {
+            Vec::new()
+        },
+        deployments: if direct {
+            read.deployments_running.clone()
+        } else {
+            Default::default()
+        },
     };
     op.open.suspend_record = Some(record.clone());
     op.step("write record", None);
@@ -506,6 +518,8 @@ async fn resume_body<C: WorkflowCtx>(
                 .await?;
                 op.report.client_service = ClientService::Recreated;
             }
+            // `stop` before the data nodes: the masters are back and stay.
+            op.check_control().await?;
             // Every data group at once: the nodes recover the cluster state together.
             for g in facts.groups.iter().filter(|g| !g.is_master()) {
                 let count = plan.counts.of(&g.name).unwrap_or(g.replicas);
