@@ -60,6 +60,33 @@ struct DryRun {
 }
 
 impl DryRun {
+    /// Prints the dry run of `operation` (`plan`: mode, counts, warnings); exit 1 when it
+    /// would be refused now.
+    fn print(
+        operation: OperationKind,
+        cluster: &cratectl_kube::Cluster,
+        now: Timestamp,
+        plan: (Mode, &Counts, &[String]),
+        steps: Vec<String>,
+        format: OutputFormat,
+    ) -> CliResult {
+        let mut refused = None;
+        note_held_lease(cluster, now, &mut refused);
+        let dry = DryRun {
+            operation,
+            dry_run: true,
+            cluster: cluster.name.clone(),
+            namespace: cluster.namespace.clone(),
+            disruption: "full",
+            mode: plan.0,
+            replicas: plan.1.clone(),
+            steps,
+            warnings: plan.2.to_vec(),
+            refused,
+        };
+        print_dry_run(format, &dry.text(), &dry, dry.refused.is_some())
+    }
+
     fn text(&self) -> String {
         let mut out = format!(
             "{} {} (namespace {}), {} mode, disruption: {} (every node)\n",
@@ -259,21 +286,14 @@ pub async fn suspend(args: SuspendArgs, global: GlobalArgs, top: Option<OutputFo
                     .into(),
             );
         }
-        let mut refused = None;
-        note_held_lease(cluster, now, &mut refused);
-        let dry = DryRun {
-            operation: OperationKind::Suspend,
-            dry_run: true,
-            cluster: cluster.name.clone(),
-            namespace: cluster.namespace.clone(),
-            disruption: "full",
-            mode: plan.mode,
-            replicas: plan.counts.clone(),
+        return DryRun::print(
+            OperationKind::Suspend,
+            cluster,
+            now,
+            (plan.mode, &plan.counts, &plan.warnings),
             steps,
-            warnings: plan.warnings.clone(),
-            refused,
-        };
-        return print_dry_run(format, &dry.text(), &dry, dry.refused.is_some());
+            format,
+        );
     }
 
     let dir = state_dir(&global)?;
@@ -303,15 +323,54 @@ pub async fn suspend(args: SuspendArgs, global: GlobalArgs, top: Option<OutputFo
         );
         ask("Suspend?")?;
     }
-    ops.start(SUSPEND_REQUEST, &request.request_id, &request)
+    let run = Run {
+        ops: &ops,
+        dir: &dir,
+        global: &global,
+        format,
+        run_async: args.run_async,
+    };
+    run.start::<_, SuspendClusterReport>(SUSPEND_REQUEST, &request.request_id, &request, "suspend")
         .await
-        .map_err(already_exists("suspend"))?;
-    let id = request.request_id.clone();
-    tracing::info!(workflow_id = %id, "suspend recorded");
-    if args.run_async {
-        return print_started(format, &ops, &id, &dir, "suspend").await;
+}
+
+/// Where and how a recorded operation runs.
+struct Run<'a> {
+    ops: &'a crate::commands::workflows::Ops,
+    dir: &'a std::path::Path,
+    global: &'a GlobalArgs,
+    format: OutputFormat,
+    run_async: bool,
+}
+
+impl Run<'_> {
+    /// Records the operation, then returns (`--async`) or runs it here with progress.
+    async fn start<I: Serialize, R: Steps + serde::de::DeserializeOwned>(
+        &self,
+        workflow: &str,
+        id: &str,
+        input: &I,
+        noun: &'static str,
+    ) -> CliResult {
+        self.ops
+            .start(workflow, id, input)
+            .await
+            .map_err(already_exists(noun))?;
+        tracing::info!(workflow_id = %id, "{noun} recorded");
+        if self.run_async {
+            return print_started(self.format, self.ops, id, self.dir, noun).await;
+        }
+        foreground::<R>(
+            self.ops,
+            id,
+            self.global,
+            self.format,
+            RunMode::User,
+            self.dir,
+            noun,
+        )
+        .await
     }
-    foreground::<SuspendClusterReport>(&ops, &id, &global, format, RunMode::User, &dir, "suspend").await
 }
 
 /// `cratectl resume`.
@@ -410,21 +469,14 @@ pub async fn resume(args: ResumeArgs, global: GlobalArgs, top: Option<OutputForm
             }
             steps.push(format!("remove the suspend record ({ANNOTATION})"));
         }
-        let mut refused = None;
-        note_held_lease(cluster, now, &mut refused);
-        let dry = DryRun {
-            operation: OperationKind::Resume,
-            dry_run: true,
-            cluster: cluster.name.clone(),
-            namespace: cluster.namespace.clone(),
-            disruption: "full",
-            mode: plan.mode,
-            replicas: plan.counts.clone(),
+        return DryRun::print(
+            OperationKind::Resume,
+            cluster,
+            now,
+            (plan.mode, &plan.counts, &plan.warnings),
             steps,
-            warnings: plan.warnings.clone(),
-            refused,
-        };
-        return print_dry_run(format, &dry.text(), &dry, dry.refused.is_some());
+            format,
+        );
     }
 
     let dir = state_dir(&global)?;
@@ -438,15 +490,15 @@ pub async fn resume(args: ResumeArgs, global: GlobalArgs, top: Option<OutputForm
         &global,
     )
     .await?;
-    ops.start(RESUME_REQUEST, &request.request_id, &request)
+    let run = Run {
+        ops: &ops,
+        dir: &dir,
+        global: &global,
+        format,
+        run_async: args.run_async,
+    };
+    run.start::<_, ResumeClusterReport>(RESUME_REQUEST, &request.request_id, &request, "resume")
         .await
-        .map_err(already_exists("resume"))?;
-    let id = request.request_id.clone();
-    tracing::info!(workflow_id = %id, "resume recorded");
-    if args.run_async {
-        return print_started(format, &ops, &id, &dir, "resume").await;
-    }
-    foreground::<ResumeClusterReport>(&ops, &id, &global, format, RunMode::User, &dir, "resume").await
 }
 
 /// A suspend's progress: one step, the cluster stopped.
