@@ -29,6 +29,7 @@
 pub mod busy;
 pub mod doctor;
 pub mod health;
+pub mod jwt;
 pub mod maintenance;
 pub mod op;
 pub mod prestop;
