@@ -13,7 +13,7 @@ use cratectl_kube::{Cluster, Kube, KubeTarget, discover};
 use tokio::sync::Mutex;
 
 use crate::engine::ActivityError;
-use crate::model::{ClusterRef, TargetSpec};
+use crate::model::{AuthSpec, ClusterRef, NEEDS_TOKEN_COMMAND, TargetSpec};
 
 /// A Kubernetes failure as an activity's: retryable when the API server may answer better later.
 pub fn kube_error(e: &cratectl_kube::KubeError) -> ActivityError {
@@ -101,7 +101,13 @@ impl ActivityEnv {
     }
 
     /// The Kubernetes client for `target`, connected once.
+    ///
+    /// Every activity comes here first, so this is where a worker without a token command
+    /// refuses an operation that was started with one (permanently: no retry brings it one).
     pub async fn kube(&self, target: &TargetSpec) -> Result<Kube, ActivityError> {
+        if !self.can_run(target) {
+            return Err(ActivityError::permanent(NEEDS_TOKEN_COMMAND));
+        }
         let mut kubes = self.kubes.lock().await;
         if let Some(kube) = kubes.get(target) {
             return Ok(kube.clone());
@@ -137,6 +143,16 @@ impl ActivityEnv {
                 ))
             })?;
         Ok((kube, found))
+    }
+
+    /// Whether this worker has what an operation recorded with `target` needs.
+    pub fn can_run(&self, target: &TargetSpec) -> bool {
+        match target.auth {
+            None => true,
+            Some(AuthSpec::TokenCommand) => {
+                matches!(self.credentials, Some(Credentials::TokenCommand(_)))
+            }
+        }
     }
 
     /// The credentials for `cluster`: the worker's own, else `system` with the Secret's password.

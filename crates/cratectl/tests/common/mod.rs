@@ -85,6 +85,7 @@ impl Env {
             "CRATEDB_USERNAME",
             "CRATEDB_PASSWORD",
             "CRATEDB_TOKEN",
+            "CRATEDB_TOKEN_COMMAND",
         ] {
             command.env_remove(var);
         }
@@ -118,6 +119,7 @@ impl Env {
             "CRATEDB_USERNAME",
             "CRATEDB_PASSWORD",
             "CRATEDB_TOKEN",
+            "CRATEDB_TOKEN_COMMAND",
             "CRATECTL_STATE_DIR",
         ] {
             command.env_remove(var);
