@@ -59,6 +59,9 @@ pub struct ClusterShape {
     /// `user-gc-<name>` and the CrateDB user `gc_admin` with that Secret's password
     /// (`cratesim-gc-<name>`), as crate-operator's `grand_central.py` creates them.
     pub grand_central: bool,
+    /// CrateDB settings for the command line (crate-operator's `spec.cluster.settings`), each
+    /// appended as `-C<key>=<value>`, e.g. `auth.host_based.jwt.iss` (see [`crate::jwt`]).
+    pub settings: Vec<(String, String)>,
 }
 
 /// The preStop command the operator writes when dc_util is enabled.
@@ -117,6 +120,7 @@ impl ClusterShape {
             host_based_auth: true,
             operator: true,
             grand_central: false,
+            settings: Vec::new(),
         }
     }
 
@@ -539,6 +543,7 @@ fn crate_command(shape: &ClusterShape, of: &CommandFor<'_>) -> Vec<String> {
         format!("-Cnode.data={}", of.data),
         format!("-Cnode.attr.node_name={}", of.group),
     ]);
+    command.extend(shape.settings.iter().map(|(k, v)| format!("-C{k}={v}")));
     command
 }
 
@@ -613,7 +618,8 @@ pub fn database(shape: &ClusterShape) -> CrateCluster {
         model.add_user("gc_admin", Some(gc_admin_password(&shape.name)));
     }
     // Every node runs with the gateway settings of the command line it was created with.
-    let flags = gateway_flags(&shape.version, gateway_total(shape));
+    let mut flags = gateway_flags(&shape.version, gateway_total(shape)).to_vec();
+    flags.extend(shape.settings.iter().map(|(k, v)| format!("-C{k}={v}")));
     let gateway = GatewaySettings::from_command_line(flags.iter().map(String::as_str));
     for name in model.member_names() {
         model.set_node_gateway(&name, gateway.clone());

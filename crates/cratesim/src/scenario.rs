@@ -211,6 +211,7 @@ impl ClusterDef {
             host_based_auth: self.host_based_auth,
             operator: self.operator,
             grand_central: self.grand_central,
+            settings: Vec::new(),
         }
     }
 }
