@@ -22,8 +22,13 @@ pub fn kube_error(e: &cratectl_kube::KubeError) -> ActivityError {
 
 /// A CrateDB failure as an activity's: retryable when CrateDB may answer better later (a lost
 /// connection, a 503), permanent for a refusal (a missing privilege, an unknown table).
+///
+/// A token command that failed or timed out is retryable here (not in the client, which would
+/// run it again at once): an identity provider's hiccup should not end an operation, and the
+/// step's budget bounds the tries. A token CrateDB refused is not.
 pub fn cratedb_error(e: &cratectl_cratedb::Error) -> ActivityError {
-    ActivityError::transient_if(e.is_transient(), e.to_string())
+    let token_command_failed = matches!(e, cratectl_cratedb::Error::Token { .. });
+    ActivityError::transient_if(e.is_transient() || token_command_failed, e.to_string())
 }
 
 /// The worker's environment.
