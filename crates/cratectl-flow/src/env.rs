@@ -356,6 +356,39 @@ mod tests {
 
     use super::next_tick;
 
+    #[tokio::test]
+    async fn an_operation_started_with_a_token_command_needs_one() {
+        use cratectl_cratedb::{Credentials, Secret, TokenSource};
+
+        use super::ActivityEnv;
+        use crate::model::{AuthSpec, NEEDS_TOKEN_COMMAND, TargetSpec};
+
+        // Records written before `auth` existed still load, and mean "no token command".
+        let old: TargetSpec = serde_json::from_str(r#"{"kubeconfig": null, "context": "c"}"#).unwrap();
+        assert_eq!(old.auth, None);
+        let target = TargetSpec {
+            auth: Some(AuthSpec::TokenCommand),
+            ..old.clone()
+        };
+        assert_eq!(
+            serde_json::to_value(&target).unwrap()["auth"],
+            "token_command",
+            "only that a token command is used"
+        );
+        assert!(!serde_json::to_string(&old).unwrap().contains("auth"));
+
+        let static_token = ActivityEnv::new(Some(Credentials::Bearer(Secret::new("a.b.c"))));
+        assert!(static_token.can_run(&old));
+        assert!(!static_token.can_run(&target));
+        let error = static_token.kube(&target).await.unwrap_err();
+        assert_eq!(error.message, NEEDS_TOKEN_COMMAND);
+        let command = ActivityEnv::new(Some(Credentials::TokenCommand(TokenSource::new(
+            "true",
+            jiff::SignedDuration::from_mins(5),
+        ))));
+        assert!(command.can_run(&target));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn polls_start_at_least_an_interval_apart_even_after_an_overrun() {
         let interval = Duration::from_millis(100);
