@@ -31,6 +31,7 @@
 pub mod busy;
 pub mod doctor;
 pub mod health;
+pub mod jwt;
 pub mod maintenance;
 pub mod op;
 pub mod prestop;

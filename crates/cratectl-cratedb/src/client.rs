@@ -230,8 +230,8 @@ impl Client {
         };
         let via = self.via();
         let raw: RawResult = self
-            .call(&call, |response| {
-                parse_json(&via, &loggable, response, &call.scrub)
+            .call(&call, |response, scrub| {
+                parse_json(&via, &loggable, response, scrub)
             })
             .await?;
         Ok(SqlResult {
@@ -271,8 +271,8 @@ impl Client {
         };
         let via = self.via();
         let raw: RawBulk = self
-            .call(&call, |response| {
-                parse_json(&via, &loggable, response, &call.scrub)
+            .call(&call, |response, scrub| {
+                parse_json(&via, &loggable, response, scrub)
             })
             .await?;
         Ok(BulkResult {
@@ -304,7 +304,7 @@ impl Client {
             scrub: Scrubber::new(self.credentials.secrets()),
         };
         let via = self.via();
-        self.call(&call, |response| {
+        self.call(&call, |response, scrub| {
             let status = response.status().as_u16();
             match serde_json::from_slice::<RawRoot>(response.body()) {
                 Ok(raw) if response.status().is_success() || status == 503 => Ok(RootInfo {
@@ -314,15 +314,13 @@ impl Client {
                     cluster_name: raw.cluster_name,
                     version: raw.version.number,
                 }),
-                _ if !response.status().is_success() => {
-                    Err(from_failed_response(&via, "", response, &call.scrub))
-                }
+                _ if !response.status().is_success() => Err(from_failed_response(&via, "", response, scrub)),
                 Err(e) => Err(Error::protocol(
                     &via,
                     format!(
                         "GET / answered {status} with a body that is not CrateDB's ({}): {}",
-                        call.scrub.apply(&e.to_string()),
-                        call.scrub.snippet(response.body())
+                        scrub.apply(&e.to_string()),
+                        scrub.snippet(response.body())
                     ),
                 )),
                 Ok(_) => Err(Error::protocol(&via, format!("GET / answered {status}"))),
@@ -331,7 +329,8 @@ impl Client {
         .await
     }
 
-    fn request(&self, call: &Call<'_>) -> Result<http::Request<Vec<u8>>, Error> {
+    /// The request for `call` with `credentials` (already resolved: no token command).
+    fn request(&self, call: &Call<'_>, credentials: &Credentials) -> Result<http::Request<Vec<u8>>, Error> {
         let mut builder = http::Request::builder()
             .method(call.method.clone())
             .uri(call.path)
@@ -339,7 +338,7 @@ impl Client {
         if call.body.is_some() {
             builder = builder.header(CONTENT_TYPE, "application/json");
         }
-        let authorization = self.credentials.authorization().map_err(|e| Error::Unreachable {
+        let authorization = credentials.authorization().map_err(|e| Error::Unreachable {
             via: self.via(),
             reason: format!("cannot build the request: {e}"),
             cause: UnreachableKind::InvalidRequest,
@@ -361,26 +360,60 @@ impl Client {
     }
 
     /// Sends `call` until it succeeds, fails for good, or runs out of attempts.
+    ///
+    /// A JWT refused by CrateDB (401 `jwt authentication failed…`) is the one failure this
+    /// loop answers itself: with a token command, the command runs again and the request is
+    /// sent once more (not counted as an attempt: it was refused before anything ran); a second
+    /// refusal, or a refused static token, is [`Error::TokenRefused`].
     async fn call<T>(
         &self,
         call: &Call<'_>,
-        parse: impl Fn(&http::Response<Vec<u8>>) -> Result<T, Error>,
+        parse: impl Fn(&http::Response<Vec<u8>>, &Scrubber) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let via = self.via();
         let mut attempt = 1;
+        let mut refreshed = false;
         loop {
-            let request = self.request(call)?;
+            let credentials = self.credentials.resolve().await.map_err(|e| Error::Token {
+                via: via.clone(),
+                detail: e.to_string(),
+            })?;
+            // The token in use now, too (a token command's may be newer than `call.scrub`).
+            let scrub = call.scrub.with(credentials.secrets());
+            let request = self.request(call, &credentials)?;
             let started = Instant::now();
             tracing::debug!(%via, stmt = call.what, args = call.args, attempt, "sending");
             let outcome = match self.transport.send(request).await {
-                Err(e) => Err(Error::unreachable(&via, &e, &call.scrub)),
-                Ok(response) => parse(&response),
+                Err(e) => Err(Error::unreachable(&via, &e, &scrub)),
+                Ok(response) => parse(&response, &scrub),
             };
             let elapsed_ms = started.elapsed().as_millis() as u64;
             match outcome {
                 Ok(value) => {
                     tracing::debug!(%via, stmt = call.what, attempt, elapsed_ms, "done");
                     return Ok(value);
+                }
+                Err(Error::Unauthorized { via, message }) if credentials.is_token() => {
+                    let jwt_refused = message.starts_with("jwt authentication failed");
+                    match (&self.credentials, &credentials) {
+                        (Credentials::TokenCommand(source), Credentials::Bearer(sent))
+                            if jwt_refused && !refreshed =>
+                        {
+                            tracing::info!(%via, stmt = call.what, attempt, "CrateDB refused the token; running the token command again");
+                            source
+                                .refresh_after_rejection(sent)
+                                .await
+                                .map_err(|e| Error::Token {
+                                    via: via.clone(),
+                                    detail: e.to_string(),
+                                })?;
+                            refreshed = true;
+                        }
+                        _ => {
+                            tracing::debug!(%via, stmt = call.what, attempt, elapsed_ms, "token refused");
+                            return Err(Error::TokenRefused { via, reason: message });
+                        }
+                    }
                 }
                 Err(error) if self.retry.should_retry(&error, call.idempotency, attempt) => {
                     let delay = self.retry.backoff(attempt);
@@ -694,6 +727,129 @@ mod tests {
         assert_eq!(transport.calls.load(Ordering::SeqCst), 1);
         c.sql_idempotent("SELECT 1", &[]).await.unwrap_err();
         assert_eq!(transport.calls.load(Ordering::SeqCst), 1 + 5);
+    }
+
+    /// A token command printing `tok-1`, `tok-2`, … (JWT-shaped, no expiry) one per run.
+    fn counting_token_source(name: &str) -> (crate::token::TokenSource, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("cratectl-client-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let count = dir.join("count");
+        let command = format!(
+            "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; echo e30.e30.tok-$n",
+            c = count.display()
+        );
+        (
+            crate::token::TokenSource::new(command, jiff::SignedDuration::from_mins(5)),
+            dir,
+        )
+    }
+
+    fn bearer(r: &http::Request<Vec<u8>>) -> String {
+        r.headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_from_a_command_is_refreshed_once_and_the_request_sent_again() {
+        let (source, dir) = counting_token_source("refresh");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        // CrateDB accepts tok-2 only.
+        let transport = Scripted::new(move |_, r| {
+            let header = bearer(r);
+            record.lock().unwrap().push(header.clone());
+            if header == "Bearer e30.e30.tok-2" {
+                Ok(ok_result())
+            } else {
+                Ok(response(
+                    401,
+                    "jwt authentication failed for user ops. Reason: The Token has expired on 2026-01-01T00:00:00Z.\n",
+                ))
+            }
+        });
+        let c = Client::new(
+            transport,
+            Credentials::TokenCommand(source.clone()),
+            RetryPolicy::none(),
+        );
+        c.sql("DELETE FROM doc.t", &[]).await.unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["Bearer e30.e30.tok-1", "Bearer e30.e30.tok-2"],
+            "the write was sent again after the refusal (it did not run)"
+        );
+        assert_eq!(source.runs(), 2);
+        // Cached: no run for the next request.
+        c.sql("SELECT 1", &[]).await.unwrap();
+        assert_eq!(source.runs(), 2);
+
+        // Refused twice: the second refusal is the error, with CrateDB's reason, no token.
+        let (source, _) = counting_token_source("refresh-twice");
+        let transport =
+            Scripted::new(|_, _| Ok(response(401, "jwt authentication failed for user \"ops\"\n")));
+        let c = Client::new(
+            transport.clone(),
+            Credentials::TokenCommand(source.clone()),
+            RetryPolicy::default(),
+        );
+        let error = c.sql("SELECT 1", &[]).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "CrateDB refused the token: jwt authentication failed for user \"ops\""
+        );
+        assert_eq!(error.kind(), ErrorKind::Unauthorized);
+        assert_eq!(transport.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(source.runs(), 2);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_refused_static_token_is_not_retried() {
+        let transport = Scripted::new(|_, r| {
+            // A hostile server echoing the header.
+            Ok(response(
+                401,
+                format!("jwt authentication failed for user x {}", bearer(r)),
+            ))
+        });
+        let c = Client::new(
+            transport.clone(),
+            Credentials::Bearer(Secret::new("e30.e30.static-s3cret")),
+            RetryPolicy::default(),
+        );
+        let error = c.sql("SELECT 1", &[]).await.unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("CrateDB refused the token: jwt authentication failed"),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("static-s3cret"), "{error}");
+        assert_eq!(transport.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failing_token_command_sends_nothing() {
+        let transport = Scripted::new(|_, _| Ok(ok_result()));
+        let source = crate::token::TokenSource::new(
+            "echo e30.e30.printed-s3cret; echo 'no session' >&2; exit 4",
+            jiff::SignedDuration::from_mins(5),
+        );
+        let c = Client::new(
+            transport.clone(),
+            Credentials::TokenCommand(source),
+            RetryPolicy::default(),
+        );
+        let error = c.root().await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the token command (--token-command) failed (exit status 4): no session"
+        );
+        assert_eq!(transport.calls.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

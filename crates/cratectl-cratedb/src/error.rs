@@ -28,6 +28,15 @@ pub enum Error {
     /// answer JSON here), e.g. `password authentication failed for user "system"`.
     #[error("CrateDB at {via} refused the credentials (HTTP 401): {message}")]
     Unauthorized { via: String, message: String },
+    /// CrateDB refused a JWT (HTTP 401): a static one, or one from a token command that was
+    /// refreshed once and refused again. `reason` is CrateDB's text (`jwt authentication failed
+    /// for user bob. Reason: The Token has expired on …`).
+    #[error("CrateDB refused the token: {reason}")]
+    TokenRefused { via: String, reason: String },
+    /// No token could be had from the token command: it failed, timed out, or printed
+    /// something that is not a usable token. The request was not sent.
+    #[error("{detail}")]
+    Token { via: String, detail: String },
     /// CrateDB could not be reached, or is shutting down: connection refused, DNS, timeout,
     /// TLS, a broken connection, the Kubernetes pod proxy's 503 for a pod whose container is
     /// not running, a gateway's 502/503/504.
@@ -221,7 +230,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Sql { code, .. } => ErrorKind::Sql(SqlErrorKind::from_code(*code)),
-            Error::Unauthorized { .. } => ErrorKind::Unauthorized,
+            Error::Unauthorized { .. } | Error::TokenRefused { .. } | Error::Token { .. } => {
+                ErrorKind::Unauthorized
+            }
             Error::Unreachable { cause, .. } => ErrorKind::Unreachable(*cause),
             Error::Protocol { .. } => ErrorKind::Protocol,
         }
@@ -248,6 +259,8 @@ impl Error {
         match self {
             Error::Sql { via, .. }
             | Error::Unauthorized { via, .. }
+            | Error::TokenRefused { via, .. }
+            | Error::Token { via, .. }
             | Error::Unreachable { via, .. }
             | Error::Protocol { via, .. } => via,
         }
@@ -269,7 +282,7 @@ impl Error {
             Error::Sql { code, .. } => !refused_before_running(*code),
             Error::Unreachable { cause, .. } => cause.may_have_executed(),
             // Authentication happens before any statement runs.
-            Error::Unauthorized { .. } => false,
+            Error::Unauthorized { .. } | Error::TokenRefused { .. } | Error::Token { .. } => false,
             Error::Protocol { .. } => true,
         }
     }

@@ -38,6 +38,7 @@ mod redact;
 pub mod restore;
 pub mod retry;
 mod secret;
+pub mod token;
 mod transport;
 
 pub use client::{BulkItem, BulkItemError, BulkResult, Client, RootInfo, SqlResult};
@@ -45,6 +46,7 @@ pub use error::{Error, ErrorKind, SqlErrorKind, UnreachableKind};
 pub use reads::{HealthReading, statements};
 pub use retry::{Idempotency, RetryPolicy};
 pub use secret::{Credentials, Secret};
+pub use token::{TokenError, TokenSource};
 pub use transport::{
     BoxFuture, ConfigError, DirectOptions, DirectTransport, HttpSend, RequestTimeout, TransportError,
     TransportErrorKind, error_chain,

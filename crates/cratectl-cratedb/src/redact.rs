@@ -128,6 +128,13 @@ impl Scrubber {
         Scrubber::new(secrets)
     }
 
+    /// These secrets and `more`.
+    pub(crate) fn with(&self, more: Vec<String>) -> Scrubber {
+        let mut secrets = self.secrets.clone();
+        secrets.extend(more);
+        Scrubber::new(secrets)
+    }
+
     pub(crate) fn apply(&self, text: &str) -> String {
         let mut out = text.to_string();
         for secret in &self.secrets {

@@ -9,6 +9,8 @@ use std::fmt;
 use base64::Engine;
 use http::HeaderValue;
 
+use crate::token::{TokenError, TokenSource};
+
 /// A password or token. Prints as `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -65,6 +67,9 @@ pub enum Credentials {
     Basic { user: String, password: Secret },
     /// A JWT (`Authorization: Bearer …`), HTTP only.
     Bearer(Secret),
+    /// A JWT from a token command, refreshed before it expires and once after CrateDB refused
+    /// it (see [`crate::token`]); sent as `Bearer`.
+    TokenCommand(TokenSource),
 }
 
 impl Credentials {
@@ -77,6 +82,21 @@ impl Credentials {
             }
             Credentials::Basic { user, .. } => format!("user {user:?} with a password"),
             Credentials::Bearer(_) => "a bearer token".to_string(),
+            Credentials::TokenCommand(_) => "a bearer token from a token command".to_string(),
+        }
+    }
+
+    /// Whether these are a JWT (given, or from a token command).
+    pub fn is_token(&self) -> bool {
+        matches!(self, Credentials::Bearer(_) | Credentials::TokenCommand(_))
+    }
+
+    /// The credentials to send now: a token command's current token (run the command if none
+    /// is cached or it is due) as `Bearer`, anything else as it is.
+    pub(crate) async fn resolve(&self) -> Result<Credentials, TokenError> {
+        match self {
+            Credentials::TokenCommand(source) => Ok(Credentials::Bearer(source.token().await?)),
+            other => Ok(other.clone()),
         }
     }
 
@@ -92,6 +112,8 @@ impl Credentials {
                 format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
             }
             Credentials::Bearer(token) => format!("Bearer {}", token.expose()),
+            // `resolve` first: a token command has no header of its own.
+            Credentials::TokenCommand(_) => return Err(InvalidCredentials),
         };
         // The error of `from_str` says nothing about the value; ours says even less.
         let mut value = HeaderValue::from_str(&text).map_err(|_| InvalidCredentials)?;
@@ -111,6 +133,7 @@ impl Credentials {
                 secrets
             }
             Credentials::Bearer(token) => vec![token.expose().to_string()],
+            Credentials::TokenCommand(source) => source.secrets(),
         }
         .into_iter()
         .filter(|s| !s.is_empty())

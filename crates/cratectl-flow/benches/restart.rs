@@ -73,6 +73,7 @@ async fn run(
         target: TargetSpec {
             kubeconfig: Some(path),
             context: None,
+            auth: None,
         },
         clusters: shapes
             .iter()

@@ -116,6 +116,7 @@ async fn bench() {
     let target = TargetSpec {
         kubeconfig: Some(path),
         context: None,
+        auth: None,
     };
     let env = ActivityEnv::new(None);
     for cluster in ["src", "bench"] {

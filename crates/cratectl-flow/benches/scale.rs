@@ -145,6 +145,7 @@ async fn bench() {
         target: TargetSpec {
             kubeconfig: Some(path),
             context: None,
+            auth: None,
         },
         clusters: vec![ClusterRef {
             namespace: "cratedb".into(),

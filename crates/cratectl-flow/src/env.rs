@@ -13,7 +13,7 @@ use cratectl_kube::{Cluster, Kube, KubeTarget, discover};
 use tokio::sync::Mutex;
 
 use crate::engine::ActivityError;
-use crate::model::{ClusterRef, TargetSpec};
+use crate::model::{AuthSpec, ClusterRef, NEEDS_TOKEN_COMMAND, TargetSpec};
 
 /// A Kubernetes failure as an activity's: retryable when the API server may answer better later.
 pub fn kube_error(e: &cratectl_kube::KubeError) -> ActivityError {
@@ -22,8 +22,13 @@ pub fn kube_error(e: &cratectl_kube::KubeError) -> ActivityError {
 
 /// A CrateDB failure as an activity's: retryable when CrateDB may answer better later (a lost
 /// connection, a 503), permanent for a refusal (a missing privilege, an unknown table).
+///
+/// A token command that failed or timed out is retryable here (not in the client, which would
+/// run it again at once): an identity provider's hiccup should not end an operation, and the
+/// step's budget bounds the tries. A token CrateDB refused is not.
 pub fn cratedb_error(e: &cratectl_cratedb::Error) -> ActivityError {
-    ActivityError::transient_if(e.is_transient(), e.to_string())
+    let token_command_failed = matches!(e, cratectl_cratedb::Error::Token { .. });
+    ActivityError::transient_if(e.is_transient() || token_command_failed, e.to_string())
 }
 
 /// The worker's environment.
@@ -101,7 +106,13 @@ impl ActivityEnv {
     }
 
     /// The Kubernetes client for `target`, connected once.
+    ///
+    /// Every activity comes here first, so this is where a worker without a token command
+    /// refuses an operation that was started with one (permanently: no retry brings it one).
     pub async fn kube(&self, target: &TargetSpec) -> Result<Kube, ActivityError> {
+        if !self.can_run(target) {
+            return Err(ActivityError::permanent(NEEDS_TOKEN_COMMAND));
+        }
         let mut kubes = self.kubes.lock().await;
         if let Some(kube) = kubes.get(target) {
             return Ok(kube.clone());
@@ -137,6 +148,16 @@ impl ActivityEnv {
                 ))
             })?;
         Ok((kube, found))
+    }
+
+    /// Whether this worker has what an operation recorded with `target` needs.
+    pub fn can_run(&self, target: &TargetSpec) -> bool {
+        match target.auth {
+            None => true,
+            Some(AuthSpec::TokenCommand) => {
+                matches!(self.credentials, Some(Credentials::TokenCommand(_)))
+            }
+        }
     }
 
     /// The credentials for `cluster`: the worker's own, else `system` with the Secret's password.
@@ -334,6 +355,39 @@ mod tests {
     use tokio::time::Instant;
 
     use super::next_tick;
+
+    #[tokio::test]
+    async fn an_operation_started_with_a_token_command_needs_one() {
+        use cratectl_cratedb::{Credentials, Secret, TokenSource};
+
+        use super::ActivityEnv;
+        use crate::model::{AuthSpec, NEEDS_TOKEN_COMMAND, TargetSpec};
+
+        // Records written before `auth` existed still load, and mean "no token command".
+        let old: TargetSpec = serde_json::from_str(r#"{"kubeconfig": null, "context": "c"}"#).unwrap();
+        assert_eq!(old.auth, None);
+        let target = TargetSpec {
+            auth: Some(AuthSpec::TokenCommand),
+            ..old.clone()
+        };
+        assert_eq!(
+            serde_json::to_value(&target).unwrap()["auth"],
+            "token_command",
+            "only that a token command is used"
+        );
+        assert!(!serde_json::to_string(&old).unwrap().contains("auth"));
+
+        let static_token = ActivityEnv::new(Some(Credentials::Bearer(Secret::new("a.b.c"))));
+        assert!(static_token.can_run(&old));
+        assert!(!static_token.can_run(&target));
+        let error = static_token.kube(&target).await.unwrap_err();
+        assert_eq!(error.message, NEEDS_TOKEN_COMMAND);
+        let command = ActivityEnv::new(Some(Credentials::TokenCommand(TokenSource::new(
+            "true",
+            jiff::SignedDuration::from_mins(5),
+        ))));
+        assert!(command.can_run(&target));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn polls_start_at_least_an_interval_apart_even_after_an_overrun() {

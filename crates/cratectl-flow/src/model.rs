@@ -31,7 +31,24 @@ pub enum Control {
 pub struct TargetSpec {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
+    /// How the CLI authenticated to CrateDB, when the worker must do the same: only that it
+    /// used a token command, never the command or a credential. Absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSpec>,
 }
+
+/// What a worker needs to run an operation's CrateDB requests (see [`TargetSpec::auth`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthSpec {
+    /// Started with `--token-command`: a static token may expire before the operation ends,
+    /// so the worker needs a token command too.
+    TokenCommand,
+}
+
+/// Why a worker without a token command refuses an operation started with one.
+pub const NEEDS_TOKEN_COMMAND: &str = "this operation was started with --token-command: give the \
+     worker --token-command (or CRATEDB_TOKEN_COMMAND) too";
 
 /// A cluster as the CLI resolved it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -343,6 +343,26 @@ impl<E: Engine> Operations<E> {
     }
 
     /// Operations that are not finished, with their clusters (one operation per cluster).
+    /// The unfinished operations that `env` cannot run (started with a token command, and the
+    /// worker has none).
+    pub async fn open_needing_more(&self, env: &ActivityEnv) -> Result<Vec<String>, EngineError> {
+        let mut out = Vec::new();
+        for status in self.client.list().await? {
+            if status.state.is_terminal() {
+                continue;
+            }
+            if let Some(request) = status
+                .input
+                .as_deref()
+                .and_then(|i| serde_json::from_str::<RequestHead>(i).ok())
+                && !env.can_run(&request.target)
+            {
+                out.push(status.id.clone());
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn open_operations(&self) -> Result<Vec<(String, ClusterRef)>, EngineError> {
         let mut out = Vec::new();
         for status in self.client.list().await? {

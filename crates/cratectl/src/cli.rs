@@ -72,7 +72,9 @@ pub struct GlobalArgs {
         value_name = "PASSWORD"
     )]
     pub password: Option<String>,
-    /// A JWT bearer token for CrateDB instead of a password.
+    /// A JWT bearer token for CrateDB instead of a password. Refused if it is not a JWT or has
+    /// expired; restart, scale, restore and worker refuse one that expires at all (a workflow
+    /// can outlive it): give --token-command instead.
     #[arg(
         long,
         global = true,
@@ -82,6 +84,27 @@ pub struct GlobalArgs {
         conflicts_with = "password"
     )]
     pub token: Option<String>,
+    /// A shell command that prints a JWT for CrateDB (the token alone, or JSON {"token": …,
+    /// "expiry": RFC 3339}), run with /bin/sh -c when a token is needed, again before the
+    /// token expires, and once when CrateDB refuses it. The token is kept in memory only.
+    #[arg(
+        long,
+        global = true,
+        env = "CRATEDB_TOKEN_COMMAND",
+        hide_env_values = true,
+        value_name = "CMD",
+        conflicts_with_all = ["token", "password"]
+    )]
+    pub token_command: Option<String>,
+    /// How long before the token's expiry (its `exp`) --token-command runs again.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        default_value = "5m",
+        value_parser = parse_duration
+    )]
+    pub token_refresh_before: SignedDuration,
 }
 
 /// `--log-level`.

@@ -11,13 +11,17 @@
 //! closest names); a cluster or API server that cannot be reached is a failure (1) naming what
 //! was tried and why. No message carries a credential.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use cratectl_core::jwt;
 use cratectl_core::topology::closest_names;
-use cratectl_cratedb::{Client, Credentials, DirectOptions, DirectTransport, RetryPolicy, Secret};
+use cratectl_cratedb::{
+    Client, Credentials, DirectOptions, DirectTransport, RetryPolicy, Secret, TokenSource,
+};
 use cratectl_kube::discovery::{Cluster, Discovery, PodInfo, discover};
 use cratectl_kube::secrets::system_password;
 use cratectl_kube::{Kube, KubeError, KubeTarget};
+use jiff::Timestamp;
 
 use crate::cli::GlobalArgs;
 use crate::exit::{CliError, CliResult};
@@ -107,6 +111,9 @@ pub async fn find(global: &GlobalArgs, name: &str) -> CliResult<(Kube, Discovery
 
 /// Credentials given on the command line or in the environment, if any.
 pub fn explicit_credentials(global: &GlobalArgs) -> Option<Credentials> {
+    if let Some(source) = token_source(global) {
+        return Some(Credentials::TokenCommand(source));
+    }
     if let Some(token) = &global.token {
         return Some(Credentials::Bearer(Secret::new(token.clone())));
     }
@@ -119,6 +126,44 @@ pub fn explicit_credentials(global: &GlobalArgs) -> Option<Credentials> {
     None
 }
 
+/// The process's one token source for `--token-command`: every client shares its token and
+/// its refresh guard.
+pub fn token_source(global: &GlobalArgs) -> Option<TokenSource> {
+    static SOURCE: OnceLock<TokenSource> = OnceLock::new();
+    let command = global.token_command.as_ref()?;
+    Some(
+        SOURCE
+            .get_or_init(|| TokenSource::new(command.clone(), global.token_refresh_before))
+            .clone(),
+    )
+}
+
+/// Checks a static `--token` before anything runs (exit 2, the token never printed): it must
+/// be a JWT and not have expired; a command that runs a workflow (`runs_workflow`) refuses one
+/// that expires at all, since the workflow can outlive it and would then be unable to put the
+/// cluster's settings back. A token without `exp` is accepted.
+pub fn check_token(global: &GlobalArgs, runs_workflow: bool, now: Timestamp) -> CliResult {
+    let Some(token) = &global.token else {
+        return Ok(());
+    };
+    let info = jwt::inspect(token)
+        .map_err(|_| CliError::invalid("--token is not a JWT (expected three base64url parts)"))?;
+    let Some(exp) = info.expires_at else {
+        return Ok(());
+    };
+    if now >= exp {
+        return Err(CliError::invalid(format!("the token expired at {exp}")));
+    }
+    if runs_workflow {
+        return Err(CliError::invalid(format!(
+            "--token expires (at {exp}), and a workflow can outlive it: it would then be unable to \
+             put the cluster's settings back; give --token-command (or CRATEDB_TOKEN_COMMAND), a \
+             command that prints a fresh token, instead"
+        )));
+    }
+    Ok(())
+}
+
 /// The credentials for `cluster`: explicit ones, else `system` with the Secret's password.
 pub async fn credentials(kube: &Kube, cluster: &Cluster, global: &GlobalArgs) -> CliResult<Credentials> {
     if let Some(explicit) = explicit_credentials(global) {
@@ -126,7 +171,7 @@ pub async fn credentials(kube: &Kube, cluster: &Cluster, global: &GlobalArgs) ->
     }
     let password = system_password(kube, cluster).await.map_err(|e| {
         CliError::failed(format!(
-            "cannot read the system user's password of {}: {e} (pass --username/--password or --token instead)",
+            "cannot read the system user's password of {}: {e} (pass --username/--password, --token or --token-command instead)",
             cluster.qualified()
         ))
     })?;

@@ -4,7 +4,7 @@
 //! |------|-------------------------------------------------------------------------|
 //! | 0    | success (`maintenance check`: whatever the decision; `cluster health`: safe to disrupt; `doctor`: nothing found) |
 //! | 1    | the operation failed or answered "no" (unreachable, SQL error, not safe, findings) |
-//! | 2    | invalid input: usage, an invalid or missing file (or one over 1 MiB, or not a regular file), an unknown name, a bad time, a write without --write; a restart refused (cluster in an operation, `all` unconfirmed), a signal to a finished restart |
+//! | 2    | invalid input: usage, an invalid or missing file (or one over 1 MiB, or not a regular file), an unknown name, a bad time, a write without --write; a restart refused (cluster in an operation, `all` unconfirmed), a signal to a finished restart; a `--token` that is not a JWT, has expired, or (for a workflow command) expires at all; a worker without `--token-command` for an operation started with one |
 //! | 130  | interrupted (Ctrl-C) while `restart` ran its workflow in the foreground: the workflow stays recorded |
 
 use std::fmt;
@@ -23,13 +23,14 @@ Exit codes:
      not a regular file: a directory, a device, a FIFO), an unknown or ambiguous cluster
      name, an unknown context, a bad time, a write statement without --write, a cluster
      already in an operation, `restart all` unconfirmed, an unknown restart id, a signal or
-     cancel for a restart that has finished
+     cancel for a restart that has finished, a --token that is not a JWT or has expired (or,
+     for restart, scale, restore and worker, expires at all: use --token-command)
   130  interrupted: Ctrl-C during `restart` (the restart stays recorded; `cratectl worker`
      resumes it)
 
 Flags override environment variables (KUBECONFIG, K8S_CONTEXT, CRATEDB_CLUSTER_URL,
-CRATEDB_USERNAME, CRATEDB_PASSWORD, CRATEDB_TOKEN, CRATECTL_STATE_DIR), which override
-./.env.";
+CRATEDB_USERNAME, CRATEDB_PASSWORD, CRATEDB_TOKEN, CRATEDB_TOKEN_COMMAND,
+CRATECTL_STATE_DIR), which override ./.env.";
 
 /// Why the process is about to exit unsuccessfully.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -142,7 +142,9 @@ impl Evidence {
     /// "node", "stmt"}], "kube_writes": [{"at", "verb", "path"}], "health": [{"at", "health"}], "members": [{"at",
     /// "nodes"}] (the rows of `sys.nodes` whenever they change),
     /// "settled": [{"at", "settled"}], "hook_writes": [{"at", "pod", "node", "hook", "stmt",
-    /// "status"}]}]}` (settled: GREEN with no shard initializing or relocating; hook_writes: the
+    /// "status"}], "bearer": {"accepted", "rejected", "expired"}}]}` (bearer: the requests with a
+    /// bearer token CrateDB accepted and refused, and of those refused the ones whose token had
+    /// expired by the simulated clock; settled: GREEN with no shard initializing or relocating; hook_writes: the
     /// settings statements dc_util's preStop and postStart hooks sent, `status` null when the
     /// node did not answer; they are in `sql_writes` too when CrateDB ran them).
     /// A Kubernetes write concerns a cluster when it is in the cluster's namespace and the
@@ -227,6 +229,7 @@ impl Evidence {
                 "settled": settled,
                 "hook_writes": hook_writes,
                 "members": members,
+                "bearer": model.bearer_stats(),
             }));
         }
         json!({"clusters": out})

@@ -31,6 +31,7 @@ pub mod databases;
 pub mod dc_util;
 pub mod evidence;
 pub mod faults;
+pub mod jwt;
 pub mod kube;
 pub mod nodes;
 pub mod operator;

@@ -65,6 +65,9 @@ pub struct ClusterShape {
     /// `backup-metrics-<name>` (one replica; no pod is simulated), as crate-operator's
     /// `backup.py` creates them.
     pub backups: bool,
+    /// CrateDB settings for the command line (crate-operator's `spec.cluster.settings`), each
+    /// appended as `-C<key>=<value>`, e.g. `auth.host_based.jwt.iss` (see [`crate::jwt`]).
+    pub settings: Vec<(String, String)>,
 }
 
 /// The preStop command the operator writes when dc_util is enabled.
@@ -124,6 +127,7 @@ impl ClusterShape {
             operator: true,
             grand_central: false,
             backups: false,
+            settings: Vec::new(),
         }
     }
 
@@ -546,6 +550,7 @@ fn crate_command(shape: &ClusterShape, of: &CommandFor<'_>) -> Vec<String> {
         format!("-Cnode.data={}", of.data),
         format!("-Cnode.attr.node_name={}", of.group),
     ]);
+    command.extend(shape.settings.iter().map(|(k, v)| format!("-C{k}={v}")));
     command
 }
 
@@ -620,7 +625,8 @@ pub fn database(shape: &ClusterShape) -> CrateCluster {
         model.add_user("gc_admin", Some(gc_admin_password(&shape.name)));
     }
     // Every node runs with the gateway settings of the command line it was created with.
-    let flags = gateway_flags(&shape.version, gateway_total(shape));
+    let mut flags = gateway_flags(&shape.version, gateway_total(shape)).to_vec();
+    flags.extend(shape.settings.iter().map(|(k, v)| format!("-C{k}={v}")));
     let gateway = GatewaySettings::from_command_line(flags.iter().map(String::as_str));
     for name in model.member_names() {
         model.set_node_gateway(&name, gateway.clone());

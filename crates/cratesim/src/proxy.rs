@@ -150,7 +150,7 @@ pub async fn forward(
         match (method, path) {
             (&Method::GET | &Method::HEAD, "") => {
                 model.advance(now);
-                if let Err(text) = model.authenticate(Some(&auth)) {
+                if let Err(text) = model.authenticate(&node.node, Some(&auth)) {
                     return Ok(unauthorized(&text));
                 }
                 let root = model.root(&node.node);

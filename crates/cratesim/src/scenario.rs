@@ -216,6 +216,7 @@ impl ClusterDef {
             operator: self.operator,
             grand_central: self.grand_central,
             backups: self.backups,
+            settings: Vec::new(),
         }
     }
 }

@@ -66,6 +66,7 @@ impl Setup {
             target: TargetSpec {
                 kubeconfig: Some(path),
                 context: None,
+                auth: None,
             },
             restarts,
             worker: Some(worker),

@@ -101,6 +101,7 @@ pub async fn run(args: DemoArgs, global: GlobalArgs, top: Option<OutputFormat>) 
         username: None,
         password: None,
         token: None,
+        token_command: None,
         ..global
     };
     let restart_args = |dry_run: bool| RestartArgs {

@@ -19,7 +19,22 @@ use crate::cli::{Command, GlobalArgs, OutputFormat};
 use crate::exit::CliResult;
 
 /// Runs a command that talks to clusters or the workflow store (everything but `maintenance`).
+/// The commands that run a workflow, which may outlive a token that expires (see
+/// `connect::check_token`).
+fn runs_workflow(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Restart(_)
+            | Command::Scale(_)
+            | Command::Restore(_)
+            | Command::Suspend(_)
+            | Command::Resume(_)
+            | Command::Worker(_)
+    )
+}
+
 pub async fn run_async(command: Command, global: GlobalArgs, top: Option<OutputFormat>) -> CliResult {
+    crate::connect::check_token(&global, runs_workflow(&command), jiff::Timestamp::now())?;
     match command {
         Command::Cluster(command) => cluster::run(command, global, top).await,
         Command::Sql(args) => sql::run(args, global, top).await,

@@ -91,6 +91,11 @@ pub fn target_spec(global: &GlobalArgs, kube: &Kube) -> CliResult<TargetSpec> {
     Ok(TargetSpec {
         kubeconfig,
         context: Some(kube.context.clone()),
+        // Only that a token command is used: never the command, never a credential.
+        auth: global
+            .token_command
+            .is_some()
+            .then_some(cratectl_flow::model::AuthSpec::TokenCommand),
     })
 }
 

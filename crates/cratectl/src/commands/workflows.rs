@@ -201,9 +201,17 @@ pub async fn shutdown_signal() -> &'static str {
 pub async fn worker(args: WorkerArgs, global: GlobalArgs) -> CliResult {
     let dir = state_dir(&global)?;
     let env = activity_env(&global);
+    let restarts = open_store(&dir).await?;
+    let needing = restarts.open_needing_more(&env).await.map_err(engine_error)?;
+    if !needing.is_empty() {
+        return Err(CliError::invalid(format!(
+            "{} ({}); nothing was run",
+            cratectl_flow::model::NEEDS_TOKEN_COMMAND,
+            needing.join(", ")
+        )));
+    }
     // Undo what stopped restarts left open first, and say so (start_worker does the same, once
     // per restart, but logs it only at info).
-    let restarts = open_store(&dir).await?;
     match restarts.compensate_stopped(&env).await {
         Ok(notes) => {
             for note in notes {

@@ -31,23 +31,31 @@ pub const TIME_SCALE: f64 = 20.0;
 impl Env {
     /// Serves `shapes` on 127.0.0.1 with a scaled clock.
     pub fn start(name: &str, shapes: &[ClusterShape]) -> Env {
-        Env::build(name, |clock| Sim::new(clock, shapes).unwrap())
+        Env::build(name, TIME_SCALE, |clock| Sim::new(clock, shapes).unwrap())
+    }
+
+    /// As [`Env::start`] with the simulated clock running `scale` times real time (1.0: the
+    /// simulator's wall clock is cratectl's, as a real CrateDB's is).
+    pub fn start_scaled(name: &str, shapes: &[ClusterShape], scale: f64) -> Env {
+        Env::build(name, scale, |clock| Sim::new(clock, shapes).unwrap())
     }
 
     /// Serves a scenario given as YAML text.
     pub fn scenario(name: &str, yaml: &str) -> Env {
         let scenario = Scenario::parse(yaml, name).unwrap();
-        Env::build(name, |clock| Sim::from_scenario(clock, &scenario).unwrap())
+        Env::build(name, TIME_SCALE, |clock| {
+            Sim::from_scenario(clock, &scenario).unwrap()
+        })
     }
 
-    fn build(name: &str, sim: impl FnOnce(Clock) -> Sim) -> Env {
+    fn build(name: &str, scale: f64, sim: impl FnOnce(Clock) -> Sim) -> Env {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let running = runtime.block_on(async {
-            let sim = sim(Clock::new(TIME_SCALE));
+            let sim = sim(Clock::new(scale));
             serve("127.0.0.1:0", sim).await.unwrap()
         });
         let dir = std::env::temp_dir().join(format!("cratectl-e2e-{name}-{}", std::process::id()));
@@ -85,6 +93,7 @@ impl Env {
             "CRATEDB_USERNAME",
             "CRATEDB_PASSWORD",
             "CRATEDB_TOKEN",
+            "CRATEDB_TOKEN_COMMAND",
         ] {
             command.env_remove(var);
         }
@@ -118,6 +127,7 @@ impl Env {
             "CRATEDB_USERNAME",
             "CRATEDB_PASSWORD",
             "CRATEDB_TOKEN",
+            "CRATEDB_TOKEN_COMMAND",
             "CRATECTL_STATE_DIR",
         ] {
             command.env_remove(var);

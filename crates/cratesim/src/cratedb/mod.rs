@@ -39,7 +39,8 @@ use serde_json::{Map, Value};
 pub use model::partition_ident;
 pub use snapshots::{ObjectStore, SharedObjectStore};
 pub use spec::{
-    Auth, ClusterSpec, DEFAULT_ROWS, Fault, GatewaySettings, Health, NodeSpec, SqlWrite, TableSpec, Timings,
+    Auth, BearerStats, ClusterSpec, DEFAULT_ROWS, Fault, GatewaySettings, Health, JwtProps, NodeSpec,
+    SqlWrite, TableSpec, Timings,
 };
 pub use sql::{ReplyBody, SqlReply, Wait};
 
@@ -69,6 +70,9 @@ pub struct CrateCluster {
     settings: Settings,
     /// User name → password (`None` = no password).
     users: BTreeMap<String, Option<String>>,
+    /// Users' `jwt` properties, by user name.
+    user_jwt: BTreeMap<String, JwtProps>,
+    bearer: BearerStats,
     /// Host-based auth as the operator configures it (password for everyone not local).
     hba_enabled: bool,
     snaps: snapshots::Store,
@@ -112,6 +116,8 @@ impl CrateCluster {
             tables: Vec::new(),
             settings: Settings::default(),
             users,
+            user_jwt: BTreeMap::new(),
+            bearer: BearerStats::default(),
             hba_enabled: true,
             snaps: snapshots::Store::default(),
             objects: SharedObjectStore::default(),
@@ -266,6 +272,24 @@ impl CrateCluster {
     /// Adds (or replaces) a user, as `CREATE USER name WITH (password = …)` would.
     pub fn add_user(&mut self, name: &str, password: Option<String>) {
         self.users.insert(name.to_string(), password);
+    }
+
+    /// Adds (or replaces) a user whose bearer tokens carry `jwt`'s issuer and username, as
+    /// `CREATE USER name WITH (jwt = {"iss" = …, "username" = …, "aud" = …})` would.
+    pub fn add_jwt_user(&mut self, name: &str, jwt: JwtProps) {
+        self.users.insert(name.to_string(), None);
+        self.user_jwt.insert(name.to_string(), jwt);
+    }
+
+    /// What the cluster made of bearer tokens so far.
+    pub fn bearer_stats(&self) -> BearerStats {
+        self.bearer
+    }
+
+    /// The cluster id (`sys.cluster.id`): the audience a token must name when neither the user's
+    /// `jwt` nor `auth.host_based.jwt.aud` says otherwise.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
     }
 
     /// Shares `store` as the place snapshots live (every cluster of a simulation gets the

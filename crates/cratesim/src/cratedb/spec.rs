@@ -28,8 +28,9 @@ pub struct NodeSpec {
     pub data: bool,
 }
 
-/// A node's static gateway settings (`gateway.*`, `Runtime: no`), as its configuration or
-/// command line gave them when its process started; `None` is unset (CrateDB's `-1`). A node
+/// A node's static gateway settings (`gateway.*`, `Runtime: no`) and the JWT defaults of its
+/// host-based auth (`auth.host_based.jwt.*`), as its configuration or command line gave them
+/// when its process started; `None` is unset (CrateDB's `-1`). A node
 /// keeps them until its process restarts (docs/cratedb-behaviour.md#gateway-settings-and-node-checks).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GatewaySettings {
@@ -40,10 +41,16 @@ pub struct GatewaySettings {
     /// Deprecated: counts master and data nodes.
     pub recover_after_nodes: Option<i64>,
     pub recover_after_time: Option<Duration>,
+    /// `auth.host_based.jwt.iss`: with it set, the token's `username` claim names the user and
+    /// users' own `jwt` properties are ignored (see [`crate::jwt`]).
+    pub jwt_iss: Option<String>,
+    /// `auth.host_based.jwt.aud`: the audience required when a user's `jwt` has none (default:
+    /// the cluster id).
+    pub jwt_aud: Option<String>,
 }
 
 impl GatewaySettings {
-    /// The `-Cgateway.*=<value>` items of a CrateDB command line (a later item wins, as with
+    /// The `-Cgateway.*=<value>` (and `-Cauth.host_based.jwt.*`) items of a CrateDB command line (a later item wins, as with
     /// CrateDB's `-C`); anything else is ignored, and so is a value CrateDB would refuse.
     pub fn from_command_line<'a>(args: impl IntoIterator<Item = &'a str>) -> Self {
         let mut settings = GatewaySettings::default();
@@ -58,6 +65,8 @@ impl GatewaySettings {
                 "gateway.expected_nodes" => settings.expected_nodes = int(),
                 "gateway.recover_after_nodes" => settings.recover_after_nodes = int(),
                 "gateway.recover_after_time" => settings.recover_after_time = time_value(value),
+                "auth.host_based.jwt.iss" => settings.jwt_iss = Some(value.to_string()),
+                "auth.host_based.jwt.aud" => settings.jwt_aud = Some(value.to_string()),
                 _ => {}
             }
         }
@@ -235,11 +244,32 @@ pub enum Peer {
     Loopback,
 }
 
+/// A user's `jwt` property (`CREATE USER u WITH (jwt = {"iss" = …, "username" = …, "aud" = …})`):
+/// the token's issuer and `username` claim that map to this user, and the audience required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtProps {
+    pub iss: String,
+    pub username: String,
+    pub aud: Option<String>,
+}
+
+/// What the cluster made of bearer tokens, for tests: accepted, refused (for any reason), and
+/// of those refused because they had expired (by the simulated clock).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BearerStats {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub expired: u64,
+}
+
 /// Credentials from an HTTP `Authorization` header, and where the connection comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Auth {
     pub user: String,
     pub password: Option<String>,
+    /// A bearer token (`Authorization: Bearer …`): the user is found from its claims (see
+    /// [`crate::jwt`]), `user` is empty.
+    pub token: Option<String>,
     pub peer: Peer,
 }
 
@@ -249,6 +279,7 @@ impl Auth {
         Self {
             user: user.to_string(),
             password: Some(password.to_string()),
+            token: None,
             peer: Peer::Remote,
         }
     }
@@ -260,6 +291,7 @@ impl Auth {
         Self {
             user: "crate".to_string(),
             password: None,
+            token: None,
             peer,
         }
     }
@@ -282,7 +314,12 @@ impl Auth {
             );
         };
         if scheme.eq_ignore_ascii_case("bearer") {
-            return Err("jwt authentication failed for user \"\"".to_string());
+            return Ok(Auth {
+                user: String::new(),
+                password: None,
+                token: Some(rest.trim().to_string()),
+                peer: Peer::Remote,
+            });
         }
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err("Only basic or bearer HTTP Authentication schemes are allowed.".to_string());
@@ -295,11 +332,13 @@ impl Auth {
             Some((user, password)) => Auth {
                 user: user.to_string(),
                 password: Some(password.to_string()),
+                token: None,
                 peer: Peer::Remote,
             },
             None => Auth {
                 user: text,
                 password: None,
+                token: None,
                 peer: Peer::Remote,
             },
         })

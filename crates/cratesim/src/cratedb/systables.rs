@@ -814,7 +814,7 @@ impl CrateCluster {
                     "name": name,
                     "superuser": name == "crate",
                     "password": password.as_ref().map(|_| "********"),
-                    "jwt": null,
+                    "jwt": self.user_jwt.get(name).map(|j| json!({"iss": j.iss, "username": j.username, "aud": j.aud})),
                 })
             })
             .collect();

@@ -74,6 +74,10 @@ enum Route {
     SimReport,
     /// `/_sim/faults`: inject faults (see [`crate::faults`]).
     SimFaults,
+    /// `/_sim/jwt/token`: a token signed by the simulator's issuer (see [`crate::jwt`]).
+    SimJwtToken,
+    /// `/.well-known/jwks.json`: the simulator's JWK set.
+    Jwks,
     /// `/_crate/<namespace>/<pod>/<rest>`: straight to the pod's CrateDB node.
     Direct {
         namespace: String,
@@ -92,6 +96,8 @@ fn parse_route(path: &str) -> Result<Route, ApiError> {
         ["version"] => return Ok(Route::Version),
         ["_sim", "report"] => return Ok(Route::SimReport),
         ["_sim", "faults"] => return Ok(Route::SimFaults),
+        ["_sim", "jwt", "token"] => return Ok(Route::SimJwtToken),
+        [".well-known", "jwks.json"] => return Ok(Route::Jwks),
         ["_crate", namespace, pod, rest @ ..] => {
             return Ok(Route::Direct {
                 namespace: namespace.to_string(),
@@ -291,6 +297,20 @@ async fn dispatch(
     match (method, route) {
         (&Method::GET, Route::Version) => Ok(ok(&discovery::version())),
         (&Method::GET, Route::SimReport) => Ok(ok(&server.report())),
+        (&Method::GET, Route::Jwks) => {
+            let issuer = crate::jwt::issuer().map_err(ApiError::internal)?;
+            Ok(ok(&issuer.jwks()))
+        }
+        (&Method::POST, Route::SimJwtToken) => {
+            let request: crate::jwt::TokenRequest = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid token request: {e}")))?;
+            let token = request.mint(server.clock.now()).map_err(ApiError::bad_request)?;
+            let mut response = Response::new(axum::body::Body::from(format!("{token}\n")));
+            if let Ok(value) = "text/plain; charset=utf-8".parse() {
+                response.headers_mut().insert("content-type", value);
+            }
+            Ok(response)
+        }
         (&Method::POST, Route::SimFaults) => {
             let request: crate::faults::FaultRequest = serde_json::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("invalid fault request: {e}")))?;

@@ -194,14 +194,33 @@ fn execute(cluster: &mut CrateCluster, stmt: &Statement, ctx: &Ctx) -> Result<Ex
             if cluster.users.contains_key(name) {
                 return Err(SqlError::user_exists(name));
             }
-            let password = ctx
-                .props(props)?
-                .get("password")
-                .and_then(|v| v.as_str().map(String::from));
+            let props = ctx.props(props)?;
+            let password = props.get("password").and_then(|v| v.as_str().map(String::from));
+            let jwt = match props.get("jwt") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(map)) => {
+                    let text = |key: &str| map.get(key).and_then(Value::as_str).map(String::from);
+                    let required = |key: &str| {
+                        text(key).ok_or_else(|| {
+                            SqlError::parse(&format!("JWT property '{key}' must have a non-null value"))
+                        })
+                    };
+                    Some(super::super::JwtProps {
+                        iss: required("iss")?,
+                        username: required("username")?,
+                        aud: text("aud"),
+                    })
+                }
+                Some(_) => return Err(SqlError::parse("'jwt' must be an object")),
+            };
             cluster.users.insert(name.clone(), password);
+            if let Some(jwt) = jwt {
+                cluster.user_jwt.insert(name.clone(), jwt);
+            }
             count(1)
         }
         Statement::DropUser { name, if_exists } => {
+            cluster.user_jwt.remove(name);
             if cluster.users.remove(name).is_none() && !*if_exists {
                 return Err(SqlError::user_unknown(name));
             }

@@ -215,13 +215,26 @@ impl CrateCluster {
     /// CrateDB authenticates every HTTP request this way, `GET /` included
     /// (`HttpAuthUpstreamHandler.handleHttpRequest`). `None` is a request without an
     /// `Authorization` header from a remote address.
-    pub fn authenticate(&self, auth: Option<&Auth>) -> Result<String, String> {
-        authenticate(self, auth)
+    pub fn authenticate(&mut self, node: &str, auth: Option<&Auth>) -> Result<String, String> {
+        authenticate(self, node, auth)
     }
 }
 
 /// See [`CrateCluster::authenticate`].
-fn authenticate(cluster: &CrateCluster, auth: Option<&Auth>) -> Result<String, String> {
+fn authenticate(cluster: &mut CrateCluster, node: &str, auth: Option<&Auth>) -> Result<String, String> {
+    if let Some(token) = auth.and_then(|a| a.token.as_deref()) {
+        let outcome = jwt_authenticate(cluster, node, token);
+        match &outcome {
+            Ok(_) => cluster.bearer.accepted += 1,
+            Err((_, expired)) => {
+                cluster.bearer.rejected += 1;
+                if *expired {
+                    cluster.bearer.expired += 1;
+                }
+            }
+        }
+        return outcome.map_err(|(text, _)| text);
+    }
     let (user, password, peer) = match auth {
         Some(a) => (a.user.as_str(), a.password.as_deref(), a.peer),
         // No header: `auth.trust.http_default_user`.
@@ -241,7 +254,8 @@ fn authenticate(cluster: &CrateCluster, auth: Option<&Auth>) -> Result<String, S
     // On, as crate-operator configures it (`create.py:get_statefulset_crate_command`), the
     // entries tried in the order of their keys (`HostBasedAuthentication.getEntry`): `0` trusts
     // user `crate` from `_local_` (127.0.0.1 or ::1); `99` asks everyone else for a password.
-    // (`98`, JWT, requires TLS, which is not simulated.)
+    // (`98`, JWT, requires TLS in the operator's configuration; TLS is not simulated, so a
+    // bearer token is taken as if it came over TLS: see `jwt_authenticate`.)
     if user == "crate" && peer == Peer::Loopback {
         return trust();
     }
@@ -249,6 +263,75 @@ fn authenticate(cluster: &CrateCluster, auth: Option<&Auth>) -> Result<String, S
         Some(Some(expected)) if password == Some(expected.as_str()) => Ok(user.to_string()),
         _ => Err(format!("password authentication failed for user \"{user}\"")),
     }
+}
+
+/// CrateDB's `jwt` method (see [`crate::jwt`]) for a request to `node`, at the simulated time:
+/// the user, or the plain-text 401 message and whether the token had expired.
+fn jwt_authenticate(cluster: &CrateCluster, node: &str, token: &str) -> Result<String, (String, bool)> {
+    let settings = cluster
+        .node_index(node)
+        .map(|i| cluster.nodes[i].gateway.clone())
+        .unwrap_or_default();
+    let claims = crate::jwt::claims_unverified(token).map_err(|m| (m, false))?;
+    let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or("").to_string();
+    // Which user: with `auth.host_based.jwt.iss` the `username` claim names it; else the user
+    // whose `jwt` properties carry the token's `iss` and `username`.
+    let username = match &settings.jwt_iss {
+        Some(_) => claim("username"),
+        None => {
+            let (iss, name) = (claim("iss"), claim("username"));
+            cluster
+                .user_jwt
+                .iter()
+                .find(|(_, p)| p.iss == iss && p.username == name)
+                .map(|(user, _)| user.clone())
+                .unwrap_or_default()
+        }
+    };
+    if !cluster.users.contains_key(&username) {
+        return Err((
+            format!("jwt authentication failed for user \"{username}\""),
+            false,
+        ));
+    }
+    let default_aud = settings
+        .jwt_aud
+        .clone()
+        .unwrap_or_else(|| cluster.cluster_id.clone());
+    let (issuer, name, audience) = match (&settings.jwt_iss, cluster.user_jwt.get(&username)) {
+        (Some(iss), _) => (iss.clone(), username.clone(), default_aud),
+        (None, Some(p)) => (
+            p.iss.clone(),
+            p.username.clone(),
+            p.aud.clone().unwrap_or(default_aud),
+        ),
+        // A user found by its jwt properties always has them.
+        (None, None) => (String::new(), String::new(), default_aud),
+    };
+    let now = jiff::Timestamp::from_millisecond(cluster.epoch_ms)
+        .ok()
+        .and_then(|t| {
+            t.checked_add(jiff::SignedDuration::try_from(cluster.clock).ok()?)
+                .ok()
+        })
+        .unwrap_or(jiff::Timestamp::MAX);
+    let expected = crate::jwt::Expected {
+        issuer: &issuer,
+        username: &name,
+        audience: &audience,
+    };
+    crate::jwt::verify(token, &expected, now)
+        .map(|()| username.clone())
+        .map_err(|r| {
+            let expired = matches!(r, crate::jwt::Rejection::Expired(_));
+            (
+                format!(
+                    "jwt authentication failed for user {username}. Reason: {}",
+                    r.message()
+                ),
+                expired,
+            )
+        })
 }
 
 /// A parsed request body.
@@ -399,7 +482,7 @@ pub(crate) fn handle(
         }
         return error_reply(&SqlError::no_master(), flags);
     }
-    let user = match authenticate(cluster, auth) {
+    let user = match authenticate(cluster, node, auth) {
         Ok(user) => user,
         Err(text) => return SqlReply::text(401, format!("{text}\n"), true),
     };
