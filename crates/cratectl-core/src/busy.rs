@@ -254,8 +254,18 @@ pub fn classify_statements(statements: &[String]) -> (Vec<String>, Vec<String>) 
 }
 
 /// The evidence that keeps `operation` from starting.
+///
+/// A resume of a suspended cluster is not held up by a routing-owner label: the CrateDB
+/// operator labels every StatefulSet when it suspends a cluster and removes the label only in
+/// its resume, so the label is part of being suspended, not another actor at work.
 pub fn blocking(busy: &[Busy], operation: OperationKind) -> Vec<&Busy> {
-    busy.iter().filter(|b| b.code.blocks(operation)).collect()
+    let suspended = busy.iter().any(|b| b.code == BusyCode::Suspended);
+    busy.iter()
+        .filter(|b| b.code.blocks(operation))
+        .filter(|b| {
+            !(operation == OperationKind::Resume && suspended && b.code == BusyCode::RoutingOwnerFresh)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -375,6 +385,14 @@ mod tests {
             .map(|b| b.code)
             .collect();
         assert!(!resume.contains(&Suspended) && resume.contains(&LeaseHeld));
+        // The operator's label of its own suspend does not hold up the resume.
+        assert!(!resume.contains(&RoutingOwnerFresh));
+        let running: Vec<Busy> = busy.iter().filter(|b| b.code != Suspended).cloned().collect();
+        let resume_running: Vec<BusyCode> = blocking(&running, OperationKind::Resume)
+            .iter()
+            .map(|b| b.code)
+            .collect();
+        assert!(resume_running.contains(&RoutingOwnerFresh));
         assert_eq!(blocking(&busy, OperationKind::Scale).len(), busy.len());
     }
 

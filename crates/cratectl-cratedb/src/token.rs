@@ -272,7 +272,7 @@ async fn run_command(command: &str, timeout: Duration) -> Result<CommandToken, T
         };
         return Err(TokenError::Failed {
             status,
-            stderr: first_line(&err),
+            stderr: scrub_stderr(&first_line(&err), command, &out),
         });
     }
     if out.len() as u64 > MAX_OUTPUT {
@@ -280,6 +280,43 @@ async fn run_command(command: &str, timeout: Duration) -> Result<CommandToken, T
     }
     let text = String::from_utf8_lossy(&out);
     Ok(jwt::parse_command_output(&text)?)
+}
+
+/// `line` (from the command's standard error) with what could be a secret masked: the command
+/// itself (a shell tracing with `set -x` echoes it, arguments and all), anything it printed on
+/// standard output, words shaped like a JWT (three base64url parts), and the values of
+/// `name=value` words whose name suggests a secret (`client_secret=…`, `password=…`).
+fn scrub_stderr(line: &str, command: &str, stdout: &[u8]) -> String {
+    let mut text = line.to_string();
+    if command.trim().len() >= 4 {
+        text = text.replace(command.trim(), "[the command]");
+    }
+    let printed = String::from_utf8_lossy(stdout);
+    for word in printed.split_whitespace().filter(|w| w.len() >= 8) {
+        text = text.replace(word, "[redacted]");
+    }
+    text.split(' ')
+        .map(|word| {
+            let bare = word.trim_matches(|c: char| "\"'(),;".contains(c));
+            let parts: Vec<&str> = bare.split('.').collect();
+            let jwt_like = parts.len() == 3
+                && parts.iter().all(|p| {
+                    p.len() >= 8
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                });
+            if jwt_like {
+                return "[redacted]".to_string();
+            }
+            if let Some((name, _)) = bare.split_once('=')
+                && crate::redact::is_sensitive(name)
+            {
+                return format!("{name}=[redacted]");
+            }
+            word.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The first non-empty line of `bytes`, control characters replaced, at most 200 characters.
@@ -302,6 +339,28 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_failing_command_s_stderr_shows_no_secret() {
+        let command = "get-token --client-secret hunter2hunter2";
+        let line = "+ get-token --client-secret hunter2hunter2 token=abc.def client_secret=s3 \
+                    eyJhbGciOiJSUzI1NiJ9.eyJ1c2VybmFtZSI6ImEifQ.c2lnbmF0dXJlMTIz failed";
+        let out = super::scrub_stderr(line, command, b"partial-output-xyz");
+        assert_eq!(
+            out,
+            "+ [the command] token=[redacted] client_secret=[redacted] [redacted] failed"
+        );
+        let out = super::scrub_stderr(
+            "error: partial-output-xyz was rejected",
+            command,
+            b"partial-output-xyz",
+        );
+        assert_eq!(out, "error: [redacted] was rejected");
+        assert_eq!(
+            super::scrub_stderr("curl: (7) Failed to connect", command, b""),
+            "curl: (7) Failed to connect"
+        );
+    }
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 

@@ -662,7 +662,9 @@ pub async fn compensate(
         }
     }
     if let Some(record) = &progress.open.suspend_record {
-        let notes = UndoSuspendEffects::run(
+        // Like a restore effect: one that cannot be undone now must not keep the settings
+        // changed or the Lease held; it is reported after the rest.
+        match UndoSuspendEffects::run(
             env.clone(),
             SuspendUndoIn {
                 at: at.clone(),
@@ -670,8 +672,16 @@ pub async fn compensate(
             },
         )
         .await
-        .map_err(|e| format!("suspend effects NOT undone: {}", e.message))?;
-        done.extend(notes);
+        {
+            Ok(notes) => done.extend(notes),
+            Err(e) => {
+                let problem = format!("suspend effects NOT undone: {}", e.message);
+                left_open = Some(match left_open.take() {
+                    Some(other) => format!("{other}; {problem}"),
+                    None => problem,
+                });
+            }
+        }
     }
     if let Some(saga) = &progress.open.saga {
         RestoreSettings::run(

@@ -391,6 +391,12 @@ async fn a_suspend_failing_before_its_first_statefulset_change_undoes_everything
         "{text}"
     );
     // The hold was set (and is put back), the record written (and removed).
+    let sql = common::sql_writes(&setup.sim_cluster("alpha"));
+    assert!(
+        sql.iter()
+            .any(|w| w.contains("cluster.routing.allocation.enable") && w.contains("primaries")),
+        "the hold was set: {sql:#?}"
+    );
     let writes = kube_writes(&setup.sim_cluster("alpha"));
     assert!(
         writes.iter().filter(|w| w.contains("cratedbs/alpha")).count() >= 2,
@@ -415,5 +421,50 @@ async fn a_suspend_failing_before_its_first_statefulset_change_undoes_everything
     assert_eq!(gc["spec"]["replicas"], 1);
     assert_eq!(pods(&setup, "alpha").await.len(), 8);
     assert_eq!(setup.lease_holder("alpha").await, None, "Lease released");
+    setup.stop().await;
+}
+
+/// The first StatefulSet write refused (someone changed the StatefulSet, or the API server
+/// refuses the patch): nothing was stopped, so the suspend undoes the hold, the CronJob, the
+/// Deployments and the record, as before its commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_first_statefulset_write_undoes_everything() {
+    let setup = Setup::start("suspend-first-write", &[shape("alpha", false)]).await;
+    let settings_before = setup.sim_cluster("alpha")["settings"].clone();
+    setup.faults(&[cratesim::faults::Fault::ApiError {
+        verb: Some("PATCH".into()),
+        resource: Some("statefulsets".into()),
+        code: 409,
+        count: 1,
+    }]);
+    let suspend = suspend_request(&setup, "suspend-first-write", "alpha");
+    setup
+        .restarts
+        .start(SUSPEND_REQUEST, &suspend.request_id, &suspend)
+        .await
+        .unwrap();
+    let report = finish::<SuspendClusterReport>(&setup, &suspend.request_id).await;
+    let text = report.text();
+    assert_eq!(report.state, RequestState::Failed, "{text}");
+    let c = &report.clusters[0];
+    assert!(!c.committed, "handed back to cleanup: {text}");
+    assert!(
+        c.common.reason.as_deref().unwrap().contains("scale_set_replicas"),
+        "{text}"
+    );
+    assert!(
+        !annotations(&setup, "alpha").await.contains_key(ANNOTATION),
+        "{text}"
+    );
+    assert_eq!(
+        setup.sim_cluster("alpha")["settings"],
+        settings_before,
+        "the hold is put back: {text}"
+    );
+    let cronjob = get(&setup, "cronjobs", "batch", "CronJob", "create-snapshot-alpha").await;
+    assert_eq!(cronjob["spec"]["suspend"], false, "{text}");
+    let gc = get(&setup, "deployments", "apps", "Deployment", "grand-central-alpha").await;
+    assert_eq!(gc["spec"]["replicas"], 1, "{text}");
+    assert_eq!(pods(&setup, "alpha").await.len(), 8);
     setup.stop().await;
 }

@@ -281,8 +281,8 @@ pub fn client_service_name(resource: &str) -> String {
 }
 
 /// `service` as it can be created again: its name, labels, annotations, owner references and
-/// spec, without what the API server assigns (uid, resourceVersion, the cluster IPs, node ports
-/// of a LoadBalancer's health check, status).
+/// spec, without what the API server assigns (uid, resourceVersion, the cluster IPs, node ports,
+/// a LoadBalancer's health-check node port, status).
 pub fn sanitize_service(service: &Value) -> Value {
     let meta = service.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let mut kept = serde_json::Map::new();
@@ -295,6 +295,12 @@ pub fn sanitize_service(service: &Value) -> Value {
     if let Some(spec) = spec.as_object_mut() {
         for key in ["clusterIP", "clusterIPs", "healthCheckNodePort"] {
             spec.remove(key);
+        }
+        // Node ports were allocated too; another Service may hold them by the time of the resume.
+        if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+            for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                port.remove("nodePort");
+            }
         }
     }
     json!({"apiVersion": "v1", "kind": "Service", "metadata": kept, "spec": spec})
@@ -402,7 +408,7 @@ mod tests {
             "metadata": {"name": "crate-prod", "namespace": "db", "uid": "u-1", "resourceVersion": "7",
                          "labels": {"app": "crate"}, "managedFields": [{}]},
             "spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"],
-                     "healthCheckNodePort": 31000, "ports": [{"port": 4200}], "selector": {"app": "crate"}},
+                     "healthCheckNodePort": 31000, "ports": [{"port": 4200, "nodePort": 30001}], "selector": {"app": "crate"}},
             "status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}},
         });
         assert_eq!(

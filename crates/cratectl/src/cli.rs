@@ -73,7 +73,7 @@ pub struct GlobalArgs {
     )]
     pub password: Option<String>,
     /// A JWT bearer token for CrateDB instead of a password. Refused if it is not a JWT or has
-    /// expired; restart, scale, restore and worker refuse one that expires at all (a workflow
+    /// expired; restart, scale, restore, suspend, resume and worker refuse one that expires at all (a workflow
     /// can outlive it): give --token-command instead.
     #[arg(
         long,

@@ -24,7 +24,7 @@ Exit codes:
      name, an unknown context, a bad time, a write statement without --write, a cluster
      already in an operation, `restart all` unconfirmed, an unknown restart id, a signal or
      cancel for a restart that has finished, a --token that is not a JWT or has expired (or,
-     for restart, scale, restore and worker, expires at all: use --token-command)
+     for restart, scale, restore, suspend, resume and worker, expires at all: use --token-command)
   130  interrupted: Ctrl-C during `restart` (the restart stays recorded; `cratectl worker`
      resumes it)
 

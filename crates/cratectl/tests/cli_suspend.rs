@@ -246,8 +246,9 @@ fn suspend_refusals_and_the_dry_run() {
     assert_eq!(sts_writes(&env, "crate-data-hot-eps"), 0);
     let list = json_of(&run(&env, &["cluster", "list", "-o", "json"]), 0);
     assert_eq!(list[0]["suspend_record"], Value::Null);
-    // A backup Job running (as the operator's CronJob creates it): suspend, scale and restart
-    // refuse, naming it; once it is done they do not.
+    // A backup Job running (as the operator's CronJob creates it): suspend and scale refuse,
+    // naming it (a restart does not wait for backups), and so does the dry run; once it is
+    // done they do not.
     let job = serde_json::json!({
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": "create-snapshot-eps-29000000", "labels": {
@@ -268,6 +269,14 @@ fn suspend_refusals_and_the_dry_run() {
     );
     let e = refused(&env, &["scale", "eps", "hot=4"]);
     assert!(e.contains("backup Job create-snapshot-eps-29000000"), "{e}");
+    let plan = json_of(&run(&env, &["suspend", "eps", "--dry-run", "-o", "json"]), 1);
+    assert!(
+        plan["refused"]
+            .as_str()
+            .unwrap()
+            .starts_with("cratedb/eps is busy: backup Job create-snapshot-eps-29000000 is running"),
+        "{plan}"
+    );
     env.with_kube(async |client| {
         let api: kube::Api<k8s_openapi::api::batch::v1::Job> = kube::Api::namespaced(client, "cratedb");
         api.delete("create-snapshot-eps-29000000", &Default::default())
@@ -281,4 +290,34 @@ fn suspend_refusals_and_the_dry_run() {
     let out = run(&env, &["resume", "eps"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("nothing to do: eps is not suspended"));
+
+    // Operator mode, the default here, end to end through the CLI: the operator's own
+    // routing-owner label on the suspended cluster does not hold up the resume.
+    let e = refused(&env, &["suspend", "eps", "--yes", "--delete-client-service"]);
+    assert!(
+        e.contains("in operator mode the CrateDB operator handles the client Service"),
+        "{e}"
+    );
+    let mut args = vec!["suspend", "eps", "--yes", "-o", "json"];
+    args.extend_from_slice(FAST);
+    let report = json_of(&run(&env, &args), 0);
+    assert_eq!(report["clusters"][0]["mode"], "operator", "{report}");
+    let list = json_of(&run(&env, &["cluster", "list", "-o", "json"]), 0);
+    let busy = list[0]["busy"].as_array().unwrap();
+    assert!(
+        busy.contains(&Value::from("suspended")) && busy.contains(&Value::from("routing_owner_fresh")),
+        "the operator's suspend leaves its label: {list}"
+    );
+    let mut args = vec!["resume", "eps", "-o", "json"];
+    args.extend_from_slice(FAST);
+    let report = json_of(&run(&env, &args), 0);
+    assert_eq!(report["state"], "completed", "{report}");
+    assert_eq!(
+        report["clusters"][0]["nodes"].as_array().unwrap().len(),
+        3,
+        "{report}"
+    );
+    let list = json_of(&run(&env, &["cluster", "list", "-o", "json"]), 0);
+    assert_eq!(list[0]["busy"], Value::Array(Vec::new()), "{list}");
+    assert_eq!(list[0]["suspend_record"], Value::Null, "{list}");
 }

@@ -153,6 +153,24 @@ pub fn plan_suspend(
         return Err(format!("{} has no data node group", facts.qualified));
     }
     if facts.data_stopped() {
+        if let Some(record) = &facts.record
+            && !facts.no_pods()
+        {
+            let left: Vec<&str> = facts
+                .groups
+                .iter()
+                .filter(|g| g.pods > 0)
+                .map(|g| g.statefulset.as_str())
+                .collect();
+            return Err(format!(
+                "the suspend {} of {} stopped the data nodes but pods of {} still run (it did not \
+                 finish): run cratectl resume {} to bring the cluster back, then suspend again",
+                record.workflow_id,
+                facts.qualified,
+                left.join(", "),
+                facts.name
+            ));
+        }
         return Ok(Planned::Nothing(format!(
             "nothing to do: {} is already suspended",
             facts.name
@@ -195,6 +213,20 @@ pub fn plan_resume(
     mode: Mode,
     force_direct: bool,
 ) -> Result<Planned<ResumePlan>, String> {
+    // The mode the suspend ran in: a resume must start what it stopped, the same way.
+    let (mode, force_direct) = match facts.record.as_ref().map(|r| r.mode) {
+        Some(recorded @ (Mode::Direct | Mode::Operator)) => {
+            if mode != Mode::Auto && mode != recorded {
+                return Err(format!(
+                    "{} was suspended in {recorded} mode: resume it the same way (--mode {recorded}, \
+                     or no --mode)",
+                    facts.name
+                ));
+            }
+            (recorded, force_direct || recorded == Mode::Direct)
+        }
+        _ => (mode, force_direct),
+    };
     let mode = resolve_mode(
         mode,
         force_direct,
@@ -242,10 +274,26 @@ pub fn plan_resume(
             ));
         }
     };
-    if let Some((group, _)) = counts.data.iter().find(|(_, n)| **n == 0) {
+    if !from_record && let Some((group, _)) = counts.data.iter().find(|(_, n)| **n == 0) {
         return Err(format!(
             "the count of data group {group} is 0: a resume brings every data group back"
         ));
+    }
+    // A resume only brings nodes back: a group that runs more nodes than it will have would
+    // lose them without a drain (that is a scale's job).
+    for g in &facts.groups {
+        let now = match mode {
+            Mode::Operator => g.resource_replicas,
+            _ => g.replicas,
+        };
+        let target = counts.of(&g.name).unwrap_or(now);
+        if now > target {
+            return Err(format!(
+                "group {} of {} has {now} nodes, more than the {target} it is to be resumed with: a \
+                 resume only starts nodes; remove nodes with cratectl scale",
+                g.name, facts.qualified
+            ));
+        }
     }
     let mut nodes = Vec::new();
     for g in &facts.groups {
@@ -506,6 +554,58 @@ mod tests {
         }
         let e = plan_resume(&f, None, Mode::Auto, false).unwrap_err();
         assert!(e.contains("no data volume claims were found"), "{e}");
+    }
+
+    #[test]
+    fn a_resume_never_removes_nodes() {
+        let mut f = facts(None, 5, 2);
+        f.record = Some(record(facts(None, 3, 2).counts(Mode::Direct)));
+        let e = plan_resume(&f, None, Mode::Auto, false).unwrap_err();
+        assert!(
+            e.contains("group hot of crate/prod has 5 nodes, more than the 3"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_resume_runs_in_the_suspend_s_mode() {
+        // Suspended with --mode direct --force-direct on an operator's resource.
+        let mut f = stopped(facts(None, 3, 2));
+        f.operator_managed = true;
+        for g in &mut f.groups {
+            g.resource_replicas = 3;
+        }
+        f.record = Some(record(facts(None, 3, 3).counts(Mode::Direct)));
+        let Planned::Run(plan) = plan_resume(&f, None, Mode::Auto, false).unwrap() else {
+            panic!("expected a plan")
+        };
+        assert_eq!(plan.mode, Mode::Direct);
+        let e = plan_resume(&f, None, Mode::Operator, false).unwrap_err();
+        assert!(e.contains("was suspended in direct mode"), "{e}");
+    }
+
+    #[test]
+    fn a_group_at_0_when_suspended_stays_at_0() {
+        let mut f = stopped(facts(None, 3, 0));
+        f.record = Some(record(facts(None, 3, 0).counts(Mode::Direct)));
+        let Planned::Run(plan) = plan_resume(&f, None, Mode::Auto, false).unwrap() else {
+            panic!("expected a plan")
+        };
+        assert_eq!(plan.counts.text(), "cold=0, hot=3");
+        assert_eq!(plan.nodes, ["data-hot-0", "data-hot-1", "data-hot-2"]);
+    }
+
+    #[test]
+    fn an_unfinished_suspend_is_not_nothing_to_do() {
+        let mut f = stopped(facts(Some(3), 3, 2));
+        f.groups[0].pods = 3;
+        f.groups[0].replicas = 3;
+        f.record = Some(record(facts(Some(3), 3, 2).counts(Mode::Direct)));
+        let e = plan_suspend(&f, Mode::Auto, false).unwrap_err();
+        assert!(
+            e.contains("pods of crate-master-prod still run") && e.contains("run cratectl resume prod"),
+            "{e}"
+        );
     }
 
     #[test]

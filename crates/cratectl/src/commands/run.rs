@@ -201,10 +201,10 @@ fn busy_problems(cluster: &Cluster, now: Timestamp, kind: cratectl_core::op::Ope
 
 /// [`busy_problems`] with CrateDB's evidence too (a restore or snapshot running, a
 /// decommission in `sys.jobs`) and active backup Jobs, read as a running workflow reads them
-/// ([`cratectl_flow::activities::common::ReadBusy`]); when CrateDB cannot be read, Kubernetes'
-/// evidence alone (the workflow reads CrateDB again before its first disruption and fails
-/// closed).
-async fn full_busy_problems(
+/// ([`cratectl_flow::activities::common::ReadBusy`]); when CrateDB cannot be reached now,
+/// Kubernetes' evidence alone (the workflow reads CrateDB again before its first disruption and
+/// fails closed); a refusal to read (a missing permission) refuses.
+pub async fn full_busy_problems(
     cluster: &Cluster,
     now: Timestamp,
     kind: cratectl_core::op::OperationKind,
@@ -231,10 +231,18 @@ async fn full_busy_problems(
             .into_iter()
             .map(|b| format!("refused: {}", b.message))
             .collect(),
-        Err(e) => {
+        // CrateDB not reachable now (no Ready pod, a lost connection): Kubernetes' evidence.
+        Err(e) if e.is_retryable() => {
             tracing::debug!(error = %e.message, "CrateDB's evidence of other operations not read");
             busy_problems(cluster, now, kind)
         }
+        // A refusal (a missing permission to list backup Jobs, a CrateDB user that may not
+        // read sys.jobs): the workflow would fail on it before its first disruption.
+        Err(e) => vec![format!(
+            "refused: cannot tell whether another operation is running on {}: {}",
+            cluster.qualified(),
+            e.message
+        )],
     }
 }
 

@@ -25,8 +25,8 @@ use serde::Serialize;
 use crate::cli::{GlobalArgs, OutputFormat, ResumeArgs, ScaleModeArg, SuspendArgs};
 use crate::commands::progress::Steps;
 use crate::commands::run::{
-    Mode as RunMode, ask, foreground, load_maintenance, note_held_lease, print_dry_run, print_started,
-    refuse_open_operations, target_spec,
+    Mode as RunMode, ask, foreground, full_busy_problems, load_maintenance, note_held_lease, print_dry_run,
+    print_started, refuse_open_operations, target_spec,
 };
 use crate::commands::workflows::{activity_env, engine_error, open_store, state_dir};
 use crate::connect;
@@ -62,15 +62,20 @@ struct DryRun {
 impl DryRun {
     /// Prints the dry run of `operation` (`plan`: mode, counts, warnings); exit 1 when it
     /// would be refused now.
-    fn print(
+    async fn print(
         operation: OperationKind,
-        cluster: &cratectl_kube::Cluster,
+        found: &Found,
+        global: &GlobalArgs,
         now: Timestamp,
         plan: (Mode, &Counts, &[String]),
         steps: Vec<String>,
         format: OutputFormat,
     ) -> CliResult {
-        let mut refused = None;
+        let cluster = &found.cluster;
+        // Why the run would be refused now: another actor at work, then a held Lease.
+        let busy = full_busy_problems(cluster, now, operation, &found.at.target, global).await;
+        let busy: Vec<&str> = busy.iter().map(|b| b.trim_start_matches("refused: ")).collect();
+        let mut refused = (!busy.is_empty()).then(|| busy.join("; "));
         note_held_lease(cluster, now, &mut refused);
         let dry = DryRun {
             operation,
@@ -288,12 +293,14 @@ pub async fn suspend(args: SuspendArgs, global: GlobalArgs, top: Option<OutputFo
         }
         return DryRun::print(
             OperationKind::Suspend,
-            cluster,
+            &found,
+            &global,
             now,
             (plan.mode, &plan.counts, &plan.warnings),
             steps,
             format,
-        );
+        )
+        .await;
     }
 
     let dir = state_dir(&global)?;
@@ -471,12 +478,14 @@ pub async fn resume(args: ResumeArgs, global: GlobalArgs, top: Option<OutputForm
         }
         return DryRun::print(
             OperationKind::Resume,
-            cluster,
+            &found,
+            &global,
             now,
             (plan.mode, &plan.counts, &plan.warnings),
             steps,
             format,
-        );
+        )
+        .await;
     }
 
     let dir = state_dir(&global)?;

@@ -180,6 +180,28 @@ async fn suspend_body<C: WorkflowCtx>(
         op.report.common.state = ClusterState::Running;
     }
     op.phase(PHASE_SUSPEND);
+    // The gates may have taken hours: what is written next is planned from the cluster as it
+    // is now, and must still be the plan.
+    let read = read_facts(op).await?;
+    match plan_suspend(&read.facts, options.mode, options.force_direct) {
+        Ok(Planned::Run(now)) if now.counts == plan.counts && now.mode == plan.mode => {}
+        Ok(Planned::Run(now)) => {
+            return Err(Halt::Failed(format!(
+                "the cluster changed while the suspend waited: planned {} ({} mode), now {} ({} mode); \
+                 nothing was changed",
+                plan.counts.text(),
+                plan.mode,
+                now.counts.text(),
+                now.mode
+            )));
+        }
+        Ok(Planned::Nothing(message)) => {
+            return Err(Halt::Failed(format!(
+                "the cluster changed while the suspend waited ({message}); nothing was changed"
+            )));
+        }
+        Err(refusal) => return Err(Halt::Failed(format!("refused now: {refusal}"))),
+    }
 
     // The record, before the first change: what to bring back, and the settings to put back.
     let direct = plan.mode == Mode::Direct;
@@ -247,21 +269,49 @@ async fn suspend_body<C: WorkflowCtx>(
     // The last moment to stop without a trace: a `stop`, or another actor at work (the pods
     // and the record are this suspend's own).
     op.check_control().await?;
-    op.check_busy(
-        OperationKind::Suspend,
-        &[BusyCode::PodsConverging, BusyCode::Suspended],
-    )
-    .await?;
+    op.check_busy(OperationKind::Suspend, &[BusyCode::Suspended])
+        .await?;
 
-    // Commit: from here on the record is the resume's to undo, and the hold stays.
-    op.open.saga = None;
-    op.open.suspend_record = None;
+    // Commit: from here on the record is the resume's to undo, and the hold stays (a hard stop
+    // during the first write must not undo them under a cluster that is stopping).
+    let saga = op.open.saga.take();
+    let open_record = op.open.suspend_record.take();
     op.report.committed = true;
     op.publish();
+    let first = match plan.mode {
+        Mode::Operator => set_resource_data(op, operator_changes(&read.facts)).await,
+        _ => match read.facts.groups.iter().find(|g| !g.is_master()) {
+            Some(g) => set_statefulset(op, &g.statefulset, g.replicas, 0).await,
+            None => Ok(()),
+        },
+    };
+    if let Err(halt) = first {
+        // The first write failed: if the cluster shows it was not made (a guard that did not
+        // hold, a refused patch), nothing was stopped, and the way out undoes everything. If
+        // that cannot be told, the record stays: `resume` finishes from it.
+        if let Ok(now) = op.call::<ReadSuspendFacts>(&op.at.clone(), op.retries()).await
+            && now.facts.counts(plan.mode) == plan.counts
+        {
+            op.open.saga = saga;
+            op.open.suspend_record = open_record;
+            op.report.committed = false;
+            op.publish();
+        }
+        return Err(halt);
+    }
     match plan.mode {
         Mode::Operator => suspend_by_operator(op, &read.facts, input).await,
         _ => suspend_direct(op, &read.facts, input, &record).await,
     }
+}
+
+/// Operator mode's one patch: every data group from its count to 0.
+fn operator_changes(facts: &SuspendFacts) -> Vec<(usize, u64, u64)> {
+    facts
+        .groups
+        .iter()
+        .filter_map(|g| Some((g.data_index?, g.resource_replicas, 0)))
+        .collect()
 }
 
 /// Direct mode: every data StatefulSet to 0, no data pod left, then the masters.
@@ -272,7 +322,8 @@ async fn suspend_direct<C: WorkflowCtx>(
     record: &SuspendRecord,
 ) -> Step<()> {
     let data: Vec<_> = facts.groups.iter().filter(|g| !g.is_master()).collect();
-    for g in &data {
+    // The first was written at the commit.
+    for g in data.iter().skip(1) {
         set_statefulset(op, &g.statefulset, g.replicas, 0).await?;
     }
     let names: Vec<String> = data.iter().map(|g| g.statefulset.clone()).collect();
@@ -309,12 +360,8 @@ async fn suspend_by_operator<C: WorkflowCtx>(
     facts: &SuspendFacts,
     input: &SuspendClusterInput,
 ) -> Step<()> {
-    let changes: Vec<(usize, u64, u64)> = facts
-        .groups
-        .iter()
-        .filter_map(|g| Some((g.data_index?, g.resource_replicas, 0)))
-        .collect();
-    set_resource_data(op, changes.clone()).await?;
+    // The patch was written at the commit.
+    let changes = operator_changes(facts);
     follow_operator(op, changes[0].0, 0, input.options.timeouts.stop).await?;
     let all: Vec<String> = facts.groups.iter().map(|g| g.statefulset.clone()).collect();
     await_pods_gone(op, &all, input.options.timeouts.stop).await
@@ -476,6 +523,18 @@ async fn resume_body<C: WorkflowCtx>(
     op.phase(PHASE_RESUME);
 
     let timeouts = &options.timeouts;
+    if let Some(service) = facts.record.as_ref().and_then(|r| r.client_service.clone()) {
+        op.step("recreate client Service", None);
+        op.call::<RecreateClientService>(
+            &ServiceIn {
+                at: op.at.clone(),
+                service,
+            },
+            op.retries(),
+        )
+        .await?;
+        op.report.client_service = ClientService::Recreated;
+    }
     match plan.mode {
         Mode::Operator => {
             let changes: Vec<(usize, u64, u64)> = facts
@@ -505,18 +564,6 @@ async fn resume_body<C: WorkflowCtx>(
                     },
                 )
                 .await?;
-            }
-            if let Some(service) = facts.record.as_ref().and_then(|r| r.client_service.clone()) {
-                op.step("recreate client Service", None);
-                op.call::<RecreateClientService>(
-                    &ServiceIn {
-                        at: op.at.clone(),
-                        service,
-                    },
-                    op.retries(),
-                )
-                .await?;
-                op.report.client_service = ClientService::Recreated;
             }
             // `stop` before the data nodes: the masters are back and stay.
             op.check_control().await?;
