@@ -330,7 +330,7 @@ impl RunActivity<ActivityEnv> for AwaitPodsGone {
                 .map(|p| p.name.as_str())
                 .collect();
             if left.is_empty() {
-                Ok(())
+                Ok(format!("no pod of {} left", input.statefulsets.join(", ")))
             } else {
                 Err(format!("pods left: {}", left.join(", ")))
             }
@@ -362,7 +362,11 @@ impl RunActivity<ActivityEnv> for AwaitPodsReady {
                 })
                 .collect();
             if short.is_empty() {
-                Ok(())
+                Ok(format!(
+                    "{} Ready pod(s) of {}",
+                    input.count,
+                    input.statefulsets.join(", ")
+                ))
             } else {
                 Err(short.join(", "))
             }
@@ -371,21 +375,21 @@ impl RunActivity<ActivityEnv> for AwaitPodsReady {
     }
 }
 
-/// Polls the cluster's pods until `judge` says done, within the budget.
+/// Polls the cluster's pods until `judge` says done (with what it saw), within the budget.
 async fn poll_pods(
     env: &ActivityEnv,
     input: &PodsIn,
-    judge: impl Fn(&Cluster) -> Result<(), String>,
+    judge: impl Fn(&Cluster) -> Result<String, String>,
 ) -> Result<Waited<bool>, ActivityError> {
     let deadline = tokio::time::Instant::now() + input.budget;
     let mut tick = tokio::time::Instant::now();
     loop {
         let (_, cluster) = env.cluster(&input.at.target, &input.at.cluster).await?;
         let last = match judge(&cluster) {
-            Ok(()) => {
+            Ok(seen) => {
                 return Ok(Waited {
                     done: Some(true),
-                    last: "done".into(),
+                    last: seen,
                 });
             }
             Err(last) => last,
