@@ -146,7 +146,8 @@ pub async fn run(args: DemoArgs, global: GlobalArgs, top: Option<OutputFormat>) 
          cratectl restart --context <ctx> <cluster> --async       # or record it, and run `cratectl worker`\n  \
          cratectl scale --context <ctx> <cluster> hot=5 --dry-run # what adding two nodes would do\n  \
          cratectl snapshot list --context <ctx> <cluster>         # its repositories and snapshots\n  \
-         cratectl restore --context <ctx> <cluster> --snapshot <s> --repository <r> --tables-all --dry-run\n",
+         cratectl restore --context <ctx> <cluster> --snapshot <s> --repository <r> --tables-all --dry-run\n  \
+         cratectl suspend --context <ctx> <cluster> --dry-run     # stop every node; `resume` brings it back\n",
     )?;
     running.task.abort();
     result
