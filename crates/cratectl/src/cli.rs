@@ -133,6 +133,14 @@ pub enum Command {
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
 
+    /// Print a shell completion script for cratectl, generated from its command-line definition.
+    ///
+    /// bash: `source <(cratectl completion bash)`, or save it to
+    /// ~/.local/share/bash-completion/completions/cratectl. zsh: save it as `_cratectl` in a
+    /// directory of $fpath. fish: save it to ~/.config/fish/completions/cratectl.fish.
+    /// PowerShell: `cratectl completion powershell | Out-String | Invoke-Expression`.
+    Completion(CompletionArgs),
+
     /// Discover and inspect CrateDB clusters: list, info, health, ping.
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -632,6 +640,23 @@ pub struct ScaleArgs {
     /// Output format (also a global option).
     #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
+}
+
+/// `cratectl completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to complete in.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// The shells `cratectl completion` writes scripts for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }
 
 /// `cratectl suspend`.

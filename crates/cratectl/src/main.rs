@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     logging::init(cli.global.log_level, cli.global.log_format);
     let result = match cli.command {
         Command::Maintenance(command) => commands::maintenance::run(command, cli.output),
+        Command::Completion(args) => commands::completion::run(args),
         command => match tokio::runtime::Runtime::new() {
             Ok(runtime) => runtime.block_on(commands::run_async(command, cli.global, cli.output)),
             Err(e) => Err(CliError::failed(format!("cannot start the async runtime: {e}"))),

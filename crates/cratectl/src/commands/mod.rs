@@ -2,6 +2,7 @@
 //! library crates, and renders the result; none of them decides anything a library could.
 
 pub mod cluster;
+pub mod completion;
 pub mod demo;
 pub mod doctor;
 pub mod maintenance;
@@ -41,6 +42,7 @@ pub async fn run_async(command: Command, global: GlobalArgs, top: Option<OutputF
         Command::Snapshot(command) => snapshot::run(command, global, top).await,
         Command::Doctor(args) => doctor::run(args, global, top).await,
         Command::Maintenance(command) => maintenance::run(command, top),
+        Command::Completion(args) => completion::run(args),
         Command::Restart(args) => restart::run(args, global, top).await,
         Command::Scale(args) => scale::run(args, global, top).await,
         Command::Restore(args) => restore::run(args, global, top).await,
