@@ -56,9 +56,6 @@ pub struct SuspendFacts {
     pub operator_managed: bool,
     /// The suspend record on the resource, when there is one.
     pub record: Option<SuspendRecord>,
-    /// The client Service `crate-<resource>` exists.
-    #[serde(default)]
-    pub client_service: bool,
 }
 
 impl SuspendFacts {
@@ -377,7 +374,6 @@ mod tests {
             groups,
             operator_managed: false,
             record: None,
-            client_service: true,
         }
     }
 

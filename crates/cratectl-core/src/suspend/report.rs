@@ -108,10 +108,6 @@ impl ClusterOutcome for ResumeClusterReport {
     fn common_mut(&mut self) -> &mut ClusterCommon {
         &mut self.common
     }
-
-    fn step_failed(&self) -> bool {
-        false
-    }
 }
 
 /// The whole suspend.

@@ -15,7 +15,6 @@
 
 use std::time::Duration;
 
-use cratectl_core::busy::BusyCode;
 use cratectl_core::op::OperationKind;
 use cratectl_core::op::report::ClusterState;
 use cratectl_core::op::window::estimate_step_duration;
@@ -161,9 +160,7 @@ impl<C: WorkflowCtx> RestartRun<'_, C> {
             }
             // Someone else at work on the cluster now (the operator's handler, a restore, a
             // decommission …) stops the restart here, with every setting put back.
-            self.op
-                .check_busy(OperationKind::Restart, &[BusyCode::PodsConverging])
-                .await?;
+            self.op.check_busy(OperationKind::Restart, &[]).await?;
             self.op.report.pod_index = Some(index + 1);
             self.op.report.common.state = ClusterState::Running;
             self.op.phase(PHASE_RESTART);

@@ -109,7 +109,6 @@ pub async fn read_facts(env: &ActivityEnv, at: &At) -> Result<FactsOut, Activity
             groups,
             operator_managed: resource.operator_managed,
             record,
-            client_service: true,
         },
         cronjobs_running,
         deployments_running,
