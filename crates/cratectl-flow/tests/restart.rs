@@ -9,13 +9,20 @@ use common::RestartOps;
 
 use std::time::Duration;
 
-use common::{Setup, fast_options};
+use common::{Setup, TestEngine, fast_options};
 use cratectl_core::restart::report::{ClusterState, PodResult, RequestState};
 use cratesim::operator::ClusterShape;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_restart_one_at_a_time_and_settings_come_back() {
-    let setup = Setup::start("three-nodes", &[ClusterShape::new("alpha", "cratedb")]).await;
+on_both_engines!(three_nodes_restart_one_at_a_time_and_settings_come_back);
+
+async fn three_nodes_restart_one_at_a_time_and_settings_come_back(engine: TestEngine) {
+    let setup = Setup::start_on(
+        engine,
+        "three-nodes",
+        &[ClusterShape::new("alpha", "cratedb")],
+        20.0,
+    )
+    .await;
     let settings_before = setup.sim_cluster("alpha")["settings"].clone();
     let request = setup.request("restart-alpha-test", &["alpha"], fast_options());
     setup.restarts.start_restart(&request).await.unwrap();

@@ -336,59 +336,20 @@ impl Engine for Duroxide {
     }
 }
 
-/// Every operation's workflows, as duroxide runs them.
+/// Every operation's workflows ([`crate::for_every_workflow`]), as duroxide runs them.
 fn every_workflow() -> OrchestrationRegistry {
-    use crate::ops::restart::model::{RESTART_CLUSTER, RESTART_REQUEST, RestartRequest};
-    use crate::ops::restart::workflow::{restart_cluster, restart_request};
-    use crate::ops::restore::model::{RESTORE_CLUSTER, RESTORE_REQUEST, RestoreRequest};
-    use crate::ops::restore::workflow::{restore_cluster, restore_request};
-    use crate::ops::scale::model::{SCALE_CLUSTER, SCALE_REQUEST, ScaleRequest};
-    use crate::ops::scale::workflow::{scale_cluster, scale_request};
-    use crate::ops::suspend::model::{
-        RESUME_CLUSTER, RESUME_REQUEST, ResumeRequest, SUSPEND_CLUSTER, SUSPEND_REQUEST, SuspendRequest,
-    };
-    use crate::ops::suspend::workflow::{resume_cluster, resume_request, suspend_cluster, suspend_request};
-    let workflows = register(
-        workflows(),
-        RESTART_REQUEST,
-        |ctx: DxCtx, request: RestartRequest| async move { restart_request(&ctx, request).await },
-    );
-    let workflows = register(workflows, RESTART_CLUSTER, |ctx: DxCtx, input| async move {
-        restart_cluster(&ctx, input).await
-    });
-    let workflows = register(
-        workflows,
-        SCALE_REQUEST,
-        |ctx: DxCtx, request: ScaleRequest| async move { scale_request(&ctx, request).await },
-    );
-    let workflows = register(workflows, SCALE_CLUSTER, |ctx: DxCtx, input| async move {
-        scale_cluster(&ctx, input).await
-    });
-    let workflows = register(
-        workflows,
-        RESTORE_REQUEST,
-        |ctx: DxCtx, request: RestoreRequest| async move { restore_request(&ctx, request).await },
-    );
-    let workflows = register(workflows, RESTORE_CLUSTER, |ctx: DxCtx, input| async move {
-        restore_cluster(&ctx, input).await
-    });
-    let workflows = register(
-        workflows,
-        SUSPEND_REQUEST,
-        |ctx: DxCtx, request: SuspendRequest| async move { suspend_request(&ctx, request).await },
-    );
-    let workflows = register(workflows, SUSPEND_CLUSTER, |ctx: DxCtx, input| async move {
-        suspend_cluster(&ctx, input).await
-    });
-    let workflows = register(
-        workflows,
-        RESUME_REQUEST,
-        |ctx: DxCtx, request: ResumeRequest| async move { resume_request(&ctx, request).await },
-    );
-    register(workflows, RESUME_CLUSTER, |ctx: DxCtx, input| async move {
-        resume_cluster(&ctx, input).await
-    })
-    .build()
+    macro_rules! dx_register {
+        ($($_type:ident: $name:path, $input:ty, $f:path;)*) => {{
+            let registry = workflows();
+            $(
+                let registry = register(registry, $name, |ctx: DxCtx, input: $input| async move {
+                    $f(&ctx, input).await
+                });
+            )*
+            registry.build()
+        }};
+    }
+    crate::for_every_workflow!(dx_register)
 }
 
 /// A running worker; stop it with [`EngineWorker::shutdown`].
@@ -607,6 +568,7 @@ impl EngineClient for DuroxideClient {
                 updated_at: None,
                 parent: None,
                 input: m.input,
+                stuck: None,
             }));
         }
         let (state, progress, output) = state_of(&status);
@@ -625,6 +587,7 @@ impl EngineClient for DuroxideClient {
             updated_at,
             parent: info.and_then(|i| i.parent_instance_id),
             input: self.marker(id).and_then(|m| m.input),
+            stuck: None,
         }))
     }
 

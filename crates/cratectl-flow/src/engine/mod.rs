@@ -29,8 +29,11 @@
 //! Workflow code must be deterministic: no clocks (use [`WorkflowCtx::now`]), no randomness, no
 //! I/O and no tokio/futures combinators (use [`WorkflowCtx::join`]).
 
+pub mod any;
 pub mod duroxide;
 pub mod store;
+#[cfg(feature = "temporal")]
+pub mod temporal;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -308,6 +311,9 @@ pub struct InstanceStatus {
     pub parent: Option<String>,
     /// The input it was started with (roots started through this client).
     pub input: Option<String>,
+    /// Why the engine cannot move the instance on although it is running (on Temporal, a
+    /// workflow task that keeps failing: a nondeterminism, an oversized record).
+    pub stuck: Option<String>,
 }
 
 /// Engine failures seen by the CLI.

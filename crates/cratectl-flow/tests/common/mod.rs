@@ -10,13 +10,17 @@ use std::time::Duration;
 
 use cratectl_core::restart::report::{ClusterReport, RequestState, RestartReport};
 use cratectl_flow::engine::WorkerLimits;
-use cratectl_flow::engine::duroxide::{Duroxide, DxWorker};
+use cratectl_flow::engine::any::{AnyEngine, AnyWorker};
+use cratectl_flow::engine::duroxide::Duroxide;
 use cratectl_flow::env::ActivityEnv;
 use cratectl_flow::model::{ClusterRef, Gate, TargetSpec};
 use cratectl_flow::operations::{Operations, Worker, start_worker};
 
-/// The operations of the embedded engine, as the tests use them.
-pub type Restarts = Operations<Duroxide>;
+pub mod temporal_server;
+pub use temporal_server::TestEngine;
+
+/// The operations of the engine under test, as the tests use them.
+pub type Restarts = Operations<AnyEngine>;
 use cratectl_flow::ops::restart::model::{RestartOptions, RestartRequest};
 use cratesim::clock::Clock;
 use cratesim::faults::Fault;
@@ -30,7 +34,10 @@ pub struct Setup {
     pub dir: PathBuf,
     pub target: TargetSpec,
     pub restarts: Restarts,
-    pub worker: Option<Worker<DxWorker>>,
+    pub worker: Option<Worker<AnyWorker>>,
+    pub engine: AnyEngine,
+    /// The Temporal dev server of a test on Temporal (stopped with the setup).
+    pub temporal: Option<temporal_server::TemporalServer>,
 }
 
 impl Setup {
@@ -41,15 +48,27 @@ impl Setup {
 
     /// Serves `shapes` with the simulator's clock `scale` times real time, and starts a worker.
     pub async fn start_at(name: &str, shapes: &[ClusterShape], scale: f64) -> Setup {
+        Setup::start_on(TestEngine::Duroxide, name, shapes, scale).await
+    }
+
+    /// [`Setup::start_at`] on `engine` (on Temporal: a dev server of its own).
+    pub async fn start_on(engine: TestEngine, name: &str, shapes: &[ClusterShape], scale: f64) -> Setup {
         let sim = Sim::new(Clock::new(scale), shapes).unwrap();
         let running = serve("127.0.0.1:0", sim).await.unwrap();
-        let dir = std::env::temp_dir().join(format!("cratectl-flow-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("cratectl-flow-{name}-{engine:?}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("kubeconfig");
         write_kubeconfig(&path, &kubeconfig(running.addr, "cratedb")).unwrap();
         let state = dir.join("state");
-        let engine = Duroxide::new(&state);
+        let (engine, temporal): (AnyEngine, _) = match engine {
+            TestEngine::Duroxide => (Duroxide::new(&state).into(), None),
+            TestEngine::Temporal => {
+                let server = temporal_server::TemporalServer::start().await;
+                (server.engine(name), Some(server))
+            }
+        };
         let worker = start_worker(
             &engine,
             Arc::new(ActivityEnv::new(None)),
@@ -70,6 +89,8 @@ impl Setup {
             },
             restarts,
             worker: Some(worker),
+            engine,
+            temporal,
         }
     }
 
@@ -386,7 +407,7 @@ pub trait RestartOps {
     ) -> Result<Option<RestartReport>, cratectl_flow::engine::EngineError>;
 }
 
-impl RestartOps for Operations<Duroxide> {
+impl RestartOps for Operations<AnyEngine> {
     async fn start_restart(
         &self,
         request: &RestartRequest,
