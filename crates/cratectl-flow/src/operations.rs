@@ -266,6 +266,7 @@ impl<E: Engine> Operations<E> {
                         .map(|p| p.report)
                         .unwrap_or_else(|| pending_report(cluster, &child));
                     let common = &mut report.common;
+                    common.engine_problem = child_status.stuck.clone();
                     if child_status.state == InstanceState::Cancelled && !common.state.is_terminal() {
                         common.state = ClusterState::Cancelled;
                         common.reason = child_status.output.clone();
@@ -278,6 +279,9 @@ impl<E: Engine> Operations<E> {
                 None => pending_report(cluster, &child),
             };
             let common = &mut report.common;
+            if common.engine_problem.is_none() {
+                common.engine_problem = status.stuck.clone();
+            }
             if status.state.is_terminal() && !common.state.is_terminal() {
                 common.state = if status.state == InstanceState::Cancelled {
                     ClusterState::Cancelled

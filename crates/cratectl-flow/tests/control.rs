@@ -17,7 +17,7 @@ use common::RestartOps;
 
 use std::time::Duration;
 
-use common::{Setup, at_step, child_id, fast_options, sql_writes, uid_counts};
+use common::{Setup, TestEngine, at_step, child_id, fast_options, sql_writes, uid_counts};
 use cratectl_core::restart::report::{ClusterState, PodResult, RequestState};
 use cratectl_flow::env::ActivityEnv;
 use cratectl_flow::model::{Control, MaintenanceSpec};
@@ -58,9 +58,16 @@ async fn waiting_with_the_lease(setup: &Setup, id: &str, cluster: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_while_waiting_for_a_window_releases_the_lease() {
-    let setup = Setup::start("cancel-waiting", &[ClusterShape::new("alpha", "cratedb")]).await;
+on_both_engines!(cancel_while_waiting_for_a_window_releases_the_lease);
+
+async fn cancel_while_waiting_for_a_window_releases_the_lease(engine: TestEngine) {
+    let setup = Setup::start_on(
+        engine,
+        "cancel-waiting",
+        &[ClusterShape::new("alpha", "cratedb")],
+        20.0,
+    )
+    .await;
     let before = setup.sim_cluster("alpha");
     let id = "cancel-waiting";
     setup
@@ -99,9 +106,16 @@ async fn cancel_while_waiting_for_a_window_releases_the_lease() {
     setup.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so() {
-    let setup = Setup::start("cancel-mid-pod", &[ClusterShape::new("alpha", "cratedb")]).await;
+on_both_engines!(cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so);
+
+async fn cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so(engine: TestEngine) {
+    let setup = Setup::start_on(
+        engine,
+        "cancel-mid-pod",
+        &[ClusterShape::new("alpha", "cratedb")],
+        20.0,
+    )
+    .await;
     let settings_before = setup.preset_settings("alpha").await;
     let id = "cancel-mid-pod";
     setup
@@ -170,9 +184,10 @@ async fn cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so() {
     setup.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stop_finishes_the_current_pod_then_stops_cleanly() {
-    let setup = Setup::start("stop", &[ClusterShape::new("alpha", "cratedb")]).await;
+on_both_engines!(stop_finishes_the_current_pod_then_stops_cleanly);
+
+async fn stop_finishes_the_current_pod_then_stops_cleanly(engine: TestEngine) {
+    let setup = Setup::start_on(engine, "stop", &[ClusterShape::new("alpha", "cratedb")], 20.0).await;
     let settings_before = setup.preset_settings("alpha").await;
     let id = "stop";
     setup

@@ -13,20 +13,22 @@ use common::RestartOps;
 
 use std::time::Duration;
 
-use common::{Setup, fast_options, uid_counts};
+use common::{Setup, TestEngine, fast_options, uid_counts};
 use cratectl_core::restart::report::{ClusterState, PodResult, RequestState};
 use cratectl_flow::ops::restart::model::Timeouts;
 use cratesim::faults::Fault;
 use cratesim::operator::ClusterShape;
 
-async fn never_ready_in_one_of_two_clusters(parallel: usize) {
+async fn never_ready_in_one_of_two_clusters(engine: TestEngine, parallel: usize) {
     let name = format!("never-ready-p{parallel}");
-    let setup = Setup::start(
+    let setup = Setup::start_on(
+        engine,
         &name,
         &[
             ClusterShape::new("alpha", "cratedb"),
             ClusterShape::new("beta", "cratedb"),
         ],
+        20.0,
     )
     .await;
     let alpha_before = setup.preset_settings("alpha").await;
@@ -112,14 +114,16 @@ async fn never_ready_in_one_of_two_clusters(parallel: usize) {
     setup.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pod_never_ready_fails_its_cluster_only_one_cluster_at_a_time() {
-    never_ready_in_one_of_two_clusters(1).await;
+on_both_engines!(a_pod_never_ready_fails_its_cluster_only_one_cluster_at_a_time);
+
+async fn a_pod_never_ready_fails_its_cluster_only_one_cluster_at_a_time(engine: TestEngine) {
+    never_ready_in_one_of_two_clusters(engine, 1).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pod_never_ready_fails_its_cluster_only_two_clusters_at_once() {
-    never_ready_in_one_of_two_clusters(2).await;
+on_both_engines!(a_pod_never_ready_fails_its_cluster_only_two_clusters_at_once);
+
+async fn a_pod_never_ready_fails_its_cluster_only_two_clusters_at_once(engine: TestEngine) {
+    never_ready_in_one_of_two_clusters(engine, 2).await;
 }
 
 /// CrateDB refusing the DECOMMISSION (here: a missing privilege) fails the cluster with

@@ -13,7 +13,7 @@ use common::RestartOps;
 
 use std::time::Duration;
 
-use common::{Setup, child_id, fast_options, kube_writes, sql_writes, uid_counts};
+use common::{Setup, TestEngine, child_id, fast_options, kube_writes, sql_writes, uid_counts};
 use cratectl_core::restart::report::{ClusterState, PodResult, RequestState};
 use cratectl_flow::model::{Control, MaintenanceSpec};
 use cratesim::operator::ClusterShape;
@@ -37,9 +37,16 @@ fn whole_second(t: Timestamp) -> Timestamp {
     Timestamp::from_second(t.as_second() + 1).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outside_its_window_a_cluster_waits_disrupting_nothing_until_forced() {
-    let setup = Setup::start("far-window", &[ClusterShape::new("alpha", "cratedb")]).await;
+on_both_engines!(outside_its_window_a_cluster_waits_disrupting_nothing_until_forced);
+
+async fn outside_its_window_a_cluster_waits_disrupting_nothing_until_forced(engine: TestEngine) {
+    let setup = Setup::start_on(
+        engine,
+        "far-window",
+        &[ClusterShape::new("alpha", "cratedb")],
+        20.0,
+    )
+    .await;
     let before = setup.sim_cluster("alpha");
     // The only window: every day, one hour, opening about 12 hours from now.
     let now = Timestamp::now();

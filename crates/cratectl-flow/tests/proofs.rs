@@ -13,7 +13,7 @@ use common::RestartOps;
 
 use std::time::Duration;
 
-use common::{Setup, assert_uids, fast_options};
+use common::{Setup, TestEngine, assert_uids, fast_options};
 use cratectl_core::restart::report::{ClusterState, PodResult, RequestState};
 use cratectl_flow::env::ActivityEnv;
 use cratectl_flow::model::{Control, MaintenanceSpec};
@@ -25,9 +25,12 @@ fn shape(name: &str) -> ClusterShape {
     ClusterShape::new(name, "cratedb")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_that_never_rejoins_fails_its_cluster_safely_and_the_other_cluster_goes_on() {
-    let setup = Setup::start("never-rejoins", &[shape("alpha"), shape("beta")]).await;
+on_both_engines!(a_node_that_never_rejoins_fails_its_cluster_safely_and_the_other_cluster_goes_on);
+
+async fn a_node_that_never_rejoins_fails_its_cluster_safely_and_the_other_cluster_goes_on(
+    engine: TestEngine,
+) {
+    let setup = Setup::start_on(engine, "never-rejoins", &[shape("alpha"), shape("beta")], 20.0).await;
     let settings_before = setup.sim_cluster("alpha")["settings"].clone();
     setup.faults(&[Fault::NodeNeverRejoins {
         namespace: "cratedb".into(),
@@ -229,9 +232,10 @@ fn far_window() -> MaintenanceSpec {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outside_its_window_a_cluster_waits_until_force_restart_on_the_top_level_id() {
-    let setup = Setup::start("window", &[shape("zeta")]).await;
+on_both_engines!(outside_its_window_a_cluster_waits_until_force_restart_on_the_top_level_id);
+
+async fn outside_its_window_a_cluster_waits_until_force_restart_on_the_top_level_id(engine: TestEngine) {
+    let setup = Setup::start_on(engine, "window", &[shape("zeta")], 20.0).await;
     let mut options = fast_options();
     options.maintenance = Some(far_window());
     setup
@@ -268,9 +272,10 @@ async fn outside_its_window_a_cluster_waits_until_force_restart_on_the_top_level
     setup.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_mid_restart_restores_the_settings_and_releases_the_lease() {
-    let setup = Setup::start("cancel", &[shape("eta")]).await;
+on_both_engines!(cancel_mid_restart_restores_the_settings_and_releases_the_lease);
+
+async fn cancel_mid_restart_restores_the_settings_and_releases_the_lease(engine: TestEngine) {
+    let setup = Setup::start_on(engine, "cancel", &[shape("eta")], 20.0).await;
     let settings_before = setup.sim_cluster("eta")["settings"].clone();
     setup
         .restarts

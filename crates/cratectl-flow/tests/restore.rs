@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::Setup;
+use common::{Setup, TestEngine};
 use cratectl_core::op::report::{ClusterState, RequestState};
 use cratectl_core::restore::input::Scope;
 use cratectl_core::restore::report::{GcResult, RestoreClusterReport, RestoreReport, TableResult};
@@ -196,25 +196,19 @@ async fn repositories(setup: &Setup, cluster: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every file under `dir`, as text where it is (the engine's records).
-fn files_text(dir: &std::path::Path) -> String {
-    let mut out = String::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                out.push_str(&files_text(&path));
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                out.push_str(&String::from_utf8_lossy(&bytes));
-            }
-        }
-    }
-    out
-}
+on_both_engines!(
+    tables_and_a_partition_with_quoted_names_from_a_secret_repository,
+    worker_threads = 4
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn tables_and_a_partition_with_quoted_names_from_a_secret_repository() {
-    let setup = Setup::start("restore-tables", &shapes(quoted_tables(), Vec::new())).await;
+async fn tables_and_a_partition_with_quoted_names_from_a_secret_repository(engine: TestEngine) {
+    let setup = Setup::start_on(
+        engine,
+        "restore-tables",
+        &shapes(quoted_tables(), Vec::new()),
+        20.0,
+    )
+    .await;
     repository(&setup, "src").await;
     snapshot(&setup, "s1").await;
     secret(&setup).await;
@@ -319,7 +313,11 @@ async fn tables_and_a_partition_with_quoted_names_from_a_secret_repository() {
 
     // Never a Secret value: not in the report, not in the engine's records.
     let json = serde_json::to_string(&report).unwrap();
-    let records = files_text(&setup.dir);
+    let records = setup.engine_records();
+    assert!(
+        records.contains("restore-creds"),
+        "the engine's records are read (they name the Secret)"
+    );
     for value in [ACCESS_KEY, SECRET_KEY] {
         assert!(!json.contains(value), "report holds a secret: {json}");
         assert!(!records.contains(value), "the engine's records hold a secret");

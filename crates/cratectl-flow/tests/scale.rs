@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::Setup;
+use common::{Setup, TestEngine};
 use cratectl_core::op::report::{ClusterState, RequestState};
 use cratectl_core::scale::plan::{Mode, Request};
 use cratectl_core::scale::report::{NodeResult, ScaleClusterReport, ScaleReport};
@@ -144,8 +144,8 @@ fn never_red(setup: &Setup, name: &str) {
     }
 }
 
-async fn scale_out_and_in(mode: Mode, managed: bool, expected: Mode, tag: &str) {
-    let setup = Setup::start(&format!("scale-{tag}"), &[shape("alpha", managed)]).await;
+async fn scale_out_and_in(engine: TestEngine, mode: Mode, managed: bool, expected: Mode, tag: &str) {
+    let setup = Setup::start_on(engine, &format!("scale-{tag}"), &[shape("alpha", managed)], 20.0).await;
     // Someone else's exclusion, there before and kept after.
     setup
         .sql(
@@ -265,14 +265,16 @@ async fn scale_out_and_in(mode: Mode, managed: bool, expected: Mode, tag: &str) 
     setup.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn direct_mode_adds_two_nodes_and_removes_them_one_at_a_time() {
-    scale_out_and_in(Mode::Direct, false, Mode::Direct, "direct").await;
+on_both_engines!(direct_mode_adds_two_nodes_and_removes_them_one_at_a_time);
+
+async fn direct_mode_adds_two_nodes_and_removes_them_one_at_a_time(engine: TestEngine) {
+    scale_out_and_in(engine, Mode::Direct, false, Mode::Direct, "direct").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operator_mode_patches_the_resource_and_follows_the_operator() {
-    scale_out_and_in(Mode::Auto, true, Mode::Operator, "operator").await;
+on_both_engines!(operator_mode_patches_the_resource_and_follows_the_operator);
+
+async fn operator_mode_patches_the_resource_and_follows_the_operator(engine: TestEngine) {
+    scale_out_and_in(engine, Mode::Auto, true, Mode::Operator, "operator").await;
 }
 
 /// A 4-node cluster whose recoveries take `factor` times longer, so a drain takes long enough to

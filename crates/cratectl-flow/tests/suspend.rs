@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Setup, kube_writes};
+use common::{Setup, TestEngine, kube_writes};
 use cratectl_core::op::report::{ClusterOutcome, ClusterState, OperationReport, RequestState};
 use cratectl_core::scale::plan::Mode;
 use cratectl_core::suspend::record::{ANNOTATION, SuspendRecord};
@@ -205,8 +205,14 @@ async fn node_ids(setup: &Setup, name: &str) -> Vec<(String, String)> {
     out
 }
 
-async fn suspend_and_resume(managed: bool, expected: Mode, tag: &str) {
-    let setup = Setup::start(&format!("suspend-{tag}"), &[shape("alpha", managed)]).await;
+async fn suspend_and_resume(engine: TestEngine, managed: bool, expected: Mode, tag: &str) {
+    let setup = Setup::start_on(
+        engine,
+        &format!("suspend-{tag}"),
+        &[shape("alpha", managed)],
+        20.0,
+    )
+    .await;
     let settings_before = setup.sim_cluster("alpha")["settings"].clone();
     let ids_before = node_ids(&setup, "alpha").await;
     let service_before = client_service(&setup, "alpha").await.expect("a client Service");
@@ -349,14 +355,19 @@ async fn suspend_and_resume(managed: bool, expected: Mode, tag: &str) {
     setup.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_cluster_is_suspended_and_resumed_directly() {
-    suspend_and_resume(false, Mode::Direct, "direct").await;
+on_both_engines!(a_cluster_is_suspended_and_resumed_directly, worker_threads = 4);
+
+async fn a_cluster_is_suspended_and_resumed_directly(engine: TestEngine) {
+    suspend_and_resume(engine, false, Mode::Direct, "direct").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_cluster_is_suspended_and_resumed_through_the_operator() {
-    suspend_and_resume(true, Mode::Operator, "operator").await;
+on_both_engines!(
+    a_cluster_is_suspended_and_resumed_through_the_operator,
+    worker_threads = 4
+);
+
+async fn a_cluster_is_suspended_and_resumed_through_the_operator(engine: TestEngine) {
+    suspend_and_resume(engine, true, Mode::Operator, "operator").await;
 }
 
 /// A suspend that fails before its first StatefulSet change (the API server refuses the

@@ -105,6 +105,97 @@ pub struct GlobalArgs {
         value_parser = parse_duration
     )]
     pub token_refresh_before: SignedDuration,
+    /// The workflow engine operations run on: the embedded one (records in --state-dir) or a
+    /// Temporal server (a build with the `temporal` feature).
+    #[arg(
+        long,
+        global = true,
+        env = "CRATECTL_ENGINE",
+        value_enum,
+        default_value_t = EngineKind::Duroxide,
+        help_heading = "Engine options"
+    )]
+    pub engine: EngineKind,
+    /// Temporal's frontend, host:port or a URL (https:// for TLS).
+    #[arg(
+        long,
+        global = true,
+        env = "TEMPORAL_ADDRESS",
+        value_name = "HOST:PORT",
+        default_value = "localhost:7233",
+        help_heading = "Engine options"
+    )]
+    pub temporal_address: String,
+    /// Temporal namespace.
+    #[arg(
+        long,
+        global = true,
+        env = "TEMPORAL_NAMESPACE",
+        value_name = "NAME",
+        default_value = "default",
+        help_heading = "Engine options"
+    )]
+    pub temporal_namespace: String,
+    /// Temporal task queue the workers poll and operations are started on.
+    #[arg(
+        long,
+        global = true,
+        env = "TEMPORAL_TASK_QUEUE",
+        value_name = "NAME",
+        default_value = "cratectl",
+        help_heading = "Engine options"
+    )]
+    pub task_queue: String,
+    /// TLS: a client certificate (PEM) for mutual TLS with Temporal; needs --temporal-tls-key.
+    #[arg(
+        long,
+        global = true,
+        env = "TEMPORAL_TLS_CERT",
+        value_name = "PATH",
+        requires = "temporal_tls_key",
+        help_heading = "Engine options"
+    )]
+    pub temporal_tls_cert: Option<PathBuf>,
+    /// TLS: the client certificate's private key (PEM).
+    #[arg(
+        long,
+        global = true,
+        env = "TEMPORAL_TLS_KEY",
+        value_name = "PATH",
+        requires = "temporal_tls_cert",
+        help_heading = "Engine options"
+    )]
+    pub temporal_tls_key: Option<PathBuf>,
+    /// TLS: the CA that signed Temporal's server certificate (PEM) [default: the system's roots].
+    #[arg(
+        long,
+        global = true,
+        env = "TEMPORAL_TLS_CA",
+        value_name = "PATH",
+        help_heading = "Engine options"
+    )]
+    pub temporal_tls_ca: Option<PathBuf>,
+    /// An API key for Temporal (Temporal Cloud); implies TLS. Prefer the variable: flags show in
+    /// process lists. Never printed.
+    #[arg(
+        long,
+        global = true,
+        env = "TEMPORAL_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        help_heading = "Engine options"
+    )]
+    pub temporal_api_key: Option<String>,
+}
+
+/// `--engine`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// Embedded: one SQLite file in the state directory; workers share the directory.
+    #[default]
+    Duroxide,
+    /// A Temporal server: workers on any host share its task queue.
+    Temporal,
 }
 
 /// `--log-level`.

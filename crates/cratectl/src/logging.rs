@@ -24,8 +24,10 @@ pub fn init(level: LogLevel, format: LogFormat) {
         "debug" | "trace" => level,
         _ => "error",
     };
+    // The Temporal SDK warns about every record over 2 KB (its hard limit is 2 MB, where
+    // `status` reports the workflow as stuck); those warnings only show at debug too.
     let directives = format!(
-        "warn,duroxide={engine},cratectl={level},cratectl_core={level},cratectl_kube={level},cratectl_cratedb={level},cratectl_flow={level},kube={level},kube_client={level},kube_runtime={level},hyper=warn,hyper_util=warn,h2=warn,reqwest=warn,rustls=warn,tower=warn"
+        "warn,duroxide={engine},temporalio_common::payload_limits={engine},cratectl={level},cratectl_core={level},cratectl_kube={level},cratectl_cratedb={level},cratectl_flow={level},kube={level},kube_client={level},kube_runtime={level},hyper=warn,hyper_util=warn,h2=warn,reqwest=warn,rustls=warn,tower=warn"
     );
     let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("warn"));
     use std::io::IsTerminal;

@@ -133,6 +133,11 @@ pub struct ClusterCommon {
     pub finished_at: Option<Timestamp>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Why the workflow engine cannot move this cluster's workflow on although it runs (on
+    /// Temporal: a workflow task that keeps failing, such as a nondeterminism after an upgrade).
+    /// Filled in when the report is read, never recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_problem: Option<String>,
 }
 
 /// An operation's report of one cluster: the common part plus the operation's own fields.
@@ -207,6 +212,7 @@ impl<T> OperationReport<T> {
 pub fn common_lines(out: &mut String, c: &ClusterCommon) {
     let lines = [
         ("reason", c.reason.as_deref()),
+        ("engine", c.engine_problem.as_deref()),
         ("waiting for", c.waiting_for.as_deref()),
         ("step", c.current_step.as_deref()),
         ("window", c.window.as_deref()),

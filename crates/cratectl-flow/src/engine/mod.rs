@@ -34,6 +34,8 @@ pub mod duroxide;
 pub mod store;
 #[cfg(feature = "temporal")]
 pub mod temporal;
+#[cfg(feature = "temporal")]
+pub mod temporal_dev;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -522,6 +522,20 @@ where
     }
 }
 
+/// The control message (`crate::model::Control`) that a Temporal-native signal `force_restart`
+/// or `stop` stands for, as `temporal workflow signal --name force_restart [--input '"why"']`
+/// sends it: the input, if it is a string, is the reason.
+fn control_message(signal: &str, reason: Value) -> MailboxMessage {
+    let reason = match reason {
+        Value::String(reason) if !reason.is_empty() => reason,
+        _ => format!("{signal} signal sent through Temporal"),
+    };
+    MailboxMessage {
+        mailbox: crate::model::CONTROL_MAILBOX.to_string(),
+        payload: serde_json::json!({ "signal": signal, "reason": reason }).to_string(),
+    }
+}
+
 /// The heartbeat timeout workflows give their activities, set once per worker process.
 static HEARTBEAT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
 
@@ -572,6 +586,24 @@ macro_rules! temporal_workflows {
                     message: MailboxMessage,
                 ) {
                     self.mailboxes.push(message);
+                }
+
+                #[signal(name = "force_restart")]
+                pub fn force_restart(
+                    &mut self,
+                    _ctx: &mut temporalio_workflow::SyncWorkflowContext<Self>,
+                    reason: Value,
+                ) {
+                    self.mailboxes.push(control_message("force_restart", reason));
+                }
+
+                #[signal(name = "stop")]
+                pub fn stop(
+                    &mut self,
+                    _ctx: &mut temporalio_workflow::SyncWorkflowContext<Self>,
+                    reason: Value,
+                ) {
+                    self.mailboxes.push(control_message("stop", reason));
                 }
             }
         )*

@@ -177,12 +177,38 @@ impl Setup {
         Some(lease.spec.and_then(|s| s.holder_identity))
     }
 
+    /// Everything the engine recorded, as text: on duroxide the files of the state
+    /// directory; on Temporal every workflow's listing and history from the server (the test's
+    /// own dev server), payloads decoded.
+    pub fn engine_records(&self) -> String {
+        match &self.temporal {
+            Some(server) => server.records(),
+            None => files_text(&self.dir),
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(worker) = self.worker.take() {
             worker.shutdown(Duration::from_secs(1)).await;
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Every file under `dir`, as text where it is.
+fn files_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.push_str(&files_text(&path));
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    out
 }
 
 pub fn sim_cluster<'a>(report: &'a Value, name: &str) -> &'a Value {

@@ -62,6 +62,9 @@ pub async fn run(args: DemoArgs, global: GlobalArgs, top: Option<OutputFormat>) 
         ))
     })?;
 
+    // On Temporal: a dev server of the demo's own, with its web UI, for as long as the demo runs.
+    let temporal = temporal_dev_server(&global).await?;
+
     let shapes: Vec<ClusterShape> = FLEET
         .iter()
         .map(|(name, hook)| {
@@ -88,7 +91,10 @@ pub async fn run(args: DemoArgs, global: GlobalArgs, top: Option<OutputFormat>) 
          Both clusters are restarted for real: Kubernetes through kube-rs over HTTP, CrateDB through port-forwards,\n\
          the workflow recorded in {state}.\n\n",
         addr = running.addr,
-        state = scratch.0.join("state").display(),
+        state = match &temporal {
+            Some(server) => server.describe(),
+            None => scratch.0.join("state").display().to_string(),
+        },
     ))?;
 
     // Only the demo's own cluster: no credentials or context from the caller's environment.
@@ -103,6 +109,10 @@ pub async fn run(args: DemoArgs, global: GlobalArgs, top: Option<OutputFormat>) 
         token: None,
         token_command: None,
         ..global
+    };
+    let demo_global = match &temporal {
+        Some(server) => server.select(demo_global),
+        None => demo_global,
     };
     let restart_args = |dry_run: bool| RestartArgs {
         clusters: FLEET.iter().map(|(name, _)| name.to_string()).collect(),
@@ -196,6 +206,89 @@ fn evidence(before: &Value, after: &Value) -> String {
         ));
     }
     out
+}
+
+/// The demo's Temporal dev server (`--engine temporal`).
+#[cfg(feature = "temporal")]
+struct DemoTemporal(cratectl_flow::engine::temporal_dev::DevServer);
+
+#[cfg(feature = "temporal")]
+impl DemoTemporal {
+    fn describe(&self) -> String {
+        format!(
+            "a Temporal dev server at {} (task queue {DEMO_TASK_QUEUE}); watch it in the Temporal UI at {} while the demo runs",
+            self.0.address,
+            self.0.ui.as_deref().unwrap_or("-")
+        )
+    }
+
+    fn select(&self, global: GlobalArgs) -> GlobalArgs {
+        GlobalArgs {
+            temporal_address: self.0.address.clone(),
+            temporal_namespace: "default".into(),
+            task_queue: DEMO_TASK_QUEUE.into(),
+            temporal_tls_ca: None,
+            temporal_tls_cert: None,
+            temporal_tls_key: None,
+            temporal_api_key: None,
+            ..global
+        }
+    }
+}
+
+#[cfg(feature = "temporal")]
+const DEMO_TASK_QUEUE: &str = "cratectl-demo";
+
+/// Starts a dev server when the demo runs on Temporal; refuses (exit 2) without the `temporal`
+/// CLI, saying how to get it.
+#[cfg(feature = "temporal")]
+async fn temporal_dev_server(global: &GlobalArgs) -> CliResult<Option<DemoTemporal>> {
+    use cratectl_flow::engine::temporal_dev::{DevServer, DevServerOptions, HOW_TO_GET_CLI, find_cli};
+    if global.engine != crate::cli::EngineKind::Temporal {
+        return Ok(None);
+    }
+    // Where scripts/install-temporal-cli.sh puts it, when run from a checkout.
+    let installed = PathBuf::from("target/temporal-venv/bin/temporal");
+    let cli = find_cli(&[installed]).ok_or_else(|| {
+        CliError::invalid(format!(
+            "cratectl demo --engine temporal runs its own Temporal dev server and needs the `temporal` CLI: {HOW_TO_GET_CLI}"
+        ))
+    })?;
+    let options = DevServerOptions {
+        ui: true,
+        ..DevServerOptions::default()
+    };
+    let server = DevServer::start(&cli, &options).await.map_err(|e| {
+        CliError::failed(format!(
+            "cannot start a Temporal dev server with {}: {e}",
+            cli.display()
+        ))
+    })?;
+    Ok(Some(DemoTemporal(server)))
+}
+
+/// Without the `temporal` feature the engine choice itself explains the problem.
+#[cfg(not(feature = "temporal"))]
+struct DemoTemporal;
+
+#[cfg(not(feature = "temporal"))]
+impl DemoTemporal {
+    fn describe(&self) -> String {
+        String::new()
+    }
+
+    fn select(&self, global: GlobalArgs) -> GlobalArgs {
+        global
+    }
+}
+
+#[cfg(not(feature = "temporal"))]
+async fn temporal_dev_server(global: &GlobalArgs) -> CliResult<Option<DemoTemporal>> {
+    // Refuses `--engine temporal` with the reason before anything is served.
+    if global.engine == crate::cli::EngineKind::Temporal {
+        crate::commands::workflows::place(global)?;
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

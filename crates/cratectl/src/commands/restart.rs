@@ -32,7 +32,7 @@ use crate::commands::progress::Steps;
 use crate::commands::run::{
     Mode, foreground, load_maintenance, print_started, refuse_open_operations, target_spec,
 };
-use crate::commands::workflows::{activity_env, engine_error, open_store, state_dir};
+use crate::commands::workflows::{activity_env, engine_error, open_store, place};
 use crate::connect;
 use crate::exit::{CliError, CliResult};
 use crate::output::{print, print_structured, render, table};
@@ -94,7 +94,7 @@ pub async fn execute(args: RestartArgs, global: &GlobalArgs, format: OutputForma
             clusters.len()
         )));
     }
-    let dir = state_dir(global)?;
+    let dir = place(global)?;
     let restarts = open_store(&dir).await?;
     refuse_open_operations(
         &restarts,

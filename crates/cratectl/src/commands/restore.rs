@@ -30,7 +30,7 @@ use crate::commands::run::{
     Mode as RunMode, ask, foreground, load_maintenance, note_held_lease, print_dry_run, print_started,
     refuse_busy, refuse_open_operations, target_spec,
 };
-use crate::commands::workflows::{activity_env, engine_error, open_store, state_dir};
+use crate::commands::workflows::{activity_env, engine_error, open_store, place};
 use crate::connect;
 use crate::exit::{CliError, CliResult};
 
@@ -194,7 +194,7 @@ pub async fn run(args: RestoreArgs, global: GlobalArgs, top: Option<OutputFormat
         refusals.push("nothing was started".into());
         return Err(CliError::invalid(refusals.join("\n")));
     }
-    let dir = state_dir(&global)?;
+    let dir = place(&global)?;
     let ops = open_store(&dir).await?;
     refuse_open_operations(
         &ops,

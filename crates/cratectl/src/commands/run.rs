@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::commands::progress::{Progress, Steps};
 use crate::commands::workflows::{
-    Ops, WORKER_GRACE, activity_env, engine_error, print_report, shutdown_signal,
+    Ops, Place, WORKER_GRACE, activity_env, engine_error, print_report, shutdown_signal,
 };
 use crate::exit::{CliError, CliResult};
 use crate::files;
@@ -260,7 +260,7 @@ pub fn refuse_busy(cluster: &Cluster, now: Timestamp, kind: cratectl_core::op::O
 // ---- --async ----------------------------------------------------------------------------
 
 /// `--async`: the report as recorded (`-o json|yaml`) or how to run, watch and cancel it.
-pub async fn print_started(format: OutputFormat, ops: &Ops, id: &str, dir: &Path, noun: &str) -> CliResult {
+pub async fn print_started(format: OutputFormat, ops: &Ops, id: &str, dir: &Place, noun: &str) -> CliResult {
     if format != OutputFormat::Text {
         let report =
             ops.report(id).await.map_err(engine_error)?.ok_or_else(|| {
@@ -268,12 +268,11 @@ pub async fn print_started(format: OutputFormat, ops: &Ops, id: &str, dir: &Path
             })?;
         return print_report(format, &report);
     }
-    let dir = dir.display();
     print(&format!(
         "started {noun} {id}\n\
-         A worker runs it:  cratectl worker --state-dir {dir}\n\
-         Watch it:          cratectl status {id} --state-dir {dir}\n\
-         Cancel it:         cratectl cancel {id} --state-dir {dir}\n"
+         A worker runs it:  cratectl worker {dir}\n\
+         Watch it:          cratectl status {id} {dir}\n\
+         Cancel it:         cratectl cancel {id} {dir}\n"
     ))
 }
 
@@ -293,7 +292,7 @@ pub async fn foreground<R: Steps + DeserializeOwned>(
     global: &GlobalArgs,
     format: OutputFormat,
     mode: Mode,
-    dir: &Path,
+    dir: &Place,
     noun: &str,
 ) -> CliResult {
     // This process runs this operation only; other open operations stay for `cratectl worker`.
@@ -310,7 +309,7 @@ pub async fn foreground<R: Steps + DeserializeOwned>(
     if !others.is_empty() {
         eprintln!(
             "note: other open operations in {} are left to `cratectl worker`: {}",
-            dir.display(),
+            dir.location(),
             others.join(", ")
         );
     }
@@ -344,7 +343,7 @@ pub async fn foreground<R: Steps + DeserializeOwned>(
                     Ok(None) => {
                         failures += 1;
                         if failures >= MAX_READ_FAILURES {
-                            break Outcome::Lost(format!("{noun} {id} is no longer in {}", dir.display()));
+                            break Outcome::Lost(format!("{noun} {id} is no longer in {}", dir.location()));
                         }
                     }
                     Err(e) => {
@@ -382,18 +381,16 @@ pub async fn foreground<R: Steps + DeserializeOwned>(
                 Mode::User => eprintln!(
                     "The {noun} {id} is recorded and stopped where it was; nothing is lost, and the settings it changed stay \
                      changed until it goes on or is cancelled.\n\
-                     Resume it:  cratectl worker --state-dir {dir}\n\
-                     Watch it:   cratectl status {id} --state-dir {dir}\n\
-                     Or end it:  cratectl cancel {id} --state-dir {dir}   (puts the settings back)",
-                    dir = dir.display()
+                     Resume it:  cratectl worker {dir}\n\
+                     Watch it:   cratectl status {id} {dir}\n\
+                     Or end it:  cratectl cancel {id} {dir}   (puts the settings back)"
                 ),
                 Mode::Demo => eprintln!("Demo interrupted."),
             }
             Err(CliError::interrupted())
         }
         Outcome::Lost(why) => Err(CliError::failed(format!(
-            "cannot follow {noun} {id} any more: {why}; it stays recorded: `cratectl status {id} --state-dir {}`",
-            dir.display()
+            "cannot follow {noun} {id} any more: {why}; it stays recorded: `cratectl status {id} {dir}`"
         ))),
     }
 }

@@ -27,7 +27,7 @@ use crate::commands::run::{
     Mode as RunMode, foreground, load_maintenance, note_held_lease, print_dry_run, print_started,
     refuse_busy, refuse_open_operations, target_spec,
 };
-use crate::commands::workflows::{activity_env, engine_error, open_store, state_dir};
+use crate::commands::workflows::{activity_env, engine_error, open_store, place};
 use crate::connect;
 use crate::exit::{CliError, CliResult};
 use crate::output::{print, print_structured};
@@ -144,7 +144,7 @@ pub async fn run(args: ScaleArgs, global: GlobalArgs, top: Option<OutputFormat>)
         return print_dry_run(format, &plan.text(), &plan, plan.refused());
     }
 
-    let dir = state_dir(&global)?;
+    let dir = place(&global)?;
     let ops = open_store(&dir).await?;
     refuse_open_operations(
         &ops,

@@ -28,7 +28,7 @@ use crate::commands::run::{
     Mode as RunMode, ask, foreground, full_busy_problems, load_maintenance, note_held_lease, print_dry_run,
     print_started, refuse_open_operations, target_spec,
 };
-use crate::commands::workflows::{activity_env, engine_error, open_store, state_dir};
+use crate::commands::workflows::{activity_env, engine_error, open_store, place};
 use crate::connect;
 use crate::exit::{CliError, CliResult};
 use crate::output::{print, print_structured};
@@ -303,7 +303,7 @@ pub async fn suspend(args: SuspendArgs, global: GlobalArgs, top: Option<OutputFo
         .await;
     }
 
-    let dir = state_dir(&global)?;
+    let dir = place(&global)?;
     let ops = open_store(&dir).await?;
     refuse_open_operations(
         &ops,
@@ -344,7 +344,7 @@ pub async fn suspend(args: SuspendArgs, global: GlobalArgs, top: Option<OutputFo
 /// Where and how a recorded operation runs.
 struct Run<'a> {
     ops: &'a crate::commands::workflows::Ops,
-    dir: &'a std::path::Path,
+    dir: &'a crate::commands::workflows::Place,
     global: &'a GlobalArgs,
     format: OutputFormat,
     run_async: bool,
@@ -488,7 +488,7 @@ pub async fn resume(args: ResumeArgs, global: GlobalArgs, top: Option<OutputForm
         .await;
     }
 
-    let dir = state_dir(&global)?;
+    let dir = place(&global)?;
     let ops = open_store(&dir).await?;
     refuse_open_operations(
         &ops,

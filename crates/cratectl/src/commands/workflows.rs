@@ -18,6 +18,7 @@ use cratectl_core::op::report::{AnyReport, RequestState, common_lines};
 use cratectl_core::restart::report::ClusterReport;
 use cratectl_core::restore::report::RestoreClusterReport;
 use cratectl_core::scale::report::ScaleClusterReport;
+use cratectl_flow::engine::any::AnyEngine;
 use cratectl_flow::engine::duroxide::Duroxide;
 use cratectl_flow::engine::{Engine, EngineError, WorkerLimits};
 use cratectl_flow::env::ActivityEnv;
@@ -26,8 +27,8 @@ use cratectl_flow::operations::{self as service, Operations};
 use serde::Serialize;
 
 use crate::cli::{
-    CancelArgs, ForceRestartArgs, GlobalArgs, ListWorkflowsArgs, OutputFormat, StateFilter, StatusArgs,
-    StopArgs, WorkerArgs,
+    CancelArgs, EngineKind, ForceRestartArgs, GlobalArgs, ListWorkflowsArgs, OutputFormat, StateFilter,
+    StatusArgs, StopArgs, WorkerArgs,
 };
 use crate::connect;
 use crate::exit::{CliError, CliResult};
@@ -83,22 +84,93 @@ fn resolve_state_dir(
 }
 
 /// The engine operations run on, as the user chose it.
-pub type Ops = Operations<Duroxide>;
+pub type Ops = Operations<AnyEngine>;
 
-/// The engine with its records in `dir`.
-pub fn engine(dir: &Path) -> Duroxide {
-    Duroxide::new(dir)
+/// Where operations are recorded, as the user chose it: the engine, and the options that
+/// select it again in the commands cratectl suggests (`cratectl status ID {place}`).
+#[derive(Clone, Debug)]
+pub struct Place {
+    pub engine: AnyEngine,
+    flags: String,
 }
 
-/// Opens (creating if needed) the records in `dir`.
-pub async fn open_store(dir: &Path) -> CliResult<Ops> {
-    Operations::open(&engine(dir)).await.map_err(engine_error)
+impl Place {
+    /// For messages: "the state directory …" or "Temporal at … (namespace …)".
+    pub fn location(&self) -> String {
+        self.engine.location()
+    }
 }
 
-/// Opens the records in `dir` if there are any; `None` when nothing was ever recorded there.
-async fn existing_store(dir: &Path) -> CliResult<Option<Ops>> {
-    if engine(dir).has_records() {
-        open_store(dir).await.map(Some)
+/// The options that select this engine again: `--state-dir DIR`, or `--engine temporal` with
+/// the address, namespace and task queue when they are not the defaults.
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.flags)
+    }
+}
+
+/// The engine of `global`: `--engine` (default the embedded one, in [`state_dir`]).
+pub fn place(global: &GlobalArgs) -> CliResult<Place> {
+    match global.engine {
+        EngineKind::Duroxide => {
+            let dir = state_dir(global)?;
+            Ok(Place {
+                flags: format!("--state-dir {}", dir.display()),
+                engine: Duroxide::new(&dir).into(),
+            })
+        }
+        EngineKind::Temporal => temporal_place(global),
+    }
+}
+
+#[cfg(feature = "temporal")]
+fn temporal_place(global: &GlobalArgs) -> CliResult<Place> {
+    use cratectl_flow::engine::temporal::{Temporal, TemporalOptions};
+    let options = TemporalOptions {
+        address: global.temporal_address.clone(),
+        namespace: global.temporal_namespace.clone(),
+        task_queue: global.task_queue.clone(),
+        tls_ca: global.temporal_tls_ca.clone(),
+        tls_cert: global.temporal_tls_cert.clone(),
+        tls_key: global.temporal_tls_key.clone(),
+        api_key: global.temporal_api_key.clone(),
+        ..TemporalOptions::default()
+    };
+    let defaults = TemporalOptions::default();
+    let mut flags = "--engine temporal".to_string();
+    if options.address != defaults.address {
+        flags.push_str(&format!(" --temporal-address {}", options.address));
+    }
+    if options.namespace != defaults.namespace {
+        flags.push_str(&format!(" --temporal-namespace {}", options.namespace));
+    }
+    if options.task_queue != defaults.task_queue {
+        flags.push_str(&format!(" --task-queue {}", options.task_queue));
+    }
+    let engine = Temporal::new(options).map_err(CliError::invalid)?;
+    Ok(Place {
+        engine: engine.into(),
+        flags,
+    })
+}
+
+#[cfg(not(feature = "temporal"))]
+fn temporal_place(_global: &GlobalArgs) -> CliResult<Place> {
+    Err(CliError::invalid(
+        "this cratectl was built without the Temporal engine: build it with \
+         `cargo build --release -p cratectl --features temporal` (needs rust >= 1.92), or use --engine duroxide",
+    ))
+}
+
+/// Opens (on the embedded engine: creating if needed) the records of `place`.
+pub async fn open_store(place: &Place) -> CliResult<Ops> {
+    Operations::open(&place.engine).await.map_err(engine_error)
+}
+
+/// Opens the records of `place` if there are any; `None` when nothing was ever recorded there.
+async fn existing_store(place: &Place) -> CliResult<Option<Ops>> {
+    if place.engine.has_records() {
+        open_store(place).await.map(Some)
     } else {
         Ok(None)
     }
@@ -113,9 +185,9 @@ pub fn engine_error(error: EngineError) -> CliError {
     }
 }
 
-/// The restart `id` in `dir`, or exit 2 naming the id and the directory.
-async fn find(dir: &Path, id: &str) -> CliResult<(Ops, AnyReport)> {
-    let not_found = || CliError::invalid(format!("no operation with id {id} in {}", dir.display()));
+/// The operation `id` in `dir`, or exit 2 naming the id and where it was looked for.
+async fn find(dir: &Place, id: &str) -> CliResult<(Ops, AnyReport)> {
+    let not_found = || CliError::invalid(format!("no operation with id {id} in {}", dir.location()));
     let restarts = existing_store(dir).await?.ok_or_else(not_found)?;
     let report = restarts
         .report(id)
@@ -199,7 +271,7 @@ pub async fn shutdown_signal() -> &'static str {
 // ---- worker -----------------------------------------------------------------------------
 
 pub async fn worker(args: WorkerArgs, global: GlobalArgs) -> CliResult {
-    let dir = state_dir(&global)?;
+    let dir = place(&global)?;
     let env = activity_env(&global);
     let restarts = open_store(&dir).await?;
     let needing = restarts.open_needing_more(&env).await.map_err(engine_error)?;
@@ -232,14 +304,14 @@ pub async fn worker(args: WorkerArgs, global: GlobalArgs) -> CliResult {
     ids.dedup();
     eprintln!(
         "cratectl worker: running the operations recorded in {} ({}); Ctrl-C or SIGTERM stops it, and a stopped worker loses nothing",
-        dir.display(),
+        dir.location(),
         if ids.is_empty() {
             "none open now".to_string()
         } else {
             format!("open: {}", ids.join(", "))
         }
     );
-    tracing::info!(state_dir = %dir.display(), "worker started");
+    tracing::info!(engine = %dir.location(), "worker started");
     let signal = shutdown_signal().await;
     eprintln!(
         "cratectl worker: {signal}: stopping (in-flight steps get {}s; they run again on the next start)",
@@ -257,7 +329,7 @@ pub async fn worker(args: WorkerArgs, global: GlobalArgs) -> CliResult {
 
 pub async fn status(args: StatusArgs, global: GlobalArgs, top: Option<OutputFormat>) -> CliResult {
     let format = args.output.or(top).unwrap_or_default();
-    let dir = state_dir(&global)?;
+    let dir = place(&global)?;
     let (restarts, _) = find(&dir, &args.id).await?;
     let report = restarts
         .report_with_progress(&args.id)
@@ -273,15 +345,14 @@ pub async fn status(args: StatusArgs, global: GlobalArgs, top: Option<OutputForm
 }
 
 /// "no worker has moved … since …; run `cratectl worker` …".
-fn stalled_note(report: &AnyReport, dir: &Path) -> String {
+fn stalled_note(report: &AnyReport, dir: &Place) -> String {
     let since = report
         .progressed_at
         .map(|t| format!("since {}", seconds(Some(t))))
         .unwrap_or_else(|| format!("since it was recorded at {}", seconds(report.started_at)));
     format!(
-        "note: no worker has advanced {} {since}; it resumes when a worker runs: cratectl worker --state-dir {}",
+        "note: no worker has advanced {} {since}; it resumes when a worker runs: cratectl worker {dir}",
         report.workflow_id,
-        dir.display()
     )
 }
 
@@ -316,7 +387,7 @@ fn matches(filter: Option<StateFilter>, state: RequestState) -> bool {
 
 pub async fn list(args: ListWorkflowsArgs, global: GlobalArgs, top: Option<OutputFormat>) -> CliResult {
     let format = args.output.or(top).unwrap_or_default();
-    let dir = state_dir(&global)?;
+    let dir = place(&global)?;
     let reports = match existing_store(&dir).await? {
         Some(restarts) => restarts.list().await.map_err(engine_error)?,
         None => Vec::new(),
@@ -346,7 +417,7 @@ pub async fn list(args: ListWorkflowsArgs, global: GlobalArgs, top: Option<Outpu
         return print_structured(format, &rows);
     }
     if rows.is_empty() {
-        return print(&format!("No operations recorded in {}.\n", dir.display()));
+        return print(&format!("No operations recorded in {}.\n", dir.location()));
     }
     let mut t = table(["ID", "OPERATION", "STATE", "CLUSTERS", "STARTED", "FINISHED"]);
     for row in &rows {
@@ -376,7 +447,7 @@ fn seconds(t: Option<jiff::Timestamp>) -> String {
 // ---- cancel, force-restart, stop --------------------------------------------------------
 
 pub async fn cancel(args: CancelArgs, global: GlobalArgs) -> CliResult {
-    let dir = state_dir(&global)?;
+    let dir = place(&global)?;
     let (restarts, report) = find(&dir, &args.id).await?;
     if args.drop_restored && report.operation != OperationKind::Restore {
         return Err(CliError::invalid(format!(
@@ -425,7 +496,7 @@ pub async fn cancel(args: CancelArgs, global: GlobalArgs) -> CliResult {
 }
 
 async fn signal(global: GlobalArgs, id: &str, control: Control, what: &str) -> CliResult {
-    let dir = state_dir(&global)?;
+    let dir = place(&global)?;
     let (restarts, report) = find(&dir, id).await?;
     still_running(&report, what)?;
     restarts.signal(id, &control).await.map_err(engine_error)?;
@@ -436,14 +507,10 @@ async fn signal(global: GlobalArgs, id: &str, control: Control, what: &str) -> C
     let mut out = format!("Sent {what} to {} {id}.\n", report.operation);
     if pending {
         out.push_str(&format!(
-            "No worker has picked it up yet; it acts when one runs: cratectl worker --state-dir {}\n",
-            dir.display()
+            "No worker has picked it up yet; it acts when one runs: cratectl worker {dir}\n"
         ));
     }
-    out.push_str(&format!(
-        "Follow it with: cratectl status {id} --state-dir {}\n",
-        dir.display()
-    ));
+    out.push_str(&format!("Follow it with: cratectl status {id} {dir}\n"));
     print(&out)
 }
 

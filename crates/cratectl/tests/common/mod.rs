@@ -94,6 +94,11 @@ impl Env {
             "CRATEDB_PASSWORD",
             "CRATEDB_TOKEN",
             "CRATEDB_TOKEN_COMMAND",
+            "CRATECTL_ENGINE",
+            "TEMPORAL_ADDRESS",
+            "TEMPORAL_NAMESPACE",
+            "TEMPORAL_TASK_QUEUE",
+            "TEMPORAL_API_KEY",
         ] {
             command.env_remove(var);
         }
@@ -129,6 +134,11 @@ impl Env {
             "CRATEDB_TOKEN",
             "CRATEDB_TOKEN_COMMAND",
             "CRATECTL_STATE_DIR",
+            "CRATECTL_ENGINE",
+            "TEMPORAL_ADDRESS",
+            "TEMPORAL_NAMESPACE",
+            "TEMPORAL_TASK_QUEUE",
+            "TEMPORAL_API_KEY",
         ] {
             command.env_remove(var);
         }
