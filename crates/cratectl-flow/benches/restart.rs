@@ -1,22 +1,31 @@
 //! Restart benchmarks (a bench binary printing figures; `cargo bench -p cratectl-flow --bench
-//! restart`, or `-- overhead` / `-- fleet` for one of them).
+//! restart`, or `-- overhead` / `-- fleet` for one of them). With `--features temporal` every
+//! figure is measured on both engines in the same run, side by side (the Temporal runs start
+//! a dev server of their own with the `temporal` CLI: `scripts/install-temporal-cli.sh`);
+//! `BENCH_ENGINES=temporal` (or `duroxide`) measures one.
 //!
-//! (a) overhead: a 5-pod restart against cratesim with its fixed simulated delays. The physical
-//!     limit of a pod is the simulated time from its first disruptive write (the allocation
-//!     hold) until the cluster is GREEN again, read from the simulator's evidence, plus the
-//!     deliberate stable-reading windows (two gates per pod, `(polls - 1) × interval` each),
-//!     reported separately. Overhead = wall time − the sum of the limits.
-//! (b) fleet: 100 clusters × 3 pods with `parallel` 20 on one worker: total time against the
-//!     limit (the slowest lane's sum of per-pod limits) and the process's peak memory (VmHWM,
-//!     which includes the simulator running in the same process).
+//! (a) overhead: a 5-pod restart against cratesim with its fixed simulated delays, the worker
+//!     in the bench's process. The physical limit of a pod is the simulated time from its first
+//!     disruptive write (the allocation hold) until the cluster is GREEN again, read from the
+//!     simulator's evidence, plus the deliberate stable-reading windows (two gates per pod,
+//!     `(polls - 1) × interval` each), reported separately. Overhead = wall time − the sum of
+//!     the limits.
+//! (b) fleet: 100 clusters × 3 pods with `parallel` 20, run by one and then by two workers:
+//!     total time against the limit (the slowest lane's sum of per-pod limits) and the peak
+//!     memory (VmHWM). The workers run in the bench's process; `Workers::Processes` (this
+//!     binary started again with `--as-worker`, each worker's VmHWM read before it is stopped)
+//!     is kept for when the stall seen with worker processes (some clusters' own DECOMMISSION
+//!     never made the node leave, on both engines) is understood.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cratectl_core::restart::report::{RequestState, RestartReport};
 use cratectl_flow::engine::WorkerLimits;
+use cratectl_flow::engine::any::AnyEngine;
 use cratectl_flow::engine::duroxide::{Duroxide, WorkerOptions};
 use cratectl_flow::env::ActivityEnv;
 use cratectl_flow::model::{ClusterRef, Gate, TargetSpec};
@@ -41,13 +50,164 @@ struct Run {
     wall: Duration,
     report: RestartReport,
     sim: Value,
+    /// Peak memory of each worker process (MiB), for runs with worker processes.
+    worker_mib: Vec<f64>,
 }
 
+/// The engines measured in this build (`BENCH_ENGINES` narrows them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Duroxide,
+    #[cfg(feature = "temporal")]
+    Temporal,
+}
+
+impl Kind {
+    fn all() -> Vec<Kind> {
+        #[cfg(feature = "temporal")]
+        let all = vec![Kind::Duroxide, Kind::Temporal];
+        #[cfg(not(feature = "temporal"))]
+        let all = vec![Kind::Duroxide];
+        let only = std::env::var("BENCH_ENGINES").unwrap_or_default();
+        all.into_iter()
+            .filter(|k| only.is_empty() || only.split(',').any(|o| o == k.name()))
+            .collect()
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Duroxide => "duroxide",
+            #[cfg(feature = "temporal")]
+            Kind::Temporal => "temporal",
+        }
+    }
+}
+
+/// An engine for one run: its records (a state directory, or a task queue of its own on the
+/// Temporal dev server) and how a worker process finds them again.
+struct Backend {
+    engine: AnyEngine,
+    worker_args: Vec<String>,
+}
+
+/// The Temporal runs' dev server, stopped at the end of `main`.
+#[cfg(feature = "temporal")]
+static DEV_SERVER: std::sync::Mutex<Option<cratectl_flow::engine::temporal_dev::DevServer>> =
+    std::sync::Mutex::new(None);
+
+#[cfg(feature = "temporal")]
+fn dev_server_address() -> Option<String> {
+    DEV_SERVER.lock().unwrap().as_ref().map(|s| s.address.clone())
+}
+
+async fn backend(kind: Kind, name: &str, dir: &Path, options: &WorkerOptions) -> Backend {
+    match kind {
+        Kind::Duroxide => {
+            let state = dir.join("state");
+            Backend {
+                engine: Duroxide::new(&state).with_tuning(options.clone()).into(),
+                worker_args: vec!["duroxide".into(), state.display().to_string()],
+            }
+        }
+        #[cfg(feature = "temporal")]
+        Kind::Temporal => {
+            use cratectl_flow::engine::temporal::{Temporal, TemporalOptions};
+            use cratectl_flow::engine::temporal_dev::{DevServer, find_cli};
+            if dev_server_address().is_none() {
+                let installed = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../target/temporal-venv/bin/temporal");
+                let cli =
+                    find_cli(&[installed]).expect("the `temporal` CLI (scripts/install-temporal-cli.sh)");
+                let server = DevServer::start(&cli, &Default::default()).await.unwrap();
+                *DEV_SERVER.lock().unwrap() = Some(server);
+            }
+            let address = dev_server_address().unwrap();
+            let queue = format!("bench-{name}");
+            let engine = Temporal::new(TemporalOptions {
+                address: address.clone(),
+                task_queue: queue.clone(),
+                ..TemporalOptions::default()
+            })
+            .unwrap();
+            Backend {
+                engine: engine.into(),
+                worker_args: vec!["temporal".into(), address, queue],
+            }
+        }
+    }
+}
+
+/// This binary as a worker of `args` ([`Backend::worker_args`]) until it is killed.
+fn as_worker(args: &[String]) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let engine: AnyEngine = match args.first().map(String::as_str) {
+            Some("duroxide") => Duroxide::new(Path::new(&args[1])).into(),
+            #[cfg(feature = "temporal")]
+            Some("temporal") => cratectl_flow::engine::temporal::Temporal::new(
+                cratectl_flow::engine::temporal::TemporalOptions {
+                    address: args[1].clone(),
+                    task_queue: args[2].clone(),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .into(),
+            other => panic!("--as-worker {other:?}"),
+        };
+        let _worker = start_worker(
+            &engine,
+            Arc::new(ActivityEnv::new(None)),
+            WorkerLimits::default(),
+            None,
+        )
+        .await
+        .unwrap();
+        std::future::pending::<()>().await;
+    });
+}
+
+/// A worker process; its peak memory is read before it is killed.
+struct WorkerProcess(std::process::Child);
+
+impl WorkerProcess {
+    fn start(args: &[String]) -> WorkerProcess {
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--as-worker")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        WorkerProcess(child)
+    }
+
+    fn stop(mut self) -> Option<f64> {
+        let mib = peak_memory_mib_of(&format!("/proc/{}/status", self.0.id()));
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        mib
+    }
+}
+
+/// Where the workers run: `n` in the bench's process, or `n` processes of their own.
+#[derive(Clone, Copy)]
+#[allow(dead_code)]
+enum Workers {
+    InProcess(usize),
+    Processes(usize),
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run(
+    kind: Kind,
     name: &str,
     shapes: &[ClusterShape],
     parallel: usize,
     options: WorkerOptions,
+    workers: Workers,
     poll: Duration,
     scale: f64,
 ) -> Run {
@@ -58,15 +218,30 @@ async fn run(
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("kubeconfig");
     write_kubeconfig(&path, &kubeconfig(running.addr, "cratedb")).unwrap();
-    let state = dir.join("state");
     let limits = WorkerLimits {
         max_concurrent_workflows: options.max_concurrent_workflows,
         max_concurrent_activities: options.max_concurrent_activities,
     };
-    let engine = Duroxide::new(&state).with_tuning(options);
-    let worker = start_worker(&engine, Arc::new(ActivityEnv::new(None)), limits, None)
-        .await
-        .unwrap();
+    let backend = backend(kind, name, &dir, &options).await;
+    let engine = backend.engine.clone();
+    let mut in_process = Vec::new();
+    let mut processes = Vec::new();
+    match workers {
+        Workers::InProcess(n) => {
+            for _ in 0..n {
+                in_process.push(
+                    start_worker(&engine, Arc::new(ActivityEnv::new(None)), limits, None)
+                        .await
+                        .unwrap(),
+                );
+            }
+        }
+        Workers::Processes(n) => {
+            for _ in 0..n {
+                processes.push(WorkerProcess::start(&backend.worker_args));
+            }
+        }
+    }
     let restarts = Restarts::open(&engine).await.unwrap();
     let request = RestartRequest {
         request_id: format!("bench-{name}"),
@@ -118,11 +293,19 @@ async fn run(
         tokio::time::sleep(poll).await;
     };
     let wall = started.elapsed();
-    worker.shutdown(Duration::from_secs(1)).await;
+    for worker in in_process {
+        worker.shutdown(Duration::from_secs(1)).await;
+    }
+    let worker_mib = processes.into_iter().filter_map(WorkerProcess::stop).collect();
     let sim = running.server.report();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(report.state, RequestState::Completed, "{}", report.text());
-    Run { wall, report, sim }
+    Run {
+        wall,
+        report,
+        sim,
+        worker_mib,
+    }
 }
 
 fn ts(v: &Value) -> Timestamp {
@@ -206,22 +389,29 @@ fn stable_windows(pods: usize) -> Duration {
 }
 
 fn peak_memory_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    peak_memory_mib_of("/proc/self/status")
+}
+
+fn peak_memory_mib_of(status: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(status).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
 
-async fn overhead() {
+/// The 5-pod restart on `kind`; returns the overhead per pod.
+async fn overhead(kind: Kind) -> Duration {
     let mut shape = ClusterShape::new("bench", "cratedb");
     shape.data_groups = vec![("hot".into(), 5)];
     // Enough shards that every node holds copies, so each pod's restart shows in the health.
     shape.tables = ClusterShape::numbered_tables(3);
     let run = run(
+        kind,
         "overhead",
         &[shape],
         1,
         WorkerOptions::default(),
+        Workers::InProcess(1),
         Duration::from_millis(20),
         SCALE,
     )
@@ -247,8 +437,10 @@ async fn overhead() {
     let over = run.wall.saturating_sub(limit);
     let goal = Duration::from_millis(150 * pods as u64).max(limit.mul_f64(0.02));
     println!(
-        "overhead: 5-pod restart, simulator at x{SCALE}, gate {} polls {:?} apart",
-        GATE.polls, GATE.interval
+        "overhead on {}: 5-pod restart, simulator at x{SCALE}, gate {} polls {:?} apart",
+        kind.name(),
+        GATE.polls,
+        GATE.interval
     );
     println!("  wall time                 {:>8.2} s", run.wall.as_secs_f64());
     println!("  simulated delays (limit)  {:>8.2} s", sim_limit.as_secs_f64());
@@ -267,20 +459,24 @@ async fn overhead() {
         "  max nodes down at once    {:>8}",
         cluster["max_unavailable_nodes"]
     );
+    over / pods as u32
 }
 
-async fn fleet() {
+/// The fleet on `kind` with `workers` worker processes; returns the wall time.
+async fn fleet(kind: Kind, workers: usize) -> Duration {
     let clusters = 100;
     let parallel = 20;
     let shapes: Vec<ClusterShape> = (0..clusters)
         .map(|i| ClusterShape::new(&format!("c{i:03}"), &format!("ns{i:03}")))
         .collect();
-    // One worker as `cratectl worker` starts it, with its default limits.
+    // Workers as `cratectl worker` starts them, with their default limits.
     let run = run(
-        "fleet",
+        kind,
+        &format!("fleet-{workers}"),
         &shapes,
         parallel,
         WorkerOptions::default(),
+        Workers::InProcess(workers),
         Duration::from_secs(2),
         FLEET_SCALE,
     )
@@ -301,7 +497,8 @@ async fn fleet() {
         .max()
         .unwrap_or(0);
     println!(
-        "fleet: {clusters} clusters x 3 pods, parallel {parallel}, one worker, simulator at x{FLEET_SCALE}"
+        "fleet on {}: {clusters} clusters x 3 pods, parallel {parallel}, {workers} worker(s) in the bench's process, simulator at x{FLEET_SCALE}",
+        kind.name()
     );
     println!("  wall time                 {:>8.2} s", run.wall.as_secs_f64());
     println!("  limit (slowest lane)      {:>8.2} s", limit.as_secs_f64());
@@ -312,9 +509,15 @@ async fn fleet() {
     );
     println!("  clusters succeeded        {:>8}", run.report.clusters.len());
     println!("  max nodes down in any one {:>8}", max_down);
-    if let Some(mib) = peak_memory_mib() {
-        println!("  peak memory (VmHWM)       {mib:>8.1} MiB (worker + simulator in one process)");
+    for (i, mib) in run.worker_mib.iter().enumerate() {
+        println!("  peak memory, worker {}     {mib:>8.1} MiB (VmHWM)", i + 1);
     }
+    if let Some(mib) = peak_memory_mib() {
+        println!(
+            "  peak memory, bench        {mib:>8.1} MiB (VmHWM: the workers, the simulator and the polling client)"
+        );
+    }
+    run.wall
 }
 
 fn main() {
@@ -325,16 +528,44 @@ fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
-    let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--as-worker") {
+        as_worker(&args[at + 1..]);
+        return;
+    }
+    let which: Vec<String> = args.into_iter().filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
+    let kinds = Kind::all();
     if wanted("overhead") {
-        runtime.block_on(overhead());
+        let per_pod: Vec<(Kind, Duration)> = kinds
+            .iter()
+            .map(|&kind| (kind, runtime.block_on(overhead(kind))))
+            .collect();
+        if let [(_, duroxide), (_, temporal)] = per_pod[..] {
+            let more = temporal.as_secs_f64() - duroxide.as_secs_f64();
+            println!(
+                "overhead, temporal - duroxide: {:+.0} ms per pod (goal: < 150 ms)\n",
+                more * 1000.0
+            );
+        }
     }
     if wanted("fleet") {
-        runtime.block_on(fleet());
+        for &kind in &kinds {
+            let one = runtime.block_on(fleet(kind, 1));
+            let two = runtime.block_on(fleet(kind, 2));
+            println!(
+                "fleet on {}: two workers {:.1} s, one worker {:.1} s ({:+.1} %; goal: two faster than one)\n",
+                kind.name(),
+                two.as_secs_f64(),
+                one.as_secs_f64(),
+                100.0 * (two.as_secs_f64() - one.as_secs_f64()) / one.as_secs_f64()
+            );
+        }
     }
+    #[cfg(feature = "temporal")]
+    drop(DEV_SERVER.lock().unwrap().take());
 }

@@ -317,9 +317,10 @@ fn innermost(failure: &Failure) -> &str {
     &at.message
 }
 
-/// The seconds a timer must last on Temporal: anything but zero.
+/// The server's retry policy for our activities: unlimited attempts, because only a timeout
+/// (a worker that died mid-activity) reaches it; our own failures are non-retryable and
+/// retried, if at all, by the adapter within the call's `attempts`.
 fn server_retry_policy() -> temporalio_common::RetryPolicy {
-    // Unlimited: only timeouts reach the server's retry (our failures are non-retryable).
     temporalio_common::RetryPolicy::builder()
         .initial_interval(Duration::from_secs(1))
         .backoff_coefficient(2.0)
@@ -855,8 +856,9 @@ impl TWorker {
                     }
                 };
                 runtime.block_on(async move {
-                    let mut worker = match build_worker(&options, env, limits).await {
-                        Ok(worker) => worker,
+                    // The SDK runtime lives as long as the worker, on this thread.
+                    let (_sdk, mut worker) = match build_worker(&options, env, limits).await {
+                        Ok(built) => built,
                         Err(e) => {
                             let _ = ready_tx.send(Err(fail(e)));
                             return;
@@ -895,7 +897,7 @@ async fn build_worker(
     options: &TemporalOptions,
     env: Arc<crate::env::ActivityEnv>,
     limits: WorkerLimits,
-) -> Result<Worker, String> {
+) -> Result<(temporalio_sdk::Runtime, Worker), String> {
     let runtime = temporalio_sdk::Runtime::from_current_tokio(Default::default())
         .map_err(|e| format!("cannot start the Temporal runtime: {e}"))?;
     let client = options.connect().await.map_err(|e| e.to_string())?;
@@ -916,11 +918,9 @@ async fn build_worker(
         options: worker_options,
         env: Arc::new(TEnv(env)),
     });
-    // Run the runtime for as long as the worker: it is dropped with this future.
     let worker = Worker::new(&runtime, client, activities.options)
         .map_err(|e| format!("cannot start a Temporal worker: {e}"))?;
-    std::mem::forget(runtime);
-    Ok(worker)
+    Ok((runtime, worker))
 }
 
 impl EngineWorker for TWorker {
