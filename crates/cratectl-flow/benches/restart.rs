@@ -103,7 +103,7 @@ fn dev_server_address() -> Option<String> {
 async fn backend(kind: Kind, name: &str, dir: &Path, options: &WorkerOptions) -> Backend {
     match kind {
         Kind::Duroxide => {
-            let state = dir.join("state");
+            let state = dir.join(format!("state-{name}"));
             Backend {
                 engine: Duroxide::new(&state).with_tuning(options.clone()).into(),
                 worker_args: vec!["duroxide".into(), state.display().to_string()],
