@@ -306,10 +306,12 @@ fn temporal_s_own_cli_lists_describes_and_forces_a_restart_past_its_window() {
     );
 }
 
-/// A worker whose standard error is collected (it logs each activity it runs at debug).
+/// A worker whose standard error is collected as it comes (it logs each activity it runs at
+/// debug).
 struct LoggedWorker {
     child: Child,
-    log: std::thread::JoinHandle<String>,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
 }
 
 fn logged_worker(env: &Env, server: &DevServer, queue: &str) -> LoggedWorker {
@@ -320,22 +322,32 @@ fn logged_worker(env: &Env, server: &DevServer, queue: &str) -> LoggedWorker {
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = env.spawn_cratectl(&args);
-    let mut stderr = child.stderr.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = log.clone();
     // Read as it comes, so a full pipe never blocks the worker.
-    let log = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-        text
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
     });
-    LoggedWorker { child, log }
+    LoggedWorker { child, log, reader }
 }
 
 impl LoggedWorker {
+    /// Whether it has started polling (it logs "worker started" once its worker runs).
+    fn started(&self) -> bool {
+        self.log.lock().unwrap().contains("worker started")
+    }
+
     /// Kills it and returns how many activities it ran.
     fn stop(mut self) -> usize {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        let log = self.log.join().unwrap();
+        let _ = self.reader.join();
+        let log = self.log.lock().unwrap();
         log.lines().filter(|l| l.contains("activity ran")).count()
     }
 }
@@ -360,6 +372,11 @@ fn two_workers_share_three_clusters_one_disruption_per_cluster() {
         .collect();
     let one = logged_worker(&env, &server, queue);
     let two = logged_worker(&env, &server, queue);
+    // Both poll the task queue before there is work: the server shares it among its pollers.
+    assert!(
+        env.wait_until(60, || one.started() && two.started()),
+        "both workers start"
+    );
     let mut args = vec![
         "restart",
         "alpha",

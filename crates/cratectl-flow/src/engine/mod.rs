@@ -2,8 +2,8 @@
 //! [`WorkflowCtx`], activities are typed [`Activity`] definitions run by [`RunActivity`] whose
 //! failures say whether a retry can help ([`ActivityError`]), and the CLI talks to whatever
 //! engine runs them through [`EngineClient`]. Nothing here names duroxide; [`duroxide`] is one
-//! adapter (embedded, one SQLite file), and a server engine such as Temporal can be added beside
-//! it without touching workflow code.
+//! adapter (embedded, one SQLite file), `temporal` (cargo feature `temporal`) is the other (a
+//! Temporal server), and [`any`] holds whichever the user chose; neither touches workflow code.
 //!
 //! For a server engine (no state directory, workers on other hosts):
 //! * **progress stays readable with no worker running**: [`WorkflowCtx::set_progress`] must be
