@@ -76,7 +76,6 @@ impl WorkflowCtx for DxCtx {
                 backoff: BackoffStrategy::None,
                 timeout: options.timeout,
             };
-            let attempts = options.attempts.max(1);
             let mut attempt = 1;
             let out = loop {
                 match ctx
@@ -85,16 +84,10 @@ impl WorkflowCtx for DxCtx {
                 {
                     Ok(out) => break out,
                     Err(text) => {
-                        let error = ActivityError::decode(&text);
-                        if !error.is_retryable() || attempt >= attempts {
-                            return Err(WfError::from(error));
-                        }
-                        ctx.trace_warn(format!(
-                            "activity {} attempt {attempt}/{attempts} failed: {}; trying again",
-                            A::NAME,
-                            error.message
-                        ));
-                        ctx.schedule_timer(options.backoff_after(attempt)).await;
+                        let (pause, note) =
+                            options.after_failure(A::NAME, ActivityError::decode(&text), attempt)?;
+                        ctx.trace_warn(note);
+                        ctx.schedule_timer(pause).await;
                         attempt += 1;
                     }
                 }

@@ -229,6 +229,28 @@ impl ActivityOptions {
     pub fn backoff_after(&self, attempt: u32) -> Duration {
         backoff_for(self.backoff, attempt)
     }
+
+    /// What every adapter does when try `attempt` of `activity` failed with `error`: the pause
+    /// before the next try and the line to log, or the call's failure (not retryable, or the
+    /// last attempt).
+    pub fn after_failure(
+        &self,
+        activity: &str,
+        error: ActivityError,
+        attempt: u32,
+    ) -> Result<(Duration, String), WfError> {
+        let attempts = self.attempts.max(1);
+        if !error.is_retryable() || attempt >= attempts {
+            return Err(WfError::from(error));
+        }
+        Ok((
+            self.backoff_after(attempt),
+            format!(
+                "activity {activity} attempt {attempt}/{attempts} failed: {}; trying again",
+                error.message
+            ),
+        ))
+    }
 }
 
 /// The longest pause between two tries of an activity.

@@ -340,7 +340,6 @@ impl<W: HasMailboxes> WorkflowCtx for TCtx<W> {
         async move {
             let input =
                 input.map_err(|e| WfError::new(format!("cannot encode the input of {}: {e}", A::NAME)))?;
-            let attempts = options.attempts.max(1);
             let mut attempt = 1;
             loop {
                 let mut call = TActivityOptions::with_start_to_close_timeout(
@@ -372,17 +371,11 @@ impl<W: HasMailboxes> WorkflowCtx for TCtx<W> {
                         None => ActivityError::permanent(format!("activity {}: {e}", A::NAME)),
                     },
                 };
-                if !error.is_retryable() || attempt >= attempts {
-                    return Err(WfError::from(error));
-                }
+                let (pause, note) = options.after_failure(A::NAME, error, attempt)?;
                 if !ctx.is_replaying() {
-                    tracing::warn!(
-                        "activity {} attempt {attempt}/{attempts} failed: {}; trying again",
-                        A::NAME,
-                        error.message
-                    );
+                    tracing::warn!("{note}");
                 }
-                ctx.timer(options.backoff_after(attempt)).await;
+                ctx.timer(pause).await;
                 attempt += 1;
             }
         }
