@@ -63,13 +63,15 @@ async fn tokens_are_refreshed_before_they_expire_and_after_a_refusal() {
     std::fs::create_dir_all(&dir).unwrap();
     let scratch = Scratch(dir.clone());
     std::fs::write(dir.join("aud"), "a1").unwrap();
+    std::fs::write(dir.join("ttl"), "20").unwrap();
     let script = dir.join("token.sh");
     std::fs::write(
         &script,
         format!(
             "aud=$(cat {dir}/aud)\n\
+             ttl=$(cat {dir}/ttl)\n\
              curl -sf -X POST -H 'content-type: application/json' \
-             --data \"{{\\\"claims\\\": {{\\\"iss\\\": \\\"{ISS}\\\", \\\"username\\\": \\\"ops-id\\\", \\\"aud\\\": \\\"$aud\\\"}}, \\\"ttl_s\\\": 20}}\" \
+             --data \"{{\\\"claims\\\": {{\\\"iss\\\": \\\"{ISS}\\\", \\\"username\\\": \\\"ops-id\\\", \\\"aud\\\": \\\"$aud\\\"}}, \\\"ttl_s\\\": $ttl}}\" \
              http://{addr}/_sim/jwt/token > {dir}/out || exit 3\n\
              cat {dir}/out >> {dir}/tokens\n\
              cat {dir}/out\n",
@@ -112,6 +114,16 @@ async fn tokens_are_refreshed_before_they_expire_and_after_a_refusal() {
             expired: 0
         }
     );
+
+    // From here on tokens live an hour (three real minutes), so that no refresh before expiry
+    // can hide the refusal below, however slow the machine: requests go on until the command
+    // has run once more and the cached token is a long one.
+    std::fs::write(dir.join("ttl"), "3600").unwrap();
+    let short = source.runs();
+    while source.runs() == short {
+        ops.sql("SELECT 1", &[]).await.unwrap();
+        tokio::time::sleep(clock.real(Duration::from_secs(3))).await;
+    }
 
     // The user's audience changes: CrateDB refuses the cached token once, the command runs again
     // (now with the new audience) and the request goes through.
