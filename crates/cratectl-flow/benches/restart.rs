@@ -270,6 +270,7 @@ async fn run(
         .await
         .unwrap();
     let mut shown = Instant::now();
+    let (mut done_before, mut progress_at, mut dumped) = (0, Instant::now(), false);
     let report = loop {
         let report = restarts.report(&request.request_id).await.unwrap().unwrap();
         if report.state != RequestState::Running {
@@ -289,6 +290,31 @@ async fn run(
                 report.clusters.len()
             );
             shown = Instant::now();
+            if done != done_before {
+                (done_before, progress_at) = (done, Instant::now());
+            } else if !dumped
+                && progress_at.elapsed() > Duration::from_secs(60)
+                && std::env::var_os("BENCH_STALL_DUMP").is_some()
+            {
+                // No cluster finished for a minute: what the stuck ones wait for, and what
+                // the simulator saw of them.
+                dumped = true;
+                let sim = running.server.report();
+                for cluster in report.clusters.iter().filter(|c| !c.common.state.is_terminal()) {
+                    eprintln!("stuck: {}", serde_json::to_string(cluster).unwrap());
+                    let name = &cluster.common.name;
+                    if let Some(c) = sim["clusters"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|c| c["name"] == name.as_str())
+                    {
+                        eprintln!("  sql: {}", c["sql_writes"]);
+                        eprintln!("  members: {}", c["members"]);
+                        eprintln!("  kube: {}", c["kube_writes"]);
+                    }
+                }
+            }
         }
         tokio::time::sleep(poll).await;
     };
@@ -476,7 +502,7 @@ async fn fleet(kind: Kind, workers: usize) -> Duration {
         &shapes,
         parallel,
         WorkerOptions::default(),
-        Workers::InProcess(workers),
+        Workers::Processes(workers),
         Duration::from_secs(2),
         FLEET_SCALE,
     )

@@ -86,11 +86,16 @@ pub struct CompensationNote {
     pub undone: Vec<String>,
     /// Why something could not be undone (the cluster needs attention: `cratectl doctor`).
     pub error: Option<String>,
+    /// Why this process did not undo it: another one is, or one already did.
+    pub skipped: Option<String>,
 }
 
 impl std::fmt::Display for CompensationNote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}: ", self.namespace, self.cluster)?;
+        if let Some(why) = &self.skipped {
+            return f.write_str(why);
+        }
         match (&self.error, self.undone.is_empty()) {
             (Some(e), _) => write!(f, "NOT undone: {e}"),
             (None, true) => f.write_str("nothing to undo"),
@@ -532,17 +537,39 @@ impl<E: Engine> Operations<E> {
             cluster: cluster.name.clone(),
             undone: Vec::new(),
             error: None,
+            skipped: None,
         };
         let Some(progress) = progress else {
             return note;
         };
-        match compensate(env, &progress, drop).await {
-            Ok(undone) => {
-                self.client.mark_compensated(child).await;
-                note.undone = undone;
+        // One process at a time (another host's `cancel`, a worker's scan), and never again once
+        // done: another one may have finished between our look and our claim.
+        match self.client.claim_compensation(child, COMPENSATION_CLAIM).await {
+            Ok(true) => {}
+            Ok(false) => {
+                note.skipped = Some(
+                    "being undone by another cratectl process right now (its `cancel`, or a worker's compensation scan)"
+                        .to_string(),
+                );
+                return note;
             }
-            Err(e) => note.error = Some(e),
+            Err(e) => {
+                note.error = Some(format!("cannot claim its compensation: {e}"));
+                return note;
+            }
         }
+        if self.client.is_compensated(child).await {
+            note.skipped = Some("already undone".to_string());
+        } else {
+            match compensate(env, &progress, drop).await {
+                Ok(undone) => {
+                    self.client.mark_compensated(child).await;
+                    note.undone = undone;
+                }
+                Err(e) => note.error = Some(e),
+            }
+        }
+        self.client.release_compensation(child).await;
         note
     }
 
@@ -587,6 +614,10 @@ impl<E: Engine> Operations<E> {
         Ok(notes)
     }
 }
+
+/// How long a compensation claim lasts if its holder dies: the longest compensation (a
+/// departing node's wait, then every undo with its retries) with room to spare.
+const COMPENSATION_CLAIM: Duration = crate::harness::CLEANUP_RETRY_BUDGET.saturating_mul(3);
 
 /// How often compensation looks whether a departing node has left.
 const DEPARTURE_POLL: Duration = Duration::from_secs(1);

@@ -184,6 +184,63 @@ async fn cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so(engine:
     setup.stop().await;
 }
 
+on_both_engines!(two_cancels_at_once_undo_once);
+
+/// Two hosts cancel the same restart at the same moment (each with its own client of the
+/// engine): the cancel is recorded by both, the compensation runs once, and the other says
+/// why it did not run it.
+async fn two_cancels_at_once_undo_once(engine: TestEngine) {
+    let setup = Setup::start_on(
+        engine,
+        "cancel-twice",
+        &[ClusterShape::new("alpha", "cratedb")],
+        20.0,
+    )
+    .await;
+    let settings_before = setup.preset_settings("alpha").await;
+    let id = "cancel-twice";
+    setup
+        .restarts
+        .start_restart(&setup.request(id, &["alpha"], fast_options()))
+        .await
+        .unwrap();
+    setup
+        .until(id, Duration::from_secs(30), |r| {
+            at_step(r, "alpha", 1, &["wait ready", "wait rejoin"])
+        })
+        .await;
+    let other_host = common::Restarts::open(&setup.engine).await.unwrap();
+    let env = ActivityEnv::new(None);
+    let (one, two) = tokio::join!(
+        setup
+            .restarts
+            .cancel(id, "wrong cluster", &env, Duration::from_secs(30)),
+        other_host.cancel(id, "wrong cluster", &env, Duration::from_secs(30)),
+    );
+    let notes: Vec<_> = one.unwrap().into_iter().chain(two.unwrap()).collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let undid: Vec<_> = notes.iter().filter(|n| !n.undone.is_empty()).collect();
+    assert_eq!(undid.len(), 1, "undone once: {notes:?}");
+    assert!(
+        undid[0].undone.contains(&"settings restored".to_string()),
+        "{notes:?}"
+    );
+    let skipped: Vec<_> = notes.iter().filter(|n| n.skipped.is_some()).collect();
+    assert_eq!(skipped.len(), 1, "the other says why: {notes:?}");
+    assert!(notes.iter().all(|n| n.error.is_none()), "{notes:?}");
+    setup
+        .assert_cleaned_up("alpha", &settings_before, "after two cancels")
+        .await;
+    // A third cancel later: already undone, nothing runs again.
+    let again = other_host
+        .cancel(id, "again", &env, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(again[0].skipped.as_deref(), Some("already undone"), "{again:?}");
+    assert!(again[0].undone.is_empty(), "{again:?}");
+    setup.stop().await;
+}
+
 on_both_engines!(stop_finishes_the_current_pod_then_stops_cleanly);
 
 async fn stop_finishes_the_current_pod_then_stops_cleanly(engine: TestEngine) {

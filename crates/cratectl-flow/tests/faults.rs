@@ -231,6 +231,7 @@ async fn a_decommission_lost_with_its_worker_is_sent_again_by_the_wait() {
         interval: Duration::from_millis(50),
         budget,
         decommission: decommission.map(str::to_string),
+        before: None,
     };
     let decommissions = |setup: &Setup| {
         common::sql_writes(&setup.sim_cluster("iota"))
@@ -257,5 +258,128 @@ async fn a_decommission_lost_with_its_worker_is_sent_again_by_the_wait() {
     .unwrap();
     assert_eq!(out.done, Some(true), "the node left: {}", out.last);
     assert_eq!(decommissions(&setup), 1, "sent once");
+    setup.stop().await;
+}
+
+/// After DECOMMISSION the node's process exits and the kubelet starts the container again in
+/// the same pod: the node may be back before the wait's next poll (a busy or restarted worker).
+/// The wait tells from the pod's restart count that it left: back and holding no shard copy, it
+/// has left (no second DECOMMISSION); back and holding copies again, it is drained again and the
+/// wait goes on until it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_back_before_the_wait_saw_it_leave_has_left() {
+    use std::sync::Arc;
+
+    use cratectl_flow::activities::At;
+    use cratectl_flow::engine::RunActivity;
+    use cratectl_flow::env::ActivityEnv;
+    use cratectl_flow::model::ClusterRef;
+    use cratectl_flow::ops::restart::activities::{AwaitNodeLeft, NodeWaitIn, PodRun};
+
+    const POD: &str = "crate-data-hot-kappa-0";
+    const NODE: &str = "data-hot-0";
+    let setup = Setup::start("decommission-back", &[ClusterShape::new("kappa", "cratedb")]).await;
+    let cluster = ClusterRef {
+        namespace: "cratedb".into(),
+        resource: "kappa".into(),
+        name: "kappa".into(),
+    };
+    let env = Arc::new(ActivityEnv::new(None));
+    let (kube, found) = env.cluster(&setup.target, &cluster).await.unwrap();
+    let client = env.client_avoiding(&kube, &found, Some(POD)).await.unwrap();
+    let run = || async {
+        let pod = cratectl_kube::pods::get_pod(&kube, "cratedb", POD)
+            .await
+            .unwrap()
+            .unwrap();
+        PodRun::from(&pod)
+    };
+    let decommissions = |setup: &Setup| {
+        common::sql_writes(&setup.sim_cluster("kappa"))
+            .into_iter()
+            .filter(|w| w.contains("DECOMMISSION"))
+            .count()
+    };
+    // DECOMMISSION as another worker sent it, then the node's exit and return, unwatched.
+    let decommission_and_return = |before: PodRun, with_copies: bool| {
+        let (client, kube) = (client.clone(), kube.clone());
+        async move {
+            let sender = client.clone();
+            tokio::spawn(async move {
+                let _ = sender
+                    .sql(&format!("ALTER CLUSTER DECOMMISSION '{NODE}'"), &[])
+                    .await;
+            });
+            let mut seen = String::new();
+            for _ in 0..600 {
+                let pod = cratectl_kube::pods::get_pod(&kube, "cratedb", POD).await.unwrap();
+                let member = client
+                    .nodes()
+                    .await
+                    .is_ok_and(|nodes| nodes.iter().any(|n| n.name == NODE));
+                let counts = client.shard_counts().await;
+                let copies = counts
+                    .as_ref()
+                    .map(|c| c.iter().any(|(n, copies)| n == NODE && *copies > 0))
+                    .unwrap_or(false);
+                seen = format!("pod {pod:?}, member {member}, copies {counts:?}");
+                if pod.is_some_and(|p| p.restarts > before.restarts) && member && copies == with_copies {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("node {NODE} did not leave and come back (copies: {with_copies}); last seen: {seen}");
+        }
+    };
+    let input = |before: PodRun| NodeWaitIn {
+        at: At {
+            target: setup.target.clone(),
+            cluster: cluster.clone(),
+        },
+        pod: POD.into(),
+        node: Some(NODE.into()),
+        interval: Duration::from_millis(50),
+        budget: Duration::from_secs(60),
+        // Sent by a worker that is gone, so that a send by the wait would show.
+        decommission: Some(format!("{NODE}@gone-worker#0")),
+        before: Some(before),
+    };
+
+    // Back and empty: allocation held at `none` while it was away (and no drain needed).
+    setup
+        .sql(
+            "kappa",
+            "SET GLOBAL TRANSIENT \"cluster.routing.allocation.enable\" = 'none'",
+        )
+        .await;
+    setup
+        .sql(
+            "kappa",
+            "SET GLOBAL TRANSIENT \"cluster.graceful_stop.min_availability\" = 'none'",
+        )
+        .await;
+    let before = run().await;
+    decommission_and_return(before.clone(), false).await;
+    assert_eq!(decommissions(&setup), 1);
+    let out = AwaitNodeLeft::run(env.clone(), input(before)).await.unwrap();
+    assert_eq!(out.done, Some(true), "{}", out.last);
+    assert!(
+        out.last.contains("restart count 0 → 1") && out.last.contains("holds no shard copy"),
+        "{}",
+        out.last
+    );
+    assert_eq!(decommissions(&setup), 1, "not drained again: it holds nothing");
+
+    // Back and holding copies again (allocation enabled): drained again, and then it leaves.
+    setup
+        .sql("kappa", "RESET GLOBAL \"cluster.routing.allocation.enable\"")
+        .await;
+    let before = run().await;
+    assert_eq!(before.restarts, 1);
+    decommission_and_return(before.clone(), true).await;
+    assert_eq!(decommissions(&setup), 2);
+    let out = AwaitNodeLeft::run(env.clone(), input(before)).await.unwrap();
+    assert_eq!(out.done, Some(true), "{}", out.last);
+    assert_eq!(decommissions(&setup), 3, "drained once more: it held copies");
     setup.stop().await;
 }

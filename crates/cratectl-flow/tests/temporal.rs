@@ -1,6 +1,6 @@
 //! What only the Temporal adapter does, against a real dev server: a workflow task that keeps
 //! failing is reported as stuck, a message sent before any worker ran the instance is kept,
-//! the compensation record is kept by the server for every client, and `list` shows only the
+//! the compensation record and claim are kept by the server for every client, and `list` shows only the
 //! operations of its own task queue (not children, not compensation records).
 
 #![cfg(feature = "temporal")]
@@ -97,6 +97,51 @@ async fn records_kept_by_the_server_and_what_list_shows() {
     client.mark_compensated("records-1.cratedb.alpha").await;
     client.mark_compensated("records-1.cratedb.alpha").await;
     assert!(other.is_compensated("records-1.cratedb.alpha").await);
+
+    // The compensation claim: one holder at a time across clients; released, it can be taken
+    // again; a holder that died (no release) loses it when its time is up.
+    let child = "records-1.cratedb.beta";
+    assert!(
+        client
+            .claim_compensation(child, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !other
+            .claim_compensation(child, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    client.release_compensation(child).await;
+    assert!(
+        other
+            .claim_compensation(child, Duration::from_secs(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !client
+            .claim_compensation(child, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if client
+            .claim_compensation(child, Duration::from_secs(60))
+            .await
+            .unwrap()
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a claim whose holder never released it lapses"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    client.release_compensation(child).await;
 
     // Cancel is a terminate with the reason as given, with no worker running.
     client.cancel("records-1", "operator abort").await.unwrap();

@@ -603,14 +603,7 @@ fn pod_info(pod: &Pod, statefulset: &str, group: &str) -> PodInfo {
         .iter()
         .flatten()
         .any(|c| c.type_ == "Ready" && c.status == "True");
-    let restarts = status
-        .container_statuses
-        .iter()
-        .flatten()
-        .find(|c| c.name == "crate")
-        .or(status.container_statuses.iter().flatten().next())
-        .map(|c| c.restart_count.max(0).unsigned_abs())
-        .unwrap_or(0);
+    let restarts = crate::pods::crate_restarts(&status);
     PodInfo {
         uid: pod.uid().unwrap_or_default(),
         statefulset: statefulset.into(),

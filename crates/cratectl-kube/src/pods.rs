@@ -50,6 +50,22 @@ pub struct PodState {
     pub node: Option<String>,
     /// `status.phase` (`Pending`, `Running` …), `Unknown` when not reported.
     pub phase: String,
+    /// The restart count of its CrateDB container ([`crate_restarts`]): it grows when the
+    /// process exits and the kubelet starts it again in the same pod, as after a DECOMMISSION.
+    #[serde(default)]
+    pub restarts: u32,
+}
+
+/// The `restartCount` of the pod's CrateDB container (`crate`, else the first one); 0 when the
+/// kubelet has not reported it yet.
+pub fn crate_restarts(status: &k8s_openapi::api::core::v1::PodStatus) -> u32 {
+    let statuses = status.container_statuses.iter().flatten();
+    statuses
+        .clone()
+        .find(|c| c.name == "crate")
+        .or(statuses.clone().next())
+        .map(|c| c.restart_count.max(0).unsigned_abs())
+        .unwrap_or(0)
 }
 
 impl PodState {
@@ -67,6 +83,7 @@ impl PodState {
             phase: status
                 .and_then(|s| s.phase.clone())
                 .unwrap_or_else(|| "Unknown".into()),
+            restarts: status.map_or(0, crate_restarts),
         }
     }
 }
@@ -628,6 +645,7 @@ mod tests {
             terminating: true,
             node: None,
             phase: "Running".into(),
+            restarts: 0,
         };
         assert_eq!(
             state.to_string(),

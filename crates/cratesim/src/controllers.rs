@@ -99,6 +99,7 @@ pub async fn run(server: Arc<ApiServer>, timings: Timings) {
                 }
             }
             _ = sleep_or_forever(wait) => {}
+            _ = server.wake.notified() => {}
         }
     }
 }

@@ -147,35 +147,42 @@ pub async fn forward(
         if !model.has_node(&node.node) || !model.node_process_running(&node.node) {
             return Err(refused(&ip));
         }
-        match (method, path) {
+        let next_before = model.next_change_at();
+        let answer = match (method, path) {
             (&Method::GET | &Method::HEAD, "") => {
                 model.advance(now);
-                if let Err(text) = model.authenticate(&node.node, Some(&auth)) {
-                    return Ok(unauthorized(&text));
+                match model.authenticate(&node.node, Some(&auth)) {
+                    Err(text) => Err(unauthorized(&text)),
+                    Ok(_) => {
+                        let root = model.root(&node.node);
+                        let status = root.get("status").and_then(Value::as_u64).unwrap_or(200);
+                        Err(text_response(
+                            status as u16,
+                            "application/json; charset=UTF-8",
+                            model.root_text(&node.node),
+                            false,
+                        ))
+                    }
                 }
-                let root = model.root(&node.node);
-                let status = root.get("status").and_then(Value::as_u64).unwrap_or(200);
-                return Ok(text_response(
-                    status as u16,
-                    "application/json; charset=UTF-8",
-                    model.root_text(&node.node),
-                    false,
-                ));
             }
             (&Method::POST, p) if p == "_sql" || p.starts_with("_sql/") || p.starts_with("_sql?") => {
                 let (types, trace) = (query.crate_flag("types"), query.crate_flag("error_trace"));
                 let reply = model.sql(&node.node, types, trace, body, Some(&auth), now);
                 server.evidence.observe(&node.key(), model, server.clock.now());
-                reply
+                Ok(reply)
             }
-            _ => {
-                return Ok(text_response(
-                    404,
-                    "text/plain; charset=UTF-8",
-                    format!("No handler found for uri [/{path}] and method [{method}]"),
-                    false,
-                ));
-            }
+            _ => Err(text_response(
+                404,
+                "text/plain; charset=UTF-8",
+                format!("No handler found for uri [/{path}] and method [{method}]"),
+                false,
+            )),
+        };
+        server.wake_if_sooner(next_before, model.next_change_at());
+        // `Err`: answered without SQL (the root, a refusal, an unknown path).
+        match answer {
+            Ok(reply) => reply,
+            Err(response) => return Ok(response),
         }
     };
     if let Some(wait) = &reply.wait {
@@ -194,7 +201,9 @@ fn wait_done(server: &ApiServer, key: &(String, String), wait: &Wait) -> bool {
     let mut databases = server.databases.lock();
     match databases.get_mut(key) {
         Some(model) => {
+            let next_before = model.next_change_at();
             model.advance(server.clock.elapsed());
+            server.wake_if_sooner(next_before, model.next_change_at());
             model.wait_done(wait)
         }
         None => true,

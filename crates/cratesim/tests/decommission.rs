@@ -170,3 +170,54 @@ async fn decommission_full_moves_every_shard_off_before_the_node_leaves() {
         .len();
     assert_eq!(restarts, 1, "the pod itself was never replaced");
 }
+
+/// The restart count of pod `name`'s CrateDB container, as the store holds it (read without
+/// bringing any model up to date: only the controllers change it).
+fn restart_count(sim: &Sim, name: &str) -> i64 {
+    let store = sim.server.store();
+    let pod = store.get("pods", "cratedb", name).unwrap();
+    pod.pointer("/status/containerStatuses")
+        .and_then(|s| s.as_array())
+        .and_then(|s| s.iter().find(|c| c["name"] == "crate"))
+        .and_then(|c| c["restartCount"].as_i64())
+        .unwrap()
+}
+
+/// A decommissioned node's process exits and the kubelet starts its container again in the same
+/// pod at once, as a real kubelet does when it sees the container exit: nothing else has to
+/// happen in the cluster for that (the controllers are woken by the statement, not only by
+/// changes to Kubernetes objects).
+#[tokio::test(start_paused = true)]
+async fn the_container_of_a_decommissioned_node_restarts_on_its_own() {
+    let sim = Sim::new(Clock::new(1.0), &[common::shape("alpha", false, PASSWORD)]).unwrap();
+    // Let the cluster come up and the controllers go to sleep with nothing to do.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(restart_count(&sim, "crate-data-hot-alpha-2"), 0);
+    sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "SET GLOBAL TRANSIENT \"cluster.graceful_stop.min_availability\" = 'NONE'",
+        json!([]),
+    )
+    .await;
+    // With `none` the node exits right away; the statement answers once it has.
+    let reply = sql(
+        &sim,
+        POD,
+        PASSWORD,
+        "ALTER CLUSTER DECOMMISSION 'data-hot-2'",
+        json!([]),
+    )
+    .await;
+    assert_eq!(reply["rowcount"], 1, "{reply}");
+    // No request at all from here on: only the kubelet's own reaction can restart it.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(restart_count(&sim, "crate-data-hot-alpha-2"), 1);
+    let now = reading(&sim, POD, PASSWORD).await;
+    assert_eq!(
+        now.nodes,
+        ["data-hot-0", "data-hot-1", "data-hot-2"],
+        "it rejoined"
+    );
+}

@@ -148,4 +148,12 @@ impl EngineClient for AnyClient {
     async fn is_compensated(&self, id: &str) -> bool {
         each!(self, AnyClient, c => c.is_compensated(id).await)
     }
+
+    async fn claim_compensation(&self, id: &str, ttl: Duration) -> Result<bool, EngineError> {
+        each!(self, AnyClient, c => c.claim_compensation(id, ttl).await)
+    }
+
+    async fn release_compensation(&self, id: &str) {
+        each!(self, AnyClient, c => c.release_compensation(id).await)
+    }
 }

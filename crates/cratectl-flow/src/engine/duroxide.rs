@@ -10,7 +10,9 @@
 //! * cancel is a `Failed` with `AppErrorKind::Cancelled`: mapped to [`InstanceState::Cancelled`]
 //!   with `cancelled: <reason>` as given; a cancel is also recorded in `<state-dir>/cancelled/`,
 //!   so an instance no worker has picked up yet reads as cancelled at once;
-//! * the compensation record of [`EngineClient::mark_compensated`] is `<state-dir>/compensated/`;
+//! * the compensation record of [`EngineClient::mark_compensated`] is `<state-dir>/compensated/`,
+//!   and the claim of [`EngineClient::claim_compensation`] a locked file in
+//!   `<state-dir>/compensating/`;
 //! * a nondeterminism failure is terminal (`Configuration`): reported as failed with its message.
 
 use std::future::Future;
@@ -39,6 +41,8 @@ pub const STORE_FILE: &str = "cratectl.db";
 const STARTED_DIR: &str = "started";
 const CANCELLED_DIR: &str = "cancelled";
 const COMPENSATED_DIR: &str = "compensated";
+/// Where compensation claims are locked ([`EngineClient::claim_compensation`]).
+const COMPENSATING_DIR: &str = "compensating";
 
 /// A workflow id as one file name in the state directory: ids are `[A-Za-z0-9._-]`, anything
 /// else becomes `%`.
@@ -390,6 +394,9 @@ impl DxWorker {
 pub struct DuroxideClient {
     client: Client,
     state_dir: PathBuf,
+    /// Compensation claims held by this process: locked files in `<state-dir>/compensating/`
+    /// ([`EngineClient::claim_compensation`]); the lock goes with the file, or with the process.
+    claims: Arc<std::sync::Mutex<std::collections::HashMap<String, std::fs::File>>>,
 }
 
 impl DuroxideClient {
@@ -398,6 +405,7 @@ impl DuroxideClient {
         Ok(DuroxideClient {
             client: Client::new(store),
             state_dir: state_dir.to_path_buf(),
+            claims: Arc::default(),
         })
     }
 
@@ -634,6 +642,41 @@ impl EngineClient for DuroxideClient {
     async fn is_compensated(&self, id: &str) -> bool {
         self.note_path(COMPENSATED_DIR, id).exists()
     }
+
+    /// An exclusive lock (`flock`) on `<state-dir>/compensating/<id>`: the state directory is
+    /// one machine's, and the operating system releases the lock of a process that dies, so no
+    /// `ttl` is needed.
+    async fn claim_compensation(&self, id: &str, _ttl: Duration) -> Result<bool, EngineError> {
+        let path = self.note_path(COMPENSATING_DIR, id);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| self.store_error(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| self.store_error(format!("cannot open {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => {
+                self.claims
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.to_string(), file);
+                Ok(true)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(self.store_error(format!("cannot lock {}: {e}", path.display())))
+            }
+        }
+    }
+
+    async fn release_compensation(&self, id: &str) {
+        // Closing the file releases the lock; the empty file stays for the next claim.
+        self.claims.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
 }
 
 /// Registers workflows: `register(registry, name, f)` where `f(ctx, input)` is the workflow.
@@ -665,4 +708,34 @@ where
 /// A fresh orchestration registry builder.
 pub fn workflows() -> ::duroxide::runtime::registry::OrchestrationRegistryBuilder {
     OrchestrationRegistry::builder()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// One claim at a time among the clients of a state directory; released, or closed with its
+    /// holder (what the operating system does when the holder's process dies), it can be taken.
+    #[tokio::test]
+    async fn a_compensation_claim_has_one_holder() {
+        let dir = std::env::temp_dir().join(format!("cratectl-claim-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let one = DuroxideClient::open(&dir).await.unwrap();
+        let two = DuroxideClient::open(&dir).await.unwrap();
+        let ttl = Duration::from_secs(60);
+        assert!(one.claim_compensation("op.ns.a", ttl).await.unwrap());
+        assert!(!two.claim_compensation("op.ns.a", ttl).await.unwrap());
+        assert!(
+            two.claim_compensation("op.ns.b", ttl).await.unwrap(),
+            "per instance"
+        );
+        one.release_compensation("op.ns.a").await;
+        assert!(two.claim_compensation("op.ns.a", ttl).await.unwrap());
+        drop(two);
+        assert!(one.claim_compensation("op.ns.a", ttl).await.unwrap());
+        assert!(one.claim_compensation("op.ns.b", ttl).await.unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -11,8 +11,9 @@
 //!   the workflow, not a query, which needs a live worker);
 //! * **cancel is a hard stop**: the client terminates the instance; the open effects it
 //!   published are then undone by the caller of `cancel` and by the workers' compensation scan,
-//!   exactly once thanks to [`EngineClient::mark_compensated`], which the server keeps (on
-//!   Temporal: a memo or a search attribute, or a bookkeeping record the workers share);
+//!   exactly once thanks to [`EngineClient::claim_compensation`] (one process at a time) and
+//!   [`EngineClient::mark_compensated`] (never again once done), which the server keeps (on
+//!   Temporal: bookkeeping workflows no worker runs);
 //! * **compensation runs on a worker or the CLI**, never inside the cancelled workflow;
 //! * activity failures of kind [`ErrorKind::Permanent`] or [`ErrorKind::Refused`] are
 //!   non-retryable application errors.
@@ -384,6 +385,17 @@ pub trait EngineClient: Clone + Send + Sync + 'static {
     fn mark_compensated(&self, id: &str) -> impl Future<Output = ()> + Send;
     /// Whether [`EngineClient::mark_compensated`] was recorded for `id`.
     fn is_compensated(&self, id: &str) -> impl Future<Output = bool> + Send;
+    /// Claims the compensation of instance `id` for this process for at most `ttl`:
+    /// `Ok(false)` while another process holds a live claim. Kept by the engine like the record
+    /// of [`EngineClient::mark_compensated`], so two hosts never undo one instance at once;
+    /// the claim of a holder that died lapses after `ttl`.
+    fn claim_compensation(
+        &self,
+        id: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, EngineError>> + Send;
+    /// Gives up a claim of [`EngineClient::claim_compensation`] (done, or failed to undo).
+    fn release_compensation(&self, id: &str) -> impl Future<Output = ()> + Send;
 }
 
 /// How much a worker runs at once; every engine has both limits.

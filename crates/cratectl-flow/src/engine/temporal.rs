@@ -18,7 +18,8 @@
 //!   policy); Temporal's cooperative cancel would make the workflow fail, not stop;
 //! * **compensated** records are marker workflows `cratectl.compensated/<id>` on a task queue no
 //!   worker polls, started with "reject duplicate" and terminated at once: the server keeps
-//!   them for every host;
+//!   them for every host; a **compensation claim** is a running one, `cratectl.compensating/<id>`,
+//!   with an execution timeout (its holder may die) and "allow duplicate failed only";
 //! * **timers** shorter than one second take about one second on a Temporal server; a zero
 //!   sleep is skipped and a zero mailbox wait creates no timer.
 //!
@@ -84,6 +85,8 @@ const MEMO_PROGRESS: &str = "progress";
 const MEMO_CLUSTERS: &str = "clusters";
 /// The workflow type and id prefix of compensation records.
 const COMPENSATED_TYPE: &str = "cratectl.compensated";
+/// The workflow type and id prefix of compensation claims.
+const COMPENSATING_TYPE: &str = "cratectl.compensating";
 /// How long an activity may run in all; a crash is noticed by the heartbeat, not by this.
 const ACTIVITY_START_TO_CLOSE: Duration = Duration::from_secs(24 * 3600);
 
@@ -931,6 +934,38 @@ pub struct TemporalClient {
 }
 
 impl TemporalClient {
+    /// Starts bookkeeping workflow `id` of type `kind` on a queue no worker polls (it never
+    /// runs, it is only recorded), with `reuse` and an execution timeout.
+    async fn start_record(
+        &self,
+        id: &str,
+        kind: &str,
+        reuse: WorkflowIdReusePolicy,
+        timeout: Option<Duration>,
+    ) -> Result<(), tonic::Status> {
+        let request = StartWorkflowExecutionRequest {
+            namespace: self.namespace(),
+            workflow_id: id.to_string(),
+            workflow_type: Some(WorkflowType {
+                name: kind.to_string(),
+            }),
+            task_queue: Some(TaskQueue {
+                name: format!("{}.records", self.options.task_queue),
+                kind: TaskQueueKind::Normal as i32,
+                ..Default::default()
+            }),
+            identity: self.client.identity(),
+            request_id: format!("{id}.{}", Timestamp::now().as_nanosecond()),
+            workflow_id_reuse_policy: reuse as i32,
+            workflow_id_conflict_policy: WorkflowIdConflictPolicy::Fail as i32,
+            workflow_execution_timeout: timeout.and_then(|t| t.try_into().ok()),
+            ..Default::default()
+        };
+        WorkflowService::start_workflow_execution(&mut self.client.clone(), request.into_request())
+            .await
+            .map(|_| ())
+    }
+
     fn error(&self, message: impl std::fmt::Display) -> EngineError {
         self.options.error(message)
     }
@@ -1023,6 +1058,10 @@ impl TemporalClient {
 
 fn compensated_id(id: &str) -> String {
     format!("{COMPENSATED_TYPE}/{id}")
+}
+
+fn claim_id(id: &str) -> String {
+    format!("{COMPENSATING_TYPE}/{id}")
 }
 
 /// `namespace/name` of each cluster of a request's input, for the memo and the summary a
@@ -1258,28 +1297,16 @@ impl EngineClient for TemporalClient {
 
     async fn mark_compensated(&self, id: &str) {
         let marker = compensated_id(id);
-        let request = StartWorkflowExecutionRequest {
-            namespace: self.namespace(),
-            workflow_id: marker.clone(),
-            workflow_type: Some(WorkflowType {
-                name: COMPENSATED_TYPE.to_string(),
-            }),
-            // A queue no worker polls: the marker never runs, it is only recorded.
-            task_queue: Some(TaskQueue {
-                name: format!("{}.records", self.options.task_queue),
-                kind: TaskQueueKind::Normal as i32,
-                ..Default::default()
-            }),
-            identity: self.client.identity(),
-            request_id: format!("{marker}.{}", Timestamp::now().as_nanosecond()),
-            workflow_id_reuse_policy: WorkflowIdReusePolicy::RejectDuplicate as i32,
-            workflow_id_conflict_policy: WorkflowIdConflictPolicy::Fail as i32,
-            ..Default::default()
-        };
-        match WorkflowService::start_workflow_execution(&mut self.client.clone(), request.into_request())
+        match self
+            .start_record(
+                &marker,
+                COMPENSATED_TYPE,
+                WorkflowIdReusePolicy::RejectDuplicate,
+                None,
+            )
             .await
         {
-            Ok(_) => {
+            Ok(()) => {
                 let _ = self.cancel(&marker, "compensation recorded").await;
             }
             Err(status) if status.code() == tonic::Code::AlreadyExists => {}
@@ -1289,5 +1316,30 @@ impl EngineClient for TemporalClient {
 
     async fn is_compensated(&self, id: &str) -> bool {
         matches!(self.describe(&compensated_id(id)).await, Ok(Some(_)))
+    }
+
+    /// A running bookkeeping workflow `cratectl.compensating/<id>` with an execution timeout of
+    /// `ttl`: the server keeps one run of an id open at most, and "allow duplicate failed only"
+    /// lets a new claim start once the last one was terminated (released) or timed out (its
+    /// holder died), never while it runs.
+    async fn claim_compensation(&self, id: &str, ttl: Duration) -> Result<bool, EngineError> {
+        let claim = claim_id(id);
+        match self
+            .start_record(
+                &claim,
+                COMPENSATING_TYPE,
+                WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
+                Some(ttl),
+            )
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(status) if status.code() == tonic::Code::AlreadyExists => Ok(false),
+            Err(status) => Err(self.error(format!("cannot claim {claim}: {}", status.message()))),
+        }
+    }
+
+    async fn release_compensation(&self, id: &str) {
+        let _ = self.cancel(&claim_id(id), "compensation claim released").await;
     }
 }

@@ -37,6 +37,9 @@ pub struct ApiServer {
     /// API faults injected through `POST /_sim/faults` (error bursts and rates, latency) and the
     /// signal that ends open watches.
     pub api_faults: ApiFaults,
+    /// Wakes the controllers when a request brought a CrateDB model's next event forward
+    /// ([`ApiServer::wake_if_sooner`]).
+    pub wake: tokio::sync::Notify,
 }
 
 impl ApiServer {
@@ -47,6 +50,19 @@ impl ApiServer {
             databases: Databases::default(),
             evidence: Evidence::default(),
             api_faults: ApiFaults::default(),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Wakes the controllers if a CrateDB model's next event (`before` → `after`, from
+    /// `next_change_at`) came sooner. The controllers sleep until the earliest event they know
+    /// of, and a request to CrateDB changes a model without touching the store: a node told to
+    /// DECOMMISSION exits later, and a real kubelet sees its container exit when it does.
+    pub fn wake_if_sooner(&self, before: Option<std::time::Duration>, after: Option<std::time::Duration>) {
+        if let Some(after) = after
+            && before.is_none_or(|before| after < before)
+        {
+            self.wake.notify_one();
         }
     }
 
@@ -57,7 +73,9 @@ impl ApiServer {
         let mut databases = self.databases.lock();
         let elapsed = self.clock.elapsed();
         for (key, model) in databases.iter_mut() {
+            let next_before = model.next_change_at();
             model.advance(elapsed);
+            self.wake_if_sooner(next_before, model.next_change_at());
             self.evidence.observe(key, model, self.clock.now());
         }
         self.evidence.report(&databases, self.clock.epoch())

@@ -275,6 +275,82 @@ pub struct NodeWaitIn {
     /// the call did.
     #[serde(default)]
     pub decommission: Option<String>,
+    /// Waiting for the node to leave after our DECOMMISSION: the pod as it was before the
+    /// statement was sent. The node may leave and come back between two polls (the process
+    /// exits, the kubelet starts the container again in the same pod); a grown restart count
+    /// or a new pod UID tells that it did ([`left_and_back`]).
+    #[serde(default)]
+    pub before: Option<PodRun>,
+}
+
+/// Which run of a pod's CrateDB process: the pod's incarnation and its container's restart
+/// count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodRun {
+    pub uid: String,
+    pub restarts: u32,
+}
+
+impl From<&PodState> for PodRun {
+    fn from(pod: &PodState) -> PodRun {
+        PodRun {
+            uid: pod.uid.clone(),
+            restarts: pod.restarts,
+        }
+    }
+}
+
+/// What a decommissioned node found in `sys.nodes` again has been through since `before`.
+enum Back {
+    /// Nothing: it has not left yet.
+    NotLeft,
+    /// It left (the pod was replaced, or its process exited and was started again) and holds
+    /// no shard copy now: as good as gone, the pod may be stopped.
+    Empty(String),
+    /// It left and came back, and holds copies again (a rebalance or a new partition's
+    /// primary under the allocation hold): it must be drained again.
+    HoldsCopies { now: PodRun, copies: u64, note: String },
+}
+
+/// Whether node `node` of pod `input.pod`, present in `sys.nodes`, left and came back since
+/// `before`, judged by the pod (Kubernetes' record of the process) and, if it did, by the shard
+/// copies it holds now.
+async fn left_and_back(
+    env: &ActivityEnv,
+    input: &NodeWaitIn,
+    node: &str,
+    before: &PodRun,
+    client: &cratectl_cratedb::Client,
+) -> Result<Back, String> {
+    let kube = env.kube(&input.at.target).await.map_err(|e| e.message)?;
+    let pod = pods::get_pod(&kube, &input.at.cluster.namespace, &input.pod)
+        .await
+        .map_err(|e| e.to_string())?;
+    let how = match &pod {
+        None => format!("pod {} was deleted", input.pod),
+        Some(pod) if pod.uid != before.uid => format!("pod {} was replaced", input.pod),
+        Some(pod) if pod.restarts > before.restarts => format!(
+            "its process exited and the container of pod {} was started again (restart count {} → {})",
+            input.pod, before.restarts, pod.restarts
+        ),
+        Some(_) => return Ok(Back::NotLeft),
+    };
+    let copies = client
+        .shard_counts()
+        .await
+        .map_err(|e| format!("cannot read sys.shards: {e}"))?
+        .into_iter()
+        .find(|(name, _)| name == node)
+        .map_or(0, |(_, n)| n);
+    let note = format!("node {node} left the cluster and is back in sys.nodes: {how}");
+    match pod {
+        Some(pod) if copies > 0 => Ok(Back::HoldsCopies {
+            now: PodRun::from(&pod),
+            copies,
+            note,
+        }),
+        _ => Ok(Back::Empty(format!("{note}; it holds no shard copy"))),
+    }
 }
 
 fn node_present(nodes: &[cratectl_core::readings::NodeReading], input: &NodeWaitIn) -> bool {
@@ -294,10 +370,14 @@ async fn await_membership(
     let who = input.node.clone().unwrap_or_else(|| input.pod.clone());
     let mut poller = Poller::new(env, &input.at.target, &input.at.cluster, Some(&input.pod));
     let mut last;
+    // The DECOMMISSION waited for and the pod before it: both move on when the node, back
+    // after leaving, has to be drained again.
+    let mut call = input.decommission.clone();
+    let mut before = input.before.clone();
     loop {
         // A node whose DECOMMISSION failed is not going anywhere.
         if !want_present
-            && let Some(id) = &input.decommission
+            && let Some(id) = &call
             && let Some(why) = env.decommission_failed(id)
         {
             // CrateDB refused it (or it never got through after retries): waiting cannot help.
@@ -320,7 +400,38 @@ async fn await_membership(
                 // Decommission activity after a crash always did.
                 if !want_present
                     && present
-                    && let (Some(id), Some(node)) = (&input.decommission, &input.node)
+                    && let (Some(run), Some(node)) = (&before, &input.node)
+                {
+                    match left_and_back(env, input, node, run, &client).await {
+                        Ok(Back::NotLeft) => {}
+                        Ok(Back::Empty(note)) => {
+                            tracing::info!("{note}");
+                            return Ok(Waited {
+                                done: Some(true),
+                                last: note,
+                            });
+                        }
+                        Ok(Back::HoldsCopies { now, copies, note }) => {
+                            tracing::warn!(
+                                "{note}; it holds {copies} shard copies again: sending DECOMMISSION again"
+                            );
+                            let id = env.decommission_id(node);
+                            send_decommission(env, &client, node, &id);
+                            (call, before) = (Some(id), Some(now));
+                            last = format!("{note}, holding {copies} shard copies: decommissioned again");
+                            if !next_tick(&mut tick, input.interval, deadline).await {
+                                return Ok(Waited { done: None, last });
+                            }
+                            continue;
+                        }
+                        Err(why) => {
+                            tracing::debug!("cannot tell whether node {node} left and came back: {why}")
+                        }
+                    }
+                }
+                if !want_present
+                    && present
+                    && let (Some(id), Some(node)) = (&call, &input.node)
                     && !env.decommission_known(id)
                 {
                     tracing::warn!(

@@ -232,7 +232,9 @@ impl<C: WorkflowCtx> RestartRun<'_, C> {
         let (grace, node) = match pod.stop {
             StopMethod::PreStopHook { grace, .. } => (Some(grace), None),
             StopMethod::Decommission { min_availability } => {
-                let node = self.decommission(&name, min_availability).await?;
+                let node = self
+                    .decommission(&name, min_availability, PodRun::from(&identity))
+                    .await?;
                 (None, node)
             }
         };
@@ -277,6 +279,7 @@ impl<C: WorkflowCtx> RestartRun<'_, C> {
                 interval,
                 budget,
                 decommission: None,
+                before: None,
             },
         )
         .await?;
@@ -357,8 +360,14 @@ impl<C: WorkflowCtx> RestartRun<'_, C> {
         Ok(())
     }
 
-    /// Our own decommission; returns the node name once it has left.
-    async fn decommission(&mut self, pod: &str, min_availability: MinAvailability) -> Step<Option<String>> {
+    /// Our own decommission of the pod's node (`before`: the pod as it is now); returns the node
+    /// name once it has left.
+    async fn decommission(
+        &mut self,
+        pod: &str,
+        min_availability: MinAvailability,
+        before: PodRun,
+    ) -> Step<Option<String>> {
         self.op.step(
             "decommission",
             Some(format!("pod {pod}'s CrateDB node to decommission")),
@@ -392,6 +401,7 @@ impl<C: WorkflowCtx> RestartRun<'_, C> {
                     interval,
                     budget,
                     decommission: call.clone(),
+                    before: Some(before.clone()),
                 },
             )
             .await?;
