@@ -12,10 +12,10 @@
 //!     the limits.
 //! (b) fleet: 100 clusters × 3 pods with `parallel` 20, run by one and then by two workers:
 //!     total time against the limit (the slowest lane's sum of per-pod limits) and the peak
-//!     memory (VmHWM). The workers run in the bench's process; `Workers::Processes` (this
-//!     binary started again with `--as-worker`, each worker's VmHWM read before it is stopped)
-//!     is kept for when the stall seen with worker processes (some clusters' own DECOMMISSION
-//!     never made the node leave, on both engines) is understood.
+//!     memory. Each worker is a process of its own (this binary started again with
+//!     `--as-worker`), its peak memory (VmHWM) read before it is stopped; the bench's own holds
+//!     the simulator and the polling client. `BENCH_STALL_DUMP=1` prints what the unfinished
+//!     clusters wait for, and what the simulator saw of them, when none finished for a minute.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -194,7 +194,6 @@ impl WorkerProcess {
 
 /// Where the workers run: `n` in the bench's process, or `n` processes of their own.
 #[derive(Clone, Copy)]
-#[allow(dead_code)]
 enum Workers {
     InProcess(usize),
     Processes(usize),
@@ -523,7 +522,7 @@ async fn fleet(kind: Kind, workers: usize) -> Duration {
         .max()
         .unwrap_or(0);
     println!(
-        "fleet on {}: {clusters} clusters x 3 pods, parallel {parallel}, {workers} worker(s) in the bench's process, simulator at x{FLEET_SCALE}",
+        "fleet on {}: {clusters} clusters x 3 pods, parallel {parallel}, {workers} worker process(es), simulator at x{FLEET_SCALE}",
         kind.name()
     );
     println!("  wall time                 {:>8.2} s", run.wall.as_secs_f64());
@@ -539,9 +538,7 @@ async fn fleet(kind: Kind, workers: usize) -> Duration {
         println!("  peak memory, worker {}     {mib:>8.1} MiB (VmHWM)", i + 1);
     }
     if let Some(mib) = peak_memory_mib() {
-        println!(
-            "  peak memory, bench        {mib:>8.1} MiB (VmHWM: the workers, the simulator and the polling client)"
-        );
+        println!("  peak memory, bench        {mib:>8.1} MiB (VmHWM: the simulator and the polling client)");
     }
     run.wall
 }

@@ -491,3 +491,64 @@ fn a_restart_survives_a_kill_9_of_the_temporal_server() {
     }
     assert_eq!(seen["settings"], settings_before, "settings back at both levels");
 }
+
+/// Bad engine options are bad input (exit 2) naming the value and what would be valid, before
+/// anything is contacted; an unreachable server is exit 1; the API key never shows.
+#[test]
+fn bad_temporal_options_are_named_and_the_api_key_never_shows() {
+    let env = Env::start("temporal-bad-options", &[shape("theta", "theta-pw", false)]);
+    let with = |extra: &[&str]| {
+        let mut args = vec!["list", "--engine", "temporal"];
+        args.extend_from_slice(extra);
+        let out = env.cratectl(&args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let missing = env.dir.join("no-such-ca.pem");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--task-queue", "a b"],
+            "task queue \"a b\": use letters, digits",
+        ),
+        (vec!["--temporal-namespace", "x/y"], "Temporal namespace \"x/y\""),
+        (
+            vec!["--temporal-address", "http://[::1"],
+            "is not host:port or a URL",
+        ),
+        (
+            vec!["--temporal-tls-ca", missing.to_str().unwrap()],
+            "cannot read the Temporal TLS CA",
+        ),
+    ];
+    for (args, expected) in cases {
+        let (code, text) = with(&args);
+        assert_eq!(code, Some(2), "{args:?}: {text}");
+        assert!(text.contains(expected), "{args:?}: {text}");
+    }
+    let (code, text) = with(&["--temporal-tls-ca", missing.to_str().unwrap()]);
+    assert!(text.contains(missing.to_str().unwrap()), "names the file: {text}");
+    assert_eq!(code, Some(2));
+    // A certificate without its key: clap's own refusal, also exit 2.
+    let (code, text) = with(&["--temporal-tls-cert", missing.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("--temporal-tls-key"), "{text}");
+
+    // Nothing listens on the port: exit 1, and the key given is nowhere in what is printed.
+    let port = cratectl_flow::engine::temporal_dev::free_port().unwrap();
+    let address = format!("127.0.0.1:{port}");
+    let (code, text) = with(&[
+        "--temporal-address",
+        &address,
+        "--temporal-api-key",
+        "sekrit-api-key-123",
+        "--log-level",
+        "debug",
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("cannot connect"), "{text}");
+    assert!(!text.contains("sekrit-api-key-123"), "{text}");
+}

@@ -22,8 +22,11 @@
 //!   kills an orphaned container. Pods of no simulated CrateDB cluster become Ready after a
 //!   delay and stop after a fixed time.
 //!
-//! All of them are one reconcile pass over the store, run whenever the store changes or a
-//! deadline falls due; each pass only writes when something changes, so passes settle.
+//! All of them are one reconcile pass over the store, run whenever the store changes (changes
+//! announced while a pass ran are looked at by one more pass, not one each), a deadline falls
+//! due, or a request to CrateDB brought a node's next event forward (a decommissioned node's
+//! process exits on its own, and the kubelet restarts its container: [`ApiServer::wake_if_sooner`]);
+//! each pass only writes when something changes, so passes settle.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -90,7 +93,15 @@ pub async fn run(server: Arc<ApiServer>, timings: Timings) {
     let mut events = server.store().subscribe();
     let mut deadlines = Deadlines::default();
     loop {
+        // Looking: any model change from here on wakes them again ([`ApiServer::wake_if_sooner`]).
+        server
+            .controllers_due
+            .store(u64::MAX, std::sync::atomic::Ordering::Release);
         let next = reconcile(&server, &timings, &mut deadlines);
+        let due = next.map_or(u64::MAX, |at| u64::try_from(at.as_millis()).unwrap_or(u64::MAX));
+        server
+            .controllers_due
+            .store(due, std::sync::atomic::Ordering::Release);
         let wait = next.map(|at| server.clock.real(at.saturating_sub(server.clock.elapsed())));
         tokio::select! {
             received = events.recv() => {
@@ -100,6 +111,15 @@ pub async fn run(server: Arc<ApiServer>, timings: Timings) {
             }
             _ = sleep_or_forever(wait) => {}
             _ = server.wake.notified() => {}
+        }
+        // One pass looks at everything: the other changes already announced (this pass's own
+        // writes among them) need no pass each.
+        loop {
+            match events.try_recv() {
+                Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
+                Err(tokio::sync::broadcast::error::TryRecvError::Closed) => return,
+            }
         }
     }
 }

@@ -147,7 +147,6 @@ pub async fn forward(
         if !model.has_node(&node.node) || !model.node_process_running(&node.node) {
             return Err(refused(&ip));
         }
-        let next_before = model.next_change_at();
         let answer = match (method, path) {
             (&Method::GET | &Method::HEAD, "") => {
                 model.advance(now);
@@ -178,7 +177,7 @@ pub async fn forward(
                 false,
             )),
         };
-        server.wake_if_sooner(next_before, model.next_change_at());
+        server.wake_if_sooner(model.next_change_at());
         // `Err`: answered without SQL (the root, a refusal, an unknown path).
         match answer {
             Ok(reply) => reply,
@@ -201,9 +200,8 @@ fn wait_done(server: &ApiServer, key: &(String, String), wait: &Wait) -> bool {
     let mut databases = server.databases.lock();
     match databases.get_mut(key) {
         Some(model) => {
-            let next_before = model.next_change_at();
             model.advance(server.clock.elapsed());
-            server.wake_if_sooner(next_before, model.next_change_at());
+            server.wake_if_sooner(model.next_change_at());
             model.wait_done(wait)
         }
         None => true,

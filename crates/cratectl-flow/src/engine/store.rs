@@ -102,6 +102,29 @@ pub struct Store {
     scope: std::sync::RwLock<Option<Arc<HashSet<String>>>>,
 }
 
+/// An exclusive lock on `<path>.open-lock`, waited for; released when dropped (or when the
+/// process dies).
+async fn lock_beside(path: &Path) -> Result<std::fs::File, String> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".open-lock");
+    let lock_path = path.with_file_name(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", lock_path.display()));
+            }
+        }
+    }
+}
+
 /// The stores open in this process, by database file.
 fn open_stores() -> &'static Mutex<HashMap<PathBuf, Weak<Store>>> {
     static STORES: OnceLock<Mutex<HashMap<PathBuf, Weak<Store>>>> = OnceLock::new();
@@ -121,6 +144,9 @@ impl Store {
         if let Some(store) = Self::shared(&key) {
             return Ok(store);
         }
+        // In other processes too (a worker and a CLI started at the same moment on a new state
+        // directory): two migrating at once fail with "duplicate column name".
+        let _migrating = lock_beside(path).await?;
         let url = format!("sqlite:{}?mode=rwc", path.display());
         let inner = SqliteProvider::new(&url, None).await.map_err(|e| e.to_string())?;
         let store = Arc::new(Store {

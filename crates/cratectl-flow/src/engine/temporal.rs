@@ -770,6 +770,8 @@ impl Temporal {
         if options.tls_cert.is_some() != options.tls_key.is_some() {
             return Err("--temporal-tls-cert and --temporal-tls-key go together".into());
         }
+        // The TLS files are read now, so a wrong path is bad input, named, before anything runs.
+        options.tls()?;
         Ok(Temporal {
             options: Arc::new(options),
         })

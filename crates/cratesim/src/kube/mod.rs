@@ -40,6 +40,9 @@ pub struct ApiServer {
     /// Wakes the controllers when a request brought a CrateDB model's next event forward
     /// ([`ApiServer::wake_if_sooner`]).
     pub wake: tokio::sync::Notify,
+    /// When the controllers will look next, in simulated milliseconds since the start
+    /// (`u64::MAX`: while they are looking, or when nothing is due).
+    pub controllers_due: std::sync::atomic::AtomicU64,
 }
 
 impl ApiServer {
@@ -51,16 +54,20 @@ impl ApiServer {
             evidence: Evidence::default(),
             api_faults: ApiFaults::default(),
             wake: tokio::sync::Notify::new(),
+            controllers_due: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    /// Wakes the controllers if a CrateDB model's next event (`before` → `after`, from
-    /// `next_change_at`) came sooner. The controllers sleep until the earliest event they know
-    /// of, and a request to CrateDB changes a model without touching the store: a node told to
+    /// Wakes the controllers if a CrateDB model's next event (`next`, from `next_change_at`)
+    /// comes before they would look anyway. They sleep until the earliest event they know of,
+    /// and a request to CrateDB changes a model without touching the store: a node told to
     /// DECOMMISSION exits later, and a real kubelet sees its container exit when it does.
-    pub fn wake_if_sooner(&self, before: Option<std::time::Duration>, after: Option<std::time::Duration>) {
-        if let Some(after) = after
-            && before.is_none_or(|before| after < before)
+    /// While the controllers are looking every change wakes them again afterwards (the
+    /// notification is kept), so none is missed between their look and their sleep.
+    pub fn wake_if_sooner(&self, next: Option<std::time::Duration>) {
+        let due = self.controllers_due.load(std::sync::atomic::Ordering::Acquire);
+        if let Some(next) = next
+            && u64::try_from(next.as_millis()).unwrap_or(u64::MAX) < due
         {
             self.wake.notify_one();
         }
@@ -73,9 +80,8 @@ impl ApiServer {
         let mut databases = self.databases.lock();
         let elapsed = self.clock.elapsed();
         for (key, model) in databases.iter_mut() {
-            let next_before = model.next_change_at();
             model.advance(elapsed);
-            self.wake_if_sooner(next_before, model.next_change_at());
+            self.wake_if_sooner(model.next_change_at());
             self.evidence.observe(key, model, self.clock.now());
         }
         self.evidence.report(&databases, self.clock.epoch())
