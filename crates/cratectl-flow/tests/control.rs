@@ -108,28 +108,28 @@ async fn cancel_while_waiting_for_a_window_releases_the_lease(engine: TestEngine
 
 on_both_engines!(cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so);
 
-async fn cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so(engine: TestEngine) {
-    let setup = Setup::start_on(
-        engine,
-        "cancel-mid-pod",
-        &[ClusterShape::new("alpha", "cratedb")],
-        20.0,
-    )
-    .await;
+/// Restart `id` of cluster alpha (its settings preset first) on `engine`, once its first pod is
+/// on its way: the settings are recorded and changed (allocation held, min_availability for our
+/// own decommission) and the label is on. Returns the setup and the settings before.
+async fn restart_mid_pod(engine: TestEngine, id: &str) -> (Setup, serde_json::Value) {
+    let setup = Setup::start_on(engine, id, &[ClusterShape::new("alpha", "cratedb")], 20.0).await;
     let settings_before = setup.preset_settings("alpha").await;
-    let id = "cancel-mid-pod";
     setup
         .restarts
         .start_restart(&setup.request(id, &["alpha"], fast_options()))
         .await
         .unwrap();
-    // The settings are recorded and changed (allocation held, min_availability for our own
-    // decommission), the label is on, the first pod is on its way.
     setup
         .until(id, Duration::from_secs(30), |r| {
             at_step(r, "alpha", 1, &["wait ready", "wait rejoin"])
         })
         .await;
+    (setup, settings_before)
+}
+
+async fn cancel_mid_pod_restores_the_settings_at_both_levels_and_says_so(engine: TestEngine) {
+    let id = "cancel-mid-pod";
+    let (setup, settings_before) = restart_mid_pod(engine, id).await;
     let during = setup.sim_cluster("alpha");
     assert_ne!(during["settings"], settings_before, "changed for the restart");
     assert!(
@@ -190,25 +190,8 @@ on_both_engines!(two_cancels_at_once_undo_once);
 /// engine): the cancel is recorded by both, the compensation runs once, and the other says
 /// why it did not run it.
 async fn two_cancels_at_once_undo_once(engine: TestEngine) {
-    let setup = Setup::start_on(
-        engine,
-        "cancel-twice",
-        &[ClusterShape::new("alpha", "cratedb")],
-        20.0,
-    )
-    .await;
-    let settings_before = setup.preset_settings("alpha").await;
     let id = "cancel-twice";
-    setup
-        .restarts
-        .start_restart(&setup.request(id, &["alpha"], fast_options()))
-        .await
-        .unwrap();
-    setup
-        .until(id, Duration::from_secs(30), |r| {
-            at_step(r, "alpha", 1, &["wait ready", "wait rejoin"])
-        })
-        .await;
+    let (setup, settings_before) = restart_mid_pod(engine, id).await;
     let other_host = common::Restarts::open(&setup.engine).await.unwrap();
     let env = ActivityEnv::new(None);
     let (one, two) = tokio::join!(
