@@ -144,6 +144,9 @@ pub async fn forward(
     let reply = {
         let mut databases = server.databases.lock();
         let model = databases.get_mut(&node.key()).ok_or_else(|| refused(&ip))?;
+        // Up to now first: a node whose process exited a moment ago refuses the connection
+        // (it must not be let in and then answer as a node that is down).
+        model.advance(now);
         if !model.has_node(&node.node) || !model.node_process_running(&node.node) {
             return Err(refused(&ip));
         }
